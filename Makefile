@@ -1,0 +1,45 @@
+# plexio — every target installs what it needs first; see README.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NPM_DIRS := tests/interop/js community/web bench/node
+
+.PHONY: run test lint bench bench-smoke install system-deps node-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	bash scripts/system-deps.sh
+
+node-deps:
+	@for d in $(NPM_DIRS); do \
+	  if [ -f $$d/package-lock.json ]; then \
+	    if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+	      echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	    fi; \
+	  fi; \
+	done
+
+lint: install
+	$(VENV)/bin/ruff check src tests community bench
+	$(VENV)/bin/ruff format --check src tests community bench
+	$(VENV)/bin/mypy src community
+	$(VENV)/bin/lint-imports
+
+test: install system-deps node-deps lint
+	$(VENV)/bin/pytest
+
+run: install node-deps
+	$(PY) -m plexio.demo
+
+bench: install system-deps node-deps
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(addsuffix /node_modules,$(NPM_DIRS))

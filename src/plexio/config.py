@@ -1,0 +1,81 @@
+"""Option records shared by the layers (layer L0: imports nothing from plexio).
+
+Every limit has a default here and can be set per server or client; nothing is a
+module or class attribute changed at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["EngineOptions", "Limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input limits enforced by the codecs.
+
+    Attributes:
+        max_payload: largest polling body or WebSocket frame in bytes
+            (advertised to clients as ``maxPayload``; Node's ``maxHttpBufferSize``).
+        max_packets_per_payload: most packets one polling body may carry.
+        max_attachments: most binary attachments in one Socket.IO packet.
+        max_ack_id_digits: longest ack id accepted.
+        max_int_digits: longest integer literal accepted in JSON payloads.
+    """
+
+    max_payload: int = 1_000_000
+    max_packets_per_payload: int = 16_384
+    max_attachments: int = 10
+    max_ack_id_digits: int = 16
+    max_int_digits: int = 100
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_payload",
+            "max_packets_per_payload",
+            "max_attachments",
+            "max_ack_id_digits",
+            "max_int_digits",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Engine.IO server settings.
+
+    Attributes:
+        ping_interval: seconds between server pings (handshake ``pingInterval``).
+        ping_timeout: seconds to wait for a pong (handshake ``pingTimeout``).
+        upgrade_timeout: seconds an upgrade may take before the probe socket is dropped.
+        transports: transports accepted, in preference order.
+        allow_upgrades: whether polling sessions may upgrade to WebSocket.
+        limits: codec limits; ``limits.max_payload`` is ``maxHttpBufferSize``.
+        max_buffered_bytes: outgoing bytes queued for one session before it is
+            considered stuck (volatile packets are dropped past this).
+        slow_client_grace: seconds a session may stay over ``max_buffered_bytes``
+            before it is closed.
+        cookie: name of the sid cookie set on the handshake, or ``None`` for none.
+    """
+
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    upgrade_timeout: float = 10.0
+    transports: tuple[str, ...] = ("polling", "websocket")
+    allow_upgrades: bool = True
+    limits: Limits = field(default_factory=Limits)
+    max_buffered_bytes: int = 8_000_000
+    slow_client_grace: float = 10.0
+    cookie: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ping_interval <= 0 or self.ping_timeout <= 0:
+            raise ValueError("ping_interval and ping_timeout must be > 0")
+        if not self.transports or any(
+            t not in ("polling", "websocket") for t in self.transports
+        ):
+            raise ValueError("transports must be a non-empty subset of polling, websocket")
+        if self.max_buffered_bytes < 1:
+            raise ValueError("max_buffered_bytes must be >= 1")

@@ -1,0 +1,111 @@
+"""Every exception plexio raises (layer L0: imports nothing from plexio).
+
+The tree::
+
+    PlexioError
+    ├── ProtocolError                  a peer or caller broke Engine.IO / Socket.IO rules
+    │   ├── LocalProtocolError         we (the caller) misused the API
+    │   └── RemoteProtocolError        the peer misbehaved
+    │       └── DecodeError            bytes/str that do not decode as a packet or payload
+    │           └── PayloadTooLargeError   a payload/frame exceeds a configured limit
+    ├── HandshakeError                 an HTTP request that cannot open or join a session;
+    │                                  carries the Engine.IO error code and HTTP status
+    ├── ConnectionError_               base of client-side connection failures
+    │   ├── ConnectionRefusedError_    the server refused a namespace CONNECT
+    │   └── DisconnectedError          the connection is gone
+    ├── AckTimeoutError                no acknowledgement arrived in time
+    └── NamespaceError                 unknown namespace / bad namespace name
+
+Codecs raise only :class:`DecodeError` (or a subclass) for bad input; anything else
+escaping a decoder is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AckTimeoutError",
+    "ConnectionError_",
+    "ConnectionRefusedError_",
+    "DecodeError",
+    "DisconnectedError",
+    "HandshakeError",
+    "LocalProtocolError",
+    "NamespaceError",
+    "PayloadTooLargeError",
+    "PlexioError",
+    "ProtocolError",
+    "RemoteProtocolError",
+]
+
+
+class PlexioError(Exception):
+    """Root of every exception raised by plexio."""
+
+
+class ProtocolError(PlexioError):
+    """Engine.IO or Socket.IO protocol rules were broken."""
+
+
+class LocalProtocolError(ProtocolError):
+    """The caller misused the API (e.g. sent on a closed session)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol forbids."""
+
+
+class DecodeError(RemoteProtocolError):
+    """Input that does not decode as a packet or payload."""
+
+
+class PayloadTooLargeError(DecodeError):
+    """A payload, frame or packet count is over a configured limit."""
+
+
+class HandshakeError(PlexioError):
+    """An HTTP request that cannot open or reach a session.
+
+    Attributes:
+        code: Engine.IO error code as the reference server sends it
+            (0 transport unknown, 1 session id unknown, 2 bad handshake method,
+            3 bad request, 4 forbidden, 5 unsupported protocol version).
+        status: HTTP status to answer with.
+    """
+
+    def __init__(self, code: int, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class ConnectionError_(PlexioError):  # noqa: N801 - avoid shadowing the builtin
+    """A client connection could not be made or was lost."""
+
+
+class ConnectionRefusedError_(ConnectionError_):  # noqa: N801
+    """The server answered a namespace CONNECT with CONNECT_ERROR.
+
+    Attributes:
+        message: the server's ``message``.
+        data: the server's optional ``data``.
+    """
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class DisconnectedError(ConnectionError_):
+    """The operation needs a connection that is gone."""
+
+
+class AckTimeoutError(PlexioError):
+    """No acknowledgement arrived before the deadline."""
+
+
+class NamespaceError(PlexioError):
+    """A namespace name that is invalid or not served."""

@@ -1,0 +1,19 @@
+"""Shared type aliases (layer L0: imports nothing from plexio)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+__all__ = ["BytesLike", "Clock", "JSONValue", "NamespacePath", "Sid"]
+
+#: Any value that can travel as a Socket.IO argument: JSON types plus bytes.
+JSONValue: TypeAlias = Any
+#: Inputs accept any of these; outputs are always ``bytes``.
+BytesLike: TypeAlias = bytes | bytearray | memoryview
+#: A session or socket identifier.
+Sid: TypeAlias = str
+#: A namespace name such as ``"/"`` or ``"/socket/commu-42"``.
+NamespacePath: TypeAlias = str
+#: A monotonic clock returning seconds.
+Clock: TypeAlias = Callable[[], float]
