@@ -1,0 +1,122 @@
+"""The ASGI application serving Engine.IO (and Socket.IO) (layer L4).
+
+May import: plexio L0, plexio.transports, plexio.server. Requests under ``path`` go to
+the Engine.IO server; everything else goes to ``other_app`` (404 without one). Lifespan
+events are passed to ``other_app`` when it exists, and shut the server down cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from plexio.asgi.http import read_body, request_from_scope, send_response
+from plexio.asgi.types import ASGIApp as ASGICallable
+from plexio.asgi.types import Receive, Scope, Send
+from plexio.asgi.websocket import ASGIWebSocket
+from plexio.server.engine import EngineServer
+from plexio.transports.base import HttpResponse, WebSocketLike
+
+__all__ = ["ASGIApp"]
+
+logger = logging.getLogger(__name__)
+
+
+class _HasEngine(Protocol):
+    @property
+    def engine(self) -> EngineServer: ...
+
+    @property
+    def default_path(self) -> str: ...
+
+
+class ASGIApp:
+    """Serves an Engine.IO or Socket.IO server over ASGI.
+
+    Args:
+        server: an :class:`EngineServer`, or a Socket.IO server (anything with an
+            ``engine`` attribute).
+        path: the mount path; ``/engine.io/`` for a bare Engine.IO server and
+            ``/socket.io/`` for a Socket.IO server by default.
+        other_app: an ASGI app for every other path (and for lifespan events).
+    """
+
+    def __init__(
+        self,
+        server: EngineServer | _HasEngine,
+        path: str | None = None,
+        other_app: ASGICallable | None = None,
+    ) -> None:
+        if isinstance(server, EngineServer):
+            self.engine = server
+            default = "/engine.io/"
+        else:
+            self.engine = server.engine
+            default = server.default_path
+        path = path or default
+        self.path = "/" + path.strip("/") + "/"
+        self._bare = self.path.rstrip("/")
+        self.other_app = other_app
+
+    def _matches(self, path: str) -> bool:
+        return path == self._bare or path.startswith(self.path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" and self._matches(scope["path"]):
+            request = request_from_scope(scope)
+
+            async def body(limit: int) -> bytes | None:
+                return await read_body(receive, limit)
+
+            response = await self.engine.handle_request(request, body)
+            await send_response(send, response)
+        elif kind == "websocket" and self._matches(scope["path"]):
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif self.other_app is not None:
+            await self.other_app(scope, receive, send)
+        elif kind == "http":
+            await send_response(
+                send, HttpResponse(404, b"Not Found", [("Content-Type", "text/plain")])
+            )
+        elif kind == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        request = request_from_scope(scope)
+        max_size = self.engine.options.limits.max_payload
+
+        async def accept() -> WebSocketLike:
+            await send({"type": "websocket.accept"})
+            return ASGIWebSocket(receive, send, max_size)
+
+        async def reject(status: int) -> None:
+            await send({"type": "websocket.close", "code": 1008})
+
+        await self.engine.handle_websocket(request, accept, reject)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.other_app is not None:
+
+            async def wrapped_receive() -> dict[str, object]:
+                message = await receive()
+                if message["type"] == "lifespan.shutdown":
+                    await self.engine.shutdown()
+                return dict(message)
+
+            await self.other_app(scope, wrapped_receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.engine.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

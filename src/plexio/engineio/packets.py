@@ -1,0 +1,163 @@
+"""Engine.IO v4 packets and their single-packet codec (layer L1, sans-I/O).
+
+May import: plexio.exceptions, plexio.typing. No asyncio, no Socket.IO, no JSON of
+application data: message content is opaque ``str`` (text) or ``bytes`` (binary).
+
+Wire form (Engine.IO v4, "Encoding" section): a text packet is one type digit followed
+by its data (``4hello``); a binary message travels as the raw bytes with no type prefix
+(a WebSocket binary frame, or ``b`` + base64 inside a polling payload).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+import orjson
+
+from plexio.exceptions import DecodeError
+from plexio.typing import BytesLike
+
+__all__ = [
+    "MESSAGE_PREFIX",
+    "NOOP_FRAME",
+    "PING_FRAME",
+    "PONG_FRAME",
+    "CLOSE_FRAME",
+    "Frame",
+    "OpenInfo",
+    "Packet",
+    "PacketType",
+    "decode_frame",
+    "encode_frame",
+]
+
+#: One wire frame: ``str`` is a text packet (type digit + data), ``bytes`` a binary message.
+Frame = str | bytes
+
+
+class PacketType(IntEnum):
+    """Engine.IO v4 packet type ids."""
+
+    OPEN = 0
+    CLOSE = 1
+    PING = 2
+    PONG = 3
+    MESSAGE = 4
+    UPGRADE = 5
+    NOOP = 6
+
+
+MESSAGE_PREFIX: Final = "4"
+PING_FRAME: Final = "2"
+PONG_FRAME: Final = "3"
+CLOSE_FRAME: Final = "1"
+NOOP_FRAME: Final = "6"
+
+_TYPE_BY_CHAR: Final = {str(int(t)): t for t in PacketType}
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One Engine.IO packet.
+
+    Attributes:
+        type: the packet type.
+        data: text data, or bytes for a binary MESSAGE (the only packet that may be binary).
+    """
+
+    type: PacketType
+    data: str | bytes = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, bytes) and self.type is not PacketType.MESSAGE:
+            raise ValueError("only MESSAGE packets may carry binary data")
+
+    @property
+    def binary(self) -> bool:
+        """Whether this is a binary message."""
+        return isinstance(self.data, bytes)
+
+    def __str__(self) -> str:
+        shown = repr(self.data[:40]) + ("…" if len(self.data) > 40 else "")
+        return f"{self.type.name}({shown})"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInfo:
+    """The handshake record sent in the OPEN packet (Engine.IO v4 "Handshake").
+
+    Times are in milliseconds on the wire and kept exact (no rounding).
+    """
+
+    sid: str
+    upgrades: tuple[str, ...]
+    ping_interval_ms: int
+    ping_timeout_ms: int
+    max_payload: int
+
+    def to_json(self) -> str:
+        """Returns the JSON object with exactly the five keys the spec names."""
+        return orjson.dumps(
+            {
+                "sid": self.sid,
+                "upgrades": list(self.upgrades),
+                "pingInterval": self.ping_interval_ms,
+                "pingTimeout": self.ping_timeout_ms,
+                "maxPayload": self.max_payload,
+            }
+        ).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> OpenInfo:
+        """Parses the data of an OPEN packet.
+
+        Raises:
+            DecodeError: not a JSON object with the expected keys and types.
+        """
+        try:
+            obj = orjson.loads(text)
+            sid = obj["sid"]
+            upgrades = obj.get("upgrades", [])
+            info = cls(
+                sid=sid,
+                upgrades=tuple(upgrades),
+                ping_interval_ms=int(obj["pingInterval"]),
+                ping_timeout_ms=int(obj["pingTimeout"]),
+                max_payload=int(obj.get("maxPayload", 1_000_000)),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DecodeError(f"invalid open packet: {exc}") from None
+        if not isinstance(sid, str) or not all(isinstance(u, str) for u in upgrades):
+            raise DecodeError("invalid open packet: bad sid or upgrades")
+        return info
+
+
+def encode_frame(packet: Packet) -> Frame:
+    """Encodes one packet as a WebSocket frame (``str`` text or ``bytes`` binary)."""
+    if isinstance(packet.data, bytes):
+        return packet.data
+    return f"{int(packet.type)}{packet.data}"
+
+
+def decode_frame(frame: str | BytesLike) -> Packet:
+    """Decodes one WebSocket frame (or one record of a polling payload already un-based64'd).
+
+    Args:
+        frame: a text frame as ``str``, or a binary frame.
+
+    Returns:
+        The packet; a binary frame is always a binary MESSAGE.
+
+    Raises:
+        DecodeError: an empty text frame or an unknown type digit.
+    """
+    if not isinstance(frame, str):
+        return Packet(PacketType.MESSAGE, bytes(frame))
+    if not frame:
+        raise DecodeError("empty packet")
+    ptype = _TYPE_BY_CHAR.get(frame[0])
+    if ptype is None:
+        raise DecodeError(f"unknown packet type {frame[0]!r}")
+    return Packet(ptype, frame[1:])

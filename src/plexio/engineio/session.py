@@ -1,0 +1,397 @@
+"""Server-side Engine.IO v4 session state machine (layer L1, sans-I/O).
+
+May import: plexio.config, plexio.exceptions, plexio.engineio.*. No asyncio, no clock:
+every method that depends on time takes ``now`` (seconds, any monotonic origin) and
+the caller asks :meth:`Session.next_deadline` when to call :meth:`Session.handle_timeout`.
+
+Theory of operation
+-------------------
+A session starts OPEN on the transport of its handshake with the OPEN packet queued.
+Outgoing traffic is a queue of *wire frames* (``str`` text packets such as ``"4hi"``,
+``bytes`` binary messages), so a frame encoded once for a broadcast is shared by every
+recipient. The I/O layer drains the queue with :meth:`Session.data_to_send` (WebSocket,
+one frame each) or :meth:`Session.payload_to_send` (a polling GET body).
+
+Heartbeat (Engine.IO v4 "Heartbeat"): ``ping_interval`` after the handshake, and
+``ping_interval`` after each pong, the server queues ``2``; if no ``3`` arrives within
+``ping_timeout`` the session closes with ``ping timeout``.
+
+Upgrade (Engine.IO v4 "Upgrade"): :meth:`Session.begin_upgrade` when a WebSocket with
+this sid arrives, then its frames go to :meth:`Session.receive_probe_frame`: ``2probe``
+is answered ``3probe`` and the session enters UPGRADING, where polling GETs are answered
+with a ``6`` (noop) and nothing else; ``5`` completes the upgrade and the queue flushes
+over the WebSocket. Anything else on the probe, or ``upgrade_timeout``, aborts the
+upgrade and the session goes on over polling.
+
+Bounded output: past ``max_buffered_bytes`` queued, volatile frames are dropped; a
+session that stays over the bound for ``slow_client_grace`` seconds is closed with
+``slow client`` so the healthy sessions beside it never wait for it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from plexio.config import EngineOptions
+from plexio.engineio.events import (
+    Disconnected,
+    DisconnectReason,
+    Event,
+    MessageReceived,
+    Upgraded,
+)
+from plexio.engineio.packets import (
+    CLOSE_FRAME,
+    MESSAGE_PREFIX,
+    NOOP_FRAME,
+    PING_FRAME,
+    Frame,
+    OpenInfo,
+    Packet,
+    PacketType,
+    decode_frame,
+)
+from plexio.engineio.payload import decode_payload, encode_payload
+from plexio.exceptions import DecodeError, LocalProtocolError
+
+__all__ = ["Session", "SessionState"]
+
+
+class SessionState(Enum):
+    """Where a session is in its life."""
+
+    OPEN = "open"
+    UPGRADING = "upgrading"
+    CLOSED = "closed"
+
+
+class Session:
+    """One Engine.IO session, server side.
+
+    Args:
+        sid: the session id.
+        transport: ``"polling"`` or ``"websocket"``, the handshake's transport.
+        options: server options (times in seconds, limits).
+        now: the current time.
+    """
+
+    __slots__ = (
+        "sid",
+        "transport",
+        "state",
+        "_options",
+        "_out",
+        "_out_size",
+        "_events",
+        "_next_ping",
+        "_pong_deadline",
+        "_upgrade_deadline",
+        "_probing",
+        "_over_since",
+        "close_reason",
+    )
+
+    def __init__(self, sid: str, transport: str, options: EngineOptions, now: float) -> None:
+        self.sid = sid
+        self.transport = transport
+        self.state = SessionState.OPEN
+        self._options = options
+        upgrades = (
+            ("websocket",)
+            if transport == "polling"
+            and options.allow_upgrades
+            and "websocket" in options.transports
+            else ()
+        )
+        info = OpenInfo(
+            sid=sid,
+            upgrades=upgrades,
+            ping_interval_ms=round(options.ping_interval * 1000),
+            ping_timeout_ms=round(options.ping_timeout * 1000),
+            max_payload=options.limits.max_payload,
+        )
+        self._out: list[Frame] = ["0" + info.to_json()]
+        self._out_size = 0
+        self._events: list[Event] = []
+        self._next_ping: float | None = now + options.ping_interval
+        self._pong_deadline: float | None = None
+        self._upgrade_deadline: float | None = None
+        self._probing = False
+        self._over_since: float | None = None
+        self.close_reason: DisconnectReason | None = None
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session has ended (its queue may still hold a last frame)."""
+        return self.state is SessionState.CLOSED
+
+    @property
+    def upgrading(self) -> bool:
+        """Whether a WebSocket probe is in progress (from :meth:`begin_upgrade` on)."""
+        return self._probing
+
+    @property
+    def buffered_size(self) -> int:
+        """Approximate size in bytes of the queued outgoing frames."""
+        return self._out_size
+
+    # ------------------------------------------------------------------ incoming
+
+    def receive_payload(self, body: str, now: float) -> None:
+        """Feeds the body of a polling POST.
+
+        A malformed body closes the session (Engine.IO v4: an undecodable packet
+        terminates it). After this, call :meth:`events`.
+        """
+        if self.state is SessionState.CLOSED:
+            return
+        try:
+            packets = decode_payload(body, self._options.limits)
+        except DecodeError:
+            self._close(DisconnectReason.PARSE_ERROR, send_close=False)
+            return
+        for packet in packets:
+            self._receive_packet(packet, now)
+            if self.closed:
+                return
+
+    def receive_frame(self, frame: str | bytes, now: float) -> None:
+        """Feeds one frame received on the session's active WebSocket.
+
+        After this, call :meth:`events` (and :meth:`data_to_send`, a ping may be answered).
+        """
+        if self.state is SessionState.CLOSED:
+            return
+        if isinstance(frame, str) and frame[:1] == MESSAGE_PREFIX:
+            # Fast path: the overwhelming majority of frames are text messages.
+            self._events.append(MessageReceived(frame[1:]))
+            return
+        try:
+            packet = decode_frame(frame)
+        except DecodeError:
+            self._close(DisconnectReason.PARSE_ERROR, send_close=False)
+            return
+        self._receive_packet(packet, now)
+
+    def receive_eof(self) -> None:
+        """The active transport closed under us (socket closed, request aborted)."""
+        if self.state is not SessionState.CLOSED:
+            self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False)
+
+    def fail(self, reason: DisconnectReason) -> None:
+        """Closes the session because of a transport-level fault the I/O layer detected.
+
+        Queues a ``1`` (close) frame so a pending GET learns about it.
+        """
+        if self.state is not SessionState.CLOSED:
+            self._close(reason, send_close=True)
+
+    def _receive_packet(self, packet: Packet, now: float) -> None:
+        ptype = packet.type
+        if ptype is PacketType.MESSAGE:
+            self._events.append(MessageReceived(packet.data))
+        elif ptype is PacketType.PONG:
+            if self._pong_deadline is not None:
+                self._pong_deadline = None
+                self._next_ping = now + self._options.ping_interval
+        elif ptype is PacketType.CLOSE:
+            # A GET pending at that time is completed with a noop (Engine.IO v4 "Close").
+            self._out.append(NOOP_FRAME)
+            self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False, keep_output=True)
+        elif ptype is PacketType.PING:
+            # v4 clients do not ping, but answering costs nothing and helps old tools.
+            self._out.append("3" + str(packet.data))
+        elif ptype is PacketType.NOOP:
+            pass
+        else:  # OPEN or UPGRADE on the active transport
+            self._close(DisconnectReason.PARSE_ERROR, send_close=False)
+
+    # ------------------------------------------------------------------ upgrade
+
+    def begin_upgrade(self, now: float) -> None:
+        """A WebSocket with this sid arrived to upgrade a polling session.
+
+        Raises:
+            LocalProtocolError: the session cannot be upgraded now (not polling,
+                upgrades disabled, already upgrading or closed); refuse that WebSocket.
+        """
+        if (
+            self.state is not SessionState.OPEN
+            or self.transport != "polling"
+            or self._probing
+            or not self._options.allow_upgrades
+            or "websocket" not in self._options.transports
+        ):
+            raise LocalProtocolError("session cannot upgrade now")
+        self._probing = True
+        self._upgrade_deadline = now + self._options.upgrade_timeout
+
+    def receive_probe_frame(self, frame: str | bytes, now: float) -> list[Frame]:
+        """Feeds one frame received on the probe WebSocket.
+
+        Returns:
+            Frames to write on the probe WebSocket. If :attr:`upgrading` is false
+            afterwards and :attr:`transport` is still polling, the upgrade failed:
+            close the probe WebSocket. If :attr:`transport` became ``"websocket"``
+            (an :class:`Upgraded` event), the probe is now the active transport:
+            drain :meth:`data_to_send` into it.
+        """
+        if not self._probing or self.state is SessionState.CLOSED:
+            return []
+        if frame == "2probe" and self.state is SessionState.OPEN:
+            self.state = SessionState.UPGRADING
+            return ["3probe"]
+        if frame == "5" and self.state is SessionState.UPGRADING:
+            self.state = SessionState.OPEN
+            self.transport = "websocket"
+            self._probing = False
+            self._upgrade_deadline = None
+            self._events.append(Upgraded())
+            return []
+        self.abort_upgrade()
+        return []
+
+    def abort_upgrade(self) -> None:
+        """Gives up an upgrade in progress; the session goes on over polling."""
+        if self._probing:
+            self._probing = False
+            self._upgrade_deadline = None
+            if self.state is SessionState.UPGRADING:
+                self.state = SessionState.OPEN
+
+    # ------------------------------------------------------------------ outgoing
+
+    def send_message(self, data: str | bytes, *, volatile: bool = False) -> bool:
+        """Queues a MESSAGE (``str`` text or ``bytes`` binary).
+
+        Returns:
+            False when the frame was dropped (closed session, or a volatile frame
+            while the queue is over ``max_buffered_bytes``).
+        """
+        frame = data if isinstance(data, bytes) else MESSAGE_PREFIX + data
+        return self.send_frame(frame, volatile=volatile)
+
+    def send_frame(self, frame: Frame, *, volatile: bool = False) -> bool:
+        """Queues an already-encoded wire frame (``"4…"`` text or binary bytes).
+
+        This is the encode-once path: the same frame object may be queued on many
+        sessions. After this, the I/O layer should flush.
+
+        Returns:
+            False when the frame was dropped.
+        """
+        if self.state is SessionState.CLOSED:
+            return False
+        if self._out_size >= self._options.max_buffered_bytes and volatile:
+            return False
+        self._out.append(frame)
+        self._out_size += len(frame)
+        return True
+
+    def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
+        """Queues several pre-encoded frames that must stay together (all or none)."""
+        if self.state is SessionState.CLOSED:
+            return False
+        if self._out_size >= self._options.max_buffered_bytes and volatile:
+            return False
+        self._out.extend(frames)
+        self._out_size += sum(len(f) for f in frames)
+        return True
+
+    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
+        """Server-initiated close: queues ``1`` after what is already queued."""
+        if self.state is not SessionState.CLOSED:
+            self._close(reason, send_close=True)
+
+    def has_data(self) -> bool:
+        """Whether a drain would return something (a polling GET can be answered)."""
+        return bool(self._out) or self.state is SessionState.UPGRADING
+
+    def data_to_send(self) -> list[Frame]:
+        """Drains the queue as WebSocket frames, one frame each, in order."""
+        out = self._out
+        if not out:
+            return out
+        self._out = []
+        self._out_size = 0
+        self._over_since = None
+        return out
+
+    def payload_to_send(self) -> str | None:
+        """Drains the queue as one polling body, or returns ``None`` if nothing is queued.
+
+        While an upgrade is in progress the answer is a lone ``6`` (noop) and the
+        queue is kept for the WebSocket (Engine.IO v4 "Upgrade").
+        """
+        if self.state is SessionState.UPGRADING:
+            return NOOP_FRAME
+        if not self._out:
+            return None
+        return encode_payload(self.data_to_send())
+
+    # ------------------------------------------------------------------ time
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timeout` must next be called, or ``None``."""
+        if self.state is SessionState.CLOSED:
+            return None
+        deadlines = [
+            d
+            for d in (self._next_ping, self._pong_deadline, self._upgrade_deadline)
+            if d is not None
+        ]
+        if self._over_since is not None:
+            deadlines.append(self._over_since + self._options.slow_client_grace)
+        return min(deadlines) if deadlines else None
+
+    def handle_timeout(self, now: float) -> None:
+        """Runs what is due at ``now``: ping, ping timeout, upgrade timeout, slow client.
+
+        After this, call :meth:`events` and flush.
+        """
+        if self.state is SessionState.CLOSED:
+            return
+        if self._pong_deadline is not None and now >= self._pong_deadline:
+            self._close(DisconnectReason.PING_TIMEOUT, send_close=False)
+            return
+        if self._out_size > self._options.max_buffered_bytes:
+            if self._over_since is None:
+                self._over_since = now
+            elif now >= self._over_since + self._options.slow_client_grace:
+                self._close(DisconnectReason.SLOW_CLIENT, send_close=False)
+                return
+        else:
+            self._over_since = None
+        if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
+            self.abort_upgrade()
+        if self._next_ping is not None and now >= self._next_ping:
+            self._next_ping = None
+            self._pong_deadline = now + self._options.ping_timeout
+            self._out.append(PING_FRAME)
+            self._out_size += 1
+
+    # ------------------------------------------------------------------ events
+
+    def events(self) -> list[Event]:
+        """Drains what happened since the last call, in order."""
+        events = self._events
+        if events:
+            self._events = []
+        return events
+
+    def _close(
+        self, reason: DisconnectReason, *, send_close: bool, keep_output: bool = False
+    ) -> None:
+        if send_close:
+            self._out.append(CLOSE_FRAME)
+        elif not keep_output:
+            self._out = []
+        self._out_size = 0
+        self.state = SessionState.CLOSED
+        self.close_reason = reason
+        self._probing = False
+        self._next_ping = self._pong_deadline = self._upgrade_deadline = None
+        self._over_since = None
+        self._events.append(Disconnected(reason))

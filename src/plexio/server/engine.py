@@ -1,0 +1,531 @@
+"""asyncio Engine.IO v4 server: session table, timers, polling and WebSocket glue (layer L3).
+
+May import: plexio L0, plexio.engineio, plexio.transports. Protocol decisions live in
+:class:`plexio.engineio.Session`; this module only moves bytes, owns timers (one
+``call_at`` handle per session, no task) and calls the :class:`EngineHandler`.
+
+The HTTP side is framework independent: :meth:`EngineServer.handle_request` takes an
+:class:`~plexio.transports.base.HttpRequest` and a body reader and returns an
+:class:`~plexio.transports.base.HttpResponse`; :meth:`EngineServer.handle_websocket`
+takes an accepted-on-demand :class:`~plexio.transports.base.WebSocketLike`. The ASGI
+application (``plexio.asgi``) and a native listener both call these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from plexio.config import EngineOptions
+from plexio.engineio import handshake
+from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
+from plexio.engineio.packets import Frame
+from plexio.engineio.session import Session
+from plexio.engineio.sid import generate_sid
+from plexio.exceptions import HandshakeError, LocalProtocolError
+from plexio.transports.base import HttpRequest, HttpResponse, WebSocketLike
+
+__all__ = [
+    "AllowRequest",
+    "CorsOrigins",
+    "EngineHandler",
+    "EngineServer",
+    "EngineSocket",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ``allow_request(request)`` returns (or resolves to) whether a handshake may proceed.
+AllowRequest = Callable[[HttpRequest], bool | Awaitable[bool]]
+#: ``"*"``, a list of allowed origins, a predicate, or ``None`` for no CORS headers.
+CorsOrigins = str | Sequence[str] | Callable[[str], bool] | None
+
+_TEXT = "text/plain; charset=UTF-8"
+
+
+class EngineHandler(Protocol):
+    """What the layer above (the Socket.IO server, or an app) implements.
+
+    ``on_message`` and ``on_disconnect`` are plain functions called on the event
+    loop for every message: they must not block; start work of your own (owned by
+    you) if a message needs awaiting.
+    """
+
+    async def on_connect(self, socket: EngineSocket) -> None:
+        """A session opened; messages sent now follow the OPEN packet."""
+        ...
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+        """A message arrived (``str`` text, ``bytes`` binary), in order."""
+        ...
+
+    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+        """The session ended; ``socket`` can no longer send."""
+        ...
+
+
+class EngineSocket:
+    """The asyncio side of one Engine.IO session.
+
+    Attributes:
+        sid: the Engine.IO session id.
+        request: the handshake request (headers, query, client address).
+        state: free slot for the layer above (the Socket.IO server keeps its
+            per-connection state here).
+    """
+
+    __slots__ = (
+        "sid",
+        "request",
+        "state",
+        "session",
+        "_server",
+        "_poll_waiter",
+        "_post_busy",
+        "_ws",
+        "_ws_wake",
+        "_timer",
+        "_timer_at",
+        "_closed",
+    )
+
+    def __init__(self, server: EngineServer, session: Session, request: HttpRequest) -> None:
+        self.sid = session.sid
+        self.request = request
+        self.state: Any = None
+        self.session = session
+        self._server = server
+        self._poll_waiter: asyncio.Future[None] | None = None
+        self._post_busy = False
+        self._ws: WebSocketLike | None = None
+        self._ws_wake: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed = False
+
+    @property
+    def transport(self) -> str:
+        """The active transport name: ``"polling"`` or ``"websocket"``."""
+        return self.session.transport
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session has ended."""
+        return self._closed
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, data: str | bytes, *, volatile: bool = False) -> bool:
+        """Queues a message and schedules its delivery.
+
+        Returns:
+            False if it was dropped (closed session, or volatile and the client is behind).
+        """
+        ok = self.session.send_message(data, volatile=volatile)
+        if ok:
+            self._wake()
+        return ok
+
+    def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
+        """Queues pre-encoded wire frames (the encode-once broadcast path)."""
+        ok = self.session.send_frames(frames, volatile=volatile)
+        if ok:
+            self._wake()
+        return ok
+
+    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
+        """Closes the session after the frames already queued, sending ``1``."""
+        self.session.close(reason)
+        self._after_session_change()
+        self._wake()
+
+    # ------------------------------------------------------------ internals
+
+    def _wake(self) -> None:
+        waiter = self._ws_wake if self._ws is not None else self._poll_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _after_session_change(self) -> None:
+        """Processes session events and re-arms the timer. Call after feeding the session."""
+        events = self.session.events()
+        if events:
+            handler = self._server.handler
+            for event in events:
+                if type(event) is MessageReceived:
+                    try:
+                        handler.on_message(self, event.data)
+                    except Exception:
+                        logger.exception("engine.io message handler failed (sid %s)", self.sid)
+                elif type(event) is Disconnected:
+                    self._on_closed(event.reason)
+                elif type(event) is Upgraded:
+                    logger.debug("session %s upgraded to websocket", self.sid)
+        if not self._closed:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        deadline = self.session.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._server.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.session.handle_timeout(self._server.loop.time())
+        self._after_session_change()
+        self._wake()
+
+    def _on_closed(self, reason: DisconnectReason) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._server._forget(self)
+        self._wake()
+        try:
+            self._server.handler.on_disconnect(self, str(reason))
+        except Exception:
+            logger.exception("engine.io disconnect handler failed (sid %s)", self.sid)
+
+    async def _run_websocket(self, ws: WebSocketLike) -> None:
+        """Drives the active WebSocket: a writer task and this reader, until closed."""
+        self._ws = ws
+        loop = self._server.loop
+        writer = loop.create_task(self._ws_writer(ws))
+        session = self.session
+        try:
+            while not self._closed:
+                frame = await ws.receive()
+                if frame is None:
+                    session.receive_eof()
+                    self._after_session_change()
+                    break
+                session.receive_frame(frame, loop.time())
+                self._after_session_change()
+        except Exception:
+            logger.exception("websocket reader failed (sid %s)", self.sid)
+            session.fail(DisconnectReason.TRANSPORT_ERROR)
+            self._after_session_change()
+        finally:
+            self._wake()
+            try:
+                await writer
+            except Exception:
+                logger.exception("websocket writer failed (sid %s)", self.sid)
+            await ws.close()
+
+    async def _ws_writer(self, ws: WebSocketLike) -> None:
+        loop = self._server.loop
+        session = self.session
+        while True:
+            frames = session.data_to_send()
+            if frames:
+                for frame in frames:
+                    await ws.send(frame)
+                continue
+            if self._closed:
+                return
+            self._ws_wake = loop.create_future()
+            await self._ws_wake
+            self._ws_wake = None
+
+
+class EngineServer:
+    """The Engine.IO v4 server.
+
+    Args:
+        handler: receives connects, messages and disconnects.
+        options: protocol options and limits.
+        cors_allowed_origins: ``"*"``, a list of origins, a predicate, or ``None``
+            (no CORS headers, the default: same-origin only).
+        cors_credentials: send ``Access-Control-Allow-Credentials: true`` (the request
+            origin is then echoed instead of ``*``).
+        cors_allowed_headers: headers allowed in a preflight.
+        allow_request: hook deciding whether a handshake may proceed (403 when not).
+        sid_generator: session id factory (tests pass a deterministic one).
+    """
+
+    def __init__(
+        self,
+        handler: EngineHandler,
+        options: EngineOptions | None = None,
+        *,
+        cors_allowed_origins: CorsOrigins = None,
+        cors_credentials: bool = False,
+        cors_allowed_headers: Sequence[str] = ("content-type", "authorization"),
+        allow_request: AllowRequest | None = None,
+        sid_generator: Callable[[], str] = generate_sid,
+    ) -> None:
+        self.handler = handler
+        self.options = options or EngineOptions()
+        self.sockets: dict[str, EngineSocket] = {}
+        self._cors_origins = cors_allowed_origins
+        self._cors_credentials = cors_credentials
+        self._cors_headers = ", ".join(cors_allowed_headers)
+        self._allow_request = allow_request
+        self._new_sid = sid_generator
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the server runs on (bound at first use)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _forget(self, socket: EngineSocket) -> None:
+        if self.sockets.get(socket.sid) is socket:
+            del self.sockets[socket.sid]
+
+    async def shutdown(self) -> None:
+        """Closes every session with ``server shutting down``."""
+        for socket in list(self.sockets.values()):
+            socket.close(DisconnectReason.SERVER_SHUTTING_DOWN)
+        await asyncio.sleep(0)
+
+    # ------------------------------------------------------------ HTTP (polling)
+
+    async def handle_request(
+        self, request: HttpRequest, body: Callable[[int], Awaitable[bytes | None]]
+    ) -> HttpResponse:
+        """Answers one long-polling HTTP request.
+
+        Args:
+            request: the request.
+            body: reads the whole body up to the given size; returns ``None`` if it is larger.
+        """
+        cors = self._cors_headers_for(request)
+        if request.method == "OPTIONS":
+            headers = [*cors, ("Access-Control-Allow-Methods", "GET, POST, OPTIONS")]
+            if cors:
+                headers.append(("Access-Control-Allow-Headers", self._cors_headers))
+            return HttpResponse(204, b"", headers)
+        try:
+            params = handshake.parse_params(request.query, self.options.transports)
+            if params.sid is None:
+                if request.method != "GET":
+                    raise handshake.bad_handshake_method()
+                if params.transport != "polling":
+                    raise handshake.bad_request()
+                return await self._polling_handshake(request, cors)
+            socket = self.sockets.get(params.sid)
+            if socket is None:
+                raise handshake.unknown_sid()
+            if params.transport != "polling" or socket.transport != "polling":
+                raise handshake.bad_request()
+            if request.method == "GET":
+                return await self._polling_get(socket, cors)
+            if request.method == "POST":
+                return await self._polling_post(socket, body, cors)
+            raise handshake.bad_request()
+        except HandshakeError as exc:
+            return self._error_response(exc, cors)
+
+    async def _check_allowed(self, request: HttpRequest) -> None:
+        if self._allow_request is None:
+            return
+        verdict = self._allow_request(request)
+        if not isinstance(verdict, bool):
+            verdict = await verdict
+        if not verdict:
+            raise handshake.forbidden()
+
+    async def _open(self, request: HttpRequest, transport: str) -> EngineSocket:
+        session = Session(self._new_sid(), transport, self.options, self.loop.time())
+        socket = EngineSocket(self, session, request)
+        self.sockets[socket.sid] = socket
+        try:
+            await self.handler.on_connect(socket)
+        except Exception:
+            logger.exception("engine.io connect handler failed")
+            socket.close(DisconnectReason.FORCED_CLOSE)
+        socket._after_session_change()
+        return socket
+
+    async def _polling_handshake(
+        self, request: HttpRequest, cors: list[tuple[str, str]]
+    ) -> HttpResponse:
+        await self._check_allowed(request)
+        socket = await self._open(request, "polling")
+        payload = socket.session.payload_to_send() or ""
+        headers = [("Content-Type", _TEXT), *cors]
+        if self.options.cookie:
+            headers.append(
+                (
+                    "Set-Cookie",
+                    f"{self.options.cookie}={socket.sid}; Path=/; HttpOnly; SameSite=Lax",
+                )
+            )
+        return HttpResponse(200, payload.encode(), headers)
+
+    async def _polling_get(self, socket: EngineSocket, cors: list[tuple[str, str]]) -> HttpResponse:
+        if socket._poll_waiter is not None:
+            # At most one outstanding GET (Engine.IO v4): the newcomer is refused and the
+            # session closes; the pending GET is completed with the close packet.
+            logger.info("session %s: overlapping GET, closing", socket.sid)
+            socket.session.fail(DisconnectReason.PROTOCOL_ERROR)
+            socket._after_session_change()
+            socket._wake()
+            raise handshake.bad_request()
+        session = socket.session
+        payload = session.payload_to_send()
+        if payload is None and not socket.closed:
+            waiter = self.loop.create_future()
+            socket._poll_waiter = waiter
+            try:
+                await waiter
+            finally:
+                socket._poll_waiter = None
+            payload = session.payload_to_send()
+        if payload is None:
+            payload = "1"  # the session ended with nothing left to say: tell the client
+        return HttpResponse(200, payload.encode(), [("Content-Type", _TEXT), *cors])
+
+    async def _polling_post(
+        self,
+        socket: EngineSocket,
+        body: Callable[[int], Awaitable[bytes | None]],
+        cors: list[tuple[str, str]],
+    ) -> HttpResponse:
+        session = socket.session
+        if socket._post_busy:
+            logger.info("session %s: overlapping POST, closing", socket.sid)
+            session.fail(DisconnectReason.PROTOCOL_ERROR)
+            socket._after_session_change()
+            raise handshake.bad_request()
+        socket._post_busy = True
+        try:
+            raw = await body(self.options.limits.max_payload)
+        finally:
+            socket._post_busy = False
+        if raw is None:
+            logger.info("session %s: POST over max_payload, closing", socket.sid)
+            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE)
+            socket._after_session_change()
+            return self._error_response(HandshakeError(3, "Payload too large", 413), cors)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            logger.info("session %s: POST body is not UTF-8, closing", socket.sid)
+            session.fail(DisconnectReason.PARSE_ERROR)
+            socket._after_session_change()
+            raise handshake.bad_request() from None
+        session.receive_payload(text, self.loop.time())
+        socket._after_session_change()
+        socket._wake()
+        if session.close_reason in (DisconnectReason.PARSE_ERROR, DisconnectReason.PROTOCOL_ERROR):
+            raise handshake.bad_request()
+        return HttpResponse(200, b"ok", [("Content-Type", "text/html"), *cors])
+
+    # ------------------------------------------------------------ WebSocket
+
+    async def handle_websocket(
+        self,
+        request: HttpRequest,
+        accept: Callable[[], Awaitable[WebSocketLike]],
+        reject: Callable[[int], Awaitable[None]],
+    ) -> None:
+        """Serves one WebSocket request until it closes.
+
+        Args:
+            request: the upgrade request.
+            accept: accepts the WebSocket and returns it.
+            reject: refuses the handshake with an HTTP status.
+        """
+        try:
+            params = handshake.parse_params(request.query, self.options.transports)
+            if params.transport != "websocket":
+                raise handshake.bad_request()
+            if params.sid is None:
+                await self._check_allowed(request)
+            elif params.sid not in self.sockets:
+                raise handshake.unknown_sid()
+        except HandshakeError as exc:
+            await reject(exc.status)
+            return
+        if params.sid is None:
+            ws = await accept()
+            socket = await self._open(request, "websocket")
+            await socket._run_websocket(ws)
+            return
+        await self._upgrade(self.sockets[params.sid], accept, reject)
+
+    async def _upgrade(
+        self,
+        socket: EngineSocket,
+        accept: Callable[[], Awaitable[WebSocketLike]],
+        reject: Callable[[int], Awaitable[None]],
+    ) -> None:
+        session = socket.session
+        loop = self.loop
+        try:
+            session.begin_upgrade(loop.time())
+        except LocalProtocolError:
+            # e.g. a second WebSocket for an upgraded session: refuse it, keep the first.
+            await reject(400)
+            return
+        socket._arm_timer()
+        ws = await accept()
+        try:
+            while session.upgrading:
+                frame = await ws.receive()
+                if frame is None:
+                    session.abort_upgrade()
+                    break
+                replies = session.receive_probe_frame(frame, loop.time())
+                for reply in replies:
+                    await ws.send(reply)
+                socket._wake()  # release a pending GET with a noop
+                socket._after_session_change()
+        except Exception:
+            logger.exception("upgrade failed (sid %s)", socket.sid)
+            session.abort_upgrade()
+        if session.transport != "websocket" or socket.closed:
+            socket._after_session_change()
+            await ws.close()
+            return
+        await socket._run_websocket(ws)
+
+    # ------------------------------------------------------------ helpers
+
+    def _cors_headers_for(self, request: HttpRequest) -> list[tuple[str, str]]:
+        allowed = self._cors_origins
+        if allowed is None:
+            return []
+        origin = request.headers.get("origin")
+        if allowed == "*" and not self._cors_credentials:
+            return [("Access-Control-Allow-Origin", "*")]
+        if origin is None:
+            return []
+        if allowed == "*":
+            ok = True
+        elif isinstance(allowed, str):
+            ok = origin == allowed
+        elif callable(allowed):
+            ok = bool(allowed(origin))
+        else:
+            ok = origin in allowed
+        if not ok:
+            return []
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self._cors_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    @staticmethod
+    def _error_response(exc: HandshakeError, cors: list[tuple[str, str]]) -> HttpResponse:
+        body = orjson.dumps({"code": exc.code, "message": exc.message})
+        return HttpResponse(exc.status, body, [("Content-Type", "application/json"), *cors])
