@@ -1,3 +1,59 @@
-"""Suite-wide fixtures."""
+"""Suite-wide fixtures (the logic lives in tests/helpers)."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from tests.helpers.servers import (
+    ASGIApp,
+    RunningServer,
+    ServerProcess,
+    running_hypercorn,
+    running_uvicorn,
+    server_process,
+)
+
+StartServer = Callable[..., Awaitable[RunningServer]]
+
+
+@pytest.fixture
+async def serve_uvicorn() -> AsyncIterator[StartServer]:
+    """Start ASGI apps under uvicorn on 127.0.0.1:0; all stop after the test.
+
+    Call as ``server = await serve_uvicorn(app, **uvicorn_config)``.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(app: ASGIApp, **config: Any) -> RunningServer:
+            return await stack.enter_async_context(running_uvicorn(app, **config))
+
+        yield start
+
+
+@pytest.fixture
+async def serve_hypercorn() -> AsyncIterator[StartServer]:
+    """Like ``serve_uvicorn`` but under hypercorn."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(app: ASGIApp, **config: Any) -> RunningServer:
+            return await stack.enter_async_context(running_hypercorn(app, **config))
+
+        yield start
+
+
+@pytest.fixture
+async def serve_subprocess() -> AsyncIterator[Callable[..., Awaitable[ServerProcess]]]:
+    """Serve ``module:factory`` in a subprocess that the test may kill and restart.
+
+    Call as ``proc = await serve_subprocess("tests.helpers.apps:echo_engine_app",
+    kwargs={...})``; ``await proc.kill()`` then ``await proc.start()`` reuses the port.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(target: str, **kw: Any) -> ServerProcess:
+            return await stack.enter_async_context(server_process(target, **kw))
+
+        yield start
