@@ -1,0 +1,227 @@
+"""Session state machine: bytes and time in, frames and events out, no event loop."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from plexio.config import EngineOptions
+from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
+from plexio.engineio.session import Session, SessionState
+from plexio.exceptions import LocalProtocolError
+
+OPTS = EngineOptions(ping_interval=0.3, ping_timeout=0.2, upgrade_timeout=1.0)
+
+
+def new(transport: str = "polling", options: EngineOptions = OPTS) -> Session:
+    session = Session("sid1", transport, options, now=0.0)
+    session.data_to_send()  # the open packet
+    return session
+
+
+def test_open_packet_is_queued_first() -> None:
+    session = Session("sid1", "polling", OPTS, now=0.0)
+    payload = session.payload_to_send()
+    assert payload is not None and payload.startswith("0")
+    assert orjson.loads(payload[1:]) == {
+        "sid": "sid1",
+        "upgrades": ["websocket"],
+        "pingInterval": 300,
+        "pingTimeout": 200,
+        "maxPayload": 1_000_000,
+    }
+    assert session.payload_to_send() is None
+
+
+def test_websocket_handshake_offers_no_upgrades() -> None:
+    session = Session("s", "websocket", OPTS, now=0.0)
+    (frame,) = session.data_to_send()
+    assert isinstance(frame, str) and orjson.loads(frame[1:])["upgrades"] == []
+    no_upgrade = EngineOptions(allow_upgrades=False)
+    (frame,) = Session("s", "polling", no_upgrade, now=0.0).data_to_send()
+    assert isinstance(frame, str) and orjson.loads(frame[1:])["upgrades"] == []
+
+
+def test_messages_in_and_out() -> None:
+    session = new()
+    session.receive_payload("4a\x1ebAQI=\x1e6", now=0.1)
+    assert session.events() == [MessageReceived("a"), MessageReceived(b"\x01\x02")]
+    assert session.events() == []
+    assert session.send_message("x") and session.send_message(b"\x00")
+    assert session.payload_to_send() == "4x\x1ebAA=="
+    session.receive_frame("4ws", now=0.1)
+    session.receive_frame(b"\x09", now=0.1)
+    assert session.events() == [MessageReceived("ws"), MessageReceived(b"\x09")]
+
+
+def test_heartbeat_cycle_and_timeout() -> None:
+    session = new()
+    assert session.next_deadline() == pytest.approx(0.3)
+    session.handle_timeout(0.3)
+    assert session.data_to_send() == ["2"]
+    assert session.next_deadline() == pytest.approx(0.5)
+    session.receive_payload("3", now=0.4)  # pong: next ping one interval later
+    assert session.next_deadline() == pytest.approx(0.7)
+    session.handle_timeout(0.7)
+    assert session.data_to_send() == ["2"]
+    session.handle_timeout(0.89)
+    assert not session.closed
+    session.handle_timeout(0.9)
+    assert session.closed and session.events() == [Disconnected(DisconnectReason.PING_TIMEOUT)]
+    assert session.next_deadline() is None and session.data_to_send() == []
+
+
+def test_client_close_releases_pending_get_with_noop() -> None:
+    session = new()
+    session.receive_payload("1", now=0.1)
+    assert session.closed and session.close_reason is DisconnectReason.TRANSPORT_CLOSE
+    assert session.payload_to_send() == "6"
+    assert not session.send_message("late")
+
+
+def test_server_close_sends_close_after_queued() -> None:
+    session = new()
+    session.send_message("bye")
+    session.close()
+    assert session.payload_to_send() == "4bye\x1e1"
+    assert session.events() == [Disconnected(DisconnectReason.FORCED_CLOSE)]
+    session.close()  # idempotent
+    session.fail(DisconnectReason.TRANSPORT_ERROR)
+    assert session.events() == []
+
+
+@pytest.mark.parametrize("body", ["abc", "b!!", "0{}", "5", "4a\x1e"])
+def test_malformed_or_illegal_input_closes_with_parse_error(body: str) -> None:
+    session = new()
+    session.receive_payload(body, now=0.1)
+    assert session.close_reason is DisconnectReason.PARSE_ERROR
+    session.receive_payload("4x", now=0.2)
+    session.receive_frame("4x", now=0.2)
+    assert session.events() == [Disconnected(DisconnectReason.PARSE_ERROR)]
+
+
+def test_bad_websocket_frame_closes() -> None:
+    session = new("websocket")
+    session.receive_frame("", now=0.1)
+    assert session.close_reason is DisconnectReason.PARSE_ERROR
+
+
+def test_ping_from_client_is_answered_and_noop_ignored() -> None:
+    session = new("websocket")
+    session.receive_frame("2x", now=0.1)
+    session.receive_frame("6", now=0.1)
+    assert session.data_to_send() == ["3x"]
+    assert session.events() == []
+
+
+def test_eof_closes_with_transport_close() -> None:
+    session = new("websocket")
+    session.receive_eof()
+    session.receive_eof()
+    assert session.events() == [Disconnected(DisconnectReason.TRANSPORT_CLOSE)]
+
+
+def test_upgrade_sequence() -> None:
+    session = new()
+    session.send_message("queued")
+    session.begin_upgrade(now=0.1)
+    assert session.upgrading and session.state is SessionState.OPEN
+    assert session.receive_probe_frame("2probe", now=0.1) == ["3probe"]
+    assert session.state is SessionState.UPGRADING
+    # GETs during the upgrade get a noop and the queue is kept for the WebSocket.
+    assert session.has_data()
+    assert session.payload_to_send() == "6"
+    assert session.payload_to_send() == "6"
+    session.send_message("during")
+    assert session.receive_probe_frame("5", now=0.2) == []
+    assert session.transport == "websocket" and not session.upgrading
+    assert session.events() == [Upgraded()]
+    assert session.data_to_send() == ["4queued", "4during"]
+    with pytest.raises(LocalProtocolError):
+        session.begin_upgrade(now=0.3)  # already upgraded: a second WebSocket is refused
+
+
+def test_upgrade_twice_at_once_is_refused() -> None:
+    session = new()
+    session.begin_upgrade(now=0.1)
+    with pytest.raises(LocalProtocolError):
+        session.begin_upgrade(now=0.1)
+
+
+def test_bad_probe_frame_aborts_upgrade() -> None:
+    session = new()
+    session.begin_upgrade(now=0.1)
+    assert session.receive_probe_frame("4hello", now=0.1) == []
+    assert not session.upgrading and session.transport == "polling"
+    assert session.receive_probe_frame("2probe", now=0.1) == []
+    session.begin_upgrade(now=0.2)  # a new attempt is allowed
+    session.receive_probe_frame("2probe", now=0.2)
+    assert session.receive_probe_frame("2probe", now=0.2) == []
+    assert session.state is SessionState.OPEN and not session.upgrading
+
+
+def test_upgrade_timeout() -> None:
+    options = EngineOptions(ping_interval=10, ping_timeout=10, upgrade_timeout=0.5)
+    session = new(options=options)
+    session.begin_upgrade(now=1.0)
+    session.receive_probe_frame("2probe", now=1.0)
+    assert session.next_deadline() == pytest.approx(1.5)
+    session.handle_timeout(1.5)
+    assert not session.upgrading and session.state is SessionState.OPEN
+    assert session.payload_to_send() is None
+
+
+def test_upgrade_disabled_or_wrong_state() -> None:
+    with pytest.raises(LocalProtocolError):
+        new(options=EngineOptions(allow_upgrades=False)).begin_upgrade(now=0)
+    with pytest.raises(LocalProtocolError):
+        new("websocket").begin_upgrade(now=0)
+    closed = new()
+    closed.close()
+    with pytest.raises(LocalProtocolError):
+        closed.begin_upgrade(now=0)
+
+
+def test_volatile_dropped_when_buffer_full_and_slow_client_closed() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=10, slow_client_grace=1.0
+    )
+    session = new("websocket", options)
+    assert session.send_message("x" * 20)
+    assert not session.send_message("v", volatile=True)
+    assert not session.send_frames(["4v"], volatile=True)
+    assert session.send_frames(["4a", "4b"])
+    assert session.buffered_size == 21 + 4
+    session.handle_timeout(5.0)
+    assert session.next_deadline() == pytest.approx(6.0)
+    session.handle_timeout(6.0)
+    assert session.close_reason is DisconnectReason.SLOW_CLIENT
+
+
+def test_draining_resets_slow_client_clock() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=10, slow_client_grace=1.0
+    )
+    session = new("websocket", options)
+    session.send_message("x" * 20)
+    session.handle_timeout(5.0)
+    session.data_to_send()
+    session.handle_timeout(6.0)
+    assert not session.closed
+    session.send_message("y" * 20)
+    session.handle_timeout(6.5)
+    session.send_message("z")
+    session.data_to_send()
+    session.handle_timeout(7.6)
+    assert not session.closed
+
+
+def test_closed_session_ignores_everything() -> None:
+    session = new()
+    session.close()
+    session.data_to_send()
+    session.handle_timeout(100.0)
+    session.abort_upgrade()
+    assert session.receive_probe_frame("2probe", now=1) == []
+    assert not session.send_frames(["4x"])
+    assert session.payload_to_send() is None
