@@ -10,8 +10,9 @@ The tree::
     │           └── PayloadTooLargeError   a payload/frame exceeds a configured limit
     ├── HandshakeError                 an HTTP request that cannot open or join a session;
     │                                  carries the Engine.IO error code and HTTP status
-    ├── ConnectionError_               base of client-side connection failures
-    │   ├── ConnectionRefusedError_    the server refused a namespace CONNECT
+    ├── ConnectRefusedError            a namespace CONNECT was refused (raised by middleware
+    │                                  on the server; seen as ``connect_error`` by clients)
+    ├── ClientConnectionError          base of client-side connection failures
     │   └── DisconnectedError          the connection is gone
     ├── AckTimeoutError                no acknowledgement arrived in time
     └── NamespaceError                 unknown namespace / bad namespace name
@@ -26,8 +27,8 @@ from typing import Any
 
 __all__ = [
     "AckTimeoutError",
-    "ConnectionError_",
-    "ConnectionRefusedError_",
+    "ClientConnectionError",
+    "ConnectRefusedError",
     "DecodeError",
     "DisconnectedError",
     "HandshakeError",
@@ -81,16 +82,16 @@ class HandshakeError(PlexioError):
         self.status = status
 
 
-class ConnectionError_(PlexioError):  # noqa: N801 - avoid shadowing the builtin
-    """A client connection could not be made or was lost."""
+class ConnectRefusedError(PlexioError):
+    """A namespace CONNECT is refused.
 
-
-class ConnectionRefusedError_(ConnectionError_):  # noqa: N801
-    """The server answered a namespace CONNECT with CONNECT_ERROR.
+    Raise it from a namespace middleware to refuse a client; the client receives
+    CONNECT_ERROR ``{"message": message, "data": data}`` (its ``connect_error``).
+    Clients raise it when the server refused them.
 
     Attributes:
-        message: the server's ``message``.
-        data: the server's optional ``data``.
+        message: the reason sent to the client.
+        data: optional JSON details sent along.
     """
 
     def __init__(self, message: str, data: Any = None) -> None:
@@ -99,12 +100,24 @@ class ConnectionRefusedError_(ConnectionError_):  # noqa: N801
         self.data = data
 
 
-class DisconnectedError(ConnectionError_):
+class ClientConnectionError(PlexioError):
+    """A client connection could not be made or was lost."""
+
+
+class DisconnectedError(ClientConnectionError):
     """The operation needs a connection that is gone."""
 
 
 class AckTimeoutError(PlexioError):
-    """No acknowledgement arrived before the deadline."""
+    """No acknowledgement arrived before the deadline.
+
+    Attributes:
+        responses: for a broadcast with acks, the replies that did arrive.
+    """
+
+    def __init__(self, message: str = "operation has timed out", responses: Any = None) -> None:
+        super().__init__(message)
+        self.responses = responses
 
 
 class NamespaceError(PlexioError):
