@@ -1,0 +1,250 @@
+"""Settings of the community application: database, token secret, limits.
+
+Everything configurable travels in the frozen :class:`Settings` value given to
+:func:`community.app.create_app`; :meth:`Settings.from_env` builds one from the environment for
+``python -m community``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = [
+    "DEFAULT_SQLITE_PATH",
+    "MIN_SECRET_BYTES",
+    "Limits",
+    "Settings",
+    "load_or_create_secret",
+    "normalize_database_url",
+    "sqlite_path",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_PATH = "community.sqlite3"
+"""SQLite file used by ``python -m community`` when ``DATABASE_URL`` is not set."""
+
+MIN_SECRET_BYTES = 32
+"""HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518 section 3.2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits applied to every input, from REST or from the socket gateway.
+
+    Attributes:
+        message_max_length: Longest message body, in characters.
+        history_default_limit: Messages per history page when the caller gives no limit.
+        history_max_limit: Largest accepted history page size.
+        list_max_limit: Largest page size of other listings (all communities, members).
+        name_max_length: Longest community or channel name, in characters.
+        description_max_length: Longest community description or channel topic.
+        password_min_length: Shortest accepted password at sign-up.
+        password_max_length: Longest accepted password (hashing cost grows with it).
+        client_id_max_length: Longest idempotency key of a message.
+        max_request_bytes: Largest HTTP request body the REST API reads.
+    """
+
+    message_max_length: int = 4000
+    history_default_limit: int = 50
+    history_max_limit: int = 100
+    list_max_limit: int = 200
+    name_max_length: int = 64
+    description_max_length: int = 1000
+    password_min_length: int = 8
+    password_max_length: int = 1024
+    client_id_max_length: int = 64
+    max_request_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
+        if self.history_default_limit > self.history_max_limit:
+            raise ValueError("Limits.history_default_limit must not exceed history_max_limit")
+        if self.password_min_length > self.password_max_length:
+            raise ValueError("Limits.password_min_length must not exceed password_max_length")
+        # These two are bounded by the column sizes in community/models.py.
+        if self.name_max_length > 64:
+            raise ValueError("Limits.name_max_length cannot exceed 64 (the column size)")
+        if self.client_id_max_length > 64:
+            raise ValueError("Limits.client_id_max_length cannot exceed 64 (the column size)")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of one community application instance.
+
+    Attributes:
+        database_url: SQLAlchemy URL; plain ``sqlite:///`` and ``postgresql://`` URLs are
+            turned into their async drivers (aiosqlite, asyncpg).
+        secret: HS256 signing key for access tokens, at least 32 bytes.
+        token_ttl: Lifetime of an access token.
+        seed_demo: Insert the demo users, communities and channels on start-up (idempotent).
+        limits: Input size limits.
+    """
+
+    database_url: str
+    secret: str
+    token_ttl: timedelta = timedelta(hours=12)
+    seed_demo: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
+        if len(self.secret.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(f"Settings.secret must be at least {MIN_SECRET_BYTES} bytes long")
+        if self.token_ttl <= timedelta(0):
+            raise ValueError("Settings.token_ttl must be positive")
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        default_sqlite_path: str | Path = DEFAULT_SQLITE_PATH,
+        seed_demo: bool | None = None,
+    ) -> Settings:
+        """Build settings from environment variables.
+
+        ``DATABASE_URL`` selects the database (default: a SQLite file at
+        ``default_sqlite_path``). ``COMMUNITY_SECRET`` is the token key; without it a random key
+        is generated once and stored next to the SQLite file (``<file>.secret``), or kept in
+        memory only for other databases (tokens then die with the process).
+        ``COMMUNITY_TOKEN_TTL`` is the token lifetime in seconds. ``COMMUNITY_SEED_DEMO`` (``1`` or
+        ``0``) overrides whether demo data is seeded; by default it is seeded only into the
+        default SQLite file.
+
+        Args:
+            environ: Variables to read; ``os.environ`` when omitted.
+            default_sqlite_path: SQLite file used when ``DATABASE_URL`` is unset.
+            seed_demo: Seed demo data regardless of the environment, when not ``None``.
+
+        Returns:
+            The settings.
+
+        Raises:
+            ValueError: A variable holds an invalid value.
+        """
+        env = os.environ if environ is None else environ
+        url_text = env.get("DATABASE_URL", "").strip()
+        using_default = not url_text
+        if using_default:
+            url_text = "sqlite+aiosqlite:///" + str(Path(default_sqlite_path))
+        url = normalize_database_url(url_text)
+        secret = env.get("COMMUNITY_SECRET", "")
+        if not secret:
+            path = sqlite_path(url)
+            if path is not None:
+                secret = load_or_create_secret(Path(str(path) + ".secret"))
+            else:
+                logger.warning(
+                    "COMMUNITY_SECRET is not set: using a random key; tokens will not survive "
+                    "a restart"
+                )
+                secret = secrets.token_urlsafe(48)
+        ttl = timedelta(hours=12)
+        ttl_text = env.get("COMMUNITY_TOKEN_TTL", "").strip()
+        if ttl_text:
+            try:
+                ttl = timedelta(seconds=float(ttl_text))
+            except ValueError:
+                raise ValueError(
+                    f"COMMUNITY_TOKEN_TTL must be a number of seconds, got {ttl_text!r}"
+                ) from None
+        if seed_demo is None:
+            seed_text = env.get("COMMUNITY_SEED_DEMO", "").strip().lower()
+            if seed_text in ("1", "true", "yes", "on"):
+                seed_demo = True
+            elif seed_text in ("0", "false", "no", "off"):
+                seed_demo = False
+            elif seed_text:
+                raise ValueError(f"COMMUNITY_SEED_DEMO must be 0 or 1, got {seed_text!r}")
+            else:
+                seed_demo = using_default
+        return cls(database_url=url, secret=secret, token_ttl=ttl, seed_demo=seed_demo)
+
+
+def normalize_database_url(url: str) -> str:
+    """Give a database URL its async driver.
+
+    ``sqlite://`` becomes ``sqlite+aiosqlite://``; ``postgres://``, ``postgresql://`` and
+    ``postgresql+psycopg2://`` become ``postgresql+asyncpg://``. Other URLs are returned as given.
+
+    Args:
+        url: A SQLAlchemy-style database URL.
+
+    Returns:
+        The URL with an async driver.
+
+    Raises:
+        ValueError: The URL cannot be parsed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"invalid database URL {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a SQLite URL, or ``None`` for other databases and in-memory SQLite.
+
+    Args:
+        url: A database URL.
+
+    Returns:
+        The database file path, or ``None``.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def load_or_create_secret(path: Path) -> str:
+    """Read a token key from ``path``, creating the file with a random key if missing.
+
+    The file is created with mode 0600 so that only its owner can read the key.
+
+    Args:
+        path: The key file.
+
+    Returns:
+        The key.
+
+    Raises:
+        ValueError: The file exists but holds a key that is too short.
+    """
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = secrets.token_urlsafe(48)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secret + "\n")
+        logger.info("generated a new token key in %s", path)
+        return secret
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ValueError(f"the key in {path} is shorter than {MIN_SECRET_BYTES} bytes")
+    return secret
