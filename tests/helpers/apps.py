@@ -42,13 +42,13 @@ class RecordingEcho:
         self.connected.append(socket.sid)
         self._changed.set()
 
-    async def on_message(self, socket: Any, data: str | bytes) -> None:
+    def on_message(self, socket: Any, data: str | bytes) -> None:
         """Record and echo ``data`` with its type (text stays text, bytes stay bytes)."""
         self.messages.append((socket.sid, data))
         self._changed.set()
-        await socket.send(data)
+        socket.send(data)
 
-    async def on_disconnect(self, socket: Any, reason: Any) -> None:
+    def on_disconnect(self, socket: Any, reason: Any) -> None:
         """Record the end of a session."""
         self.disconnected.append((socket.sid, str(reason)))
         self._changed.set()
@@ -93,6 +93,7 @@ def make_echo_engine(
     *,
     path: str = "/engine.io/",
     cors_allowed_origins: Any = "*",
+    cors_credentials: bool = False,
     allow_request: Any = None,
     handler: RecordingEcho | None = None,
     **options: Any,
@@ -102,6 +103,7 @@ def make_echo_engine(
     Args:
         path: mount path of Engine.IO.
         cors_allowed_origins: passed to ``EngineServer``.
+        cors_credentials: passed to ``EngineServer``.
         allow_request: passed to ``EngineServer``.
         handler: the handler to use (a new one by default).
         **options: ``EngineOptions`` fields; ``max_payload`` goes into ``Limits``.
@@ -122,6 +124,7 @@ def make_echo_engine(
         handler,
         options=EngineOptions(**options),
         cors_allowed_origins=cors_allowed_origins,
+        cors_credentials=cors_credentials,
         allow_request=allow_request,
     )
     return EchoEngine(app=ASGIApp(engine, path=path), engine=engine, handler=handler)

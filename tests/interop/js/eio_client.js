@@ -7,14 +7,14 @@
 //       TRANSPORTS   comma list, default "polling,websocket"
 //       UPGRADE      "0" disables upgrading, default "1"
 // stdin commands:  {"cmd":"send","text":"..."} | {"cmd":"send","binary":"<base64>"}
-//                  {"cmd":"close"}  (client-side close, then the script exits)
+//                  {"cmd":"close"}  (client-side close; the script exits once idle)
 // stdout events:   {"event":"open","sid","transport"} {"event":"upgrading","transport"}
 //                  {"event":"upgrade","transport"} {"event":"message","text"|"binary"}
 //                  {"event":"ping","transport"} {"event":"close","reason","description"}
 //                  {"event":"error","message"}
 
 const { Socket } = require("engine.io-client");
-const { emit, fail, toWire, fromWire, commands, env } = require("./lib/io");
+const { emit, fail, toWire, fromWire, commands, stopCommands, env } = require("./lib/io");
 
 const url = env("SERVER_URL");
 const socket = new Socket(url, {
@@ -36,11 +36,12 @@ socket.on("ping", () => emit({ event: "ping", transport: socket.transport.name }
 socket.on("error", (err) => emit({ event: "error", message: String(err) }));
 socket.on("close", (reason, description) => {
   emit({ event: "close", reason, description: description ? String(description.message || description) : null });
-  // Give stdout a tick to flush, then leave.
-  setImmediate(() => process.exit(0));
+  // No process.exit(): a polling client still has to POST its close packet; the
+  // process ends by itself when nothing is left to do.
+  stopCommands(rl);
 });
 
-commands(
+const rl = commands(
   (cmd) => {
     switch (cmd.cmd) {
       case "send":

@@ -49,6 +49,15 @@ function commands(handler, onEnd) {
   rl.on("close", () => {
     if (onEnd) onEnd();
   });
+  return rl;
+}
+
+// Stop reading stdin so the process exits by itself once its sockets are done
+// (e.g. after engine.io-client's last POST carrying the close packet).
+function stopCommands(rl) {
+  rl.removeAllListeners("close");
+  rl.close();
+  process.stdin.destroy();
 }
 
 function env(name, fallback) {
@@ -71,4 +80,4 @@ process.on("unhandledRejection", fail);
 process.on("uncaughtException", fail);
 installDeadline();
 
-module.exports = { emit, fail, toWire, fromWire, commands, env };
+module.exports = { emit, fail, toWire, fromWire, commands, stopCommands, env };
