@@ -247,6 +247,27 @@ class CommunityService:
         async with self._sessionmaker() as session:
             return _user_record(await _get(session, User, uid, "user"))
 
+    async def find_user(self, username: object) -> UserRecord | None:
+        """Look a user up by username (any case).
+
+        Args:
+            username: The username.
+
+        Returns:
+            The user, or ``None`` if there is none (or the name is not a valid username).
+
+        Raises:
+            InvalidInput: The username is not a string.
+        """
+        if not isinstance(username, str):
+            raise InvalidInput("username must be a string")
+        name = username.strip().lower()
+        if not _USERNAME_RE.fullmatch(name):
+            return None
+        async with self._sessionmaker() as session:
+            user = await session.scalar(select(User).where(User.username == name))
+            return None if user is None else _user_record(user)
+
     # ------------------------------------------------------------------ communities
 
     async def create_community(
@@ -319,6 +340,28 @@ class CommunityService:
         cid = _id(community_id, "community")
         async with self._sessionmaker() as session:
             return _community_record(await _get(session, Community, cid, "community"))
+
+    async def find_community(self, name: object) -> CommunityRecord | None:
+        """Look a community up by its exact name.
+
+        Args:
+            name: The name (surrounding blanks are ignored).
+
+        Returns:
+            The community, or ``None``.
+
+        Raises:
+            InvalidInput: The name is not a string.
+        """
+        if not isinstance(name, str):
+            raise InvalidInput("name must be a string")
+        if not _is_clean(name) or len(name) > 4 * self.limits.name_max_length:
+            return None
+        async with self._sessionmaker() as session:
+            community = await session.scalar(
+                select(Community).where(Community.name == name.strip())
+            )
+            return None if community is None else _community_record(community)
 
     async def update_community(
         self,

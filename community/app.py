@@ -1,0 +1,140 @@
+"""FastAPI app factory of the community application.
+
+:func:`create_app` wires settings, database engine, service layer and REST API together; the
+app's lifespan runs the migrations and, when asked, seeds the demo data. :func:`create_asgi_app`
+is what ``python -m community`` serves: today the REST app alone; the socket gateway will wrap it
+there (see the marked mount point).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
+
+from community.api import get_service, install_error_handlers, router
+from community.db import create_engine, create_sessionmaker, migrate
+from community.limits import BodySizeLimit
+from community.seed import seed_demo
+from community.service import CommunityService
+from community.settings import Settings
+
+__all__ = ["create_app", "create_asgi_app", "get_engine", "get_service", "get_settings"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the REST application.
+
+    The engine and the service exist as soon as this returns (so the socket gateway can
+    subscribe to ``get_service(app).events`` before start-up); the database is touched only
+    when the lifespan starts: it upgrades the schema to the latest migration, seeds the demo
+    data if ``settings.seed_demo``, and disposes of the engine on shutdown.
+
+    Args:
+        settings: The configuration.
+
+    Returns:
+        The FastAPI app, with the REST API under ``/api`` and docs at ``/docs`` and
+        ``/openapi.json``.
+    """
+    engine = create_engine(settings.database_url)
+    service = CommunityService(
+        create_sessionmaker(engine),
+        secret=settings.secret,
+        token_ttl=settings.token_ttl,
+        limits=settings.limits,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await migrate(engine)
+            if settings.seed_demo:
+                await seed_demo(service)
+                logger.info("demo data is in place")
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="plexio community",
+        summary="Users, communities, channels and messages of the plexio community gateway.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.community_settings = settings
+    app.state.community_engine = engine
+    app.state.community_service = service
+    app.include_router(router, prefix="/api")
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)
+    return app
+
+
+def get_settings(app: FastAPI) -> Settings:
+    """Return the settings an app made by :func:`create_app` was built with.
+
+    Args:
+        app: The app.
+
+    Returns:
+        Its settings.
+
+    Raises:
+        RuntimeError: The app was not made by ``create_app``.
+    """
+    settings = getattr(app.state, "community_settings", None)
+    if not isinstance(settings, Settings):
+        raise RuntimeError("this app has no community settings; build it with create_app()")
+    return settings
+
+
+def get_engine(app: FastAPI) -> AsyncEngine:
+    """Return the database engine of an app made by :func:`create_app`.
+
+    Args:
+        app: The app.
+
+    Returns:
+        Its engine.
+
+    Raises:
+        RuntimeError: The app was not made by ``create_app``.
+    """
+    engine = getattr(app.state, "community_engine", None)
+    if not isinstance(engine, AsyncEngine):
+        raise RuntimeError("this app has no community engine; build it with create_app()")
+    return engine
+
+
+def create_asgi_app(settings: Settings) -> ASGIApp:
+    """Build the whole ASGI application served by ``python -m community``.
+
+    Args:
+        settings: The configuration.
+
+    Returns:
+        The ASGI app.
+    """
+    api = create_app(settings)
+    # ------------------------------------------------------------------------------------
+    # SOCKET GATEWAY MOUNT POINT.
+    # The socket gateway wraps the REST app here: plexio's ASGIApp serves the Socket.IO path
+    # and falls back to `api` for every other path, e.g.
+    #
+    #     service = get_service(api)        # subscribe to service.events, call the service
+    #     return plexio.ASGIApp(gateway_server, other_asgi_app=api)
+    #
+    # The wrapper must pass ASGI lifespan events on to `api` (its lifespan runs the migrations
+    # and the demo seed), or enter `api.router.lifespan_context(api)` itself.
+    # ------------------------------------------------------------------------------------
+    return api
