@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
-from plexio.exceptions import PlexioError
+from plexio.asgi import ASGIApp
+from plexio.config import EngineOptions, Limits
+from plexio.exceptions import (
+    AckTimeoutError,
+    ConnectRefusedError,
+    DisconnectedError,
+    PlexioError,
+)
+from plexio.server.broadcast import BroadcastOperator
+from plexio.server.engine import EngineServer
+from plexio.server.namespace import Namespace, ParentNamespace
+from plexio.server.server import Server
+from plexio.server.socket import ServerSocket
+from plexio.socketio.parser import JsonParser
 
-__all__ = ["PlexioError"]
+__all__ = [
+    "ASGIApp",
+    "AckTimeoutError",
+    "BroadcastOperator",
+    "ConnectRefusedError",
+    "DisconnectedError",
+    "EngineOptions",
+    "EngineServer",
+    "JsonParser",
+    "Limits",
+    "Namespace",
+    "ParentNamespace",
+    "PlexioError",
+    "Server",
+    "ServerSocket",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,8 @@
+"""Adapters: the room index and the cluster hook (layer L3)."""
+
+from __future__ import annotations
+
+from plexio.server.adapters.base import Adapter, AdapterFactory, SocketEmitter
+from plexio.server.adapters.memory import InMemoryAdapter
+
+__all__ = ["Adapter", "AdapterFactory", "InMemoryAdapter", "SocketEmitter"]

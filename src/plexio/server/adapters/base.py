@@ -1,0 +1,209 @@
+"""The adapter contract: room index, broadcast, and cluster-wide operations (layer L3).
+
+May import: plexio L0, plexio.socketio, plexio.server.broadcast. Adapters reach sockets
+only through the narrow :class:`SocketEmitter` the namespace gives them, never the
+namespace or socket classes.
+
+:class:`Adapter` keeps the local room index and implements every operation for this
+process; a cluster adapter (Redis) subclasses it and adds the remote half of each
+method (publish a broadcast, ask other servers for sockets, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from plexio.server.broadcast import BroadcastOptions
+from plexio.socketio.packets import Packet
+
+__all__ = ["Adapter", "AdapterFactory", "SocketEmitter"]
+
+
+class SocketEmitter(Protocol):
+    """What a namespace lets its adapter do with its local sockets."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name."""
+        ...
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encodes a packet into Engine.IO wire frames (once, shared by recipients)."""
+        ...
+
+    def send_frames(self, sid: str, frames: list[str | bytes], volatile: bool) -> bool:
+        """Queues frames for one local socket; False if dropped or unknown."""
+        ...
+
+    def register_ack(self, sid: str, ack_id: int, callback: Callable[[list[Any]], None]) -> bool:
+        """Expects an ack with ``ack_id`` from a local socket."""
+        ...
+
+    def get_socket(self, sid: str) -> Any:
+        """The live local socket, or ``None``."""
+        ...
+
+    def disconnect_socket(self, sid: str, close: bool) -> None:
+        """Disconnects a local socket."""
+        ...
+
+
+AdapterFactory = Callable[[SocketEmitter], "Adapter"]
+
+
+class Adapter:
+    """In-process room index and local implementation of every adapter operation.
+
+    Args:
+        nsp: the namespace's emitter.
+    """
+
+    def __init__(self, nsp: SocketEmitter) -> None:
+        self.nsp = nsp
+        self.rooms: dict[str, set[str]] = {}
+        self.sids: dict[str, set[str]] = {}
+
+    # ----------------------------------------------------------- lifecycle
+
+    async def init(self) -> None:
+        """Starts whatever the adapter needs (subscriptions for a cluster)."""
+
+    async def close(self) -> None:
+        """Releases what :meth:`init` took."""
+
+    async def server_count(self) -> int:
+        """How many servers share this namespace."""
+        return 1
+
+    # ----------------------------------------------------------- room index
+
+    def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Adds a socket to rooms."""
+        joined = self.sids.get(sid)
+        if joined is None:
+            joined = self.sids[sid] = set()
+        for room in rooms:
+            joined.add(room)
+            members = self.rooms.get(room)
+            if members is None:
+                self.rooms[room] = {sid}
+            else:
+                members.add(sid)
+
+    def delete(self, sid: str, room: str) -> None:
+        """Removes a socket from one room (empty rooms disappear)."""
+        joined = self.sids.get(sid)
+        if joined is not None:
+            joined.discard(room)
+        members = self.rooms.get(room)
+        if members is not None:
+            members.discard(sid)
+            if not members:
+                del self.rooms[room]
+
+    def del_all(self, sid: str) -> None:
+        """Removes a socket from every room."""
+        for room in self.sids.pop(sid, ()):
+            members = self.rooms.get(room)
+            if members is not None:
+                members.discard(sid)
+                if not members:
+                    del self.rooms[room]
+
+    def socket_rooms(self, sid: str) -> set[str]:
+        """The rooms a local socket is in (a copy)."""
+        return set(self.sids.get(sid, ()))
+
+    def targets(self, opts: BroadcastOptions) -> list[str]:
+        """Local socket ids selected by ``opts`` (each once)."""
+        if opts.rooms:
+            rooms = self.rooms
+            if len(opts.rooms) == 1:
+                (room,) = opts.rooms
+                selected: Iterable[str] = rooms.get(room, ())
+            else:
+                union: set[str] = set()
+                for room in opts.rooms:
+                    union.update(rooms.get(room, ()))
+                selected = union
+        else:
+            selected = self.sids
+        if opts.except_rooms:
+            excluded: set[str] = set()
+            for room in opts.except_rooms:
+                excluded.update(self.rooms.get(room, ()))
+            return [sid for sid in selected if sid not in excluded]
+        return list(selected)
+
+    # ----------------------------------------------------------- operations
+
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        """Delivers to the targeted local sockets, encoding the packet once."""
+        sids = self.targets(opts)
+        if not sids:
+            return
+        frames = self.nsp.encode(packet)
+        send = self.nsp.send_frames
+        volatile = opts.flags.volatile
+        for sid in sids:
+            send(sid, frames, volatile)
+
+    async def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: Callable[[int], None],
+        ack: Callable[[list[Any]], None],
+    ) -> None:
+        """Broadcasts a packet with an ack id; reports how many sockets got it, then each ack.
+
+        ``client_count`` may be called once per server in a cluster.
+        """
+        client_count(self.local_broadcast_with_ack(packet, opts, ack))
+
+    def local_broadcast_with_ack(
+        self, packet: Packet, opts: BroadcastOptions, ack: Callable[[list[Any]], None]
+    ) -> int:
+        """The local half of :meth:`broadcast_with_ack`; returns the recipient count."""
+        assert packet.ack_id is not None
+        sids = self.targets(opts)
+        if not sids:
+            return 0
+        frames = self.nsp.encode(packet)
+        count = 0
+        for sid in sids:
+            if self.nsp.register_ack(sid, packet.ack_id, ack) and self.nsp.send_frames(
+                sid, frames, opts.flags.volatile
+            ):
+                count += 1
+        return count
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+        """The targeted sockets (local ones are the live socket objects)."""
+        found = (self.nsp.get_socket(sid) for sid in self.targets(opts))
+        return [s for s in found if s is not None]
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
+        """Makes the targeted sockets join ``rooms``."""
+        for sid in self.targets(opts):
+            self.add_all(sid, rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
+        """Makes the targeted sockets leave ``rooms``."""
+        for sid in self.targets(opts):
+            for room in rooms:
+                self.delete(sid, room)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        """Disconnects the targeted sockets."""
+        for sid in self.targets(opts):
+            self.nsp.disconnect_socket(sid, close)
+
+    async def server_side_emit(self, args: list[Any]) -> list[Any]:
+        """Sends an event to the other servers of the cluster (none here).
+
+        Returns:
+            The other servers' replies (empty without a cluster).
+        """
+        return []

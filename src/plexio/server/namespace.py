@@ -1,0 +1,306 @@
+"""Namespaces: static, and children of a regex or callable parent (layer L3).
+
+A :class:`Namespace` holds its handlers, its connection middleware, its sockets and
+its adapter, and is the :class:`~plexio.server.adapters.base.SocketEmitter` its adapter
+talks to. A :class:`ParentNamespace` matches names (a compiled regex, or a callable
+``(name, auth) -> bool`` that may be async) and creates child namespaces on the fly;
+children share the parent's handlers and middleware (also those added later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from plexio.exceptions import ConnectRefusedError
+from plexio.server.adapters.base import Adapter
+from plexio.server.broadcast import BroadcastOperator
+from plexio.server.socket import Handshake, ServerSocket
+from plexio.socketio.packets import Packet
+
+if TYPE_CHECKING:
+    from plexio.server.connection import Connection
+    from plexio.server.server import Server
+
+__all__ = ["Namespace", "NamespaceMatcher", "ParentNamespace"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+#: A callable deciding whether a dynamic namespace name is served (may be async).
+NamespaceMatcher = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
+
+
+class _Registry:
+    """Handlers and middleware, shared by a parent and its children."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, list[Handler]] = {}
+        self.middlewares: list[Handler] = []
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Registers a namespace-level handler (usable as a decorator).
+
+        ``"connection"`` (alias ``"connect"``) handlers get ``(socket)``;
+        ``"disconnecting"``/``"disconnect"`` handlers get ``(socket, reason)``; any
+        other event's handlers get ``(socket, *args)`` and their return value
+        (a tuple for several values) acknowledges the event.
+        """
+        if event == "connect":
+            event = "connection"
+
+        def register(fn: Handler) -> Handler:
+            self.handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def use(self, middleware: Handler) -> Handler:
+        """Adds a connection middleware ``middleware(socket)`` (may be async).
+
+        Raise :class:`~plexio.exceptions.ConnectRefusedError` to refuse the client
+        (it gets ``connect_error`` with the message and data); ``socket.handshake``
+        (auth, headers, query) and ``socket.data`` are available.
+        """
+        self.middlewares.append(middleware)
+        return middleware
+
+
+class Namespace(_Registry):
+    """One namespace served by a :class:`~plexio.server.server.Server`.
+
+    Attributes:
+        name: the namespace name, e.g. ``"/"`` or ``"/socket/commu-42"``.
+        sockets: connected sockets by id.
+        adapter: the room index / cluster hook.
+        parent: the parent namespace for a dynamic child, else ``None``.
+    """
+
+    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+        super().__init__()
+        self.server = server
+        self.name = name
+        self.parent = parent
+        if parent is not None:
+            self.handlers = parent.handlers
+            self.middlewares = parent.middlewares
+        self.sockets: dict[str, ServerSocket] = {}
+        self._ack_id = 0
+        self.adapter: Adapter = server.adapter_factory(self)
+        self._ready: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name}>"
+
+    # --------------------------------------------------- SocketEmitter
+
+    def next_ack_id(self) -> int:
+        """A fresh ack id, unique in this namespace (so one id serves a broadcast)."""
+        self._ack_id += 1
+        return self._ack_id
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encodes a packet into Engine.IO frames."""
+        return self.server.encode(packet)
+
+    def send_frames(self, sid: str, frames: list[str | bytes], volatile: bool) -> bool:
+        """Queues frames for one local socket."""
+        socket = self.sockets.get(sid)
+        if socket is None:
+            return False
+        return socket.conn.engine.send_frames(frames, volatile=volatile)
+
+    def register_ack(self, sid: str, ack_id: int, callback: Callable[[list[Any]], None]) -> bool:
+        """Expects an ack from a local socket."""
+        socket = self.sockets.get(sid)
+        if socket is None:
+            return False
+        socket.register_ack(ack_id, callback)
+        return True
+
+    def get_socket(self, sid: str) -> ServerSocket | None:
+        """The live local socket."""
+        return self.sockets.get(sid)
+
+    def disconnect_socket(self, sid: str, close: bool) -> None:
+        """Disconnects a local socket."""
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            socket.disconnect(close)
+
+    # --------------------------------------------------- broadcasting API
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.adapter, self)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Sockets in ``room``."""
+        return self._operator().to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Every socket except those in ``room``."""
+        return self._operator().except_(room)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Events that may be dropped for recipients that are not ready."""
+        return self._operator().volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only this server's sockets."""
+        return self._operator().local
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """Sets the compress flag."""
+        return self._operator().compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Ack timeout for :meth:`BroadcastOperator.emit_with_ack`."""
+        return self._operator().timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Sends an event to every socket of the namespace."""
+        self._operator().emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        """Emits a ``message`` event to every socket."""
+        self._operator().emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Sends an event to every socket and collects their acks."""
+        return await self._operator().emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        """Every socket of the namespace (cluster-wide with a cluster adapter)."""
+        return await self._operator().fetch_sockets()
+
+    def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Makes every socket join rooms."""
+        self._operator().sockets_join(room)
+
+    def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Makes every socket leave rooms."""
+        self._operator().sockets_leave(room)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnects every socket."""
+        self._operator().disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
+        """Sends an event to the other servers of the cluster; returns their replies."""
+        return await self.adapter.server_side_emit([event, *args])
+
+    # --------------------------------------------------- connections
+
+    async def _ensure_ready(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                await self.adapter.init()
+            finally:
+                self._ready.set_result(None)
+        elif not self._ready.done():
+            await self._ready
+
+    async def _add(self, conn: Connection, auth: dict[str, Any]) -> None:
+        """Runs the middleware and connects a client (called for its CONNECT)."""
+        if self._ready is None or not self._ready.done():
+            await self._ensure_ready()
+        socket = ServerSocket(self, conn, self.server.new_socket_id(), _handshake(conn, auth))
+        for middleware in list(self.middlewares):
+            try:
+                result = middleware(socket)
+                if asyncio.iscoroutine(result):
+                    await result
+            except ConnectRefusedError as exc:
+                conn.connect_refused(self.name, exc.message, exc.data)
+                return
+            except Exception:
+                logger.exception("connection middleware of %s failed", self.name)
+                conn.connect_refused(self.name, "Server error", None)
+                return
+        if conn.closed:
+            return
+        self.sockets[socket.id] = socket
+        self.adapter.add_all(socket.id, (socket.id,))
+        socket.connected = True
+        conn.joined(socket)
+        conn.send_packet(Packet.connect(self.name, {"sid": socket.id}), False)
+        for handler in list(self.handlers.get("connection", ())):
+            if not socket.connected:
+                break
+            result = handler(socket)
+            if asyncio.iscoroutine(result):
+                await result
+
+    def _remove(self, socket: ServerSocket) -> None:
+        self.sockets.pop(socket.id, None)
+        if not self.sockets and self.parent is not None and self.server.cleanup_empty_children:
+            self.server._drop_child(self)
+
+
+class ParentNamespace(_Registry):
+    """Matches dynamic namespace names and creates a child namespace per name.
+
+    Attributes:
+        children: the child namespaces created so far, by name.
+    """
+
+    def __init__(self, server: Server, matcher: re.Pattern[str] | NamespaceMatcher) -> None:
+        super().__init__()
+        self.server = server
+        self.matcher = matcher
+        self.children: dict[str, Namespace] = {}
+
+    def __repr__(self) -> str:
+        return f"<ParentNamespace {self.matcher!r}>"
+
+    async def matches(self, name: str, auth: dict[str, Any]) -> bool:
+        """Whether ``name`` belongs to this parent."""
+        if isinstance(self.matcher, re.Pattern):
+            return self.matcher.fullmatch(name) is not None
+        result = self.matcher(name, auth)
+        if not isinstance(result, bool):
+            result = await result
+        return bool(result)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Sends an event to every socket of every child namespace."""
+        for child in list(self.children.values()):
+            child.emit(event, *args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        """Every socket of every child."""
+        found: list[Any] = []
+        for child in list(self.children.values()):
+            found.extend(await child.fetch_sockets())
+        return found
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnects every socket of every child."""
+        for child in list(self.children.values()):
+            child.disconnect_sockets(close)
+
+
+def _handshake(conn: Connection, auth: dict[str, Any]) -> Handshake:
+    request = conn.engine.request
+    client = request.client
+    issued = conn.issued
+    return Handshake(
+        headers=request.headers,
+        query=request.query,
+        auth=auth,
+        address=client[0] if client else "",
+        time=time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(issued / 1000)),
+        issued=issued,
+        url=request.path + ("?" + request.query_string if request.query_string else ""),
+        secure=request.secure,
+        xdomain="origin" in request.headers,
+    )

@@ -1,0 +1,270 @@
+"""The Socket.IO v5 server (layer L3): composes Engine.IO and the Socket.IO core.
+
+The :class:`Server` is the :class:`~plexio.server.engine.EngineHandler` of its
+Engine.IO server: each Engine.IO message goes to the session's
+:class:`~plexio.server.connection.Connection`, which decodes it and routes it to a
+namespace socket. Public names follow the JavaScript server in snake_case
+(``of``, ``on``, ``use``, ``to``, ``except_``, ``emit``, ``fetch_sockets`` ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, overload
+
+from plexio.config import EngineOptions, Limits
+from plexio.engineio.sid import generate_sid
+from plexio.server.adapters.base import Adapter, AdapterFactory
+from plexio.server.adapters.memory import InMemoryAdapter
+from plexio.server.broadcast import BroadcastOperator
+from plexio.server.connection import Connection
+from plexio.server.engine import AllowRequest, CorsOrigins, EngineServer, EngineSocket
+from plexio.server.namespace import Namespace, NamespaceMatcher, ParentNamespace
+from plexio.socketio.packets import Packet
+from plexio.socketio.parser import JsonParser, Parser
+
+__all__ = ["Server"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+
+
+class Server:
+    """A Socket.IO v5 server; serve it with :class:`plexio.asgi.ASGIApp`.
+
+    Args:
+        parser: the packet codec (default JSON; ``MsgPackParser()`` for msgpack).
+        adapter: factory ``adapter(namespace) -> Adapter`` (default in-memory).
+        path: the mount path (default ``/socket.io/``).
+        engine_options: Engine.IO options (ping interval/timeout, limits ...).
+        cors_allowed_origins: ``"*"``, a list, a predicate, or ``None``.
+        cors_credentials: allow credentials (echoes the origin).
+        allow_request: handshake hook; ``False`` → 403.
+        connect_timeout: seconds a connection may go without joining a namespace.
+        cleanup_empty_child_namespaces: drop dynamic child namespaces when empty.
+        **engine_kwargs: ``ping_interval``, ``ping_timeout``, ``max_http_buffer_size``
+            and other :class:`EngineOptions` fields, as a shortcut.
+    """
+
+    def __init__(
+        self,
+        *,
+        parser: Parser | None = None,
+        adapter: AdapterFactory | None = None,
+        path: str = "/socket.io/",
+        engine_options: EngineOptions | None = None,
+        cors_allowed_origins: CorsOrigins = None,
+        cors_credentials: bool = False,
+        allow_request: AllowRequest | None = None,
+        connect_timeout: float = 45.0,
+        cleanup_empty_child_namespaces: bool = False,
+        **engine_kwargs: Any,
+    ) -> None:
+        if engine_options is None:
+            engine_options = _engine_options(engine_kwargs)
+        elif engine_kwargs:
+            raise TypeError("pass engine_options or Engine.IO keyword options, not both")
+        self.parser: Parser = parser or JsonParser()
+        self.adapter_factory: Callable[[Namespace], Adapter] = adapter or InMemoryAdapter
+        self.default_path = path
+        self.connect_timeout = connect_timeout
+        self.cleanup_empty_children = cleanup_empty_child_namespaces
+        self.engine = EngineServer(
+            self,
+            engine_options,
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
+            allow_request=allow_request,
+        )
+        self._namespaces: dict[str, Namespace] = {}
+        self._parents: list[ParentNamespace] = []
+        self._closing: set[asyncio.Task[None]] = set()
+        self.sockets = self.of("/")
+
+    # ------------------------------------------------------------ namespaces
+
+    @overload
+    def of(self, name: str) -> Namespace: ...
+
+    @overload
+    def of(self, name: re.Pattern[str] | NamespaceMatcher) -> ParentNamespace: ...
+
+    def of(self, name: str | re.Pattern[str] | NamespaceMatcher) -> Namespace | ParentNamespace:
+        """The namespace ``name``, created if needed.
+
+        Args:
+            name: a name (``"/chat"``), a compiled regex matched against the whole
+                name, or a callable ``(name, auth) -> bool`` (may be async); the last
+                two return a :class:`ParentNamespace` creating children on demand.
+        """
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            nsp = self._namespaces.get(name)
+            if nsp is None:
+                nsp = self._namespaces[name] = Namespace(self, name)
+            return nsp
+        parent = ParentNamespace(self, name)
+        self._parents.append(parent)
+        return parent
+
+    @property
+    def namespaces(self) -> dict[str, Namespace]:
+        """Every namespace served now (static and dynamic children)."""
+        return dict(self._namespaces)
+
+    async def _resolve(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        nsp = self._namespaces.get(name)
+        if nsp is not None:
+            return nsp
+        for parent in self._parents:
+            if await parent.matches(name, auth):
+                nsp = self._namespaces.get(name)  # another client may have won the race
+                if nsp is None:
+                    nsp = Namespace(self, name, parent)
+                    self._namespaces[name] = nsp
+                    parent.children[name] = nsp
+                return nsp
+        return None
+
+    def _drop_child(self, nsp: Namespace) -> None:
+        if self._namespaces.get(nsp.name) is nsp:
+            del self._namespaces[nsp.name]
+        if nsp.parent is not None:
+            nsp.parent.children.pop(nsp.name, None)
+        self._owner_tasks_close(nsp.adapter)
+
+    def _owner_tasks_close(self, adapter: Adapter) -> None:
+        task = asyncio.get_running_loop().create_task(adapter.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _connect(self, conn: Connection, name: str, auth: dict[str, Any]) -> None:
+        nsp = await self._resolve(name, auth)
+        if nsp is None:
+            conn.connect_refused(name, "Invalid namespace", None)
+            return
+        await nsp._add(conn, auth)
+
+    def new_socket_id(self) -> str:
+        """A fresh socket id."""
+        return generate_sid()
+
+    def encode(self, packet: Packet) -> list[str | bytes]:
+        """Encodes a packet into Engine.IO wire frames (``"4…"`` text, raw binary)."""
+        messages = self.parser.encode(packet)
+        if len(messages) == 1:
+            first = messages[0]
+            return ["4" + first if isinstance(first, str) else first]
+        return ["4" + m if isinstance(m, str) else m for m in messages]
+
+    # ------------------------------------------------------------ EngineHandler
+
+    async def on_connect(self, socket: EngineSocket) -> None:
+        """A new Engine.IO session: attach its Socket.IO state."""
+        socket.state = Connection(self, socket)
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+        """Routes one Engine.IO message."""
+        conn: Connection = socket.state
+        conn.on_message(data)
+
+    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+        """Disconnects every socket of the session."""
+        conn: Connection | None = socket.state
+        if conn is not None:
+            conn.on_close(reason)
+
+    # ------------------------------------------------------------ main namespace shortcuts
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Registers a handler on the main namespace ``/``."""
+        return self.sockets.on(event, handler)
+
+    def use(self, middleware: Handler) -> Handler:
+        """Adds a connection middleware on the main namespace."""
+        return self.sockets.use(middleware)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Sockets of ``/`` in ``room``."""
+        return self.sockets.to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Sockets of ``/`` not in ``room``."""
+        return self.sockets.except_(room)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Volatile broadcast on ``/``."""
+        return self.sockets.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Local-only broadcast on ``/``."""
+        return self.sockets.local
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """Compress flag on ``/``."""
+        return self.sockets.compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Ack timeout for a broadcast on ``/``."""
+        return self.sockets.timeout(seconds)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Sends an event to every socket of ``/``."""
+        self.sockets.emit(event, *args)
+
+    def send(self, *args: Any) -> None:
+        """Emits ``message`` to every socket of ``/``."""
+        self.sockets.send(*args)
+
+    async def fetch_sockets(self) -> list[Any]:
+        """Every socket of ``/``."""
+        return await self.sockets.fetch_sockets()
+
+    def sockets_join(self, room: str | Iterable[str]) -> None:
+        """Every socket of ``/`` joins rooms."""
+        self.sockets.sockets_join(room)
+
+    def sockets_leave(self, room: str | Iterable[str]) -> None:
+        """Every socket of ``/`` leaves rooms."""
+        self.sockets.sockets_leave(room)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnects every socket of ``/``."""
+        self.sockets.disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
+        """Sends an event to the other servers of the cluster (on ``/``)."""
+        return await self.sockets.server_side_emit(event, *args)
+
+    async def shutdown(self) -> None:
+        """Closes every connection and every adapter."""
+        await self.engine.shutdown()
+        for nsp in list(self._namespaces.values()):
+            await nsp.adapter.close()
+
+
+_ENGINE_ALIASES = {"max_http_buffer_size": "max_payload"}
+
+
+def _engine_options(kwargs: dict[str, Any]) -> EngineOptions:
+    limit_fields = {"max_payload", "max_packets_per_payload", "max_attachments"}
+    engine: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        key = _ENGINE_ALIASES.get(key, key)
+        if key in limit_fields:
+            limits[key] = value
+        else:
+            engine[key] = value
+    if limits:
+        engine["limits"] = Limits(**limits)
+    return EngineOptions(**engine)

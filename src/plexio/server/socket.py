@@ -1,0 +1,487 @@
+"""ServerSocket: one client in one namespace (layer L3).
+
+Public names follow the JavaScript server's ``Socket`` in snake_case, so its
+documentation carries over: ``emit``, ``emit_with_ack``, ``timeout``, ``join``,
+``leave``, ``to``, ``broadcast``, ``on_any``, ``disconnect``...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from plexio.exceptions import AckTimeoutError, DisconnectedError
+from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, check_event_name
+from plexio.server.handlers import call_handler
+from plexio.socketio.packets import Packet
+
+if TYPE_CHECKING:
+    from plexio.server.connection import Connection
+    from plexio.server.namespace import Namespace
+
+__all__ = ["AckCallback", "Handshake", "ServerSocket"]
+
+logger = logging.getLogger(__name__)
+
+AckCallback = Callable[..., Any]
+Handler = Callable[..., Any]
+
+
+@dataclass(slots=True)
+class Handshake:
+    """What the client sent when it joined the namespace (``socket.handshake``)."""
+
+    headers: dict[str, str]
+    query: dict[str, str]
+    auth: dict[str, Any]
+    address: str
+    time: str
+    issued: int
+    url: str
+    secure: bool
+    xdomain: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _ack_args(result: Any) -> list[Any]:
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+class _Pending:
+    __slots__ = ("callback", "timer")
+
+    def __init__(self, callback: Callable[[list[Any]], None], timer: asyncio.TimerHandle | None):
+        self.callback = callback
+        self.timer = timer
+
+
+class ServerSocket:
+    """One client connected to one namespace.
+
+    Attributes:
+        id: the socket id (distinct from the Engine.IO session id).
+        nsp: the namespace.
+        handshake: headers, query, auth, address, time, url, secure.
+        data: free storage shared with ``fetch_sockets`` (JSON-able in a cluster).
+        connected: whether the socket is still connected.
+    """
+
+    __slots__ = (
+        "id",
+        "nsp",
+        "conn",
+        "handshake",
+        "data",
+        "connected",
+        "_handlers",
+        "_any",
+        "_any_out",
+        "_packet_mw",
+        "_acks",
+        "__weakref__",
+    )
+
+    def __init__(self, nsp: Namespace, conn: Connection, sid: str, handshake: Handshake) -> None:
+        self.id = sid
+        self.nsp = nsp
+        self.conn = conn
+        self.handshake = handshake
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self._handlers: dict[str, list[Handler]] = {}
+        self._any: list[Handler] = []
+        self._any_out: list[Handler] = []
+        self._packet_mw: list[Handler] = []
+        self._acks: dict[int, _Pending] = {}
+
+    def __repr__(self) -> str:
+        return f"<ServerSocket {self.id} {self.nsp.name}>"
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def rooms(self) -> set[str]:
+        """The rooms this socket is in (its own id room included)."""
+        return self.nsp.adapter.socket_rooms(self.id)
+
+    @property
+    def sid(self) -> str:
+        """Alias of :attr:`id`."""
+        return self.id
+
+    @property
+    def transport(self) -> str:
+        """The Engine.IO transport in use."""
+        return self.conn.engine.transport
+
+    # ------------------------------------------------------------ listeners
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Registers ``handler(*args)`` for an event (usable as a decorator).
+
+        The handler's return value (a tuple for several values) acknowledges the
+        event when the client asked for an ack. Reserved events: ``disconnecting``
+        and ``disconnect`` get the reason; ``error`` gets a per-packet middleware error.
+        """
+
+        def register(fn: Handler) -> Handler:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def once(self, event: str, handler: Handler) -> None:
+        """Registers a handler called at most once."""
+
+        def wrapper(*args: Any) -> Any:
+            self.off(event, wrapper)
+            return handler(*args)
+
+        self.on(event, wrapper)
+
+    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
+        """Removes one handler, all handlers of an event, or every handler."""
+        if event is None:
+            self._handlers.clear()
+        elif handler is None:
+            self._handlers.pop(event, None)
+        else:
+            handlers = self._handlers.get(event, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
+    def on_any(self, listener: Handler) -> Handler:
+        """Calls ``listener(event, *args)`` for every incoming event."""
+        self._any.append(listener)
+        return listener
+
+    def prepend_any(self, listener: Handler) -> Handler:
+        """Like :meth:`on_any`, but called before the others."""
+        self._any.insert(0, listener)
+        return listener
+
+    def off_any(self, listener: Handler | None = None) -> None:
+        """Removes a catch-all listener, or all of them."""
+        if listener is None:
+            self._any.clear()
+        elif listener in self._any:
+            self._any.remove(listener)
+
+    def on_any_outgoing(self, listener: Handler) -> Handler:
+        """Calls ``listener(event, *args)`` for every event this socket emits."""
+        self._any_out.append(listener)
+        return listener
+
+    def off_any_outgoing(self, listener: Handler | None = None) -> None:
+        """Removes an outgoing catch-all listener, or all of them."""
+        if listener is None:
+            self._any_out.clear()
+        elif listener in self._any_out:
+            self._any_out.remove(listener)
+
+    def use(self, middleware: Handler) -> Handler:
+        """Adds a per-packet middleware ``middleware(args)`` (``args`` = [event, ...]).
+
+        Raising refuses the packet: the socket's ``error`` handlers get the exception.
+        May be a coroutine function.
+        """
+        self._packet_mw.append(middleware)
+        return middleware
+
+    # ------------------------------------------------------------ rooms
+
+    def join(self, *rooms: str | Iterable[str]) -> None:
+        """Joins rooms."""
+        self.nsp.adapter.add_all(self.id, _flatten(rooms))
+
+    def leave(self, room: str) -> None:
+        """Leaves a room."""
+        self.nsp.adapter.delete(self.id, room)
+
+    # ------------------------------------------------------------ emitting
+
+    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+        """Sends an event to this client.
+
+        Args:
+            event: the event name (reserved names are refused).
+            args: JSON-able values, ``bytes`` anywhere for binary.
+            callback: called with the client's ack arguments.
+
+        Raises:
+            ValueError: a reserved event name.
+        """
+        self._emit(event, args, callback, None, False)
+
+    def send(self, *args: Any) -> None:
+        """Emits a ``message`` event."""
+        self._emit("message", args, None, None, False)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Sends an event and waits for the client's ack; returns its first argument.
+
+        Raises:
+            DisconnectedError: the socket disconnected first.
+        """
+        return await self._emit_wait(event, args, None)
+
+    def timeout(self, seconds: float) -> _TimedSocket:
+        """An emitter whose acks fail with :class:`AckTimeoutError` after ``seconds``."""
+        return _TimedSocket(self, seconds)
+
+    @property
+    def volatile(self) -> _VolatileSocket:
+        """An emitter whose events may be dropped when the client is not ready."""
+        return _VolatileSocket(self)
+
+    def compress(self, compress: bool) -> ServerSocket:
+        """Accepted for API compatibility; compression is the transport's decision."""
+        return self
+
+    async def _emit_wait(self, event: str, args: tuple[Any, ...], timeout: float | None) -> Any:
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        def done(*ack: Any) -> None:
+            if not future.done():
+                future.set_result(list(ack))
+
+        self._emit(event, args, done, timeout, False, future)
+        result = await future
+        return result[0] if result else None
+
+    def _emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        callback: AckCallback | None,
+        timeout: float | None,
+        volatile: bool,
+        future: asyncio.Future[list[Any]] | None = None,
+    ) -> None:
+        check_event_name(event)
+        if not self.connected:
+            if future is not None:
+                future.set_exception(DisconnectedError("socket is disconnected"))
+            return
+        ack_id = None
+        if callback is not None:
+            ack_id = self.nsp.next_ack_id()
+            self._expect_ack(ack_id, callback, timeout, future)
+        packet = Packet.event(self.nsp.name, [event, *args], ack_id)
+        for listener in self._any_out:
+            call_handler(listener, (event, *args), None, self.conn.tasks, "on_any_outgoing")
+        self.conn.send_packet(packet, volatile)
+
+    def _expect_ack(
+        self,
+        ack_id: int,
+        callback: AckCallback,
+        timeout: float | None,
+        future: asyncio.Future[list[Any]] | None = None,
+    ) -> None:
+        timer = None
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+
+            def expire() -> None:
+                pending = self._acks.pop(ack_id, None)
+                if pending is None:
+                    return
+                if future is not None:
+                    if not future.done():
+                        future.set_exception(AckTimeoutError())
+                else:
+                    call_handler(
+                        callback, (AckTimeoutError(),), None, self.conn.tasks, "ack timeout"
+                    )
+
+            timer = loop.call_later(timeout, expire)
+
+        if timeout is not None and future is None:
+
+            def on_ack(args: list[Any]) -> None:
+                call_handler(callback, (None, *args), None, self.conn.tasks, "ack")
+
+        else:
+
+            def on_ack(args: list[Any]) -> None:
+                call_handler(callback, tuple(args), None, self.conn.tasks, "ack")
+
+        self._acks[ack_id] = _Pending(on_ack, timer)
+        if future is not None:
+            future.add_done_callback(lambda _f: self._drop_ack(ack_id))
+
+    def _drop_ack(self, ack_id: int) -> None:
+        pending = self._acks.pop(ack_id, None)
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+
+    def register_ack(self, ack_id: int, callback: Callable[[list[Any]], None]) -> None:
+        """Expects an ack for a broadcast packet (the adapter's broadcast with acks)."""
+        self._acks[ack_id] = _Pending(callback, None)
+
+    # ------------------------------------------------------------ broadcasting
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(
+            self.nsp.adapter, self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,)))
+        )
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every socket of the namespace except this one."""
+        return self._operator()
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Sockets in ``room``, except this one."""
+        return self._operator().to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Every socket except this one and those in ``room``."""
+        return self._operator().except_(room)
+
+    # ------------------------------------------------------------ incoming
+
+    def _on_event(self, args: list[Any], ack_id: int | None) -> None:
+        if self._packet_mw:
+            call_handler(
+                self._run_packet_middleware, (args, ack_id), None, self.conn.tasks, "middleware"
+            )
+            return
+        self._dispatch(args, ack_id)
+
+    async def _run_packet_middleware(self, args: list[Any], ack_id: int | None) -> None:
+        for middleware in list(self._packet_mw):
+            try:
+                result = middleware(args)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception as exc:
+                self._fire("error", (exc,))
+                return
+        if self.connected:
+            self._dispatch(args, ack_id)
+
+    def _dispatch(self, args: list[Any], ack_id: int | None) -> None:
+        event = args[0]
+        params = tuple(args[1:])
+        tasks = self.conn.tasks
+        for listener in self._any:
+            call_handler(listener, (event, *params), None, tasks, "on_any")
+        done = None if ack_id is None else self._acker(ack_id)
+        handlers = self._handlers.get(event) if type(event) is str else None
+        if handlers:
+            for handler in list(handlers):
+                call_handler(handler, params, done, tasks, event)
+                done = None
+        ns_handlers = self.nsp.handlers.get(event) if type(event) is str else None
+        if ns_handlers:
+            for handler in ns_handlers:
+                call_handler(handler, (self, *params), done, tasks, event)
+                done = None
+
+    def _acker(self, ack_id: int) -> Callable[[Any], None]:
+        def done(result: Any) -> None:
+            if self.connected:
+                self.conn.send_packet(Packet.ack(self.nsp.name, ack_id, _ack_args(result)), False)
+
+        return done
+
+    def _on_ack(self, ack_id: int, args: list[Any]) -> None:
+        pending = self._acks.pop(ack_id, None)
+        if pending is None:
+            logger.debug("socket %s: ack %d for no pending emit, ignored", self.id, ack_id)
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        pending.callback(args)
+
+    def _fire(self, event: str, args: tuple[Any, ...]) -> None:
+        """Calls the socket's own handlers of a reserved event."""
+        for handler in list(self._handlers.get(event, ())):
+            call_handler(handler, args, None, self.conn.tasks, event)
+
+    # ------------------------------------------------------------ disconnect
+
+    def disconnect(self, close: bool = False) -> ServerSocket:
+        """Disconnects this socket (sends DISCONNECT); ``close=True`` ends the whole connection."""
+        if not self.connected:
+            return self
+        if close:
+            self.conn.close()
+            return self
+        self.conn.send_packet(Packet.disconnect(self.nsp.name), False)
+        self._on_close("server namespace disconnect")
+        return self
+
+    def _on_close(self, reason: str) -> None:
+        if not self.connected:
+            return
+        self._fire("disconnecting", (reason,))
+        for handler in self.nsp.handlers.get("disconnecting", ()):
+            call_handler(handler, (self, reason), None, self.conn.tasks, "disconnecting")
+        self.connected = False
+        for pending in self._acks.values():
+            if pending.timer is not None:
+                pending.timer.cancel()
+        self._acks.clear()
+        self.nsp.adapter.del_all(self.id)
+        self.nsp._remove(self)
+        self.conn._forget(self)
+        self._fire("disconnect", (reason,))
+        for handler in self.nsp.handlers.get("disconnect", ()):
+            call_handler(handler, (self, reason), None, self.conn.tasks, "disconnect")
+
+
+def _flatten(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
+    out: list[str] = []
+    for item in rooms:
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            out.extend(item)
+    return out
+
+
+class _TimedSocket:
+    """``socket.timeout(s)``: emits whose acks expire."""
+
+    __slots__ = ("_socket", "_seconds")
+
+    def __init__(self, socket: ServerSocket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+        """Emits; ``callback(err, *ack_args)`` gets an :class:`AckTimeoutError` on expiry."""
+        self._socket._emit(event, args, callback, self._seconds, False)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emits and waits for the ack's first argument.
+
+        Raises:
+            AckTimeoutError: no ack in time.
+        """
+        return await self._socket._emit_wait(event, args, self._seconds)
+
+
+class _VolatileSocket:
+    """``socket.volatile``: emits that may be dropped."""
+
+    __slots__ = ("_socket",)
+
+    def __init__(self, socket: ServerSocket) -> None:
+        self._socket = socket
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Emits an event that is dropped if the client is not ready for it."""
+        self._socket._emit(event, args, None, None, True)
