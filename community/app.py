@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from community.api import get_service, install_error_handlers, router
 from community.db import create_engine, create_sessionmaker, migrate
 from community.limits import BodySizeLimit
+from community.security import PasswordHashing
 from community.seed import seed_demo
 from community.service import CommunityService
 from community.settings import Settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         secret=settings.secret,
         token_ttl=settings.token_ttl,
         limits=settings.limits,
+        passwords=PasswordHashing(settings.password_cost),
     )
 
     @asynccontextmanager

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from community.errors import AuthenticationFailed, TokenExpired
+from community.settings import PasswordCost
 
 __all__ = ["TOKEN_ALGORITHM", "PasswordHashing", "TokenClaims", "decode_token", "encode_token"]
 
@@ -23,10 +24,17 @@ _TOKEN_TYPE = "access"
 
 
 class PasswordHashing:
-    """argon2id password hashing with the library's recommended parameters."""
+    """argon2id password hashing.
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self._hasher = hasher if hasher is not None else PasswordHasher()
+    Args:
+        cost: Cost parameters; argon2-cffi's recommended ones by default.
+    """
+
+    def __init__(self, cost: PasswordCost | None = None) -> None:
+        cost = cost if cost is not None else PasswordCost()
+        self._hasher = PasswordHasher(
+            time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+        )
         # Verifying against this when the user does not exist keeps the response time of an
         # unknown username close to that of a wrong password (no cheap username probing).
         self._dummy_hash = self._hasher.hash("not a real password")

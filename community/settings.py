@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_SQLITE_PATH",
     "MIN_SECRET_BYTES",
     "Limits",
+    "PasswordCost",
     "Settings",
     "load_or_create_secret",
     "normalize_database_url",
@@ -82,6 +83,27 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordCost:
+    """argon2id cost parameters (the defaults are argon2-cffi's, RFC 9106's low-memory choice).
+
+    Attributes:
+        time_cost: Number of passes.
+        memory_kib: Memory used per hash, in KiB.
+        parallelism: Number of lanes.
+    """
+
+    time_cost: int = 3
+    memory_kib: int = 64 * 1024
+    parallelism: int = 4
+
+    def __post_init__(self) -> None:
+        if self.time_cost < 1 or self.parallelism < 1:
+            raise ValueError("PasswordCost.time_cost and parallelism must be at least 1")
+        if self.memory_kib < 8 * self.parallelism:
+            raise ValueError("PasswordCost.memory_kib must be at least 8 * parallelism")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Configuration of one community application instance.
 
@@ -92,6 +114,7 @@ class Settings:
         token_ttl: Lifetime of an access token.
         seed_demo: Insert the demo users, communities and channels on start-up (idempotent).
         limits: Input size limits.
+        password_cost: argon2id cost of password hashing.
     """
 
     database_url: str
@@ -99,6 +122,7 @@ class Settings:
     token_ttl: timedelta = timedelta(hours=12)
     seed_demo: bool = False
     limits: Limits = field(default_factory=Limits)
+    password_cost: PasswordCost = field(default_factory=PasswordCost)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
