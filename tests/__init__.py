@@ -1,0 +1,1 @@
+"""Test suite package (lets test modules in different folders share a basename)."""

@@ -1,0 +1,1 @@
+"""Tests of the Socket.IO v5 sans-I/O core (plexio.socketio)."""
