@@ -633,7 +633,7 @@ class CommunityService:
             )
             if start is not None:
                 query = query.where(CommunityMember.user_id > start)
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
             return [_member_record(membership, user) for membership, user in rows]
 
     # ------------------------------------------------------------------ channels
@@ -921,7 +921,7 @@ class CommunityService:
         ).first()
         if row is None:
             return None
-        message, community_id, username = row.tuple()
+        message, community_id, username = row
         if message.channel_id != chid:
             raise Conflict("client_id was already used for a message in another channel")
         return _message_record(message, community_id, username)
@@ -1066,7 +1066,7 @@ class CommunityService:
             )
             if cursor is not None:
                 query = query.where(Message.id < cursor)
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
         messages = tuple(
             _message_record(message, channel.community_id, username)
             for message, username in rows[:size]
@@ -1241,7 +1241,7 @@ async def _load_message(session: AsyncSession, mid: int) -> tuple[Message, int, 
     ).first()
     if row is None or row[0].deleted_at is not None:
         raise NotFound("unknown message")
-    message, community_id, username = row.tuple()
+    message, community_id, username = row
     return message, community_id, username
 
 
