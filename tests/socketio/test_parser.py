@@ -392,3 +392,19 @@ def test_garbage_raises_only_decode_error(messages: list[str | bytes]) -> None:
             assert not decoder.pending
             continue
         assert result is None or isinstance(result, Packet)
+
+
+@given(packets(), st.data())
+def test_corrupted_packets_raise_only_decode_error(packet: Packet, data: st.DataObject) -> None:
+    wire = PARSER.encode(packet)
+    text = wire[0]
+    assert isinstance(text, str)
+    index = data.draw(st.integers(0, len(text) - 1))
+    text = text[:index] + data.draw(st.sampled_from('0123456789-/,[]{}":x\\')) + text[index + 1 :]
+    text = text[: data.draw(st.integers(1, len(text)))]
+    decoder = PARSER.decoder()
+    try:
+        for message in [text, *wire[1:]]:
+            decoder.feed(message)
+    except DecodeError:
+        assert not decoder.pending
