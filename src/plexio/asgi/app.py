@@ -13,9 +13,9 @@ from typing import Protocol
 from plexio.asgi.http import read_body, request_from_scope, send_response
 from plexio.asgi.types import ASGIApp as ASGICallable
 from plexio.asgi.types import Receive, Scope, Send
-from plexio.asgi.websocket import ASGIWebSocket
+from plexio.asgi.websocket import serve_websocket
 from plexio.server.engine import EngineServer
-from plexio.transports.base import HttpResponse, WebSocketLike
+from plexio.transports.base import HttpResponse
 
 __all__ = ["ASGIApp"]
 
@@ -89,17 +89,7 @@ class ASGIApp:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        request = request_from_scope(scope)
-        max_size = self.engine.options.limits.max_payload
-
-        async def accept() -> WebSocketLike:
-            await send({"type": "websocket.accept"})
-            return ASGIWebSocket(receive, send, max_size)
-
-        async def reject(status: int) -> None:
-            await send({"type": "websocket.close", "code": 1008})
-
-        await self.engine.handle_websocket(request, accept, reject)
+        await serve_websocket(self.engine, request_from_scope(scope), receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.other_app is not None:

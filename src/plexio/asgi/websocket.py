@@ -1,64 +1,136 @@
-"""ASGI WebSocket messages ↔ :class:`~plexio.transports.base.WebSocketLike` (layer L4).
+"""ASGI WebSocket messages ↔ the Engine.IO server's push-based sink (layer L4).
 
-Keeps strict message ordering: ``websocket.connect`` must come first, and nothing is
-sent after ``websocket.close``.
+The ASGI connection's own coroutine reads ``websocket.receive`` messages and feeds
+them to the Engine.IO socket; one writer task per WebSocket (ASGI ``send`` is async)
+pulls frames from the session while the previous batch is being sent, so a slow
+client's backlog stays in its session, where it is bounded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+
 from plexio.asgi.types import Receive, Send
+from plexio.exceptions import HandshakeError
+from plexio.server.engine import EngineServer, EngineSocket
+from plexio.transports.base import HttpRequest
 
-__all__ = ["ASGIWebSocket"]
+__all__ = ["ASGIWebSocketSink", "serve_websocket"]
+
+logger = logging.getLogger(__name__)
 
 
-class ASGIWebSocket:
-    """An accepted ASGI WebSocket.
+class ASGIWebSocketSink:
+    """A :class:`~plexio.transports.base.FrameSink` over ASGI ``send``."""
 
-    Args:
-        receive: the ASGI receive callable (after ``websocket.connect`` was read).
-        send: the ASGI send callable.
-        max_size: largest message accepted; a bigger one closes with 1009.
-    """
+    __slots__ = ("on_drain", "_send", "_queue", "_busy", "_close_code", "_wake", "_done")
 
-    __slots__ = ("_receive", "_send", "_closed", "_max_size")
-
-    def __init__(self, receive: Receive, send: Send, max_size: int) -> None:
-        self._receive = receive
+    def __init__(self, send: Send) -> None:
+        self.on_drain: Callable[[], None] | None = None
         self._send = send
-        self._closed = False
-        self._max_size = max_size
+        self._queue: list[str | bytes] = []
+        self._busy = False
+        self._close_code: int | None = None
+        self._wake: asyncio.Future[None] | None = None
+        self._done = False
 
-    async def receive(self) -> str | bytes | None:
-        """Returns the next message, or ``None`` once the peer closed."""
-        if self._closed:
-            return None
-        message = await self._receive()
-        kind = message["type"]
-        if kind == "websocket.receive":
+    @property
+    def paused(self) -> bool:
+        """True while a batch is being sent."""
+        return self._busy
+
+    def write(self, frames: list[str | bytes]) -> None:
+        """Queues frames for the writer task."""
+        if self._done:
+            return
+        self._queue.extend(frames)
+        self._busy = True
+        self._poke()
+
+    def close(self, code: int = 1000) -> None:
+        """Closes after the queued frames."""
+        if self._close_code is None:
+            self._close_code = code
+        self._poke()
+
+    def stop(self) -> None:
+        """The peer is gone: end the writer without sending more."""
+        self._done = True
+        self._poke()
+
+    def _poke(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def run(self) -> None:
+        """The writer loop; returns once closed or stopped."""
+        send = self._send
+        loop = asyncio.get_running_loop()
+        while not self._done:
+            if self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    for frame in batch:
+                        if isinstance(frame, str):
+                            await send({"type": "websocket.send", "text": frame})
+                        else:
+                            await send({"type": "websocket.send", "bytes": frame})
+                except Exception:  # the peer went away mid-write
+                    self._done = True
+                    return
+                self._busy = False
+                if self.on_drain is not None:
+                    self.on_drain()
+                continue
+            if self._close_code is not None:
+                self._done = True
+                try:
+                    await send({"type": "websocket.close", "code": self._close_code})
+                except Exception:  # already closed by the peer
+                    pass
+                return
+            self._wake = loop.create_future()
+            await self._wake
+            self._wake = None
+
+
+async def serve_websocket(
+    engine: EngineServer, request: HttpRequest, receive: Receive, send: Send
+) -> None:
+    """Serves one ASGI WebSocket (after ``websocket.connect`` was received)."""
+    try:
+        target = await engine.prepare_websocket(request)
+    except HandshakeError as exc:
+        logger.debug("websocket refused: %s", exc.message)
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "websocket.accept"})
+    sink = ASGIWebSocketSink(send)
+    writer = asyncio.get_running_loop().create_task(sink.run())
+    socket: EngineSocket
+    if target is None:
+        socket = await engine.open_websocket(request, sink)
+    else:
+        socket = target
+        engine.attach_probe(socket, sink)
+    max_size = engine.options.limits.max_payload
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                break
             text = message.get("text")
-            data: str | bytes = text if text is not None else message.get("bytes") or b""
-            if len(data) > self._max_size:
-                await self.close(1009)
-                return None
-            return data
-        self._closed = True
-        return None
-
-    async def send(self, frame: str | bytes) -> None:
-        """Sends one text (``str``) or binary (``bytes``) message."""
-        if self._closed:
-            return
-        if isinstance(frame, str):
-            await self._send({"type": "websocket.send", "text": frame})
-        else:
-            await self._send({"type": "websocket.send", "bytes": frame})
-
-    async def close(self, code: int = 1000) -> None:
-        """Closes the WebSocket once."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._send({"type": "websocket.close", "code": code})
-        except Exception:  # the peer is already gone; nothing left to tell it
-            pass
+            frame: str | bytes = text if text is not None else (message.get("bytes") or b"")
+            if len(frame) > max_size:
+                logger.info("session %s: frame over max_payload, closing", socket.sid)
+                sink.close(1009)
+                break
+            socket.ws_received(sink, [frame])
+    finally:
+        socket.ws_closed(sink)
+        if sink._close_code is None:
+            sink.stop()
+        await writer

@@ -6,9 +6,12 @@ May import: plexio L0, plexio.engineio, plexio.transports. Protocol decisions li
 
 The HTTP side is framework independent: :meth:`EngineServer.handle_request` takes an
 :class:`~plexio.transports.base.HttpRequest` and a body reader and returns an
-:class:`~plexio.transports.base.HttpResponse`; :meth:`EngineServer.handle_websocket`
-takes an accepted-on-demand :class:`~plexio.transports.base.WebSocketLike`. The ASGI
-application (``plexio.asgi``) and a native listener both call these.
+:class:`~plexio.transports.base.HttpResponse`. A WebSocket is checked with
+:meth:`EngineServer.prepare_websocket`, then given to the server as a push-based
+:class:`~plexio.transports.base.FrameSink`; the shell feeds received frames to
+:meth:`EngineSocket.ws_received`. No task per connection or per message: writes are
+coalesced per loop tick into one ``write`` per socket. The ASGI application
+(``plexio.asgi``) and the native listener (``plexio.native``) both call these.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from plexio.engineio.packets import Frame
 from plexio.engineio.session import Session
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError, LocalProtocolError
-from plexio.transports.base import HttpRequest, HttpResponse, WebSocketLike
+from plexio.transports.base import FrameSink, HttpRequest, HttpResponse
 
 __all__ = [
     "AllowRequest",
@@ -86,8 +89,9 @@ class EngineSocket:
         "_server",
         "_poll_waiter",
         "_post_busy",
-        "_ws",
-        "_ws_wake",
+        "_sink",
+        "_probe",
+        "_flush_pending",
         "_timer",
         "_timer_at",
         "_closed",
@@ -101,8 +105,9 @@ class EngineSocket:
         self._server = server
         self._poll_waiter: asyncio.Future[None] | None = None
         self._post_busy = False
-        self._ws: WebSocketLike | None = None
-        self._ws_wake: asyncio.Future[None] | None = None
+        self._sink: FrameSink | None = None
+        self._probe: FrameSink | None = None
+        self._flush_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = False
@@ -146,7 +151,75 @@ class EngineSocket:
     # ------------------------------------------------------------ internals
 
     def _wake(self) -> None:
-        waiter = self._ws_wake if self._ws is not None else self._poll_waiter
+        if self._sink is not None:
+            # Coalesce: everything queued for this socket in this loop tick leaves in
+            # one write (one syscall) when the server flushes its dirty sockets.
+            if not self._flush_pending:
+                self._flush_pending = True
+                self._server._schedule_flush(self)
+            return
+        waiter = self._poll_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _flush_ws(self) -> None:
+        """Writes queued frames to the active WebSocket while it accepts them."""
+        sink = self._sink
+        if sink is None:
+            return
+        if not sink.paused:
+            frames = self.session.data_to_send()
+            if frames:
+                sink.write(frames)
+        if self._closed and not self.session.has_data():
+            self._sink = None
+            sink.close(1000)
+
+    # ------------------------------------------------------------ WebSocket input
+
+    def ws_received(self, sink: FrameSink, frames: list[str | bytes]) -> None:
+        """The serving shell got frames on ``sink`` (the active WebSocket or a probe)."""
+        session = self.session
+        now = self._server.loop.time()
+        if sink is self._sink:
+            for frame in frames:
+                session.receive_frame(frame, now)
+            self._after_session_change()
+            return
+        if sink is not self._probe:
+            return
+        for index, frame in enumerate(frames):
+            replies = session.receive_probe_frame(frame, now)
+            if replies:
+                sink.write(replies)
+            if session.transport == "websocket":
+                # Upgrade complete: the probe becomes the active transport.
+                self._probe = None
+                self._release_poll()
+                self._sink = sink
+                sink.on_drain = self._flush_ws
+                self._after_session_change()
+                self._wake()
+                rest = frames[index + 1 :]
+                if rest:
+                    self.ws_received(sink, rest)
+                return
+        self._release_poll()  # a pending GET gets its noop once the probe is answered
+        self._after_session_change()
+
+    def ws_closed(self, sink: FrameSink) -> None:
+        """The serving shell saw ``sink`` close (peer gone, or an oversized frame)."""
+        if sink is self._sink:
+            self._sink = None
+            self.session.receive_eof()
+            self._after_session_change()
+        elif sink is self._probe:
+            self._probe = None
+            self.session.abort_upgrade()
+            self._after_session_change()
+
+    def _release_poll(self) -> None:
+        waiter = self._poll_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -165,6 +238,10 @@ class EngineSocket:
                     self._on_closed(event.reason)
                 elif type(event) is Upgraded:
                     logger.debug("session %s upgraded to websocket", self.sid)
+        if self._probe is not None and not self.session.upgrading:
+            if self.session.transport != "websocket":  # upgrade aborted or timed out
+                probe, self._probe = self._probe, None
+                probe.close(1000)
         if not self._closed:
             self._arm_timer()
 
@@ -194,53 +271,15 @@ class EngineSocket:
             self._timer.cancel()
             self._timer = None
         self._server._forget(self)
+        if self._probe is not None:
+            probe, self._probe = self._probe, None
+            probe.close(1000)
+        self._release_poll()
         self._wake()
         try:
             self._server.handler.on_disconnect(self, str(reason))
         except Exception:
             logger.exception("engine.io disconnect handler failed (sid %s)", self.sid)
-
-    async def _run_websocket(self, ws: WebSocketLike) -> None:
-        """Drives the active WebSocket: a writer task and this reader, until closed."""
-        self._ws = ws
-        loop = self._server.loop
-        writer = loop.create_task(self._ws_writer(ws))
-        session = self.session
-        try:
-            while not self._closed:
-                frame = await ws.receive()
-                if frame is None:
-                    session.receive_eof()
-                    self._after_session_change()
-                    break
-                session.receive_frame(frame, loop.time())
-                self._after_session_change()
-        except Exception:
-            logger.exception("websocket reader failed (sid %s)", self.sid)
-            session.fail(DisconnectReason.TRANSPORT_ERROR)
-            self._after_session_change()
-        finally:
-            self._wake()
-            try:
-                await writer
-            except Exception:
-                logger.exception("websocket writer failed (sid %s)", self.sid)
-            await ws.close()
-
-    async def _ws_writer(self, ws: WebSocketLike) -> None:
-        loop = self._server.loop
-        session = self.session
-        while True:
-            frames = session.data_to_send()
-            if frames:
-                for frame in frames:
-                    await ws.send(frame)
-                continue
-            if self._closed:
-                return
-            self._ws_wake = loop.create_future()
-            await self._ws_wake
-            self._ws_wake = None
 
 
 class EngineServer:
@@ -278,6 +317,8 @@ class EngineServer:
         self._allow_request = allow_request
         self._new_sid = sid_generator
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: list[EngineSocket] = []
+        self._flush_handle: asyncio.Handle | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -285,6 +326,21 @@ class EngineServer:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         return self._loop
+
+    def _schedule_flush(self, socket: EngineSocket) -> None:
+        self._dirty.append(socket)
+        if self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._flush_dirty)
+
+    def _flush_dirty(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        for socket in dirty:
+            socket._flush_pending = False
+            try:
+                socket._flush_ws()
+            except Exception:
+                logger.exception("websocket write failed (sid %s)", socket.sid)
 
     def _forget(self, socket: EngineSocket) -> None:
         if self.sockets.get(socket.sid) is socket:
@@ -382,7 +438,9 @@ class EngineServer:
             raise handshake.bad_request()
         session = socket.session
         payload = session.payload_to_send()
-        if payload is None and not socket.closed:
+        # Hold the GET until there is something to say (a wake-up may find nothing:
+        # e.g. a POST whose packets needed no answer).
+        while payload is None and not socket.closed:
             waiter = self.loop.create_future()
             socket._poll_waiter = waiter
             try:
@@ -432,72 +490,51 @@ class EngineServer:
 
     # ------------------------------------------------------------ WebSocket
 
-    async def handle_websocket(
-        self,
-        request: HttpRequest,
-        accept: Callable[[], Awaitable[WebSocketLike]],
-        reject: Callable[[int], Awaitable[None]],
-    ) -> None:
-        """Serves one WebSocket request until it closes.
+    async def prepare_websocket(self, request: HttpRequest) -> EngineSocket | None:
+        """Checks a WebSocket request before the shell accepts it.
 
-        Args:
-            request: the upgrade request.
-            accept: accepts the WebSocket and returns it.
-            reject: refuses the handshake with an HTTP status.
+        Returns:
+            ``None`` for a new WebSocket session (then accept and call
+            :meth:`open_websocket`), or the polling session to upgrade (then accept and
+            call :meth:`attach_probe`).
+
+        Raises:
+            HandshakeError: refuse the WebSocket (the shell answers with a close/HTTP error).
         """
-        try:
-            params = handshake.parse_params(request.query, self.options.transports)
-            if params.transport != "websocket":
-                raise handshake.bad_request()
-            if params.sid is None:
-                await self._check_allowed(request)
-            elif params.sid not in self.sockets:
-                raise handshake.unknown_sid()
-        except HandshakeError as exc:
-            await reject(exc.status)
-            return
+        params = handshake.parse_params(request.query, self.options.transports)
+        if params.transport != "websocket":
+            raise handshake.bad_request()
         if params.sid is None:
-            ws = await accept()
-            socket = await self._open(request, "websocket")
-            await socket._run_websocket(ws)
-            return
-        await self._upgrade(self.sockets[params.sid], accept, reject)
-
-    async def _upgrade(
-        self,
-        socket: EngineSocket,
-        accept: Callable[[], Awaitable[WebSocketLike]],
-        reject: Callable[[int], Awaitable[None]],
-    ) -> None:
-        session = socket.session
-        loop = self.loop
+            await self._check_allowed(request)
+            return None
+        socket = self.sockets.get(params.sid)
+        if socket is None:
+            raise handshake.unknown_sid()
         try:
-            session.begin_upgrade(loop.time())
+            socket.session.begin_upgrade(self.loop.time())
         except LocalProtocolError:
             # e.g. a second WebSocket for an upgraded session: refuse it, keep the first.
-            await reject(400)
-            return
+            raise handshake.bad_request() from None
         socket._arm_timer()
-        ws = await accept()
-        try:
-            while session.upgrading:
-                frame = await ws.receive()
-                if frame is None:
-                    session.abort_upgrade()
-                    break
-                replies = session.receive_probe_frame(frame, loop.time())
-                for reply in replies:
-                    await ws.send(reply)
-                socket._wake()  # release a pending GET with a noop
-                socket._after_session_change()
-        except Exception:
-            logger.exception("upgrade failed (sid %s)", socket.sid)
-            session.abort_upgrade()
-        if session.transport != "websocket" or socket.closed:
-            socket._after_session_change()
-            await ws.close()
+        return socket
+
+    async def open_websocket(self, request: HttpRequest, sink: FrameSink) -> EngineSocket:
+        """Opens a session whose transport is the accepted WebSocket ``sink``."""
+        socket = await self._open(request, "websocket")
+        if not socket.closed or socket.session.has_data():
+            socket._sink = sink
+            sink.on_drain = socket._flush_ws
+            socket._wake()
+        else:
+            sink.close(1000)
+        return socket
+
+    def attach_probe(self, socket: EngineSocket, sink: FrameSink) -> None:
+        """Makes the accepted WebSocket ``sink`` the upgrade probe of ``socket``."""
+        if socket.closed or not socket.session.upgrading:
+            sink.close(1000)
             return
-        await socket._run_websocket(ws)
+        socket._probe = sink
 
     # ------------------------------------------------------------ helpers
 

@@ -1,15 +1,18 @@
 """The narrow I/O interfaces between the Engine.IO server and whatever serves it (layer L2).
 
-May import: plexio L0 modules and plexio.engineio. An ASGI server, or a native listener,
-provides these; nothing above this layer knows which one it runs under.
+May import: plexio L0 modules and plexio.engineio. An ASGI server, or the native
+listener, provides these; nothing above this layer knows which one it runs under.
+HTTP requests are typed records; a WebSocket is a push-based :class:`FrameSink` for
+writing, while the serving shell feeds received frames to the session's socket.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["HttpRequest", "HttpResponse", "WebSocketLike"]
+__all__ = ["FrameSink", "HttpRequest", "HttpResponse"]
 
 
 @dataclass(slots=True)
@@ -49,17 +52,26 @@ class HttpResponse:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-class WebSocketLike(Protocol):
-    """An accepted WebSocket, as the Engine.IO server drives it."""
+class FrameSink(Protocol):
+    """The write side of an accepted WebSocket, driven synchronously by the server.
 
-    async def receive(self) -> str | bytes | None:
-        """Returns the next message (``str`` text, ``bytes`` binary) or ``None`` once closed."""
+    The server calls :meth:`write` with a batch of Engine.IO frames (``str`` → text
+    frame, ``bytes`` → binary frame) only while :attr:`paused` is false; while paused,
+    frames stay queued in the session, where they are counted against
+    ``max_buffered_bytes``. When the sink can take more it calls :attr:`on_drain`.
+    """
+
+    on_drain: Callable[[], None] | None
+
+    @property
+    def paused(self) -> bool:
+        """Whether the sink wants no more frames for now."""
         ...
 
-    async def send(self, frame: str | bytes) -> None:
-        """Sends one message: ``str`` as a text frame, ``bytes`` as a binary frame."""
+    def write(self, frames: list[str | bytes]) -> None:
+        """Sends frames, in order, without blocking."""
         ...
 
-    async def close(self, code: int = 1000) -> None:
-        """Closes the WebSocket (idempotent)."""
+    def close(self, code: int = 1000) -> None:
+        """Closes the WebSocket after the frames already written (idempotent)."""
         ...
