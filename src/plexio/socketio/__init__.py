@@ -8,17 +8,31 @@ never asyncio, :mod:`plexio.engineio` or a higher layer. The MessagePack parser 
 from __future__ import annotations
 
 from plexio.socketio.attachments import extract, has_binary, reinsert
+from plexio.socketio.connection import ServerConnection
+from plexio.socketio.events import (
+    AckReceived,
+    ConnectRequested,
+    EventReceived,
+    NamespaceDisconnected,
+    SocketEvent,
+)
 from plexio.socketio.packets import RESERVED_EVENTS, Packet, PacketType
 from plexio.socketio.parser import Decoder, JsonDecoder, JsonParser, Parser
 
 __all__ = [
     "RESERVED_EVENTS",
+    "AckReceived",
+    "ConnectRequested",
     "Decoder",
+    "EventReceived",
     "JsonDecoder",
     "JsonParser",
+    "NamespaceDisconnected",
     "Packet",
     "PacketType",
     "Parser",
+    "ServerConnection",
+    "SocketEvent",
     "extract",
     "has_binary",
     "reinsert",

@@ -1,0 +1,343 @@
+"""Socket.IO state of one Engine.IO session, server side (layer L1).
+
+May import only plexio L0 modules and :mod:`plexio.socketio`; no asyncio, no Engine.IO.
+
+Theory of operation. One Engine.IO session carries any number of Socket.IO
+namespaces (Socket.IO v5, PROTOCOL.md item 62). :class:`ServerConnection` tracks
+them and enforces the rules the reference server enforces by closing the whole
+connection (items 56, 61, 63):
+
+* a namespace must be joined with CONNECT before anything else is sent in it, so the
+  first packet of a session must be a CONNECT (v5 has no implicit main namespace);
+* a CONNECT for a namespace that is already joined (or whose CONNECT is still being
+  decided) is an error;
+* EVENT, ACK and DISCONNECT for a namespace that is not joined are errors;
+* a client never sends CONNECT_ERROR.
+
+A namespace moves ``(absent) → pending → joined → (absent)``::
+
+    receive CONNECT        absent  → pending   (ConnectRequested reported)
+    accept(ns, sid)        pending → joined    (CONNECT reply to send)
+    refuse(ns, message)    pending → absent    (CONNECT_ERROR to send; item 60)
+    receive DISCONNECT     joined  → absent    (NamespaceDisconnected reported)
+    send_disconnect(ns)    joined  → absent    (DISCONNECT to send; item 68)
+
+Driving it: pass every Engine.IO message of the session, in order, to
+:meth:`ServerConnection.receive_message` and handle the event it returns; write the
+messages that the ``accept``/``refuse``/``send_*`` methods return. When
+``receive_message`` raises :class:`~plexio.exceptions.RemoteProtocolError` the peer broke
+the protocol: close the Engine.IO session (the connection is already closed). When the
+session ends for any reason call :meth:`ServerConnection.close`, which returns the
+joined namespaces so the caller can clean them up. Timers (the connect timeout of
+item 61) belong to the caller; :attr:`ServerConnection.joined_any` tells whether a
+CONNECT was ever accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, cast
+
+from plexio.config import Limits
+from plexio.exceptions import LocalProtocolError, RemoteProtocolError
+from plexio.socketio.events import (
+    AckReceived,
+    ConnectRequested,
+    EventReceived,
+    NamespaceDisconnected,
+    SocketEvent,
+)
+from plexio.socketio.packets import Packet, PacketType
+from plexio.socketio.parser import Parser
+from plexio.typing import BytesLike, JSONValue, NamespacePath, Sid
+
+__all__ = ["DEFAULT_MAX_NAMESPACES", "ServerConnection"]
+
+#: Default for ``max_namespaces``: joined plus pending namespaces of one session.
+DEFAULT_MAX_NAMESPACES: Final = 100
+
+_CONNECT: Final = PacketType.CONNECT
+_DISCONNECT: Final = PacketType.DISCONNECT
+_EVENT: Final = PacketType.EVENT
+_ACK: Final = PacketType.ACK
+
+
+class ServerConnection:
+    """Server-side Socket.IO state of one Engine.IO session (sans-I/O).
+
+    Args:
+        parser: the codec for this session (its decoder is created here).
+        limits: decoding limits; ``limits.max_ack_id_digits`` also bounds the ack ids
+            this side allocates.
+        max_namespaces: most namespaces a client may have joined or be joining at
+            once; one more CONNECT is a protocol error (a client cannot make the
+            server hold unbounded state).
+    """
+
+    __slots__ = (
+        "_ack_limit",
+        "_closed",
+        "_decoder",
+        "_joined",
+        "_joined_any",
+        "_max_namespaces",
+        "_next_ack_id",
+        "_parser",
+        "_pending",
+    )
+
+    def __init__(
+        self,
+        parser: Parser,
+        limits: Limits | None = None,
+        *,
+        max_namespaces: int = DEFAULT_MAX_NAMESPACES,
+    ) -> None:
+        if max_namespaces < 1:
+            raise ValueError("max_namespaces must be >= 1")
+        limits = limits if limits is not None else Limits()
+        self._parser = parser
+        self._decoder = parser.decoder(limits)
+        self._max_namespaces = max_namespaces
+        self._ack_limit = 10**limits.max_ack_id_digits
+        self._joined: dict[NamespacePath, Sid] = {}
+        self._pending: set[NamespacePath] = set()
+        self._next_ack_id = 0
+        self._closed = False
+        self._joined_any = False
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def parser(self) -> Parser:
+        """The codec of this session (use it to encode broadcasts once)."""
+        return self._parser
+
+    @property
+    def namespaces(self) -> Mapping[NamespacePath, Sid]:
+        """Joined namespaces and the client's sid in each (a read-only live view)."""
+        return MappingProxyType(self._joined)
+
+    @property
+    def pending(self) -> frozenset[NamespacePath]:
+        """Namespaces whose CONNECT awaits :meth:`accept` or :meth:`refuse`."""
+        return frozenset(self._pending)
+
+    @property
+    def joined_any(self) -> bool:
+        """Whether a CONNECT was ever accepted (for the connect timeout, item 61)."""
+        return self._joined_any
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called or the peer broke the protocol."""
+        return self._closed
+
+    def sid_of(self, namespace: NamespacePath) -> Sid | None:
+        """The client's sid in ``namespace``, or ``None`` when it is not joined."""
+        return self._joined.get(namespace)
+
+    # -- input ----------------------------------------------------------------
+
+    def receive_message(self, message: str | BytesLike) -> SocketEvent | None:
+        """Process one Engine.IO message of this session.
+
+        Args:
+            message: a text (``str``) or binary Engine.IO message, in arrival order.
+
+        Returns:
+            The event to handle, or ``None`` while a binary packet waits for its
+            attachments.
+
+        Raises:
+            RemoteProtocolError: the peer broke the protocol (a
+                :class:`~plexio.exceptions.DecodeError` for undecodable input). The
+                connection is now closed: close the Engine.IO session and clean up
+                the namespaces that :meth:`close` returns.
+            LocalProtocolError: the connection is already closed.
+        """
+        if self._closed:
+            raise LocalProtocolError("the Socket.IO connection is closed")
+        try:
+            packet = self._decoder.feed(message)
+            if packet is None:
+                return None
+            return self._handle(packet)
+        except RemoteProtocolError:
+            self._closed = True
+            self._decoder.reset()
+            raise
+
+    def _handle(self, packet: Packet) -> SocketEvent:
+        kind = packet.type
+        namespace = packet.namespace
+        sid = self._joined.get(namespace)
+        if kind == _EVENT:
+            if sid is None:
+                raise self._not_joined(packet)
+            data = packet.data
+            return EventReceived(namespace, sid, data[0], data[1:], packet.ack_id)
+        if kind == _ACK:
+            if sid is None:
+                raise self._not_joined(packet)
+            # An ACK packet always carries an id (Packet validates it).
+            return AckReceived(namespace, sid, cast(int, packet.ack_id), packet.data)
+        if kind == _CONNECT:
+            if sid is not None or namespace in self._pending:
+                raise RemoteProtocolError(f"second CONNECT for namespace {namespace[:40]!r}")
+            if len(self._joined) + len(self._pending) >= self._max_namespaces:
+                raise RemoteProtocolError(
+                    f"more than {self._max_namespaces} namespaces on one connection"
+                )
+            self._pending.add(namespace)
+            auth = packet.data
+            return ConnectRequested(namespace, auth if auth is not None else {})
+        if kind == _DISCONNECT:
+            if sid is None:
+                raise self._not_joined(packet)
+            del self._joined[namespace]
+            return NamespaceDisconnected(namespace, sid)
+        raise RemoteProtocolError("a client may not send CONNECT_ERROR")
+
+    def _not_joined(self, packet: Packet) -> RemoteProtocolError:
+        if not self._joined_any:
+            return RemoteProtocolError(
+                f"first packet must be CONNECT, got {PacketType(packet.type).name}"
+            )
+        return RemoteProtocolError(
+            f"{PacketType(packet.type).name} for namespace {packet.namespace[:40]!r}, "
+            "which the client has not joined"
+        )
+
+    # -- output ---------------------------------------------------------------
+
+    def accept(self, namespace: NamespacePath, sid: Sid) -> list[str | bytes]:
+        """Accept a pending CONNECT: the client joins ``namespace`` as ``sid``.
+
+        Returns:
+            The CONNECT reply ``{"sid": sid}`` to write now, before any event of that
+            namespace (item 58).
+
+        Raises:
+            LocalProtocolError: ``namespace`` has no pending CONNECT, or the
+                connection is closed.
+        """
+        self._take_pending(namespace)
+        self._joined[namespace] = sid
+        self._joined_any = True
+        return self._parser.encode(Packet.connect(namespace, {"sid": sid}))
+
+    def refuse(
+        self, namespace: NamespacePath, message: str, data: JSONValue = None
+    ) -> list[str | bytes]:
+        """Refuse a pending CONNECT (the Engine.IO session stays open, item 60).
+
+        Args:
+            namespace: the namespace of the pending CONNECT.
+            message: the reason shown to the client (never an exception text).
+            data: optional details for the client.
+
+        Returns:
+            The CONNECT_ERROR packet to write.
+
+        Raises:
+            LocalProtocolError: ``namespace`` has no pending CONNECT, or the
+                connection is closed.
+        """
+        self._take_pending(namespace)
+        return self._parser.encode(Packet.connect_error(namespace, message, data))
+
+    def _take_pending(self, namespace: NamespacePath) -> None:
+        self._check_open()
+        try:
+            self._pending.remove(namespace)
+        except KeyError:
+            raise LocalProtocolError(f"no pending CONNECT for {namespace[:40]!r}") from None
+
+    def allocate_ack_id(self) -> int:
+        """A fresh id for an event that expects an acknowledgement.
+
+        Ids count up from 0 for the whole session (so they are unique across its
+        namespaces) and wrap before exceeding ``limits.max_ack_id_digits`` digits.
+        """
+        ack_id = self._next_ack_id
+        self._next_ack_id = ack_id + 1 if ack_id + 1 < self._ack_limit else 0
+        return ack_id
+
+    def send_event(
+        self, namespace: NamespacePath, data: list[JSONValue], ack_id: int | None = None
+    ) -> list[str | bytes]:
+        """Encode an EVENT for the client in ``namespace``.
+
+        Args:
+            namespace: a joined namespace.
+            data: the event name followed by its arguments.
+            ack_id: from :meth:`allocate_ack_id` when an acknowledgement is expected.
+
+        Returns:
+            The Engine.IO messages to write.
+
+        Raises:
+            LocalProtocolError: the namespace is not joined, the connection is closed,
+                or the data is invalid.
+        """
+        self._check_joined(namespace)
+        return self._parser.encode(Packet.event(namespace, data, ack_id))
+
+    def send_ack(
+        self, namespace: NamespacePath, ack_id: int, data: list[JSONValue]
+    ) -> list[str | bytes]:
+        """Encode the ACK answering the client's event ``ack_id`` (item 65).
+
+        Raises:
+            LocalProtocolError: the namespace is not joined, the connection is closed,
+                or the data is invalid.
+        """
+        self._check_joined(namespace)
+        return self._parser.encode(Packet.ack(namespace, ack_id, data))
+
+    def send_disconnect(self, namespace: NamespacePath) -> list[str | bytes]:
+        """Make the client leave ``namespace`` (server-side ``socket.disconnect()``).
+
+        The namespace is left at once; the Engine.IO session stays open.
+
+        Returns:
+            The DISCONNECT packet to write.
+
+        Raises:
+            LocalProtocolError: the namespace is not joined or the connection is closed.
+        """
+        self._check_joined(namespace)
+        del self._joined[namespace]
+        return self._parser.encode(Packet.disconnect(namespace))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LocalProtocolError("the Socket.IO connection is closed")
+
+    def _check_joined(self, namespace: NamespacePath) -> None:
+        self._check_open()
+        if namespace not in self._joined:
+            raise LocalProtocolError(f"namespace {namespace[:40]!r} is not joined")
+
+    def close(self) -> dict[NamespacePath, Sid]:
+        """End the connection (the Engine.IO session ended or is being closed).
+
+        Drops pending CONNECTs and any partial binary packet. Calling it again
+        returns an empty dict.
+
+        Returns:
+            The namespaces that were joined and the client's sid in each, for the
+            caller to clean up (rooms, pending acks, disconnect handlers).
+        """
+        self._closed = True
+        self._decoder.reset()
+        self._pending.clear()
+        joined = dict(self._joined)
+        self._joined.clear()
+        return joined
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"ServerConnection({state}, namespaces={sorted(self._joined)!r})"
