@@ -7,6 +7,7 @@ import os
 
 import httpx
 import pytest
+
 from tests.helpers.node import NodeScriptError, node_process, node_server, run_node_script
 
 pytestmark = pytest.mark.interop

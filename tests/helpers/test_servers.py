@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import websockets
+
 from tests.helpers.apps import hello_app
 from tests.helpers.servers import RunningServer, server_process
 

@@ -16,6 +16,7 @@ import pytest
 from tests.helpers.apps import EchoEngine, make_echo_engine
 from tests.helpers.node import NodeProcess, node_process
 from tests.helpers.servers import RunningServer
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.interop
 
@@ -72,7 +73,7 @@ async def open_settled(pair: Pair, proc: NodeProcess, mode: str) -> str:
     await pair.echo.handler.wait_for(lambda: sid in pair.echo.handler.connected)
     socket = pair.echo.engine.sockets[sid]
     # The server agrees on the transport once the client says it upgraded.
-    await pair.echo.handler.wait_for(lambda: socket.transport == settled or socket.closed)
+    await eventually(lambda: socket.transport == settled or socket.closed)
     assert socket.transport == settled
     return sid
 

@@ -1,0 +1,10 @@
+const { io } = require("socket.io-client");
+const url = "http://127.0.0.1:8767";
+const s = io(url, {transports: process.argv[2] ? [process.argv[2]] : ["polling", "websocket"]});
+s.on("hello", (a, b) => console.log("hello", a, b));
+s.on("connect", async () => { console.log("echo", await s.emitWithAck("echo", {x: [1, 2]})); console.log("echo bin", await s.emitWithAck("echo", Buffer.from([5,6]))); console.log("big", (await s.emitWithAck("echo", "x".repeat(70000))).length);
+  const a = io(url + "/socket/commu-42", { auth: { token: "good" } , transports: s.io.opts.transports});
+  const b = io(url + "/socket/commu-42", { auth: { token: "good" } , transports: s.io.opts.transports});
+  b.on("said", (...args) => console.log("b got said", args));
+  a.on("connect", () => b.on("connect", async () => { console.log("ack", await a.emitWithAck("say", "hi"), s.io.engine.transport.name); setTimeout(() => process.exit(0), 300); }));
+});
