@@ -27,7 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     host = os.environ.get("HOST", "127.0.0.1")
     port_text = os.environ.get("PORT", "8000")
     try:
@@ -37,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"PORT must be a port number, got {port_text!r}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
     except ValueError as exc:

@@ -1,0 +1,73 @@
+"""``python -m community`` (community/__main__.py): a real process on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from community.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_serves_the_seeded_sqlite_demo(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "COMMUNITY_"))}
+    env.update(HOST="127.0.0.1", PORT="0", PYTHONPATH=str(ROOT))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "community",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    try:
+        port = None
+        async with asyncio.timeout(60):
+            while port is None:
+                line = (await process.stderr.readline()).decode()
+                assert line, "server exited early:\n" + "".join(log)
+                log.append(line)
+                match = re.search(r"running on http://127\.0\.0\.1:(\d+)", line)
+                if match:
+                    port = int(match.group(1))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            response = await client.post(
+                "/api/auth/login", json={"username": "alice", "password": "password"}
+            )
+            assert response.status_code == 200
+            assert (await client.get("/openapi.json")).status_code == 200
+    finally:
+        process.terminate()
+        async with asyncio.timeout(30):
+            await process.wait()
+    assert (tmp_path / "community.sqlite3").is_file()
+    assert (tmp_path / "community.sqlite3.secret").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PORT", "eighty"), ("PORT", "70000"), ("COMMUNITY_TOKEN_TTL", "never")],
+)
+def test_bad_configuration_exits_with_status_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PORT", "8000")
+    monkeypatch.setenv("COMMUNITY_SECRET", "k" * 40)
+    monkeypatch.setenv(name, value)
+    assert main() == 2
+    assert value in capsys.readouterr().err

@@ -1,0 +1,107 @@
+"""Settings from the environment, database URLs and the demo key file (community/settings.py)."""
+
+from __future__ import annotations
+
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from community.settings import (
+    Limits,
+    PasswordCost,
+    Settings,
+    load_or_create_secret,
+    normalize_database_url,
+    sqlite_path,
+)
+
+SECRET = "s" * 32
+
+
+def test_defaults_use_sqlite_file_and_create_a_reusable_key(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "community.sqlite3"
+    first = Settings.from_env({}, default_sqlite_path=db)
+    assert first.database_url == f"sqlite+aiosqlite:///{db}"
+    assert first.seed_demo is True
+    key_file = Path(f"{db}.secret")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_text().strip() == first.secret
+    assert Settings.from_env({}, default_sqlite_path=db).secret == first.secret
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgresql://u@127.0.0.1:5432/db",
+        "COMMUNITY_SECRET": SECRET,
+        "COMMUNITY_TOKEN_TTL": "60",
+        "COMMUNITY_SEED_DEMO": "1",
+    }
+    settings = Settings.from_env(env, default_sqlite_path=tmp_path / "unused.sqlite3")
+    assert settings.database_url == "postgresql+asyncpg://u@127.0.0.1:5432/db"
+    assert settings.secret == SECRET
+    assert settings.token_ttl == timedelta(seconds=60)
+    assert settings.seed_demo is True
+    assert not list(tmp_path.iterdir())
+
+
+def test_postgres_without_secret_gets_a_random_one(caplog: pytest.LogCaptureFixture) -> None:
+    env = {"DATABASE_URL": "postgres://u@localhost/db"}
+    first, second = Settings.from_env(env), Settings.from_env(env)
+    assert first.secret != second.secret
+    assert first.seed_demo is False
+    assert "COMMUNITY_SECRET is not set" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"COMMUNITY_TOKEN_TTL": "soon"},
+        {"COMMUNITY_TOKEN_TTL": "-5"},
+        {"COMMUNITY_SEED_DEMO": "maybe"},
+        {"COMMUNITY_SECRET": "short"},
+        {"DATABASE_URL": "mysql://x/y"},
+        {"DATABASE_URL": "not a url"},
+    ],
+)
+def test_bad_environment_values_raise_value_error(env: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Settings.from_env(env, default_sqlite_path=tmp_path / "c.sqlite3")
+
+
+def test_short_key_file_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "k.secret"
+    key.write_text("too short\n")
+    with pytest.raises(ValueError, match="shorter"):
+        load_or_create_secret(key)
+
+
+def test_url_normalization() -> None:
+    assert normalize_database_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert normalize_database_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert normalize_database_url("postgresql+psycopg2://u:p@h/d") == "postgresql+asyncpg://u:p@h/d"
+    assert sqlite_path("sqlite+aiosqlite:///x.db") == Path("x.db")
+    assert sqlite_path("sqlite+aiosqlite://") is None
+    assert sqlite_path("sqlite+aiosqlite:///:memory:") is None
+    assert sqlite_path("postgresql+asyncpg://h/d") is None
+
+
+def test_settings_and_limits_validation() -> None:
+    with pytest.raises(ValueError):
+        Settings(database_url="sqlite:///x", secret=SECRET, token_ttl=timedelta(0))
+    with pytest.raises(ValueError):
+        Settings(database_url="sqlite:///x", secret="x" * 31)
+    for bad in (
+        {"history_max_limit": 0},
+        {"history_default_limit": 200},
+        {"password_min_length": 2000},
+        {"name_max_length": 65},
+        {"client_id_max_length": 100},
+        {"message_max_length": True},
+    ):
+        with pytest.raises(ValueError):
+            Limits(**bad)  # type: ignore[arg-type]  # deliberately wrong values
+    with pytest.raises(ValueError):
+        PasswordCost(time_cost=0)
+    with pytest.raises(ValueError):
+        PasswordCost(memory_kib=8, parallelism=4)
