@@ -10,6 +10,7 @@ from plexio.exceptions import (
     DisconnectedError,
     PlexioError,
 )
+from plexio.runner import run
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.engine import EngineServer
 from plexio.server.namespace import Namespace, ParentNamespace
@@ -32,5 +33,6 @@ __all__ = [
     "PlexioError",
     "Server",
     "ServerSocket",
+    "run",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,478 @@
+"""The native listener: HTTP/1.1 and WebSocket straight on asyncio (layer L4).
+
+May import: plexio L0, plexio.transports, plexio.server. It serves one Engine.IO (or
+Socket.IO) server without ASGI in between: ``httptools`` parses HTTP, the sans-I/O
+``websockets`` protocol parses incoming WebSocket frames (masking, fragments, control
+frames, the close handshake) and answers pings and closes. Outgoing data frames are
+built here: a server frame is unmasked, so the bytes of a broadcast frame are computed
+once and written to every recipient (RFC 6455 section 5.2), and everything queued for a
+socket in one loop tick leaves in one ``write``.
+
+Only the Engine.IO path is served (404 elsewhere); put the ASGI app behind uvicorn when
+other routes are needed on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import struct
+from collections.abc import Callable
+from typing import Any, cast
+from urllib.parse import parse_qsl
+
+import httptools
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
+from websockets.protocol import Protocol as WsProtocol
+from websockets.protocol import Side, State
+
+from plexio.exceptions import HandshakeError
+from plexio.server.engine import EngineServer, EngineSocket
+from plexio.transports.base import HttpRequest, HttpResponse
+
+__all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "serve"]
+
+logger = logging.getLogger(__name__)
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_REASONS = {
+    101: "Switching Protocols",
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+}
+
+
+def encode_data_frame(frame: str | bytes) -> bytes:
+    """One unmasked, unfragmented server data frame: text for ``str``, binary for ``bytes``."""
+    if isinstance(frame, str):
+        payload = frame.encode()
+        first = 0x81
+    else:
+        payload = frame
+        first = 0x82
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
+
+
+class _FrameCache:
+    """Remembers the wire bytes of the last frame object encoded (encode-once fan-out)."""
+
+    __slots__ = ("frame", "data")
+
+    def __init__(self) -> None:
+        self.frame: str | bytes | None = None
+        self.data = b""
+
+    def encode(self, frame: str | bytes) -> bytes:
+        if frame is self.frame:
+            return self.data
+        data = encode_data_frame(frame)
+        self.frame = frame
+        self.data = data
+        return data
+
+
+class NativeWebSocket:
+    """An accepted WebSocket on an asyncio transport; a :class:`FrameSink`."""
+
+    __slots__ = (
+        "on_drain",
+        "_conn",
+        "_proto",
+        "_cache",
+        "_fragments",
+        "_fragment_text",
+        "socket",
+        "_closing",
+    )
+
+    def __init__(self, conn: HttpConnection, max_size: int, cache: _FrameCache) -> None:
+        self.on_drain: Callable[[], None] | None = None
+        self._conn = conn
+        self._proto = WsProtocol(Side.SERVER, state=State.OPEN, max_size=max_size)
+        self._cache = cache
+        self._fragments: list[bytes] | None = None
+        self._fragment_text = False
+        self.socket: EngineSocket | None = None
+        self._closing = False
+
+    @property
+    def paused(self) -> bool:
+        """True while the transport's write buffer is over its high-water mark."""
+        return self._conn.write_paused
+
+    def write(self, frames: list[str | bytes]) -> None:
+        """Writes frames in one transport write."""
+        transport = self._conn.transport
+        if self._closing or transport is None or transport.is_closing():
+            return
+        encode = self._cache.encode
+        if len(frames) == 1:
+            transport.write(encode(frames[0]))
+        else:
+            transport.write(b"".join([encode(f) for f in frames]))
+
+    def close(self, code: int = 1000) -> None:
+        """Starts the close handshake (the peer's answer, or EOF, ends the connection)."""
+        if self._closing:
+            return
+        self._closing = True
+        proto = self._proto
+        if proto.state is State.OPEN:
+            proto.send_close(code)
+        self._flush_protocol()
+        transport = self._conn.transport
+        if transport is not None:
+            transport.close()
+
+    def _flush_protocol(self) -> None:
+        transport = self._conn.transport
+        if transport is None:
+            return
+        for chunk in self._proto.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:
+                transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        """Parses frames and hands complete messages to the Engine.IO socket."""
+        proto = self._proto
+        proto.receive_data(data)
+        messages: list[str | bytes] = []
+        for frame in proto.events_received():
+            if not isinstance(frame, WsFrame):
+                continue
+            message = self._message(frame)
+            if message is not None:
+                messages.append(message)
+        if messages and self.socket is not None and not self._closing:
+            self.socket.ws_received(self, messages)
+        if proto.parser_exc is not None or proto.state is not State.OPEN:
+            self._flush_protocol()
+            if proto.state is not State.OPEN:
+                self._conn.close_soon()
+        else:
+            pending = proto.data_to_send()
+            if pending:
+                transport = self._conn.transport
+                if transport is not None:
+                    transport.writelines(pending)
+
+    def _message(self, frame: WsFrame) -> str | bytes | None:
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if not frame.fin:
+                self._fragments = [bytes(frame.data)]
+                self._fragment_text = opcode is Opcode.TEXT
+                return None
+            return self._decode(bytes(frame.data), opcode is Opcode.TEXT)
+        if opcode is Opcode.CONT and self._fragments is not None:
+            self._fragments.append(bytes(frame.data))
+            if not frame.fin:
+                return None
+            data = b"".join(self._fragments)
+            self._fragments = None
+            return self._decode(data, self._fragment_text)
+        return None  # ping/pong/close are handled by the protocol
+
+    def _decode(self, data: bytes, text: bool) -> str | bytes | None:
+        if not text:
+            return data
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            logger.info("websocket sent invalid UTF-8, closing")
+            self.close(1007)
+            return None
+
+    def connection_lost(self) -> None:
+        """The TCP connection is gone."""
+        self._closing = True
+        if self.socket is not None:
+            self.socket.ws_closed(self)
+
+
+class HttpConnection(asyncio.Protocol):
+    """One TCP connection: HTTP/1.1 requests, possibly upgraded to a WebSocket."""
+
+    def __init__(self, listener: _Listener) -> None:
+        self._listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.write_paused = False
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._too_large = False
+        self._ws: NativeWebSocket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: tuple[str, int] | None = None
+
+    # ------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._client = (str(peer[0]), int(peer[1]))
+        self._listener.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._listener.connections.discard(self)
+        if self._ws is not None:
+            self._ws.connection_lost()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        ws = self._ws
+        if ws is not None and ws.on_drain is not None:
+            ws.on_drain()
+
+    def data_received(self, data: bytes) -> None:
+        if self._ws is not None:
+            self._ws.data_received(data)
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._start_upgrade(data[upgrade.args[0] :] if upgrade.args else b"")
+        except httptools.HttpParserError:
+            self._write_response(HttpResponse(400, b"Bad Request"), close=True)
+
+    def close_soon(self) -> None:
+        """Closes the TCP connection after what is buffered."""
+        if self.transport is not None:
+            self.transport.close()
+
+    # ------------------------------------------------------------ httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = []
+        self._body_size = 0
+        self._too_large = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
+
+    def on_body(self, body: bytes) -> None:
+        if self._too_large:
+            return
+        self._body_size += len(body)
+        if self._body_size > self._listener.engine.options.limits.max_payload:
+            self._too_large = True
+            self._body = []
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._parser.should_upgrade():
+            return  # handled by HttpParserUpgrade
+        request = self._request()
+        if request is None:
+            self._write_response(HttpResponse(404, b"Not Found"), close=False)
+            return
+        assert self.transport is not None
+        self.transport.pause_reading()  # one request at a time on this connection
+        body = None if self._too_large else b"".join(self._body)
+        self._task = asyncio.get_running_loop().create_task(self._serve_http(request, body))
+
+    # ------------------------------------------------------------ requests
+
+    def _request(self) -> HttpRequest | None:
+        url = httptools.parse_url(self._url)
+        path = url.path.decode("latin-1") if url.path else "/"
+        if not self._listener.matches(path):
+            return None
+        query_string = url.query.decode("latin-1") if url.query else ""
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(query_string, keep_blank_values=True):
+            query.setdefault(key, value)
+        return HttpRequest(
+            method=self._parser.get_method().decode("ascii"),
+            path=path,
+            query=query,
+            headers=self._headers,
+            client=self._client,
+            scheme="http",
+            query_string=query_string,
+        )
+
+    async def _serve_http(self, request: HttpRequest, body: bytes | None) -> None:
+        async def read(limit: int) -> bytes | None:
+            if body is None or len(body) > limit:
+                return None
+            return body
+
+        try:
+            response = await self._listener.engine.handle_request(request, read)
+        except Exception:
+            logger.exception("request failed")
+            response = HttpResponse(500, b"Internal Server Error")
+        keep = self._parser.should_keep_alive() and body is not None
+        self._write_response(response, close=not keep)
+        if keep and self.transport is not None:
+            self.transport.resume_reading()
+
+    def _write_response(self, response: HttpResponse, *, close: bool) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}"]
+        lines.extend(f"{k}: {v}" for k, v in response.headers)
+        lines.append(f"Content-Length: {len(response.body)}")
+        if close:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        transport.write(head + response.body)
+        if close:
+            transport.close()
+
+    def _start_upgrade(self, extra: bytes) -> None:
+        request = self._request()
+        headers = self._headers
+        key = headers.get("sec-websocket-key")
+        if (
+            request is None
+            or headers.get("upgrade", "").lower() != "websocket"
+            or key is None
+            or headers.get("sec-websocket-version") != "13"
+        ):
+            self._write_response(HttpResponse(400, b"Bad Request"), close=True)
+            return
+        assert self.transport is not None
+        self.transport.pause_reading()
+        self._task = asyncio.get_running_loop().create_task(
+            self._serve_upgrade(request, key, extra)
+        )
+
+    async def _serve_upgrade(self, request: HttpRequest, key: str, extra: bytes) -> None:
+        engine = self._listener.engine
+        try:
+            target = await engine.prepare_websocket(request)
+        except HandshakeError as exc:
+            self._write_response(
+                HttpResponse(
+                    exc.status,
+                    f'{{"code":{exc.code},"message":"{exc.message}"}}'.encode(),
+                    [("Content-Type", "application/json")],
+                ),
+                close=True,
+            )
+            return
+        transport = self.transport
+        if transport is None:
+            if target is not None:
+                target.session.abort_upgrade()
+            return
+        accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
+        transport.write(
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            ).encode()
+        )
+        ws = NativeWebSocket(self, engine.options.limits.max_payload, self._listener.cache)
+        self._ws = ws
+        if target is None:
+            ws.socket = await engine.open_websocket(request, ws)
+        else:
+            ws.socket = target
+            engine.attach_probe(target, ws)
+        self._task = None
+        if self.transport is not None:
+            self.transport.resume_reading()
+            if extra:
+                ws.data_received(extra)
+
+
+class _Listener:
+    def __init__(self, engine: EngineServer, path: str) -> None:
+        self.engine = engine
+        self.path = "/" + path.strip("/") + "/"
+        self._bare = self.path.rstrip("/")
+        self.connections: set[HttpConnection] = set()
+        self.cache = _FrameCache()
+
+    def matches(self, path: str) -> bool:
+        return path == self._bare or path.startswith(self.path)
+
+
+async def serve(
+    target: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    path: str | None = None,
+    ready: Callable[[int], None] | None = None,
+    backlog: int = 2048,
+) -> None:
+    """Serves an Engine.IO/Socket.IO server with the native listener until cancelled.
+
+    Args:
+        target: an :class:`EngineServer`, a Socket.IO ``Server``, or an ``ASGIApp``.
+        host: address to bind.
+        port: port to bind (0 for a free one).
+        path: mount path (defaults to the target's).
+        ready: called with the bound port once listening.
+        backlog: listen backlog.
+    """
+    engine, default_path = _engine_of(target)
+    listener = _Listener(engine, path or default_path)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: HttpConnection(listener), host, port, backlog=backlog, reuse_address=True
+    )
+    bound = server.sockets[0].getsockname()[1]
+    if ready is not None:
+        ready(int(bound))
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        shutdown = getattr(target, "shutdown", None)
+        try:
+            if shutdown is not None:
+                await shutdown()
+            else:
+                await engine.shutdown()
+        except Exception:
+            logger.exception("shutdown failed")
+        for conn in list(listener.connections):
+            conn.close_soon()
+
+
+def _engine_of(target: Any) -> tuple[EngineServer, str]:
+    if isinstance(target, EngineServer):
+        return target, "/engine.io/"
+    engine = getattr(target, "engine", None)
+    if isinstance(engine, EngineServer):
+        path = getattr(target, "path", None) or getattr(target, "default_path", "/socket.io/")
+        return engine, str(path)
+    raise TypeError("serve() needs an EngineServer, a Server or an ASGIApp")
