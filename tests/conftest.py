@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+
+from tests.helpers.node import NodeServer, node_server
 from tests.helpers.servers import (
     ASGIApp,
     RunningServer,
@@ -55,5 +57,21 @@ async def serve_subprocess() -> AsyncIterator[Callable[..., Awaitable[ServerProc
 
         async def start(target: str, **kw: Any) -> ServerProcess:
             return await stack.enter_async_context(server_process(target, **kw))
+
+        yield start
+
+
+@pytest.fixture
+async def start_node_sio_server() -> AsyncIterator[Callable[..., Awaitable[NodeServer]]]:
+    """Start the official Node socket.io server (``tests/interop/js/sio_server.js``).
+
+    Call as ``server = await start_node_sio_server(PING_INTERVAL="300")``; keyword
+    arguments become environment variables (see the script's header). Its
+    ``server.process`` reports server-side events as JSON lines.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(**env: str) -> NodeServer:
+            return await stack.enter_async_context(node_server("sio_server.js", env=env))
 
         yield start

@@ -80,3 +80,21 @@ async def test_node_server_announces_its_port() -> None:
         assert response.text == "hello"
         pid = server.info["pid"]
     assert await _gone(pid)
+
+
+async def test_node_socketio_server_fixture(start_node_sio_server) -> None:
+    server = await start_node_sio_server()
+    lines = await run_node_script("sio_selftest_client.js", env={"SERVER_URL": server.url})
+    assert lines[0]["step"] == "connected"
+    assert lines[1] == {"step": "echo", "args": [1, "two", {"three": [3]}, {"binary": "BA=="}]}
+    assert lines[2] == {
+        "step": "refused",
+        "message": "unauthorized",
+        "data": {"reason": "bad token"},
+    }
+    connection = await server.process.read_event("connection")
+    assert connection["id"] == lines[0]["id"]
+    assert connection["transport"] == "websocket"
+    received = await server.process.read_event("received")
+    assert received["name"] == "echo" and received["ack"] is True
+    assert received["args"][-1] == {"binary": "BA=="}
