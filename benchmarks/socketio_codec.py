@@ -11,7 +11,7 @@ import argparse
 import timeit
 from collections.abc import Callable
 
-from plexio.socketio import JsonParser, Packet, Parser
+from plexio.socketio import Decoder, JsonParser, Packet, Parser
 
 __all__ = ["main"]
 
@@ -39,21 +39,29 @@ def _bench(name: str, parser: Parser, number: int) -> None:
     print(name)
     for label, packet in _PACKETS.items():
         messages = parser.encode(packet)
-        _time(f"encode {label}", lambda p=packet: parser.encode(p), number)
 
-        def decode(msgs: list[str | bytes] = messages) -> object:
-            decoder = parser.decoder()
+        def encode(p: Packet = packet) -> object:
+            return parser.encode(p)
+
+        # One decoder per connection: reuse it, as a session does.
+        session_decoder = parser.decoder()
+
+        def decode(
+            msgs: list[str | bytes] = messages, decoder: Decoder = session_decoder
+        ) -> object:
             result = None
             for message in msgs:
                 result = decoder.feed(message)
             return result
 
+        assert decode() == packet
+        _time(f"encode {label}", encode, number)
         _time(f"decode {label}", decode, number)
-    _time(
-        "build+encode event",
-        lambda: parser.encode(Packet.event("/", ["chat message", "hello"])),
-        number,
-    )
+
+    def build_and_encode() -> object:
+        return parser.encode(Packet.event("/", ["chat message", "hello"]))
+
+    _time("build+encode event", build_and_encode, number)
 
 
 def main() -> None:

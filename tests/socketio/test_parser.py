@@ -408,3 +408,17 @@ def test_corrupted_packets_raise_only_decode_error(packet: Packet, data: st.Data
             decoder.feed(message)
     except DecodeError:
         assert not decoder.pending
+
+
+def test_fuzz_harness_runs_on_its_seeds() -> None:
+    from fuzz.socketio_parser import _SEEDS, test_one_input
+
+    for seed in _SEEDS:
+        test_one_input(seed)
+
+
+@given(st.binary(max_size=200))
+def test_fuzz_harness_invariant(data: bytes) -> None:
+    from fuzz.socketio_parser import test_one_input
+
+    test_one_input(data)
