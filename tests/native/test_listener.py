@@ -1,0 +1,176 @@
+"""The native listener serves the same protocol as the ASGI path (real sockets, no ASGI)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from tests.helpers.apps import RecordingEcho
+from tests.helpers.eio import RawEngineIO, split_payload
+from tests.helpers.node import run_node_script
+
+import plexio
+from plexio.config import EngineOptions, Limits
+from plexio.native import serve
+from plexio.native.listener import encode_data_frame
+from plexio.server.engine import EngineServer
+
+
+@contextlib.asynccontextmanager
+async def native(target: object) -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    port: asyncio.Future[int] = loop.create_future()
+    task = loop.create_task(serve(target, "127.0.0.1", 0, ready=port.set_result))
+    try:
+        yield await asyncio.wait_for(port, 5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[tuple[RawEngineIO, RecordingEcho, EngineServer]]:
+    handler = RecordingEcho()
+    options = EngineOptions(ping_interval=0.3, ping_timeout=0.2, limits=Limits(max_payload=1000))
+    engine = EngineServer(handler, options, cors_allowed_origins="*")
+    async with native(engine) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as h:
+        yield RawEngineIO(h, f"ws://127.0.0.1:{port}"), handler, engine
+
+
+def test_data_frame_encoding() -> None:
+    assert encode_data_frame("4hi") == b"\x81\x034hi"
+    assert encode_data_frame(b"\x01") == b"\x82\x01\x01"
+    assert encode_data_frame("x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert encode_data_frame(b"y" * 70000)[:10] == b"\x82\x7f" + (70000).to_bytes(8, "big")
+
+
+async def test_polling_handshake_and_echo(
+    echo: tuple[RawEngineIO, RecordingEcho, EngineServer],
+) -> None:
+    eio, handler, _ = echo
+    hs = await eio.handshake()
+    assert set(hs.info) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
+    assert (hs.info["pingInterval"], hs.info["maxPayload"]) == (300, 1000)
+    assert hs.response.headers["access-control-allow-origin"] == "*"
+    await eio.assert_echoes(hs.sid)
+    assert handler.connected == [hs.sid]
+
+
+async def test_error_responses(echo: tuple[RawEngineIO, RecordingEcho, EngineServer]) -> None:
+    eio, _, _ = echo
+    bad = await eio.request("GET", {"EIO": "3", "transport": "polling"})
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"code": 5, "message": "Unsupported protocol version"},
+    )
+    bad = await eio.request("GET", {"EIO": "4", "transport": "polling", "sid": "nope"})
+    assert (bad.status_code, bad.json()["code"]) == (400, 1)
+    other = await eio.http.get("/elsewhere")
+    assert other.status_code == 404
+
+
+async def test_oversized_post_is_refused_and_others_keep_working(
+    echo: tuple[RawEngineIO, RecordingEcho, EngineServer],
+) -> None:
+    eio, handler, _ = echo
+    hs = await eio.handshake()
+    response = await eio.post(hs.sid, "4" + "x" * 2000)
+    assert response.status_code == 413
+    assert await handler.wait_disconnected(hs.sid) == "payload too large"
+    await eio.assert_echoes()
+
+
+async def test_websocket_session_and_heartbeat(
+    echo: tuple[RawEngineIO, RecordingEcho, EngineServer],
+) -> None:
+    eio, handler, engine = echo
+    async with eio.ws_connect() as ws:
+        info = await eio.ws_handshake(ws)
+        assert info["upgrades"] == []
+        await ws.send("4hello")
+        assert await eio.ws_recv(ws) == "4hello"
+        await ws.send(b"\x00\x01")
+        assert await eio.ws_recv(ws) == b"\x00\x01"
+        for _ in range(3):  # several heartbeats
+            assert await eio.ws_recv(ws) == "2"
+            await ws.send("3")
+        assert info["sid"] in engine.sockets
+    assert await handler.wait_disconnected(info["sid"]) == "transport close"
+    assert info["sid"] not in engine.sockets
+
+
+async def test_websocket_ping_timeout(
+    echo: tuple[RawEngineIO, RecordingEcho, EngineServer],
+) -> None:
+    eio, handler, _ = echo
+    async with eio.ws_connect() as ws:
+        info = await eio.ws_handshake(ws)
+        assert await eio.ws_recv(ws) == "2"
+        assert await handler.wait_disconnected(info["sid"], timeout=2) == "ping timeout"
+
+
+async def test_upgrade(echo: tuple[RawEngineIO, RecordingEcho, EngineServer]) -> None:
+    eio, _, engine = echo
+    hs = await eio.handshake()
+    pending = asyncio.create_task(eio.get(hs.sid))
+    await asyncio.sleep(0.05)
+    async with eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await eio.ws_recv(ws) == "3probe"
+        assert split_payload((await pending).text) == ["6"]
+        await ws.send("5")
+        await ws.send("4after")
+        assert await eio.ws_recv(ws) == "4after"
+        assert engine.sockets[hs.sid].transport == "websocket"
+        late = await eio.get(hs.sid)
+        assert late.status_code == 400
+
+
+async def test_oversized_frame_closes_only_that_session(
+    echo: tuple[RawEngineIO, RecordingEcho, EngineServer],
+) -> None:
+    eio, handler, _ = echo
+    async with eio.ws_connect() as ws:
+        info = await eio.ws_handshake(ws)
+        await ws.send("4" + "x" * 5000)
+        assert await handler.wait_disconnected(info["sid"]) in (
+            "transport close",
+            "transport error",
+        )
+    await eio.assert_echoes()
+
+
+async def test_socketio_with_official_client_over_native() -> None:
+    import re
+
+    sio = plexio.Server()
+
+    @sio.on("echo")
+    async def _echo(sock: plexio.ServerSocket, data: object) -> object:
+        return data
+
+    commu = sio.of(re.compile(r"/socket/commu-\d+"))
+
+    @commu.on("shout")
+    def _shout(sock: plexio.ServerSocket, text: str) -> str:
+        sock.broadcast.emit("heard", text)
+        return "sent"
+
+    async with native(sio) as port:
+        for transports in ("polling", "websocket", "polling,websocket"):
+            result = await run_node_script(
+                "native_check.js",
+                env={"SERVER_URL": f"http://127.0.0.1:{port}", "TRANSPORTS": transports},
+                timeout=20,
+            )
+            assert result[-1] == {
+                "echo": {"x": [1, 2]},
+                "binary": [5, 6],
+                "big": 70000,
+                "heard": "hi",
+                "ack": "sent",
+            }, result
