@@ -134,9 +134,10 @@ def create_asgi_app(settings: Settings) -> ASGIApp:
     # and falls back to `api` for every other path, e.g.
     #
     #     service = get_service(api)        # subscribe to service.events, call the service
-    #     return plexio.ASGIApp(gateway_server, other_asgi_app=api)
+    #     return plexio.ASGIApp(gateway_server, other_app=api)
     #
     # The wrapper must pass ASGI lifespan events on to `api` (its lifespan runs the migrations
-    # and the demo seed), or enter `api.router.lifespan_context(api)` itself.
+    # and the demo seed; plexio's ASGIApp forwards them to `other_app`), or enter
+    # `api.router.lifespan_context(api)` itself.
     # ------------------------------------------------------------------------------------
     return api

@@ -205,7 +205,9 @@ class CommunityService:
         """
         now = self._clock()
         token = encode_token(self._secret, user_id, now=now, ttl=self._token_ttl)
-        return IssuedToken(token=token, expires_at=now + self._token_ttl)
+        # The exp claim has whole seconds; report exactly what the token says.
+        expires_at = datetime.fromtimestamp(int((now + self._token_ttl).timestamp()), UTC)
+        return IssuedToken(token=token, expires_at=expires_at)
 
     async def authenticate_token(self, token: object) -> UserRecord:
         """Verify an access token and load its user (what the gateway calls on connect).

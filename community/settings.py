@@ -128,8 +128,8 @@ class Settings:
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
         if len(self.secret.encode("utf-8")) < MIN_SECRET_BYTES:
             raise ValueError(f"Settings.secret must be at least {MIN_SECRET_BYTES} bytes long")
-        if self.token_ttl <= timedelta(0):
-            raise ValueError("Settings.token_ttl must be positive")
+        if self.token_ttl < timedelta(seconds=1):
+            raise ValueError("Settings.token_ttl must be at least one second")
 
     @classmethod
     def from_env(
