@@ -28,13 +28,6 @@ QUIET = {"ping_interval": 20.0, "ping_timeout": 20.0}
 # The reference suites' heartbeat settings (pingInterval 300 ms, pingTimeout 200 ms).
 FAST = {"ping_interval": 0.3, "ping_timeout": 0.2}
 
-# Known server bugs (strict: the test starts failing loudly once the bug is fixed).
-WS_CLOSE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="server bug: when a session ends outside the WebSocket reader (server close, "
-    "ping timeout) the '1' frame is sent but the WebSocket itself is left open",
-)
-
 OPEN_KEYS = {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
 
 
@@ -628,7 +621,6 @@ async def test_item32_no_pong_makes_the_sid_unknown(start: Start) -> None:
     await env.eio.assert_echoes()
 
 
-@WS_CLOSE_BUG
 async def test_item32_no_pong_closes_the_websocket(start: Start) -> None:
     env = await start(**FAST)
     async with env.eio.ws_connect() as ws:
@@ -675,7 +667,6 @@ async def test_item37_server_close_over_polling(env: Env) -> None:
     assert await env.handler.wait_disconnected(hs.sid) == "forced close"
 
 
-@WS_CLOSE_BUG
 async def test_item37_server_close_over_websocket(env: Env) -> None:
     async with env.eio.ws_connect() as ws:
         info = await env.eio.ws_handshake(ws)

@@ -163,21 +163,7 @@ async def test_client_close_is_seen_by_the_server(start_pair, mode: str) -> None
     assert sid not in pair.echo.engine.sockets
 
 
-WS_CLOSE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="server bug: server-initiated close sends '1' but leaves the WebSocket open, "
-    "so engine.io-client only notices at its ping timeout",
-)
-
-
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "polling",
-        pytest.param("websocket", marks=WS_CLOSE_BUG),
-        pytest.param("upgrade", marks=WS_CLOSE_BUG),
-    ],
-)
+@pytest.mark.parametrize("mode", list(MODES))
 async def test_server_close_reaches_the_client(start_pair, mode: str) -> None:
     pair = await start_pair()
     async with pair.client(mode) as proc:
