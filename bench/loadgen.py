@@ -1,0 +1,313 @@
+"""Load-generator worker process: holds many `SioClient`s and obeys the orchestrator.
+
+The orchestrator (`bench.runner`) starts one worker per load-generator core and talks to it over
+a `multiprocessing` pipe with small command tuples; every command gets exactly one reply,
+`("ok", dict)` or `("error", str)`:
+
+- `("setup", spec)`: open the connections the scenario needs (and join the room for fan-out);
+  for connect-type scenarios, connect and close `spec["warmup"]` clients to warm the server up.
+- `("load", {})`: echo/fan-out: start the closed loops. Connect-type: open `spec["clients"]`
+  connections (that is the measured work) and reply when they are all up.
+- `("mark", {})`: start the measured window (counters reset).
+- `("stop", {})`: end the window and the load; the reply carries counts and latencies.
+- `("close", {})`: drop every connection; the worker then exits.
+
+Every wait is bounded by `spec["timeout"]` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from array import array
+from multiprocessing.connection import Connection
+from time import monotonic, monotonic_ns
+from typing import Any
+
+import uvloop
+from picows import ws_connect
+
+from bench.client import FanoutSender, SioClient, Stats, event_frame
+from bench.procstat import raise_nofile_limit
+
+__all__ = ["Worker", "worker_main"]
+
+#: At most this many latencies travel back per worker (evenly thinned beyond it).
+MAX_SAMPLES = 400_000
+
+
+class Worker:
+    """The state of one load-generator process.
+
+    Args:
+        conn: the pipe end to the orchestrator.
+        index: this worker's index (worker 0 holds the fan-out sender).
+    """
+
+    def __init__(self, conn: Connection, index: int) -> None:
+        self.conn = conn
+        self.index = index
+        self.stats = Stats()
+        self.clients: list[SioClient] = []
+        self.spec: dict[str, Any] = {}
+        self.sender: FanoutSender | None = None
+        self._mark_at = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._done: asyncio.Future[None] | None = None
+        self._connect_latencies: list[int] = []
+
+    async def run(self) -> None:
+        """Serve commands until `close` (or the orchestrator goes away)."""
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        loop.add_reader(self.conn.fileno(), self._readable)
+        # The event loop may switch the pipe to non-blocking mode; a large reply (latencies)
+        # must then not be cut short by EAGAIN half-way, so writes stay blocking.
+        os.set_blocking(self.conn.fileno(), True)
+        try:
+            await self._done
+        finally:
+            loop.remove_reader(self.conn.fileno())
+            for task in self._tasks:
+                task.cancel()
+            for client in self.clients:
+                client.disconnect()
+
+    # -- command plumbing -------------------------------------------------------------------
+
+    def _readable(self) -> None:
+        try:
+            command, arg = self.conn.recv()
+        except (EOFError, OSError):
+            self._finish()
+            return
+        handler = getattr(self, f"_cmd_{command}", None)
+        if handler is None:
+            self._reply_error(f"unknown command {command!r}")
+            return
+        if asyncio.iscoroutinefunction(handler):
+            task = asyncio.get_running_loop().create_task(self._guard(handler(arg)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            try:
+                self._reply(handler(arg))
+            except Exception as exc:  # reported to the orchestrator, which stops the run
+                self._reply_error(f"{type(exc).__name__}: {exc}")
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            result = await coro
+        except Exception as exc:  # reported to the orchestrator, which stops the run
+            self._reply_error(f"{type(exc).__name__}: {exc}")
+        else:
+            self._reply(result)
+
+    def _reply(self, result: dict[str, Any]) -> None:
+        os.set_blocking(self.conn.fileno(), True)
+        with contextlib.suppress(OSError):
+            self.conn.send(("ok", result))
+
+    def _reply_error(self, message: str) -> None:
+        os.set_blocking(self.conn.fileno(), True)
+        with contextlib.suppress(OSError):
+            self.conn.send(("error", message))
+
+    def _finish(self) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def _connect(self, namespaces: tuple[str, ...]) -> SioClient:
+        spec = self.spec
+        stats = self.stats
+        raw = bool(spec.get("raw", False))
+        started = monotonic_ns()
+        _, client = await ws_connect(
+            lambda: SioClient(stats, namespaces, raw),
+            spec["url"],
+            websocket_handshake_timeout=spec["timeout"],
+        )
+        assert isinstance(client, SioClient)
+        try:
+            async with asyncio.timeout(spec["timeout"]):
+                await client.ready
+        except BaseException:
+            client.disconnect()
+            raise
+        self._connect_latencies.append(monotonic_ns() - started)
+        return client
+
+    async def _connect_many(self, count: int, keep: bool, deadline: float) -> tuple[int, int]:
+        """Open `count` connections, `spec["concurrency"]` at a time; keep or close each.
+
+        Returns:
+            (connected, failed).
+        """
+        namespaces = tuple(self.spec["namespaces"])
+        concurrency = max(1, int(self.spec.get("concurrency", 64)))
+        todo = iter(range(count))
+        connected = 0
+        failed = 0
+
+        async def lane() -> None:
+            nonlocal connected, failed
+            for _ in todo:
+                if monotonic() > deadline:
+                    return
+                try:
+                    client = await self._connect(namespaces)
+                except Exception:
+                    failed += 1
+                    if failed > max(10, count // 10):
+                        raise
+                    continue
+                connected += 1
+                if keep:
+                    self.clients.append(client)
+                else:
+                    client.disconnect()
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, count)):
+                group.create_task(lane())
+        return connected, failed
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def _cmd_setup(self, spec: dict[str, Any]) -> dict[str, Any]:
+        self.spec = spec
+        kind = spec["kind"]
+        deadline = monotonic() + spec["timeout"]
+        if kind in ("connect", "memory"):
+            connected, failed = await self._connect_many(int(spec["warmup"]), False, deadline)
+            await asyncio.sleep(0.05)
+            return {"warmup": connected, "errors": failed}
+        connected, failed = await self._connect_many(int(spec["clients"]), True, deadline)
+        if connected < int(spec["clients"]):
+            raise ConnectionError(f"only {connected} of {spec['clients']} clients connected")
+        if kind == "fanout":
+            room = spec["room"]
+            for start in range(0, len(self.clients), 200):
+                batch = self.clients[start : start + 200]
+                await asyncio.gather(*(c.join(room, spec["timeout"]) for c in batch))
+            for client in self.clients:
+                client.prepare_fanout_member()
+            if spec.get("sender"):
+                sender_client = await self._connect(tuple(spec["namespaces"]))
+                self.sender = FanoutSender(
+                    sender_client,
+                    self.stats,
+                    room,
+                    members=len(self.clients),
+                    window=int(spec["window"]),
+                    padding=int(spec["padding"]),
+                )
+                self.stats.sender = self.sender
+        elif kind in ("echo", "binary"):
+            namespace = spec["namespaces"][0]
+            payload = spec["payload"]
+            if spec.get("raw"):
+                request = f'["echo",{payload}]'.encode()
+            elif kind == "binary":
+                request = event_frame(
+                    namespace, 1, '["echo",{"_placeholder":true,"num":0}]', attachments=1
+                )
+            else:
+                request = event_frame(namespace, 1, f'["echo",{payload}]')
+            attachment = os.urandom(int(spec["binary_bytes"])) if kind == "binary" else b""
+            for client in self.clients:
+                client.prepare_echo(request, attachment)
+        return {"connected": connected, "errors": failed}
+
+    async def _cmd_load(self, _: dict[str, Any]) -> dict[str, Any]:
+        spec = self.spec
+        kind = spec["kind"]
+        stats = self.stats
+        stats.errors = 0
+        stats.running = True
+        if kind in ("connect", "memory"):
+            self._connect_latencies = []
+            started = monotonic()
+            deadline = started + spec["timeout"]
+            connected, failed = await self._connect_many(int(spec["clients"]), True, deadline)
+            elapsed = monotonic() - started
+            stats.running = False
+            return {
+                "ops": connected,
+                "elapsed_s": elapsed,
+                "errors": failed + stats.errors,
+                "latencies_ns": _thin(self._connect_latencies),
+            }
+        if kind == "fanout":
+            if self.sender is not None:
+                self.sender.start()
+        else:
+            for client in self.clients:
+                client.send_request()
+        return {}
+
+    def _cmd_mark(self, _: dict[str, Any]) -> dict[str, Any]:
+        self.stats.reset()
+        self.stats.recording = True
+        self._mark_at = monotonic()
+        return {}
+
+    def _cmd_stop(self, _: dict[str, Any]) -> dict[str, Any]:
+        stats = self.stats
+        elapsed = monotonic() - self._mark_at
+        stats.recording = False
+        stats.running = False
+        if self.sender is not None:
+            self.sender.stop()
+        return {
+            "ops": stats.ops,
+            "elapsed_s": elapsed,
+            "errors": stats.errors,
+            "stalls": self.sender.stalls if self.sender is not None else 0,
+            "latencies_ns": _thin(stats.latencies_ns),
+        }
+
+    def _cmd_close(self, _: dict[str, Any]) -> dict[str, Any]:
+        self.stats.running = False
+        for client in self.clients:
+            client.disconnect()
+        if self.sender is not None:
+            self.sender.client.disconnect()
+        self.clients = []
+        asyncio.get_running_loop().call_soon(self._finish)
+        return {}
+
+    def _cmd_ping(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid()}
+
+
+def _thin(values: array[int] | list[int]) -> bytes:
+    """Latencies as packed int64 bytes, evenly thinned to at most MAX_SAMPLES."""
+    if len(values) > MAX_SAMPLES:
+        step = len(values) / MAX_SAMPLES
+        values = [values[int(i * step)] for i in range(MAX_SAMPLES)]
+    return array("q", values).tobytes()
+
+
+def worker_main(conn: Connection, index: int, cpus: list[int]) -> None:
+    """Body of a load-generator process: pin, raise the fd limit, run the worker on uvloop.
+
+    Args:
+        conn: the pipe end to the orchestrator.
+        index: worker index.
+        cpus: the cores to pin this process to (empty: no pinning).
+    """
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    raise_nofile_limit()
+    logging.getLogger("picows").setLevel(logging.CRITICAL)
+    try:
+        uvloop.run(Worker(conn, index).run())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        conn.close()

@@ -1,0 +1,127 @@
+"""plexio benchmark server: the same handlers as the peers, on plexio's Socket.IO server.
+
+Modes: `uvicorn` (plexio's ASGI app on uvicorn with uvloop + httptools, the same set-up as the
+python-socketio server) and `native` (plexio's own listener, through `plexio.run`).
+
+Run: `python -m bench.servers.plexio_server --port P [--mode uvicorn|native]`;
+`python -m bench.servers.plexio_server --check [--mode M]` prints `ok` or why it cannot run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Any
+
+from bench.servers.common import NAMESPACE_PATTERN, parse_args
+
+__all__ = ["build", "check", "main"]
+
+
+async def _settle(result: Any) -> Any:
+    """Await `result` when the API handed back an awaitable (join/emit may be either)."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _room_target(sio: Any, socket: Any, room: str) -> Any:
+    """The broadcast operator for `room` in the socket's own namespace."""
+    for name in ("nsp", "namespace"):
+        namespace = getattr(socket, name, None)
+        if namespace is not None and hasattr(namespace, "to"):
+            return namespace.to(room)
+    path = getattr(socket, "namespace", "/")
+    if isinstance(path, str) and path != "/":
+        return sio.of(path).to(room)
+    return sio.to(room)
+
+
+def _attach(sio: Any, target: Any) -> None:
+    @target.on("echo")
+    async def echo(socket: Any, data: Any) -> Any:
+        return data
+
+    @target.on("join")
+    async def join(socket: Any, room: str) -> bool:
+        await _settle(socket.join(room))
+        return True
+
+    @target.on("fanout")
+    async def fanout(socket: Any, room: str, payload: Any) -> None:
+        await _settle(_room_target(sio, socket, room).emit("msg", payload))
+
+
+def build() -> tuple[Any, Any]:
+    """Create the plexio server with the benchmark's handlers and its ASGI app.
+
+    Returns:
+        (server, asgi_app).
+
+    Raises:
+        ImportError, AttributeError: plexio does not offer the expected API (yet).
+    """
+    import plexio
+
+    sio = plexio.Server(cors_allowed_origins="*")
+    _attach(sio, sio)
+    _attach(sio, sio.of(NAMESPACE_PATTERN))
+    app = plexio.ASGIApp(sio)
+    return sio, app
+
+
+def check(mode: str) -> str:
+    """Say whether this server can run in `mode`: `ok`, or the reason it cannot."""
+    try:
+        build()
+        import plexio
+
+        if mode == "native":
+            run = getattr(plexio, "run", None)
+            if run is None:
+                return "plexio.run() does not exist yet"
+            if "server" not in inspect.signature(run).parameters:
+                return "plexio.run() has no server= option"
+    except Exception as exc:  # any failure means "not available", with the reason
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def _serve(mode: str, host: str, port: int) -> None:
+    import plexio
+
+    _, app = build()
+    if mode == "native":
+        plexio.run(app, host=host, port=port, server="native")
+        return
+    # The same uvicorn set-up as bench.servers.psio_server, so the two ASGI servers compare.
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
+    uvicorn.Server(config).run()
+
+
+def main() -> None:
+    """Parse the command line, then check or serve until killed."""
+    if "--check" in sys.argv:
+        sys.argv.remove("--check")
+        sys.argv += ["--port", "0"]
+        args = parse_args("plexio benchmark server", ["uvicorn", "native"])
+        print(check(args.mode))
+        return
+    args = parse_args("plexio benchmark server", ["uvicorn", "native"])
+    _serve(args.mode, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
