@@ -105,9 +105,7 @@ def _check_namespace(namespace: object) -> None:
         raise _bad(f"namespace must start with '/' and contain no ',': {namespace[:40]!r}")
 
 
-def _check_ack_id(ack_id: object) -> None:
-    if ack_id.__class__ is not int or ack_id < 0:
-        raise _bad("ack id must be a non-negative int")
+_ACK_ID_RULE: Final = "ack id must be a non-negative int"
 
 
 def _check_other(kind: object, data: JSONValue, ack_id: object) -> PacketType:
@@ -172,13 +170,14 @@ class Packet:
             name = data[0]
             if name.__class__ is not str or name in RESERVED_EVENTS:
                 _check_event_name(name)
-            if ack_id is not None:
-                _check_ack_id(ack_id)
+            if ack_id is not None and (ack_id.__class__ is not int or ack_id < 0):
+                raise _bad(_ACK_ID_RULE)
             type = _EVENT
         elif type == _ACK:
             if data.__class__ is not list:
                 raise _bad("ACK data must be a list")
-            _check_ack_id(ack_id)
+            if ack_id.__class__ is not int or ack_id < 0:
+                raise _bad(_ACK_ID_RULE)
             type = _ACK
         else:
             type = _check_other(type, data, ack_id)

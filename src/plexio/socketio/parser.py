@@ -113,7 +113,8 @@ _ACK: Final = PacketType.ACK
 _BINARY_EVENT: Final = PacketType.BINARY_EVENT
 _BINARY_ACK: Final = PacketType.BINARY_ACK
 _TYPE_BY_CHAR: Final[dict[str, PacketType]] = {str(int(t)): t for t in PacketType}
-_DIGITS: Final = frozenset("0123456789")
+_DIGIT_CHARS: Final = "0123456789"
+_DIGITS: Final = frozenset(_DIGIT_CHARS)
 _NON_STR_KEYS: Final = orjson.OPT_NON_STR_KEYS
 _DEFAULT_LIMITS: Final = Limits()
 
@@ -274,31 +275,31 @@ class JsonDecoder:
                 raise PayloadTooLargeError(f"more than {self._limits.max_attachments} attachments")
             pos = end + 1
             kind = _EVENT if kind == _BINARY_EVENT else _ACK
-        char = text[pos : pos + 1]
+        # ``rest`` is what follows the header parsed so far; slicing it again only
+        # when a namespace or an ack id is present keeps the common "2[...]" case
+        # to a single copy.
+        rest = text[pos:]
         namespace = "/"
-        if char == "/":
-            end = text.find(",", pos)
+        if rest[:1] == "/":
+            end = rest.find(",")
             if end < 0:  # "0/custom": the namespace ends the message (reference quirk)
-                namespace = text[pos:]
-                pos = size
+                namespace = rest
+                rest = ""
             else:
-                namespace = text[pos:end]
-                pos = end + 1
-            char = text[pos : pos + 1]
+                namespace = rest[:end]
+                rest = rest[end + 1 :]
         ack_id = None
-        if char in _DIGITS:
-            end = pos + 1
-            stop = min(size, pos + self._max_ack_digits + 1)
-            while end < stop and text[end] in _DIGITS:
-                end += 1
-            if end - pos > self._max_ack_digits:
+        if rest[:1] in _DIGITS:
+            payload = rest.lstrip(_DIGIT_CHARS)  # one C-speed scan, however long the run
+            digits = len(rest) - len(payload)
+            if digits > self._max_ack_digits:
                 raise PayloadTooLargeError(f"ack id longer than {self._max_ack_digits} digits")
-            ack_id = int(text[pos:end])
-            pos = end
+            ack_id = int(rest[:digits])
+            rest = payload
         data: JSONValue = None
-        if pos < size:
+        if rest:
             try:
-                data = orjson.loads(text[pos:])
+                data = orjson.loads(rest)
             except orjson.JSONDecodeError as exc:
                 raise DecodeError(f"invalid JSON payload: {exc}") from None
             if data is None:
