@@ -87,6 +87,14 @@ async def _finish(coro: Coroutine[Any, Any, Any], first: Any, done: Done | None,
             logger.exception("completion of %s failed", what)
 
 
+def _close(coro: Coroutine[Any, Any, Any], what: str) -> None:
+    """Closes a handler coroutine its task never resumed (no-op once it has finished)."""
+    try:
+        coro.close()
+    except Exception:
+        logger.exception("handler for %s failed while being cancelled", what)
+
+
 def call_handler(
     handler: Callable[..., Any],
     args: tuple[Any, ...],
@@ -117,7 +125,11 @@ def call_handler(
             logger.exception("handler for %s failed", what)
             return
         else:
-            owner.add(asyncio.get_running_loop().create_task(_finish(result, first, done, what)))
+            task = asyncio.get_running_loop().create_task(_finish(result, first, done, what))
+            # A task cancelled before its first step never enters ``_finish``, so the
+            # handler would stay suspended (its timers and waiters alive) until GC.
+            task.add_done_callback(lambda _t, coro=result, name=what: _close(coro, name))
+            owner.add(task)
             return
     if done is not None:
         try:

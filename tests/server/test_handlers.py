@@ -1,0 +1,251 @@
+"""plexio.server.handlers: eager handler calls, task ownership, containment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from plexio.server.handlers import TaskOwner, call_handler
+
+LOGGER = "plexio.server.handlers"
+
+
+@pytest.fixture
+async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """Whatever reaches the event loop's exception handler (must stay empty)."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    yield errors
+    loop.set_exception_handler(previous)
+
+
+async def test_sync_handler_completes_at_once() -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+    call_handler(lambda a, b: a + b, (2, 3), results.append, owner, "add")
+    assert results == [5]
+    assert len(owner) == 0
+
+
+async def test_coroutine_that_never_suspends_runs_without_a_task() -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+    ran: list[str] = []
+
+    async def handler(x: int) -> int:
+        ran.append("body")
+        return x * 2
+
+    call_handler(handler, (21,), results.append, owner, "double")
+    # finished before call_handler returned: no task was created
+    assert results == [42]
+    assert ran == ["body"]
+    assert len(owner) == 0
+    assert all(t.get_coro().__qualname__ != "_finish" for t in asyncio.all_tasks())  # type: ignore[union-attr]
+
+
+async def test_coroutine_that_suspends_gets_one_owned_task() -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def handler(x: int) -> tuple[int, str]:
+        got = await gate
+        await asyncio.sleep(0)
+        return x, got
+
+    call_handler(handler, (7,), results.append, owner, "wait")
+    assert results == []
+    assert len(owner) == 1
+    gate.set_result("opened")
+    async with asyncio.timeout(5):
+        while not results:
+            await asyncio.sleep(0)
+    assert results == [(7, "opened")]
+    await asyncio.sleep(0)
+    assert len(owner) == 0
+
+
+async def test_exception_thrown_into_a_resumed_coroutine_reaches_it() -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def handler() -> str:
+        try:
+            await gate
+        except KeyError as exc:
+            return f"caught {exc.args[0]}"
+        return "not reached"
+
+    call_handler(handler, (), results.append, owner, "catch")
+    gate.set_exception(KeyError("k"))
+    async with asyncio.timeout(5):
+        while not results:
+            await asyncio.sleep(0)
+    assert results == ["caught k"]
+
+
+async def test_order_of_eager_and_suspended_handlers() -> None:
+    """Handlers start in call order; eager ones finish at once, suspended ones later."""
+    owner = TaskOwner()
+    log: list[str] = []
+
+    def sync(tag: str) -> str:
+        log.append(f"start {tag}")
+        return tag
+
+    async def eager(tag: str) -> str:
+        log.append(f"start {tag}")
+        return tag
+
+    async def sleeper(tag: str) -> str:
+        log.append(f"start {tag}")
+        await asyncio.sleep(0.01)
+        return tag
+
+    def done(result: Any) -> None:
+        log.append(f"done {result}")
+
+    call_handler(sleeper, ("a",), done, owner, "a")
+    call_handler(sync, ("b",), done, owner, "b")
+    call_handler(eager, ("c",), done, owner, "c")
+    call_handler(sleeper, ("d",), done, owner, "d")
+    assert log == ["start a", "start b", "done b", "start c", "done c", "start d"]
+    async with asyncio.timeout(5):
+        while len(owner):
+            await asyncio.sleep(0.005)
+    assert log[6:] == ["done a", "done d"]
+
+
+@pytest.mark.parametrize("where", ["sync", "before suspending", "after suspending"])
+async def test_handler_exceptions_are_logged_and_contained(
+    caplog: pytest.LogCaptureFixture, loop_errors: list[dict[str, Any]], where: str
+) -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+
+    def sync_fail() -> None:
+        raise RuntimeError("boom sync")
+
+    async def early_fail() -> None:
+        raise RuntimeError("boom early")
+
+    async def late_fail() -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("boom late")
+
+    handler = {"sync": sync_fail, "before suspending": early_fail, "after suspending": late_fail}
+    call_handler(handler[where], (), results.append, owner, f"event-{where}")
+    async with asyncio.timeout(5):
+        while len(owner):
+            await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert results == []
+    failures = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
+    assert len(failures) == 1
+    assert failures[0].getMessage() == f"handler for event-{where} failed"
+    assert failures[0].exc_info is not None
+    assert "boom" in str(failures[0].exc_info[1])
+    assert loop_errors == []
+
+
+@pytest.mark.parametrize("suspends", [False, True])
+async def test_failing_completion_is_logged(
+    caplog: pytest.LogCaptureFixture, loop_errors: list[dict[str, Any]], suspends: bool
+) -> None:
+    owner = TaskOwner()
+
+    async def handler() -> int:
+        if suspends:
+            await asyncio.sleep(0)
+        return 1
+
+    def done(result: Any) -> None:
+        raise ValueError("cannot ack")
+
+    call_handler(handler, (), done, owner, "acked")
+    async with asyncio.timeout(5):
+        while len(owner):
+            await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert messages == ["completion of acked failed"]
+    assert loop_errors == []
+
+
+@pytest.mark.parametrize("started", [False, True])
+async def test_cancel_all_cancels_suspended_handlers(
+    loop_errors: list[dict[str, Any]], started: bool
+) -> None:
+    """Cancelled before or after the task's first step, the handler is unwound."""
+    owner = TaskOwner()
+    cleaned: list[str] = []
+    results: list[Any] = []
+
+    async def forever(tag: str) -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            cleaned.append(tag)
+
+    for tag in ("x", "y", "z"):
+        call_handler(forever, (tag,), results.append, owner, tag)
+    assert len(owner) == 3
+    if started:
+        await asyncio.sleep(0)
+    timers = len(asyncio.get_running_loop()._scheduled)  # type: ignore[attr-defined]
+    assert timers >= 3
+    tasks = list(owner._tasks)
+    owner.cancel_all()
+    assert len(owner) == 0
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(t.cancelled() for t in tasks)
+    assert sorted(cleaned) == ["x", "y", "z"]
+    assert results == []
+    assert loop_errors == []
+    # the hour-long sleeps released their timers
+    live = [h for h in asyncio.get_running_loop()._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    assert all(h.when() - asyncio.get_running_loop().time() < 3000 for h in live)
+
+
+async def test_cancelled_handler_may_catch_and_return() -> None:
+    """A handler that swallows its cancellation still ends; its result is acknowledged."""
+    owner = TaskOwner()
+    results: list[Any] = []
+
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return "cleaned up"
+        return "not reached"
+
+    call_handler(stubborn, (), results.append, owner, "stubborn")
+    await asyncio.sleep(0)  # the task took its first step
+    (task,) = owner._tasks
+    owner.cancel_all()
+    async with asyncio.timeout(5):
+        await asyncio.gather(task, return_exceptions=True)
+    assert results == ["cleaned up"]
+
+
+async def test_task_owner_forgets_finished_tasks() -> None:
+    owner = TaskOwner()
+
+    async def quick() -> None:
+        await asyncio.sleep(0)
+
+    task = asyncio.get_running_loop().create_task(quick())
+    owner.add(task)
+    assert len(owner) == 1
+    await task
+    await asyncio.sleep(0)
+    assert len(owner) == 0
+    owner.cancel_all()  # nothing to cancel: no error
