@@ -128,7 +128,12 @@ def call_handler(
             task = asyncio.get_running_loop().create_task(_finish(result, first, done, what))
             # A task cancelled before its first step never enters ``_finish``, so the
             # handler would stay suspended (its timers and waiters alive) until GC.
-            task.add_done_callback(lambda _t, coro=result, name=what: _close(coro, name))
+            coro = result
+
+            def release(_task: asyncio.Task[None]) -> None:
+                _close(coro, what)
+
+            task.add_done_callback(release)
             owner.add(task)
             return
     if done is not None:
