@@ -210,9 +210,40 @@ def test_server_side_sends(parser: Parser) -> None:
     for send in sends:
         with pytest.raises(LocalProtocolError):
             send()
-    # The client's packets for the namespace the server closed are now errors (item 63).
+
+
+def test_late_packets_for_a_namespace_the_server_left_are_dropped(parser: Parser) -> None:
+    conn = joined(parser, "/", "/a")
+    conn.send_disconnect("/a")
+    # Sent before the client saw the DISCONNECT: dropped, the connection stays.
+    assert client_sends(conn, Packet.event("/a", ["late", b"\x00"])) is None
+    assert client_sends(conn, Packet.ack("/a", 1, [])) is None
+    assert client_sends(conn, Packet.disconnect("/a")) is None
+    assert not conn.closed
+    # A CONNECT_ERROR is never excused.
     with pytest.raises(RemoteProtocolError):
+        client_sends(conn, Packet.connect_error("/a", "no"))
+
+
+def test_reconnecting_ends_the_grace(parser: Parser) -> None:
+    conn = joined(parser, "/a")
+    conn.send_disconnect("/a")
+    assert client_sends(conn, Packet.connect("/a")) == ConnectRequested("/a", {})
+    conn.refuse("/a", "no")
+    with pytest.raises(RemoteProtocolError):  # item 63 again
         client_sends(conn, Packet.event("/a", ["e"]))
+
+
+def test_the_left_set_is_bounded() -> None:
+    conn = ServerConnection(JsonParser(), max_namespaces=2)
+    for name in ("/1", "/2", "/3"):
+        conn.receive_message(f"0{name},")
+        conn.accept(name, "s")
+        conn.send_disconnect(name)
+    assert conn.receive_message('2/3,["e"]') is None
+    assert conn.receive_message('2/2,["e"]') is None
+    with pytest.raises(RemoteProtocolError):  # "/1" was forgotten first
+        conn.receive_message('2/1,["e"]')
 
 
 def test_accept_and_refuse_need_a_pending_connect(parser: Parser) -> None:

@@ -14,13 +14,21 @@ connection (items 56, 61, 63):
 * EVENT, ACK and DISCONNECT for a namespace that is not joined are errors;
 * a client never sends CONNECT_ERROR.
 
+One deliberate leniency over the reference server: after the server made the client
+leave a namespace (:meth:`ServerConnection.send_disconnect`), packets the client sent
+for it before seeing the DISCONNECT are dropped (``receive_message`` returns ``None``)
+instead of closing the whole connection, since the client could not know; a new CONNECT
+for that namespace ends the grace.
+
 A namespace moves ``(absent) → pending → joined → (absent)``::
 
     receive CONNECT        absent  → pending   (ConnectRequested reported)
     accept(ns, sid)        pending → joined    (CONNECT reply to send)
     refuse(ns, message)    pending → absent    (CONNECT_ERROR to send; item 60)
     receive DISCONNECT     joined  → absent    (NamespaceDisconnected reported)
-    send_disconnect(ns)    joined  → absent    (DISCONNECT to send; item 68)
+    send_disconnect(ns)    joined  → left      (DISCONNECT to send; item 68)
+    receive CONNECT        left    → pending   (other packets for a left namespace
+                                                are dropped)
 
 Driving it: pass every Engine.IO message of the session, in order, to
 :meth:`ServerConnection.receive_message` and handle the event it returns; write the
@@ -81,6 +89,7 @@ class ServerConnection:
         "_decoder",
         "_joined",
         "_joined_any",
+        "_left",
         "_max_namespaces",
         "_next_ack_id",
         "_parser",
@@ -103,6 +112,8 @@ class ServerConnection:
         self._ack_limit = 10**limits.max_ack_id_digits
         self._joined: dict[NamespacePath, Sid] = {}
         self._pending: set[NamespacePath] = set()
+        # Namespaces the server made the client leave (insertion-ordered, bounded).
+        self._left: dict[NamespacePath, None] = {}
         self._next_ack_id = 0
         self._closed = False
         self._joined_any = False
@@ -147,8 +158,9 @@ class ServerConnection:
             message: a text (``str``) or binary Engine.IO message, in arrival order.
 
         Returns:
-            The event to handle, or ``None`` while a binary packet waits for its
-            attachments.
+            The event to handle, or ``None`` when there is nothing to do (a binary
+            packet waits for its attachments, or a late packet for a namespace the
+            server just left was dropped).
 
         Raises:
             RemoteProtocolError: the peer broke the protocol (a
@@ -169,10 +181,14 @@ class ServerConnection:
             self._decoder.reset()
             raise
 
-    def _handle(self, packet: Packet) -> SocketEvent:
+    def _handle(self, packet: Packet) -> SocketEvent | None:
         kind = packet.type
         namespace = packet.namespace
         sid = self._joined.get(namespace)
+        if sid is None and kind != _CONNECT and namespace in self._left:
+            if kind == PacketType.CONNECT_ERROR:
+                raise RemoteProtocolError("a client may not send CONNECT_ERROR")
+            return None  # sent before the client saw the server's DISCONNECT
         if kind == _EVENT:
             if sid is None:
                 raise self._not_joined(packet)
@@ -190,6 +206,7 @@ class ServerConnection:
                 raise RemoteProtocolError(
                     f"more than {self._max_namespaces} namespaces on one connection"
                 )
+            self._left.pop(namespace, None)
             self._pending.add(namespace)
             auth = packet.data
             return ConnectRequested(namespace, auth if auth is not None else {})
@@ -310,6 +327,10 @@ class ServerConnection:
         """
         self._check_joined(namespace)
         del self._joined[namespace]
+        left = self._left
+        left[namespace] = None
+        if len(left) > self._max_namespaces:
+            del left[next(iter(left))]
         return self._parser.encode(Packet.disconnect(namespace))
 
     def _check_open(self) -> None:
@@ -334,6 +355,7 @@ class ServerConnection:
         self._closed = True
         self._decoder.reset()
         self._pending.clear()
+        self._left.clear()
         joined = dict(self._joined)
         self._joined.clear()
         return joined
