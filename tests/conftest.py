@@ -14,6 +14,7 @@ from tests.helpers.servers import (
     RunningServer,
     ServerProcess,
     running_hypercorn,
+    running_native,
     running_uvicorn,
     server_process,
 )
@@ -42,6 +43,17 @@ async def serve_hypercorn() -> AsyncIterator[StartServer]:
 
         async def start(app: ASGIApp, **config: Any) -> RunningServer:
             return await stack.enter_async_context(running_hypercorn(app, **config))
+
+        yield start
+
+
+@pytest.fixture
+async def serve_native() -> AsyncIterator[StartServer]:
+    """Like ``serve_uvicorn`` but with plexio's native listener (no ``other_app``)."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(target: Any, **kwargs: Any) -> RunningServer:
+            return await stack.enter_async_context(running_native(target, **kwargs))
 
         yield start
 

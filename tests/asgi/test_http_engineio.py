@@ -1,5 +1,8 @@
 """Engine.IO v4 at the HTTP/WebSocket level: plexio's ASGIApp under a real uvicorn.
 
+Every test runs twice: under uvicorn (the ASGI path) and under plexio's native
+listener, which serves the same EngineServer without ASGI.
+
 Raw requests (httpx for polling, the ``websockets`` client for WebSocket) against the
 echo server of ``tests/helpers/apps.py``; each test names the PROTOCOL.md item(s) it
 checks. Every bad-input test then checks that a second, healthy session on the same
@@ -38,6 +41,7 @@ class Env:
     echo: EchoEngine
     server: RunningServer
     eio: RawEngineIO
+    kind: str
 
     @property
     def engine(self) -> Any:
@@ -51,28 +55,35 @@ class Env:
 Start = Callable[..., Awaitable[Env]]
 
 
-def _starter(serve: Any, stack: list[httpx.AsyncClient]) -> Start:
+def _starter(serve: Any, stack: list[httpx.AsyncClient], kind: str) -> Start:
     async def start(*, path: str = "/engine.io/", other_app: Any = None, **options: Any) -> Env:
         for key, value in QUIET.items():
             options.setdefault(key, value)
         echo = make_echo_engine(path=path, **options)
         app = echo.app
         if other_app is not None:
+            if kind == "native":
+                pytest.skip("the native listener serves only the Engine.IO path")
             from plexio.asgi import ASGIApp
 
             app = ASGIApp(echo.engine, path=path, other_app=other_app)
         server = await serve(app)
         http = httpx.AsyncClient(base_url=server.http_url, timeout=10.0)
         stack.append(http)
-        return Env(echo, server, RawEngineIO(http, server.ws_url, path=path))
+        return Env(echo, server, RawEngineIO(http, server.ws_url, path=path), kind)
 
     return start
 
 
-@pytest.fixture
-async def start(serve_uvicorn) -> AsyncIterator[Start]:
+@pytest.fixture(params=["uvicorn", "native"])
+async def start(
+    request: pytest.FixtureRequest, serve_uvicorn: Any, serve_native: Any
+) -> AsyncIterator[Start]:
+    """Start echo servers under uvicorn (ASGI) and, as a second run, the native listener."""
+    kind: str = request.param
+    serve = serve_uvicorn if kind == "uvicorn" else serve_native
     clients: list[httpx.AsyncClient] = []
-    yield _starter(serve_uvicorn, clients)
+    yield _starter(serve, clients, kind)
     for client in clients:
         await client.aclose()
 
@@ -253,7 +264,18 @@ async def test_item10_second_concurrent_get_closes_the_session(env: Env) -> None
     await env.eio.assert_echoes()
 
 
-async def test_item11_second_concurrent_post_closes_the_session(env: Env) -> None:
+async def test_item11_second_concurrent_post_closes_the_session(
+    env: Env, request: pytest.FixtureRequest
+) -> None:
+    if env.kind == "native":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="server bug: the native listener reads a whole POST body before the "
+                "engine sees the request, so a second POST sent meanwhile is accepted and its "
+                "packets are delivered before the first POST's (order broken)",
+            )
+        )
     hs = await env.eio.handshake()
     release = asyncio.Event()
 
@@ -269,7 +291,7 @@ async def test_item11_second_concurrent_post_closes_the_session(env: Env) -> Non
             content=slow_body(),
         )
     )
-    await eventually(lambda: env.engine.sockets[hs.sid]._post_busy)
+    await eventually(lambda: env.engine.sockets[hs.sid]._post_busy, timeout=3)
     second = await env.eio.post(hs.sid, "4second")
     assert second.status_code == 400
     release.set()
@@ -771,7 +793,7 @@ async def test_item44_websocket_only_session(env: Env) -> None:
 @pytest.fixture
 async def hyper(serve_hypercorn) -> AsyncIterator[Start]:
     clients: list[httpx.AsyncClient] = []
-    yield _starter(serve_hypercorn, clients)
+    yield _starter(serve_hypercorn, clients, "hypercorn")
     for client in clients:
         await client.aclose()
 

@@ -6,6 +6,9 @@ and start it again::
     python tests/helpers/serve_app.py tests.helpers.apps:echo_engine_app \\
         --server uvicorn --port 0 --kwargs '{"ping_interval": 0.3}'
 
+``--server`` is ``uvicorn``, ``hypercorn`` or ``native`` (plexio's own listener, which
+serves only the Engine.IO path of the app).
+
 The factory is called with the ``--kwargs`` JSON object as keyword arguments and
 must return an ASGI app; if the attribute is not callable with those arguments
 (e.g. it is an ASGI app itself), it is used as is when ``--kwargs`` is empty.
@@ -112,13 +115,31 @@ async def _serve_hypercorn(app: Any, sock: socket.socket, stop: asyncio.Event) -
     return await task
 
 
+async def _serve_native(app: Any, port: int, stop: asyncio.Event) -> None:
+    from plexio.native import serve
+
+    task = asyncio.create_task(serve(app, "127.0.0.1", port, ready=_announce))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        await task  # it failed: let the error show
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _main(args: argparse.Namespace) -> None:
     app = load_app(args.target, json.loads(args.kwargs))
-    sock = _bind(args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if args.server == "native":
+        await _serve_native(app, args.port, stop)
+        return
+    sock = _bind(args.port)
     if args.server == "uvicorn":
         await _serve_uvicorn(app, sock, stop)
     else:
@@ -135,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("target", help="module:factory returning an ASGI app")
-    parser.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn")
+    parser.add_argument("--server", choices=("uvicorn", "hypercorn", "native"), default="uvicorn")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--kwargs", default="{}", help="JSON object of factory arguments")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ Three ways, all bound to port 0 and reporting the port the kernel picked:
 * :func:`running_uvicorn` — uvicorn's ``Server.serve()`` as a task in the test's own
   event loop (handlers and the test share the loop, so a test can inspect server state);
 * :func:`running_hypercorn` — the same under hypercorn, the "second ASGI server";
+* :func:`running_native` — plexio's own native listener (no ASGI) in the test's loop;
 * :func:`server_process` — ``tests/helpers/serve_app.py`` in a subprocess, for tests
   that kill and restart a server (the restart binds the same port again).
 """
@@ -29,6 +30,7 @@ __all__ = [
     "RunningServer",
     "ServerProcess",
     "running_hypercorn",
+    "running_native",
     "running_uvicorn",
     "server_process",
 ]
@@ -172,6 +174,45 @@ async def running_hypercorn(app: ASGIApp, **config: Any) -> AsyncIterator[Runnin
                 await task
         with contextlib.suppress(OSError):
             os.close(fd)  # only if hypercorn never adopted it
+
+
+@contextlib.asynccontextmanager
+async def running_native(target: Any, **kwargs: Any) -> AsyncIterator[RunningServer]:
+    """Serve with plexio's native listener (``plexio.native.serve``) in the running loop.
+
+    Args:
+        target: an ``EngineServer``, a Socket.IO ``Server`` or a plexio ``ASGIApp``
+            (its engine and path are served; ``other_app`` is not).
+        **kwargs: extra keyword arguments for ``plexio.native.serve`` (e.g. ``path``).
+
+    Yields:
+        The :class:`RunningServer` with the bound port.
+    """
+    from plexio.native import serve
+
+    loop = asyncio.get_running_loop()
+    bound: asyncio.Future[int] = loop.create_future()
+
+    def ready(port: int) -> None:
+        if not bound.done():
+            bound.set_result(port)
+
+    task = loop.create_task(serve(target, HOST, 0, ready=ready, **kwargs), name="native")
+    try:
+        async with asyncio.timeout(_STARTUP_TIMEOUT):
+            await asyncio.wait({task, bound}, return_when=asyncio.FIRST_COMPLETED)
+        if not bound.done():
+            task.result()  # startup failed: raise its error
+            raise RuntimeError("native listener stopped during startup")
+        yield RunningServer(port=bound.result())
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                async with asyncio.timeout(_SHUTDOWN_GRACE + 2.0):
+                    await task
+            except TimeoutError:
+                pass
 
 
 @dataclass(slots=True)
@@ -320,7 +361,7 @@ async def server_process(
     Args:
         target: ``"package.module:factory"``; the factory is called with ``kwargs``
             and returns an ASGI app (or the attribute is the app itself).
-        server: ``"uvicorn"`` or ``"hypercorn"``.
+        server: ``"uvicorn"``, ``"hypercorn"`` or ``"native"``.
         kwargs: JSON-serialisable keyword arguments for the factory.
         env: extra environment variables for the subprocess.
 

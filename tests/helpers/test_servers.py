@@ -6,7 +6,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.helpers.apps import hello_app
+from tests.helpers.apps import hello_app, make_echo_engine
+from tests.helpers.eio import RawEngineIO
 from tests.helpers.servers import RunningServer, server_process
 
 
@@ -34,6 +35,27 @@ async def test_hypercorn_serves_on_a_free_port(serve_hypercorn) -> None:
     server = await serve_hypercorn(hello_app)
     assert server.port > 0
     await _check(server)
+
+
+async def test_native_listener_serves_on_a_free_port(serve_native) -> None:
+    echo = make_echo_engine()
+    server = await serve_native(echo.app)
+    eio = RawEngineIO(httpx.AsyncClient(base_url=server.http_url), server.ws_url)
+    async with eio.http:
+        await eio.assert_echoes()
+    assert echo.handler.connected
+
+
+async def test_subprocess_native_listener_restarts_on_same_port() -> None:
+    async with server_process("tests.helpers.apps:echo_engine_app", server="native") as proc:
+        port = proc.port
+        for _ in range(2):
+            running = proc.running
+            async with httpx.AsyncClient(base_url=running.http_url) as http:
+                await RawEngineIO(http, running.ws_url).assert_echoes()
+            await proc.kill()
+            await proc.start()
+        assert proc.port == port
 
 
 @pytest.mark.parametrize("kind", ["uvicorn", "hypercorn"])

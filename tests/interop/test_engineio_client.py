@@ -1,6 +1,7 @@
 """The official npm engine.io-client 6.x (under Node) against plexio's Engine.IO server.
 
-plexio's echo server runs under uvicorn in the test's event loop, so each test can
+plexio's echo server runs in the test's event loop (under uvicorn, and again under
+plexio's native listener), so each test can
 look at the server side (sessions, transports, disconnect reasons) while
 ``tests/interop/js/eio_client.js`` drives the JS client and reports its events.
 Covers PROTOCOL.md items 19-21, 24, 25-27, 31, 34, 35-37, 38-41, 44 end to end.
@@ -48,13 +49,17 @@ class Pair:
         )
 
 
-@pytest.fixture
-async def start_pair(serve_uvicorn) -> AsyncIterator[Callable[..., Awaitable[Pair]]]:
+@pytest.fixture(params=["uvicorn", "native"])
+async def start_pair(
+    request: pytest.FixtureRequest, serve_uvicorn: Any, serve_native: Any
+) -> AsyncIterator[Callable[..., Awaitable[Pair]]]:
+    serve = serve_uvicorn if request.param == "uvicorn" else serve_native
+
     async def start(**options: Any) -> Pair:
         options.setdefault("ping_interval", 0.3)
         options.setdefault("ping_timeout", 0.2)
         echo = make_echo_engine(**options)
-        server = await serve_uvicorn(echo.app)
+        server = await serve(echo.app)
         return Pair(echo, server)
 
     yield start
