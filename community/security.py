@@ -124,7 +124,8 @@ def decode_token(secret: str, token: object, *, now: datetime) -> TokenClaims:
         TokenExpired: The token is valid but expired.
         AuthenticationFailed: The token is missing, malformed, forged or of the wrong kind.
     """
-    if not isinstance(token, str) or not token or len(token) > 4096:
+    # A compact JWS is ASCII (base64url and dots); anything else is not worth parsing.
+    if not isinstance(token, str) or not token or len(token) > 4096 or not token.isascii():
         raise AuthenticationFailed("missing or malformed token")
     try:
         # Expiry is checked below against the injected clock, so tests need not wait.

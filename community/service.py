@@ -144,17 +144,16 @@ class CommunityService:
         """
         name = _username(username)
         secret = self._password(password)
-        shown = (
-            display_name
-            if display_name
-            else (username.strip() if isinstance(username, str) else name)
-        )
-        shown = _text(shown, "display_name", min_length=1, max_length=64, single_line=True)
+        if display_name is None or display_name == "":
+            display_name = name if not isinstance(username, str) else username.strip()
+        shown = _text(display_name, "display_name", min_length=1, max_length=64, single_line=True)
+        # Answer a taken name before paying for a hash; the unique index settles races.
+        async with self._sessionmaker() as session:
+            if await session.scalar(select(User.id).where(User.username == name)):
+                raise Conflict(f"username {name!r} is taken")
         password_hash = await self._passwords.hash(secret)
         try:
             async with self._sessionmaker() as session, session.begin():
-                if await session.scalar(select(User.id).where(User.username == name)):
-                    raise Conflict(f"username {name!r} is taken")
                 user = User(
                     username=name,
                     display_name=shown,
@@ -899,13 +898,13 @@ class CommunityService:
                 await session.flush()
                 record = _message_record(message, channel.community_id, author.username)
         except IntegrityError:
-            if key is None:
-                raise
-            # A concurrent call with the same key won the race: return its message.
-            async with self._sessionmaker() as session:
-                existing = await self._find_by_client_id(session, uid, key, chid)
+            existing = None
+            if key is not None:
+                # A concurrent call with the same key won the race: return its message.
+                async with self._sessionmaker() as session:
+                    existing = await self._find_by_client_id(session, uid, key, chid)
             if existing is None:
-                raise
+                raise Conflict("the message could not be stored; try again") from None
             return PostedMessage(message=existing, created=False)
         await self._publish(MessageCreated(record))
         return PostedMessage(message=record, created=True)
