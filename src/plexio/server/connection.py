@@ -149,6 +149,12 @@ class Connection:
             del self.sockets[name]
             self.left.add(name)
 
+    def disconnect_all(self) -> None:
+        """Disconnects every socket (each gets DISCONNECT), then closes the connection."""
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
+        self.close()
+
     def close(self) -> None:
         """Closes the whole Engine.IO connection."""
         self.engine.close(DisconnectReason.FORCED_CLOSE)

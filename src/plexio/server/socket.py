@@ -55,11 +55,17 @@ def _ack_args(result: Any) -> list[Any]:
 
 
 class _Pending:
-    __slots__ = ("callback", "timer")
+    __slots__ = ("callback", "timer", "future")
 
-    def __init__(self, callback: Callable[[list[Any]], None], timer: asyncio.TimerHandle | None):
+    def __init__(
+        self,
+        callback: Callable[[list[Any]], None],
+        timer: asyncio.TimerHandle | None,
+        future: asyncio.Future[list[Any]] | None = None,
+    ):
         self.callback = callback
         self.timer = timer
+        self.future = future
 
 
 class ServerSocket:
@@ -314,7 +320,7 @@ class ServerSocket:
             def on_ack(args: list[Any]) -> None:
                 call_handler(callback, tuple(args), None, self.conn.tasks, "ack")
 
-        self._acks[ack_id] = _Pending(on_ack, timer)
+        self._acks[ack_id] = _Pending(on_ack, timer, future)
         if future is not None:
             future.add_done_callback(lambda _f: self._drop_ack(ack_id))
 
@@ -417,7 +423,9 @@ class ServerSocket:
         if not self.connected:
             return self
         if close:
-            self.conn.close()
+            # As the JS server: every socket of the connection gets its DISCONNECT and
+            # "server namespace disconnect", then the Engine.IO session closes.
+            self.conn.disconnect_all()
             return self
         self.conn.send_packet(Packet.disconnect(self.nsp.name), False)
         self._on_close("server namespace disconnect")
@@ -430,10 +438,14 @@ class ServerSocket:
         for handler in self.nsp.handlers.get("disconnecting", ()):
             call_handler(handler, (self, reason), None, self.conn.tasks, "disconnecting")
         self.connected = False
-        for pending in self._acks.values():
+        acks = list(self._acks.values())
+        self._acks.clear()
+        for pending in acks:
             if pending.timer is not None:
                 pending.timer.cancel()
-        self._acks.clear()
+            # an awaited emit_with_ack would otherwise wait forever
+            if pending.future is not None and not pending.future.done():
+                pending.future.set_exception(DisconnectedError("socket disconnected"))
         self.nsp.adapter.del_all(self.id)
         self.nsp._remove(self)
         self.conn._forget(self)
