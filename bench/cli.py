@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-cpus", help="cores for the server (default: 1)")
     parser.add_argument("--loadgen-cpus", help="cores for the load generator (default: the rest)")
     parser.add_argument("--workers", type=int, help="load-generator processes (default: one/core)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=-10,
+        help="priority of the server and load generator (default -10; ignored if not permitted)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results directory")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     args = parser.parse_args(argv)
@@ -102,6 +108,7 @@ def _options(args: argparse.Namespace) -> Options:
         server_cpus=server_cpus,
         loadgen_cpus=loadgen_cpus,
         workers=workers,
+        nice=args.nice,
         log=_log,
     )
 
@@ -165,7 +172,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if reuse:
             # One server process per server for all scenarios (smoke): start/stop costs dominate.
             for target in ready:
-                server = ServerProcess(target, opts.server_cpus)
+                server = ServerProcess(target, opts.server_cpus, nice=opts.nice)
                 try:
                     server.start()
                 except RunError as exc:
@@ -212,6 +219,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpus": opts.server_cpus,
             "loadgen_cpus": opts.loadgen_cpus,
             "workers": opts.workers,
+            "nice": opts.nice,
             "elapsed_s": round(time.monotonic() - started, 1),
             "scenarios": [dataclasses.asdict(s) for s in chosen],
             "targets": {

@@ -293,14 +293,18 @@ def _thin(values: array[int] | list[int]) -> bytes:
     return array("q", values).tobytes()
 
 
-def worker_main(conn: Connection, index: int, cpus: list[int]) -> None:
+def worker_main(conn: Connection, index: int, cpus: list[int], nice: int = 0) -> None:
     """Body of a load-generator process: pin, raise the fd limit, run the worker on uvloop.
 
     Args:
         conn: the pipe end to the orchestrator.
         index: worker index.
         cpus: the cores to pin this process to (empty: no pinning).
+        nice: scheduling priority (ignored where not permitted).
     """
+    if nice:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
     if cpus:
         os.sched_setaffinity(0, cpus)
     raise_nofile_limit()

@@ -60,6 +60,8 @@ class Options:
         server_cpus: cores the server is pinned to (empty: no pinning).
         loadgen_cpus: cores the load-generator workers are pinned to, one worker per entry.
         workers: number of load-generator processes.
+        nice: scheduling priority for the server and the workers (negative: ahead of other
+            work on a shared machine; ignored where not permitted).
         log: progress printer.
     """
 
@@ -70,6 +72,7 @@ class Options:
     server_cpus: list[int] = field(default_factory=list)
     loadgen_cpus: list[int] = field(default_factory=list)
     workers: int = 1
+    nice: int = 0
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
 
 
@@ -80,8 +83,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the harness dies without cleaning up."""
+def set_nice(value: int) -> None:
+    """Set this process's nice value; silently keep the current one where not permitted."""
+    if value:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, value)
+        except OSError:
+            pass
+
+
+def _child_setup(nice: int) -> None:
+    """In the server process before exec: priority, and SIGTERM if the harness dies."""
+    set_nice(nice)
     try:
         import ctypes
 
@@ -109,10 +122,14 @@ class ServerProcess:
         target: what to start.
         cpus: cores to pin it to (empty: no pinning).
         timeout: seconds to wait for it to listen.
+        nice: its scheduling priority.
     """
 
-    def __init__(self, target: Target, cpus: list[int], timeout: float = 30.0) -> None:
+    def __init__(
+        self, target: Target, cpus: list[int], timeout: float = 30.0, nice: int = 0
+    ) -> None:
         self.target = target
+        self.nice = nice
         self.cpus = cpus
         self.timeout = timeout
         self.port = 0
@@ -146,7 +163,7 @@ class ServerProcess:
             stdout=self._log,
             stderr=self._log,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=lambda: _child_setup(self.nice),
         )
         _LIVE.add(self.proc)
         deadline = time.monotonic() + self.timeout
@@ -194,16 +211,17 @@ class WorkerPool:
     Args:
         count: number of workers.
         cpus: cores; worker i is pinned to `cpus[i % len(cpus)]` (empty: no pinning).
+        nice: the workers' scheduling priority.
     """
 
-    def __init__(self, count: int, cpus: list[int]) -> None:
+    def __init__(self, count: int, cpus: list[int], nice: int = 0) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.conns: list[multiprocessing.connection.Connection] = []
         self.procs: list[multiprocessing.process.BaseProcess] = []
         for index in range(count):
             parent, child = ctx.Pipe()
             pin = [cpus[index % len(cpus)]] if cpus else []
-            proc = ctx.Process(target=worker_main, args=(child, index, pin), daemon=True)
+            proc = ctx.Process(target=worker_main, args=(child, index, pin, nice), daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)
@@ -322,7 +340,7 @@ def _measure(
     scenario: Scenario, target: Target, server: ServerProcess, opts: Options
 ) -> dict[str, Any]:
     workers = max(1, min(opts.workers, scenario.clients))
-    pool = WorkerPool(workers, opts.loadgen_cpus)
+    pool = WorkerPool(workers, opts.loadgen_cpus, opts.nice)
     try:
         specs = _specs(scenario, target, server, opts, workers)
         setup = pool.call("setup", specs, opts.timeout)
@@ -408,7 +426,7 @@ def run_scenario(
     record: dict[str, Any] = {"server": target.key, "scenario": scenario.name}
     try:
         if server is None:
-            server = ServerProcess(target, opts.server_cpus)
+            server = ServerProcess(target, opts.server_cpus, nice=opts.nice)
             server.start()
             time.sleep(0.2)
         record.update(_measure(scenario, target, server, opts))

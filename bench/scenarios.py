@@ -54,7 +54,7 @@ class Scenario:
     warmup_connects: int = 100
     payload: str = ECHO_PAYLOAD
     binary_bytes: int = 0
-    window: int = 4
+    window: int = 2
     padding: int = 24
     ceiling: bool = False
 
@@ -81,8 +81,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         binary_bytes=1024,
         ceiling=True,
     ),
-    Scenario("fanout-1k", "fanout", "room fan-out, 1,000 members", "delivery", 1000, window=4),
-    Scenario("fanout-10k", "fanout", "room fan-out, 10,000 members", "delivery", 10000, window=2),
+    Scenario("fanout-1k", "fanout", "room fan-out, 1,000 members", "delivery", 1000, window=2),
+    Scenario("fanout-10k", "fanout", "room fan-out, 10,000 members", "delivery", 10000, window=1),
     Scenario("memory-10k", "memory", "memory per idle connection, 10,000", "connection", 10000),
 )
 

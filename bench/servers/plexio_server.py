@@ -10,6 +10,7 @@ Run: `python -m bench.servers.plexio_server --port P [--mode uvicorn|native]`;
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from typing import Any
 
@@ -103,7 +104,7 @@ def _serve(mode: str, host: str, port: int) -> None:
         port=port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws=os.environ.get("BENCH_UVICORN_WS", "websockets-sansio"),
         lifespan="off",
         access_log=False,
         log_level="warning",

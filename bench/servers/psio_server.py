@@ -6,6 +6,7 @@ Run: `python -m bench.servers.psio_server --port P [--mode asgi|aiohttp]`.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import uvloop
@@ -80,7 +81,7 @@ def _run_asgi(host: str, port: int) -> None:
         port=port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws=os.environ.get("BENCH_UVICORN_WS", "websockets-sansio"),
         lifespan="off",
         access_log=False,
         log_level="warning",
