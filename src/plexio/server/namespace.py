@@ -220,13 +220,16 @@ class Namespace(_Registry):
                 if asyncio.iscoroutine(result):
                     await result
             except ConnectRefusedError as exc:
+                self.adapter.del_all(socket.id)  # rooms a middleware may have joined
                 conn.connect_refused(self.name, exc.message, exc.data)
                 return
             except Exception:
                 logger.exception("connection middleware of %s failed", self.name)
+                self.adapter.del_all(socket.id)
                 conn.connect_refused(self.name, "Server error", None)
                 return
         if conn.closed:
+            self.adapter.del_all(socket.id)
             return
         self.sockets[socket.id] = socket
         self.adapter.add_all(socket.id, (socket.id,))

@@ -1,0 +1,291 @@
+"""plexio.server.namespace: static, regex and callable namespaces, connection middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+import pytest
+
+import plexio
+from plexio import ConnectRefusedError
+from plexio.server.socket import ServerSocket
+from tests.server.conftest import Serve
+from tests.server.raw import assert_clean, eventually, raw_socketio
+
+
+async def test_static_namespaces_and_names(serve: Serve) -> None:
+    server = plexio.Server()
+    chat = server.of("chat")  # the leading slash is optional
+    assert chat is server.of("/chat")
+    assert chat.name == "/chat"
+    assert repr(chat) == "<Namespace /chat>"
+    assert set(server.namespaces) == {"/", "/chat"}
+    chat.on("hi", lambda socket: socket.nsp.name)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect("/chat")
+        await raw.send('42/chat,5["hi"]')
+        assert await raw.recv() == '43/chat,5["/chat"]'
+
+
+@pytest.mark.parametrize("kind", ["regex", "sync callable", "async callable"])
+async def test_dynamic_namespaces(serve: Serve, kind: str) -> None:
+    server = plexio.Server()
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def allow(name: str, auth: dict[str, Any]) -> bool:
+        asked.append((name, auth))
+        return re.fullmatch(r"/socket/commu-\d+", name) is not None and auth.get("token") == "t"
+
+    async def allow_async(name: str, auth: dict[str, Any]) -> bool:
+        await asyncio.sleep(0)
+        return allow(name, auth)
+
+    matcher: Any = {
+        "regex": re.compile(r"/socket/commu-\d+"),
+        "sync callable": allow,
+        "async callable": allow_async,
+    }[kind]
+    parent = server.of(matcher)
+    joined: list[str] = []
+
+    @parent.on("connection")
+    def on_connection(socket: ServerSocket) -> None:
+        joined.append(socket.nsp.name)
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        sid = await raw.connect("/socket/commu-42", {"token": "t"})
+        child = server.namespaces["/socket/commu-42"]
+        assert child.parent is parent
+        assert parent.children == {"/socket/commu-42": child}
+        assert child.sockets[sid].handshake.auth == {"token": "t"}
+        # handlers added to the parent later reach existing children too
+        parent.on("where", lambda socket: socket.nsp.name)
+        await raw.send('42/socket/commu-42,1["where"]')
+        assert await raw.recv() == '43/socket/commu-42,1["/socket/commu-42"]'
+        await raw.send("40/socket/commu-x,")
+        assert await raw.recv() == '44/socket/commu-x,{"message":"Invalid namespace"}'
+        if kind != "regex":
+            await raw.send('40/socket/commu-7,{"token":"bad"}')
+            assert await raw.recv() == '44/socket/commu-7,{"message":"Invalid namespace"}'
+            assert ("/socket/commu-7", {"token": "bad"}) in asked
+        await raw.connect("/socket/commu-7", {"token": "t"})
+        assert joined == ["/socket/commu-42", "/socket/commu-7"]
+        assert set(parent.children) == {"/socket/commu-42", "/socket/commu-7"}
+        assert len(await parent.fetch_sockets()) == 2
+        parent.emit("to-all-children", 1)
+        got = sorted([str(await raw.recv()), str(await raw.recv())])
+        assert got == [
+            '42/socket/commu-42,["to-all-children",1]',
+            '42/socket/commu-7,["to-all-children",1]',
+        ]
+        parent.disconnect_sockets()
+        got = sorted([str(await raw.recv()), str(await raw.recv())])
+        assert got == ["41/socket/commu-42,", "41/socket/commu-7,"]
+        # without cleanup_empty_child_namespaces the children stay
+        assert set(parent.children) == {"/socket/commu-42", "/socket/commu-7"}
+
+
+async def test_cleanup_empty_child_namespaces(serve: Serve) -> None:
+    server = plexio.Server(cleanup_empty_child_namespaces=True)
+    parent = server.of(re.compile(r"/room-\d+"))
+    closed: list[str] = []
+    original = server.adapter_factory
+
+    def adapter(nsp: Any) -> Any:
+        made = original(nsp)
+        close = made.close
+
+        async def tracked_close() -> None:
+            closed.append(nsp.name)
+            await close()
+
+        made.close = tracked_close  # type: ignore[method-assign]
+        return made
+
+    server.adapter_factory = adapter
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as a, raw_socketio(running.ws_url) as b:
+        await a.connect("/room-1")
+        await b.connect("/room-1")
+        first = server.namespaces["/room-1"]
+        await a.send("41/room-1,")
+        await eventually(lambda: len(first.sockets) == 1)
+        assert "/room-1" in server.namespaces  # one socket left
+        await b.send("41/room-1,")
+        await eventually(lambda: "/room-1" not in server.namespaces)
+        assert parent.children == {}
+        await eventually(lambda: closed == ["/room-1"])
+        # a new client gets a fresh child namespace
+        await a.connect("/room-1")
+        assert server.namespaces["/room-1"] is not first
+    # static namespaces are never dropped
+    assert "/" in server.namespaces
+
+
+async def test_middleware_refusal(serve: Serve) -> None:
+    server = plexio.Server()
+    private = server.of("/private")
+    order: list[str] = []
+
+    @private.use
+    def first(socket: ServerSocket) -> None:
+        order.append("first")
+        socket.data["seen"] = True
+        socket.join("joined-in-middleware")
+
+    @private.use
+    async def check(socket: ServerSocket) -> None:
+        order.append("check")
+        await asyncio.sleep(0)
+        if socket.handshake.auth.get("token") != "good":
+            raise ConnectRefusedError("unauthorized", {"why": "bad token", "code": 4})
+
+    @private.on("connection")
+    def on_connection(socket: ServerSocket) -> None:
+        order.append("connection")
+        assert socket.data == {"seen": True}
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send('40/private,{"token":"bad"}')
+        frame = await raw.recv()
+        assert isinstance(frame, str) and frame.startswith("44/private,")
+        assert json.loads(frame[len("44/private,") :]) == {
+            "message": "unauthorized",
+            "data": {"why": "bad token", "code": 4},
+        }
+        assert order == ["first", "check"]
+        # a refused socket leaves nothing in the room index
+        assert private.sockets == {}
+        assert private.adapter.rooms == {}
+        assert private.adapter.sids == {}
+        # the connection stays usable: try again with the right token
+        await raw.connect("/private", {"token": "good"})
+        assert order == ["first", "check", "first", "check", "connection"]
+        (socket,) = private.sockets.values()
+        assert "joined-in-middleware" in socket.rooms
+
+
+async def test_middleware_without_data_and_failing_middleware(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = plexio.Server()
+
+    @server.of("/plain").use
+    def refuse(socket: ServerSocket) -> None:
+        raise ConnectRefusedError("go away")
+
+    @server.of("/buggy").use
+    def buggy(socket: ServerSocket) -> None:
+        raise KeyError("middleware bug")
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40/plain,")
+        assert await raw.recv() == '44/plain,{"message":"go away"}'
+        await raw.send("40/buggy,")
+        assert await raw.recv() == '44/buggy,{"message":"Server error"}'
+        assert any(
+            r.levelno == logging.ERROR and "middleware of /buggy failed" in r.getMessage()
+            for r in caplog.records
+        )
+        assert "middleware bug" not in "".join(map(str, raw.frames))
+        await raw.connect()
+
+
+async def test_connect_reply_precedes_events_from_connection_handlers(serve: Serve) -> None:
+    """PROTOCOL.md item 58, for sync, async and suspending handlers and middleware."""
+    server = plexio.Server()
+    for name in ("/sync", "/async", "/slow"):
+        nsp = server.of(name)
+
+        @nsp.use
+        async def slow_middleware(socket: ServerSocket) -> None:
+            await asyncio.sleep(0.01)
+
+    server.of("/sync").on("connection", lambda socket: socket.emit("welcome", 1))
+
+    async def welcome_async(socket: ServerSocket) -> None:
+        socket.emit("welcome", 2)
+
+    async def welcome_slow(socket: ServerSocket) -> None:
+        await asyncio.sleep(0.01)
+        socket.emit("welcome", 3)
+
+    server.of("/async").on("connection", welcome_async)
+    server.of("/slow").on("connection", welcome_slow)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        for n, name in enumerate(("/sync", "/async", "/slow"), start=1):
+            await raw.send(f"40{name},")
+            reply = await raw.recv()
+            assert isinstance(reply, str) and reply.startswith(f'40{name},{{"sid":"'), reply
+            assert await raw.recv() == f'42{name},["welcome",{n}]'
+
+
+async def test_broadcast_during_middleware_does_not_reach_the_newcomer(serve: Serve) -> None:
+    server = plexio.Server()
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    @server.use
+    async def wait(socket: ServerSocket) -> None:
+        if socket.handshake.auth.get("wait"):
+            entered.set()
+            await gate.wait()
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as early, raw_socketio(running.ws_url) as late:
+        await early.connect()
+        await late.send('40{"wait":true}')
+        async with asyncio.timeout(5):
+            await entered.wait()
+        server.emit("news", "before")
+        assert await early.recv() == '42["news","before"]'
+        gate.set()
+        assert str(await late.recv()).startswith('40{"sid":')
+        server.emit("news", "after")
+        assert await late.recv() == '42["news","after"]'
+        assert late.frames[0].startswith("40")  # type: ignore[union-attr]
+
+
+async def test_connection_closed_during_middleware(serve: Serve) -> None:
+    server = plexio.Server()
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+    connected: list[str] = []
+
+    @server.use
+    async def wait(socket: ServerSocket) -> None:
+        socket.join("pending-room")
+        entered.set()
+        await gate.wait()
+
+    server.on("connection", lambda socket: connected.append(socket.id))
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40")
+        async with asyncio.timeout(5):
+            await entered.wait()
+    await eventually(lambda: not server.engine.sockets)
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert connected == []
+    assert_clean(server)
+
+
+async def test_parent_namespace_repr_and_matching() -> None:
+    server = plexio.Server()
+    parent = server.of(re.compile(r"/x-\d+"))
+    assert "ParentNamespace" in repr(parent)
+    assert await parent.matches("/x-1", {})
+    assert not await parent.matches("/x-1/extra", {})  # the whole name must match
+    called = server.of(lambda name, auth: name == "/yes")
+    assert await called.matches("/yes", {})
+    assert not await called.matches("/no", {})
