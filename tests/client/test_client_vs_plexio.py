@@ -1,0 +1,71 @@
+"""plexio's client against plexio's server (in a subprocess, so it can be killed).
+
+The same scenarios run against Node's socket.io 4.8 in
+``tests/interop/test_client_vs_node.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from tests.client import scenarios
+from tests.client.targets import PlexioTarget
+
+Scenario = Callable[[PlexioTarget, str], Awaitable[None]]
+
+ALL_TRANSPORTS = ["upgrade", "polling", "websocket"]
+
+
+@pytest.fixture
+async def target(request: pytest.FixtureRequest) -> AsyncIterator[PlexioTarget]:
+    parser = getattr(request, "param", "json")
+    server = PlexioTarget(parser=parser, kwargs={"ping_interval": 1.0, "ping_timeout": 1.0})
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize("transports", ALL_TRANSPORTS)
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        scenarios.multi_namespace_one_engine,
+        scenarios.acks_both_ways,
+        scenarios.binary_both_ways,
+        scenarios.reconnect_after_restart,
+    ],
+)
+async def test_scenario(target: PlexioTarget, scenario: Scenario, transports: str) -> None:
+    await scenario(target, transports)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        scenarios.auth_refused_then_accepted,
+        scenarios.ack_timeout,
+        scenarios.retries_deliver_at_least_once,
+        scenarios.server_disconnect,
+    ],
+)
+async def test_scenario_upgrade(target: PlexioTarget, scenario: Scenario) -> None:
+    await scenario(target, "upgrade")
+
+
+@pytest.mark.parametrize("target", ["msgpack"], indirect=True)
+@pytest.mark.parametrize("transports", ALL_TRANSPORTS)
+@pytest.mark.parametrize(
+    "scenario",
+    [scenarios.multi_namespace_one_engine, scenarios.acks_both_ways, scenarios.binary_both_ways],
+)
+async def test_msgpack(target: PlexioTarget, scenario: Scenario, transports: str) -> None:
+    await scenario(target, transports)
+
+
+@pytest.mark.parametrize("target", ["msgpack"], indirect=True)
+async def test_msgpack_reconnect(target: PlexioTarget) -> None:
+    await scenarios.reconnect_after_restart(target, "upgrade")
