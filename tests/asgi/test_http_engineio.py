@@ -173,6 +173,15 @@ async def test_item04_disabled_transport_is_unknown(start: Start) -> None:
         await env.eio.ws_echo(ws, "4still works")
 
 
+async def test_item04_disabled_websocket_transport_is_refused(start: Start) -> None:
+    env = await start(transports=("polling",))
+    await assert_ws_refused(env, {"EIO": "4", "transport": "websocket"})
+    hs = await env.eio.handshake()
+    assert hs.info["upgrades"] == []
+    await assert_ws_refused(env, {"EIO": "4", "transport": "websocket", "sid": hs.sid})
+    await env.eio.assert_echoes(hs.sid)
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 async def test_item05_handshake_must_be_get(env: Env, method: str) -> None:
     response = await env.eio.request(
@@ -240,6 +249,30 @@ async def test_item08_bad_websocket_request_is_refused(env: Env, params: dict[st
     await assert_ws_refused(env, params)
     assert not env.engine.sockets
     await env.eio.assert_echoes()
+
+
+async def test_head_request_keeps_the_connection_usable(
+    env: Env, request: pytest.FixtureRequest
+) -> None:
+    if env.kind == "native":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="server bug: the native listener writes a body after a HEAD response, "
+                "so the next response on that keep-alive connection is garbled",
+            )
+        )
+    hs = await env.eio.handshake()
+    # One connection only, so the HEAD and the next request share it.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=env.server.http_url, limits=limits) as http:
+        params = {"EIO": "4", "transport": "polling", "sid": hs.sid}
+        head = await http.head(env.eio.path, params=params)
+        assert head.status_code == 400
+        assert head.content == b""
+        post = await http.post(env.eio.path, params=params, content=b"4after head")
+        assert (post.status_code, post.text) == (200, "ok")
+    assert (await env.eio.get(hs.sid)).text == "4after head"
 
 
 async def test_item09_post_answers_ok(env: Env) -> None:
@@ -476,6 +509,45 @@ async def test_item16_oversized_websocket_frame_closes_that_session(start: Start
         await env.eio.ws_handshake(healthy)
         await env.eio.ws_echo(healthy, "4fine")
     await env.eio.assert_echoes()
+
+
+async def test_item16_oversized_binary_websocket_frame_closes_that_session(start: Start) -> None:
+    env = await start(max_payload=1000)
+    async with env.eio.ws_connect() as healthy:
+        await env.eio.ws_handshake(healthy)
+        async with env.eio.ws_connect() as ws:
+            info = await env.eio.ws_handshake(ws)
+            await env.eio.ws_echo(ws, b"\x00" * 1000)
+            await ws.send(b"\x01" * 1001)
+            await env.eio.ws_wait_closed(ws)
+        await env.handler.wait_disconnected(info["sid"])
+        await env.eio.ws_echo(healthy, b"\x02" * 1000)
+
+
+async def test_packet_count_limit_closes_only_that_session(start: Start) -> None:
+    from plexio.config import Limits
+
+    env = await start(limits=Limits(max_packets_per_payload=5))
+    hs = await env.eio.handshake()
+    ok = SEP.join(f"4m{i}" for i in range(5))
+    assert (await env.eio.post(hs.sid, ok)).text == "ok"
+    assert (await env.eio.get(hs.sid)).text == ok
+    response = await env.eio.post(hs.sid, SEP.join(f"4n{i}" for i in range(6)))
+    assert response.status_code in (200, 400, 413)
+    await env.handler.wait_disconnected(hs.sid)
+    await assert_sid_unknown(env, hs.sid)
+    assert not [d for s, d in env.handler.messages if s == hs.sid and str(d).startswith("n")]
+    await env.eio.assert_echoes()
+
+
+async def test_sid_cookie_is_set_when_configured(start: Start) -> None:
+    env = await start(cookie="io")
+    hs = await env.eio.handshake()
+    cookie = hs.response.headers["set-cookie"]
+    assert cookie.startswith(f"io={hs.sid};")
+    assert "httponly" in cookie.lower()
+    plain = await start()
+    assert "set-cookie" not in (await plain.eio.handshake()).response.headers
 
 
 # ---------------------------------------------------------------- B. packets
@@ -739,6 +811,14 @@ async def test_item40_messages_queued_during_upgrade_flow_over_websocket(env: En
         await ws.send("5")
         assert await env.eio.ws_recv(ws) == "4queued while probing"
         await env.eio.ws_echo(ws, "4next")
+
+
+async def test_item27_upgrade_refused_when_upgrades_are_disabled(start: Start) -> None:
+    env = await start(allow_upgrades=False)
+    hs = await env.eio.handshake()
+    await assert_ws_refused(env, {"EIO": "4", "transport": "websocket", "sid": hs.sid})
+    assert env.engine.sockets[hs.sid].transport == "polling"
+    await env.eio.assert_echoes(hs.sid)
 
 
 async def test_item42_second_websocket_for_an_upgraded_sid_is_closed(env: Env) -> None:
