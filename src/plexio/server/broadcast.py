@@ -57,6 +57,8 @@ class BroadcastOptions:
 class _AckIds(Protocol):
     def next_ack_id(self) -> int: ...
 
+    def forget_ack(self, ack_id: int) -> None: ...
+
     @property
     def name(self) -> str: ...
 
@@ -176,13 +178,20 @@ class BroadcastOperator:
             responses.append(args[0] if args else None)
             check()
 
-        packet = Packet.event(self._nsp.name, [event, *args], self._nsp.next_ack_id())
+        ack_id = self._nsp.next_ack_id()
+        packet = Packet.event(self._nsp.name, [event, *args], ack_id)
         await self._adapter.broadcast_with_ack(packet, self._opts, on_count, on_ack)
         try:
             async with asyncio.timeout(timeout):
                 await done
         except TimeoutError:
+            # Sockets that never answered would keep expecting this ack until they
+            # disconnect: forget it.
+            self._nsp.forget_ack(ack_id)
             raise AckTimeoutError(responses=list(responses)) from None
+        except asyncio.CancelledError:
+            self._nsp.forget_ack(ack_id)
+            raise
         return responses
 
     async def fetch_sockets(self) -> list[Any]:

@@ -122,6 +122,11 @@ class Namespace(_Registry):
         socket.register_ack(ack_id, callback)
         return True
 
+    def forget_ack(self, ack_id: int) -> None:
+        """Stops expecting ``ack_id`` (a broadcast's acks timed out) on every local socket."""
+        for socket in self.sockets.values():
+            socket._acks.pop(ack_id, None)
+
     def get_socket(self, sid: str) -> ServerSocket | None:
         """The live local socket."""
         return self.sockets.get(sid)

@@ -221,6 +221,10 @@ class Server:
         """Sends an event to every socket of ``/``."""
         self.sockets.emit(event, *args)
 
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Sends an event to every socket of ``/`` and collects their acks."""
+        return await self.sockets.emit_with_ack(event, *args)
+
     def send(self, *args: Any) -> None:
         """Emits ``message`` to every socket of ``/``."""
         self.sockets.send(*args)
