@@ -1,9 +1,9 @@
 """The official npm engine.io-client 6.x (under Node) against plexio's Engine.IO server.
 
 plexio's echo server runs in the test's event loop (under uvicorn, and again under
-plexio's native listener), so each test can
-look at the server side (sessions, transports, disconnect reasons) while
-``tests/interop/js/eio_client.js`` drives the JS client and reports its events.
+plexio's native listener), so each test can look at the server side (sessions,
+transports, disconnect reasons) while ``tests/interop/js/eio_client.js`` drives the
+JS client and reports its events.
 Covers PROTOCOL.md items 19-21, 24, 25-27, 31, 34, 35-37, 38-41, 44 end to end.
 """
 
