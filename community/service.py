@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -881,22 +881,51 @@ class CommunityService:
                     existing = await self._find_by_client_id(session, uid, key, chid)
                     if existing is not None:
                         return PostedMessage(message=existing, created=False)
-                channel = await _get(session, Channel, chid, "channel")
-                if await session.get(ChannelMember, (chid, uid)) is None:
+                # One round trip for the channel, the membership and the author's name: this
+                # is the gateway's hot path.
+                context = (
+                    await session.execute(
+                        select(Channel.community_id, ChannelMember.user_id, User.username)
+                        .select_from(Channel)
+                        .outerjoin(
+                            ChannelMember,
+                            (ChannelMember.channel_id == Channel.id)
+                            & (ChannelMember.user_id == uid),
+                        )
+                        .outerjoin(User, User.id == uid)
+                        .where(Channel.id == chid)
+                    )
+                ).first()
+                if context is None:
+                    raise NotFound("unknown channel")
+                community_id, member, username = context
+                if member is None or username is None:
                     raise Forbidden("not a member of this channel")
-                author = await _get(session, User, uid, "user")
-                message = Message(
+                created_at = self._clock()
+                message_id = await session.scalar(
+                    insert(Message)
+                    .values(
+                        channel_id=chid,
+                        author_id=uid,
+                        body=text,
+                        client_id=key,
+                        created_at=created_at,
+                    )
+                    .returning(Message.id)
+                )
+                assert message_id is not None  # RETURNING always yields the new id
+                record = MessageRecord(
+                    id=message_id,
                     channel_id=chid,
+                    community_id=community_id,
                     author_id=uid,
+                    author_username=username,
                     body=text,
                     client_id=key,
-                    created_at=self._clock(),
+                    created_at=created_at,
                     edited_at=None,
-                    deleted_at=None,
+                    deleted=False,
                 )
-                session.add(message)
-                await session.flush()
-                record = _message_record(message, channel.community_id, author.username)
         except IntegrityError:
             existing = None
             if key is not None:

@@ -1,1 +1,3 @@
 """Tests of the community application (community/)."""
+
+from __future__ import annotations
