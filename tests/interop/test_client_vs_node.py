@@ -49,11 +49,6 @@ def _require_msgpack_undefined() -> None:
         pytest.xfail("plexio.socketio.msgpack refuses notepack's undefined (ext type 0)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in plexio.socketio.msgpack: MessagePack ext type 0 (JS undefined) is refused, "
-    "so every packet from a Node msgpack server is a parse error",
-)
 def test_msgpack_decoder_reads_node_undefined() -> None:
     from plexio.socketio.msgpack import MsgPackParser
     from plexio.socketio.packets import Packet

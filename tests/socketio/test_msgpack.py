@@ -157,8 +157,14 @@ def test_invalid_packets(obj: object) -> None:
         b"\xc1",  # never used
         b"\x82\xa4type",  # truncated
         pack({"type": 1, "nsp": "/"}) + b"\x00",  # trailing data
-        b"\xd4\x05\x00",  # fixext 1 of type 5
-        pack({"type": 2, "nsp": "/", "data": ["e", msgpack.ExtType(3, b"x")]}),
+        b"\xd4\x05\x00",  # fixext 1 of type 5: not a map
+        b"\xd4\x00\x00",  # undefined: not a map
+        bytes.fromhex("83a47479706502a464617461d40000a36e7370a12f"),  # EVENT, data undefined
+        bytes.fromhex("82a474797065d40000a36e7370a12f"),  # type undefined
+        bytes.fromhex("83a47479706502a46461746191a165a36e7370d40000"),  # nsp undefined
+        bytes.fromhex("83a47479706502a46461746191d7000000000000000000a36e7370a12f"),  # Date name
+        pack({"type": 2, "nsp": "/", "data": ["e", msgpack.ExtType(0, b"\x7f" * 8)]})[:-1],
+        pack({"type": 2, "nsp": "/", "data": ["e", msgpack.ExtType(0, b"\x7f" * 8)]}),  # year
         b"\x81\x01\x02",  # int map key
         b"\x81\xc4\x01k\x01",  # bin map key at the top: not a packet
         b"\xa1\xff",  # invalid UTF-8
@@ -169,6 +175,71 @@ def test_invalid_packets(obj: object) -> None:
 def test_invalid_messagepack(wire: bytes) -> None:
     with pytest.raises(DecodeError):
         PARSER.decoder().feed(wire)
+
+
+# Produced by socket.io-msgpack-parser 3.0.2 (notepack.io) from JS values holding
+# `undefined`, `Date`, typed arrays and an ArrayBuffer.
+NOTEPACK_EXTENSIONS: list[tuple[str, str, Packet]] = [
+    (
+        "CONNECT reply {sid, pid: undefined}",
+        "83a47479706500a46461746182a3736964a178a3706964d40000a36e7370a12f",
+        Packet.connect("/", {"sid": "x", "pid": None}),
+    ),
+    (
+        'EVENT ["e", undefined, {a: undefined, b: [undefined]}], id: undefined',
+        "84a47479706502a46461746193a165d4000082a161d40000a16291d40000a36e7370a12fa26964d40000",
+        Packet.event("/", ["e", None, {"a": None, "b": [None]}]),
+    ),
+    (
+        "CONNECT data: undefined",
+        "83a47479706500a464617461d40000a36e7370a12f",
+        Packet.connect("/"),
+    ),
+    (
+        "EVENT with two Dates",
+        "83a47479706502a46461746193a164d7000000018cc820db2ed700ffffffffffffffffa36e7370a12f",
+        Packet.event(
+            "/",
+            [
+                "d",
+                datetime.datetime(2024, 1, 2, 3, 4, 5, 678_000, tzinfo=datetime.UTC),
+                datetime.datetime(1969, 12, 31, 23, 59, 59, 999_000, tzinfo=datetime.UTC),
+            ],
+        ),
+    ),
+    (
+        "EVENT with Uint8Array [0], Uint8Array(8) and an ArrayBuffer",
+        "83a47479706502a46461746194a174c7010000c708000102030405060708c70300090909a36e7370a12f",
+        Packet.event("/", ["t", b"\x00", bytes(range(1, 9)), b"\t\t\t"]),
+    ),
+    (
+        "EVENT with an extension of type 5 (hand-made)",
+        "83a47479706502a46461746192a165d405aaa36e7370a12f",
+        Packet.event("/", ["e", [5, b"\xaa"]]),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "wire", "packet"), NOTEPACK_EXTENSIONS, ids=[v[0] for v in NOTEPACK_EXTENSIONS]
+)
+def test_notepack_extensions(label: str, wire: str, packet: Packet) -> None:
+    assert PARSER.decoder().feed(bytes.fromhex(wire)) == packet
+
+
+def test_ambiguous_extensions_prefer_undefined_and_date() -> None:
+    # Both spellings of a 1-byte 0x00 extension in one message: taken as undefined.
+    wire = bytes.fromhex("83a47479706502a46461746193a165d40000c7010000a36e7370a12f")
+    assert PARSER.decoder().feed(wire) == Packet.event("/", ["e", None, None])
+
+
+def test_datetimes_are_sent_as_notepack_dates() -> None:
+    moment = datetime.datetime(2024, 1, 2, 3, 4, 5, 678_000, tzinfo=datetime.UTC)
+    wire = encode_one(Packet.event("/", ["d", moment, moment.replace(tzinfo=None)]))
+    assert wire.hex() == (
+        "83a47479706502a46461746193a164d7000000018cc820db2ed7000000018cc820db2ea36e7370a12f"
+    )
+    assert PARSER.decoder().feed(wire) == Packet.event("/", ["d", moment, moment])
 
 
 def test_timestamps_decode_as_datetimes() -> None:

@@ -9,13 +9,31 @@ one Engine.IO *binary* message holding one MessagePack map::
 
 Binary values stay inline as MessagePack ``bin``; there are no placeholders and no
 BINARY_EVENT/BINARY_ACK types on this wire. Keys the peer adds (the JS client sends
-``options: {compress: ...}``) are ignored. MessagePack timestamps decode as aware
-``datetime`` objects; other extension types are refused. Payload rules are those of
+``options: {compress: ...}``) are ignored. Payload rules are those of
 :class:`~plexio.socketio.packets.Packet`.
+
+Extension types follow ``notepack.io``, the MessagePack codec of the npm parser:
+
+* ``undefined`` is written as fixext 1 of type 0 (the Node server sends it, e.g. the
+  ``pid`` of a CONNECT reply). At the top of the packet it means "absent"; inside the
+  payload it decodes as ``None``.
+* a ``Date`` is fixext 8 of type 0 (milliseconds since the epoch as a signed 64-bit
+  int); it decodes as an aware UTC :class:`~datetime.datetime`, and a ``datetime``
+  we send is written that way (naive ones are taken as UTC).
+* a Node ``ArrayBuffer``/typed array is ext 8/16/32 of type 0; it decodes as ``bytes``.
+* any other extension type decodes as ``[type, bytes]``, as notepack returns it.
+
+The Python ``msgpack`` unpacker does not say whether an extension came as fixext or as
+ext 8, so a 1-byte ``b"\\x00"`` or an 8-byte type-0 extension is ambiguous; the decoder
+looks for the exact header bytes in the message and prefers ``undefined``/``Date``
+when it cannot tell. MessagePack timestamps (type -1, used by Python peers) decode as
+aware ``datetime`` objects.
 """
 
 from __future__ import annotations
 
+import datetime
+import struct
 from typing import Final
 
 import msgpack
@@ -36,10 +54,46 @@ _TYPES: Final = (
 )
 _DEFAULT_LIMITS: Final = Limits()
 _UNPACK_ERRORS: Final = (ValueError, TypeError, OverflowError, msgpack.UnpackException)
+_EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_MILLISECOND: Final = datetime.timedelta(milliseconds=1)
+_INT64: Final = struct.Struct(">q")
+# notepack's headers for the two ambiguous cases (fixext form, ext 8 form).
+_UNDEFINED_FIXEXT: Final = b"\xd4\x00\x00"
+_UNDEFINED_EXT8: Final = b"\xc7\x01\x00\x00"
+_DATE_FIXEXT: Final = b"\xd7\x00"
+_DATE_EXT8: Final = b"\xc7\x08\x00"
 
 
-def _refuse_ext(code: int, data: bytes) -> object:
-    raise DecodeError(f"unsupported MessagePack extension type {code}")
+class _Undefined:
+    """JavaScript ``undefined`` while a packet is being decoded (never returned)."""
+
+    __slots__ = ()
+
+
+_UNDEFINED: Final = _Undefined()
+
+
+def _encode_default(value: object) -> object:
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return msgpack.ExtType(0, _INT64.pack((value - _EPOCH) // _MILLISECOND))
+    raise TypeError(f"Type is not MessagePack serializable: {type(value).__name__}")
+
+
+def _drop_undefined(data: JSONValue) -> JSONValue:
+    """Replace nested ``undefined`` markers by ``None`` (iteratively, in place)."""
+    kind = type(data)
+    stack: list[JSONValue] = [data] if kind is list or kind is dict else []
+    while stack:
+        node = stack.pop()
+        items = enumerate(node) if type(node) is list else node.items()
+        for key, child in items:
+            if child is _UNDEFINED:
+                node[key] = None
+            elif type(child) is list or type(child) is dict:
+                stack.append(child)
+    return data
 
 
 class MsgPackParser:
@@ -61,7 +115,7 @@ class MsgPackParser:
         if packet.ack_id is not None:
             obj["id"] = packet.ack_id
         try:
-            return [msgpack.packb(obj)]
+            return [msgpack.packb(obj, default=_encode_default)]
         except (TypeError, ValueError, OverflowError) as exc:
             raise LocalProtocolError(f"payload cannot be serialised: {exc}") from None
 
@@ -82,11 +136,14 @@ class MsgPackDecoder:
         limits: ``max_payload`` bounds each message and ``max_ack_id_digits`` the ack id.
     """
 
-    __slots__ = ("_limits", "_max_ack_id")
+    __slots__ = ("_ext_hook", "_limits", "_max_ack_id", "_message", "_undefined")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits = limits if limits is not None else _DEFAULT_LIMITS
         self._max_ack_id = 10**limits.max_ack_id_digits
+        self._ext_hook = self._on_ext  # bound once, not per message
+        self._message: bytes = b""
+        self._undefined = False
 
     @property
     def pending(self) -> bool:
@@ -95,6 +152,26 @@ class MsgPackDecoder:
 
     def reset(self) -> None:
         """Nothing to drop (kept for the :class:`~plexio.socketio.Decoder` protocol)."""
+
+    def _prefers_fixext(self, fixext: bytes, ext8: bytes) -> bool:
+        # Rare path (only for 1- and 8-byte type-0 extensions): look at the header bytes.
+        message = self._message
+        return fixext in message or ext8 not in message
+
+    def _on_ext(self, code: int, data: bytes) -> object:
+        if code != 0:
+            return [code, data]
+        size = len(data)
+        if (
+            size == 1
+            and data == b"\x00"
+            and self._prefers_fixext(_UNDEFINED_FIXEXT, _UNDEFINED_EXT8)
+        ):
+            self._undefined = True
+            return _UNDEFINED
+        if size == 8 and self._prefers_fixext(_DATE_FIXEXT + data, _DATE_EXT8 + data):
+            return _EPOCH + _INT64.unpack(data)[0] * _MILLISECOND
+        return data
 
     def feed(self, message: str | BytesLike) -> Packet:
         """Decode one binary Engine.IO message.
@@ -109,10 +186,14 @@ class MsgPackDecoder:
             raise TypeError(f"expected str or bytes-like, got {type(message).__name__}")
         if len(message) > self._limits.max_payload:
             raise PayloadTooLargeError("packet larger than max_payload")
+        self._message = message if type(message) is bytes else bytes(message)
+        self._undefined = False
         try:
-            obj = msgpack.unpackb(message, ext_hook=_refuse_ext, timestamp=3)
+            obj = msgpack.unpackb(self._message, ext_hook=self._ext_hook, timestamp=3)
         except _UNPACK_ERRORS as exc:
             raise DecodeError(f"invalid MessagePack: {exc}") from None
+        finally:
+            self._message = b""
         if type(obj) is not dict:
             raise DecodeError("a packet must be a MessagePack map")
         kind = obj.get("type")
@@ -122,11 +203,19 @@ class MsgPackDecoder:
         if type(namespace) is not str:
             raise DecodeError("invalid namespace")
         ack_id = obj.get("id")
-        if ack_id is not None and type(ack_id) is int and ack_id >= self._max_ack_id:
+        data = obj.get("data")
+        if self._undefined:  # JS undefined: absent at the top, None inside
+            if ack_id is _UNDEFINED:
+                ack_id = None
+            if data is _UNDEFINED:
+                data = None
+                del obj["data"]
+            else:
+                data = _drop_undefined(data)
+        if type(ack_id) is int and ack_id >= self._max_ack_id:
             raise PayloadTooLargeError(
                 f"ack id longer than {self._limits.max_ack_id_digits} digits"
             )
-        data = obj.get("data")
         if data is None and "data" in obj:
             raise DecodeError("null payload")
         try:
