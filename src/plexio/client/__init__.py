@@ -134,7 +134,7 @@ async def connect(
         ClientConnectionError: the server could not be reached and reconnection gave up.
     """
     origin, namespace = split_url(url)
-    manager = (cache or _DEFAULT_CACHE).get(
+    manager = (cache if cache is not None else _DEFAULT_CACHE).get(
         origin, namespace, force_new=force_new, **manager_kwargs
     )
     sock = manager.socket(namespace, auth=auth, retries=retries, ack_timeout=ack_timeout)

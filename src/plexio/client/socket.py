@@ -547,6 +547,8 @@ class ClientSocket:
             self._fire("connect_error", exc)
 
     def _on_manager_gave_up(self, exc: ClientConnectionError) -> None:
+        """The manager stopped (re)connecting: a later :meth:`connect` starts over."""
+        self.active = False
         self._resolve_waiters(exc)
 
 
