@@ -1,0 +1,329 @@
+"""The same raw HTTP/WebSocket scenarios against Node's engine.io 6 server and plexio.
+
+Each test runs twice with identical assertions: once against the official engine.io
+server (``tests/interop/js/eio_server.js``), which checks that the expectation
+itself is right, and once against plexio's Engine.IO server under uvicorn. The
+scenarios only use what a client can see (status, headers, bodies, frames) plus the
+server's disconnect reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+from tests.helpers.apps import make_echo_engine
+from tests.helpers.eio import SEP, RawEngineIO, b64, split_payload
+from tests.helpers.node import NodeProcess, node_server
+from tests.helpers.servers import running_uvicorn
+from tests.helpers.waiting import eventually
+from websockets.exceptions import InvalidStatus
+
+pytestmark = pytest.mark.interop
+
+SID_X = "x" * 20
+OPEN_KEYS = {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
+
+
+class Target:
+    """One Engine.IO server (Node or plexio) and a raw client for it."""
+
+    def __init__(
+        self,
+        kind: str,
+        eio: RawEngineIO,
+        wait_closed: Callable[..., Awaitable[str]],
+        get_held: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.kind = kind
+        self.eio = eio
+        self._wait_closed = wait_closed
+        self.get_held = get_held
+
+    async def wait_closed(self, sid: str, timeout: float = 5.0) -> str:
+        """Wait until the server reports the end of ``sid``; return its reason."""
+        return await self._wait_closed(sid, timeout)
+
+
+def _node_closed(proc: NodeProcess) -> Callable[..., Awaitable[str]]:
+    closed: dict[str, str] = {}
+
+    async def wait_closed(sid: str, timeout: float) -> str:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while sid not in closed:
+            line = await proc.read_json(max(0.0, end - loop.time()))
+            if isinstance(line, dict) and line.get("event") == "close":
+                closed[line["sid"]] = line["reason"]
+        return closed[sid]
+
+    return wait_closed
+
+
+StartTarget = Callable[..., Awaitable[Target]]
+
+
+@pytest.fixture(params=["node", "plexio"])
+async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
+    kind: str = request.param
+    async with AsyncExitStack() as stack:
+
+        async def start_target(
+            *,
+            ping_interval_ms: int = 20_000,
+            ping_timeout_ms: int = 20_000,
+            max_payload: int = 1_000_000,
+            allow_header: bool = False,
+        ) -> Target:
+            if kind == "node":
+                env = {
+                    "PING_INTERVAL": str(ping_interval_ms),
+                    "PING_TIMEOUT": str(ping_timeout_ms),
+                    "MAX_PAYLOAD": str(max_payload),
+                }
+                if allow_header:
+                    env["ALLOW_HEADER"] = "1"
+                server = await stack.enter_async_context(node_server("eio_server.js", env=env))
+                base, ws_root = server.url, f"ws://127.0.0.1:{server.port}"
+                wait_closed = _node_closed(server.process)
+
+                async def get_held(sid: str) -> None:
+                    # Node offers no view of its sessions: give the GET time to arrive.
+                    await asyncio.sleep(0.3)
+            else:
+
+                def allow(req: Any) -> bool:
+                    return bool(req.headers.get("x-allow") == "yes")
+
+                echo = make_echo_engine(
+                    ping_interval=ping_interval_ms / 1000,
+                    ping_timeout=ping_timeout_ms / 1000,
+                    max_payload=max_payload,
+                    allow_request=allow if allow_header else None,
+                )
+                running = await stack.enter_async_context(running_uvicorn(echo.app))
+                base, ws_root = running.http_url, running.ws_url
+
+                async def wait_closed(sid: str, timeout: float) -> str:
+                    return await echo.handler.wait_disconnected(sid, timeout)
+
+                async def get_held(sid: str) -> None:
+                    await eventually(lambda: echo.engine.sockets[sid]._poll_waiter is not None)
+
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=10))
+            return Target(kind, RawEngineIO(http, ws_root), wait_closed, get_held)
+
+        yield start_target
+
+
+def assert_error(response: httpx.Response, status: int, code: int, message: str) -> None:
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"code": code, "message": message}
+
+
+async def assert_ws_refused(t: Target, params: dict[str, str]) -> None:
+    try:
+        async with t.eio.ws_connect_params(params) as ws:
+            frames = await t.eio.ws_wait_closed(ws)
+            assert not any(isinstance(f, str) and f.startswith("0") for f in frames), frames
+    except InvalidStatus as exc:
+        assert exc.response.status_code >= 400
+
+
+async def held_get(t: Target, sid: str) -> asyncio.Task[httpx.Response]:
+    """Start a GET that the server holds (nothing is queued for the session)."""
+    task = asyncio.create_task(t.eio.get(sid))
+    await t.get_held(sid)
+    assert not task.done(), task.result().text
+    return task
+
+
+# ---------------------------------------------------------------- handshake
+
+
+async def test_handshake(start: StartTarget) -> None:
+    t = await start(ping_interval_ms=300, ping_timeout_ms=200)
+    hs = await t.eio.handshake()
+    assert set(hs.info) == OPEN_KEYS
+    assert hs.info["upgrades"] == ["websocket"]
+    assert (hs.info["pingInterval"], hs.info["pingTimeout"]) == (300, 200)
+    assert hs.info["maxPayload"] == 1_000_000
+    assert hs.response.headers["content-type"].lower() == "text/plain; charset=utf-8"
+    async with t.eio.ws_connect() as ws:
+        info = await t.eio.ws_handshake(ws)
+        assert set(info) == OPEN_KEYS
+        assert info["upgrades"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "status", "code", "message"),
+    [
+        ("GET", {"transport": "polling"}, 400, 5, "Unsupported protocol version"),
+        ("GET", {"EIO": "3", "transport": "polling"}, 400, 5, "Unsupported protocol version"),
+        ("GET", {"EIO": "4"}, 400, 0, "Transport unknown"),
+        ("GET", {"EIO": "4", "transport": "nope"}, 400, 0, "Transport unknown"),
+        ("POST", {"EIO": "4", "transport": "polling"}, 400, 2, "Bad handshake method"),
+        ("GET", {"EIO": "4", "transport": "polling", "sid": SID_X}, 400, 1, "Session ID unknown"),
+        ("POST", {"EIO": "4", "transport": "polling", "sid": SID_X}, 400, 1, "Session ID unknown"),
+    ],
+)
+async def test_error_responses(
+    start: StartTarget,
+    method: str,
+    params: dict[str, str],
+    status: int,
+    code: int,
+    message: str,
+) -> None:
+    t = await start()
+    response = await t.eio.request(method, params, content=b"4x" if method == "POST" else None)
+    assert_error(response, status, code, message)
+
+
+async def test_bad_request_and_forbidden(start: StartTarget) -> None:
+    t = await start(allow_header=True)
+    assert_error(
+        await t.eio.request("GET", {"EIO": "4", "transport": "polling"}), 403, 4, "Forbidden"
+    )
+    hs = await t.eio.request(
+        "GET", {"EIO": "4", "transport": "polling"}, headers={"X-Allow": "yes"}
+    )
+    assert hs.status_code == 200
+    sid = json.loads(split_payload(hs.text)[0][1:])["sid"]
+    response = await t.eio.request("GET", {"EIO": "4", "transport": "websocket", "sid": sid})
+    assert_error(response, 400, 3, "Bad request")
+
+
+# ---------------------------------------------------------------- polling
+
+
+async def test_post_ok_order_and_binary(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    body = SEP.join(["4test1", "4test2", "b" + b64(b"\x01\x02\x03\x04"), "4tést3 ✓"])
+    response = await t.eio.post(hs.sid, body)
+    assert (response.status_code, response.content) == (200, b"ok")
+    packets = await t.eio.receive_until(hs.sid, lambda p: len(p) >= 4)
+    assert packets == split_payload(body)
+
+
+async def test_heartbeat_cycles_and_timeout(start: StartTarget) -> None:
+    t = await start(ping_interval_ms=300, ping_timeout_ms=200)
+    hs = await t.eio.handshake()
+    for _ in range(3):
+        assert (await t.eio.get(hs.sid)).text == "2"
+        assert (await t.eio.post(hs.sid, "3")).text == "ok"
+    assert (await t.eio.get(hs.sid)).text == "2"
+    assert await t.wait_closed(hs.sid) == "ping timeout"
+    assert_error(await t.eio.get(hs.sid), 400, 1, "Session ID unknown")
+
+
+async def test_client_close_releases_pending_get_with_noop(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    pending = await held_get(t, hs.sid)
+    assert (await t.eio.post(hs.sid, "1")).status_code == 200
+    assert (await pending).text == "6"
+    assert await t.wait_closed(hs.sid) == "transport close"
+    assert_error(await t.eio.get(hs.sid), 400, 1, "Session ID unknown")
+
+
+async def test_concurrent_get(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    pending = await held_get(t, hs.sid)
+    second = await t.eio.get(hs.sid)
+    assert second.status_code in (400, 500)
+    assert (await pending).text == "1"
+    await t.wait_closed(hs.sid)
+    assert_error(await t.eio.get(hs.sid), 400, 1, "Session ID unknown")
+
+
+async def test_oversized_post(start: StartTarget, request: pytest.FixtureRequest) -> None:
+    if request.node.callspec.params["start"] == "plexio":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="server bug: an oversized POST answers 413 but also closes the session",
+            )
+        )
+    t = await start(max_payload=1000)
+    hs = await t.eio.handshake()
+    response = await t.eio.post(hs.sid, "4" + "x" * 2000)
+    assert response.status_code == 413
+    await t.eio.assert_echoes(hs.sid)
+
+
+async def test_malformed_payload_ends_the_session(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    response = await t.eio.post(hs.sid, "abc")
+    assert response.status_code in (200, 400)
+    await t.wait_closed(hs.sid)
+    assert_error(await t.eio.get(hs.sid), 400, 1, "Session ID unknown")
+    await t.eio.assert_echoes()
+
+
+async def test_head_keeps_the_connection_usable(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=str(t.eio.http.base_url), limits=limits) as http:
+        params = {"EIO": "4", "transport": "polling", "sid": hs.sid}
+        head = await http.head(t.eio.path, params=params)
+        assert head.content == b""
+        post = await http.post(t.eio.path, params=params, content=b"4after head")
+        assert (post.status_code, post.text) == (200, "ok")
+
+
+# ---------------------------------------------------------------- CORS
+
+
+async def test_cors_wildcard_and_preflight(start: StartTarget) -> None:
+    t = await start()
+    origin = {"Origin": "https://elsewhere.example"}
+    response = await t.eio.request("GET", {"EIO": "4", "transport": "polling"}, headers=origin)
+    assert response.headers["access-control-allow-origin"] == "*"
+    preflight = await t.eio.request(
+        "OPTIONS",
+        {"EIO": "4", "transport": "polling"},
+        headers={**origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+
+
+# ---------------------------------------------------------------- upgrade
+
+
+async def test_upgrade_sequence(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    pending = await held_get(t, hs.sid)
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        assert (await pending).text == "6"
+        await ws.send("5")
+        await ws.send("4after upgrade")
+        assert await t.eio.ws_recv(ws) == "4after upgrade"
+        await ws.send(b"\x00\x01")
+        assert await t.eio.ws_recv(ws) == b"\x00\x01"
+        assert_error(await t.eio.get(hs.sid), 400, 3, "Bad request")
+        # A second WebSocket for the upgraded sid is refused; the first keeps working.
+        await assert_ws_refused(t, {"EIO": "4", "transport": "websocket", "sid": hs.sid})
+        await t.eio.ws_echo(ws, "4first still works")
+
+
+async def test_websocket_client_close(start: StartTarget) -> None:
+    t = await start()
+    async with t.eio.ws_connect() as ws:
+        info = await t.eio.ws_handshake(ws)
+        await t.eio.ws_echo(ws, "4hi")
+    assert await t.wait_closed(info["sid"]) == "transport close"
