@@ -47,7 +47,7 @@ from community.service import MAX_ID, CommunityService
 __all__ = ["get_service", "install_error_handlers", "router"]
 
 _STATUS: dict[type[CommunityError], int] = {
-    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    InvalidInput: 422,  # a literal: the constant's name changed across Starlette versions
     AuthenticationFailed: status.HTTP_401_UNAUTHORIZED,
     NotFound: status.HTTP_404_NOT_FOUND,
     Forbidden: status.HTTP_403_FORBIDDEN,
@@ -55,7 +55,7 @@ _STATUS: dict[type[CommunityError], int] = {
 }
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409)
 }
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from community.errors import (
     AuthenticationFailed,
@@ -318,3 +319,40 @@ async def test_records_convert_to_json(service: CommunityService) -> None:
     assert members[0]["role"] == "owner"
     with pytest.raises(TypeError):
         to_json(object())
+
+
+async def test_rest_calls_publish_the_same_events_as_the_service(
+    service: CommunityService, client: httpx.AsyncClient
+) -> None:
+    events: list[CommunityEvent] = []
+    service.events.subscribe(events.append)
+    signed = await client.post("/api/auth/signup", json={"username": "alice", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    community = (await client.post("/api/communities", json={"name": "L"}, headers=headers)).json()
+    channel = (
+        await client.get(f"/api/communities/{community['id']}/channels", headers=headers)
+    ).json()[0]
+    posted = await client.post(
+        f"/api/channels/{channel['id']}/messages", json={"body": "hi"}, headers=headers
+    )
+    assert [type(e) for e in events] == [CommunityCreated, ChannelCreated, MessageCreated]
+    created = events[-1]
+    assert isinstance(created, MessageCreated)
+    assert created.message.id == posted.json()["id"]
+    # Events convert to JSON for the gateway to emit.
+    data = to_json(created)
+    assert isinstance(data, dict) and isinstance(data["message"], dict)
+    assert data["message"]["body"] == "hi"
+
+
+def test_event_records_convert_to_json() -> None:
+    removed = MemberRemoved(
+        community_id=1, user_id=2, reason=RemovalReason.LEFT, channel_ids=(3, 4), actor_id=2
+    )
+    assert to_json(removed) == {
+        "community_id": 1,
+        "user_id": 2,
+        "reason": "left",
+        "channel_ids": [3, 4],
+        "actor_id": 2,
+    }
