@@ -358,6 +358,12 @@ class ServerSocket:
     # ------------------------------------------------------------ incoming
 
     def _on_event(self, args: list[Any], ack_id: int | None) -> None:
+        # Catch-all listeners see every incoming event, before the per-packet
+        # middleware may refuse it (as the JS server's onAny).
+        if self._any:
+            event = args[0]
+            for listener in list(self._any):
+                call_handler(listener, (event, *args[1:]), None, self.conn.tasks, "on_any")
         if self._packet_mw:
             call_handler(
                 self._run_packet_middleware, (args, ack_id), None, self.conn.tasks, "middleware"
@@ -381,8 +387,6 @@ class ServerSocket:
         event = args[0]
         params = tuple(args[1:])
         tasks = self.conn.tasks
-        for listener in self._any:
-            call_handler(listener, (event, *params), None, tasks, "on_any")
         done = None if ack_id is None else self._acker(ack_id)
         handlers = self._handlers.get(event) if type(event) is str else None
         if handlers:
