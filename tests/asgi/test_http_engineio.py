@@ -567,6 +567,10 @@ async def test_item21_payload_order_is_kept(env: Env) -> None:
     ]
 
 
+# Node's engine.io is lenient with some of these (it decodes bad base64 loosely,
+# replaces invalid UTF-8 and ignores a client OPEN); plexio closes the session, as the
+# spec and DESIGN.md ask. tests/interop/test_engineio_reference.py checks the cases on
+# which both agree.
 @pytest.mark.parametrize(
     "body",
     [

@@ -327,3 +327,63 @@ async def test_websocket_client_close(start: StartTarget) -> None:
         info = await t.eio.ws_handshake(ws)
         await t.eio.ws_echo(ws, "4hi")
     assert await t.wait_closed(info["sid"]) == "transport close"
+
+
+async def test_concurrent_post(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    release = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b"4first"
+        await release.wait()
+
+    params = {"EIO": "4", "transport": "polling", "sid": hs.sid}
+    first = asyncio.create_task(t.eio.http.post(t.eio.path, params=params, content=slow_body()))
+    await asyncio.sleep(0.3)  # the first POST's headers and first chunk reach the server
+    second = await t.eio.post(hs.sid, "4second")
+    assert second.status_code == 400
+    release.set()
+    try:
+        await first  # Node drops it: any outcome but a hang is fine
+    except httpx.HTTPError:
+        pass
+    await t.wait_closed(hs.sid)
+    assert_error(await t.eio.get(hs.sid), 400, 1, "Session ID unknown")
+
+
+# Only inputs on which Node and plexio agree. Node is lenient with others (it decodes
+# bad base64 loosely, replaces invalid UTF-8, ignores a client OPEN or UPGRADE) where
+# plexio closes the session as the spec says; tests/asgi/test_http_engineio.py covers
+# those for plexio alone.
+@pytest.mark.parametrize("body", [b"", b"abc", b"4ok\x1e"], ids=["empty", "bad-type", "trailing"])
+async def test_bad_payloads_end_the_session(start: StartTarget, body: bytes) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    response = await t.eio.post(hs.sid, body)
+    assert response.status_code in (200, 400)
+    await t.wait_closed(hs.sid)
+    assert_error(await t.eio.get(hs.sid), 400, 1, "Session ID unknown")
+    await t.eio.assert_echoes()
+
+
+async def test_oversized_websocket_frame_closes_the_session(start: StartTarget) -> None:
+    t = await start(max_payload=1000)
+    async with t.eio.ws_connect() as ws:
+        info = await t.eio.ws_handshake(ws)
+        await t.eio.ws_echo(ws, "4" + "z" * 999)
+        await ws.send("4" + "z" * 2000)
+        await t.eio.ws_wait_closed(ws)
+    await t.wait_closed(info["sid"])
+    await t.eio.assert_echoes()
+
+
+async def test_failed_probe_leaves_polling_working(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        await ws.send("4not an upgrade")
+        await t.eio.ws_wait_closed(ws)
+    await t.eio.assert_echoes(hs.sid)
