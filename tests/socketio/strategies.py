@@ -37,9 +37,9 @@ json_values: st.SearchStrategy[JSONValue] = st.recursive(_scalars, _containers, 
 values_with_binary: st.SearchStrategy[JSONValue] = st.recursive(
     _scalars | st.binary(max_size=16), _containers, max_leaves=12
 )
-namespaces = st.just("/") | st.text(max_size=12).filter(lambda s: "," not in s).map(
-    lambda s: "/" + s
-)
+namespaces = st.just("/") | st.text(max_size=12).filter(
+    lambda s: "," not in s and "\x1e" not in s
+).map(lambda s: "/" + s)
 ack_ids = st.integers(min_value=0, max_value=10**16 - 1)
 event_names = (
     st.text(max_size=12).filter(lambda s: s not in RESERVED_EVENTS)

@@ -121,7 +121,9 @@ def test_valid_payload_per_type() -> None:
     Packet(PacketType.EVENT, "/", ["e", b"\x00"], None)
 
 
-@pytest.mark.parametrize("namespace", ["", "admin", "/a,b", ",", 1, None, b"/"], ids=repr)
+@pytest.mark.parametrize(
+    "namespace", ["", "admin", "/a,b", ",", "/a\x1eb", 1, None, b"/"], ids=repr
+)
 def test_invalid_namespaces(namespace: object) -> None:
     with pytest.raises(LocalProtocolError):
         Packet.disconnect(namespace)  # type: ignore[arg-type]  # invalid on purpose

@@ -29,7 +29,8 @@ CONNECT_ERROR  ``dict`` (``{"message": ..., "data": ...}``) or ``str`` (legacy)
 
 Only EVENT (optional) and ACK (required) carry an ``ack_id``: a non-negative ``int``.
 The namespace is a ``str`` starting with ``/`` and containing no ``,`` (the comma
-ends the namespace in the text encoding).
+ends the namespace in the text encoding) and no ``\x1e`` (the namespace is written
+raw, and that character separates packets in an Engine.IO polling payload).
 
 Nested payload contents are not walked here (that would cost a tree walk per
 packet); a value that cannot be serialised is reported by the parser's ``encode``.
@@ -101,8 +102,10 @@ def _check_event_name(name: object) -> None:
 def _check_namespace(namespace: object) -> None:
     if not isinstance(namespace, str):
         raise _bad("namespace must be a str")
-    if namespace[:1] != "/" or "," in namespace:
-        raise _bad(f"namespace must start with '/' and contain no ',': {namespace[:40]!r}")
+    if namespace[:1] != "/" or "," in namespace or "\x1e" in namespace:
+        raise _bad(
+            f"namespace must start with '/' and contain no ',' or '\\x1e': {namespace[:40]!r}"
+        )
 
 
 _ACK_ID_RULE: Final = "ack id must be a non-negative int"
