@@ -537,7 +537,8 @@ async def test_catch_all_listeners_and_packet_middleware(start: Start) -> None:
 # ---------------------------------------------------------------- disconnects
 
 
-async def test_disconnect_reasons_on_both_sides(start: Start) -> None:
+@pytest.mark.parametrize("mode", ["polling", "websocket"])
+async def test_disconnect_reasons_on_both_sides(start: Start, mode: str) -> None:
     server = quick_server(ping_interval=0.2, ping_timeout=0.2)
     reasons: dict[str, str] = {}
     rooms_while_disconnecting: dict[str, set[str]] = {}
@@ -561,7 +562,7 @@ async def test_disconnect_reasons_on_both_sides(start: Start) -> None:
 
     server, js = await start(server)
     for name in ("client", "server", "close", "transport", "ping"):
-        await js.manager(name)
+        await js.manager(name, mode)
         await js.socket(name, name, auth={"name": name})
     socket_ids = {s.handshake.auth["name"]: s.id for s in server.sockets.sockets.values()}
 

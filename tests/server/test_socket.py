@@ -12,12 +12,14 @@ import json
 import logging
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 import plexio
 from plexio import AckTimeoutError, DisconnectedError
 from plexio.server.socket import ServerSocket
+from tests.helpers.eio import RawEngineIO
 from tests.server.conftest import Serve
 from tests.server.raw import assert_clean, eventually, raw_socketio
 
@@ -536,3 +538,25 @@ async def test_socket_broadcasts_skip_the_sender(serve: Serve) -> None:
         ]
         assert [await c.recv() for _ in range(2)] == ['42["all"]', '42["blue"]']
         assert await a.silent(0.05) == []
+
+
+async def test_disconnect_close_over_polling_sends_disconnect_before_close(
+    serve: Serve,
+) -> None:
+    """The JS client handles a close packet before Socket.IO packets of the same
+    response: DISCONNECT and the Engine.IO close must come in separate responses."""
+    server = plexio.Server()
+    server.on("kick", lambda socket: socket.disconnect(close=True))
+    running = await serve(server)
+    async with httpx.AsyncClient(base_url=running.http_url, timeout=5) as http:
+        eio = RawEngineIO(http, running.ws_url, "/socket.io/")
+        sid = (await eio.handshake()).sid
+        await eio.post(sid, "40")
+        assert (await eio.get(sid)).text.startswith('40{"sid":')
+        assert (await eio.post(sid, '42["kick"]')).text == "ok"
+        first = await eio.get(sid)
+        assert first.text == "41"
+        second = await eio.get(sid)
+        assert second.text == "1"
+    await eventually(lambda: not server.engine.sockets)
+    assert_clean(server)

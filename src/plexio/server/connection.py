@@ -56,6 +56,7 @@ class Connection:
         "issued",
         "closed",
         "_connect_timer",
+        "_close_timer",
     )
 
     def __init__(self, server: Server, engine: EngineSocket) -> None:
@@ -71,6 +72,7 @@ class Connection:
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             server.connect_timeout, self._on_connect_timeout
         )
+        self._close_timer: asyncio.TimerHandle | None = None
 
     def _on_connect_timeout(self) -> None:
         self._connect_timer = None
@@ -150,10 +152,35 @@ class Connection:
             self.left.add(name)
 
     def disconnect_all(self) -> None:
-        """Disconnects every socket (each gets DISCONNECT), then closes the connection."""
+        """Disconnects every socket (each gets DISCONNECT), then closes the connection.
+
+        The close waits until the DISCONNECT packets have left (at most
+        ``ping_timeout`` seconds): over long-polling, a close packet in the same
+        response would reach the JS client first (it handles Socket.IO packets on the
+        next tick) and it would see "transport close" and reconnect, instead of
+        "io server disconnect".
+        """
         for socket in list(self.sockets.values()):
             socket.disconnect()
-        self.close()
+        if self._close_timer is None and not self.closed:
+            loop = asyncio.get_running_loop()
+            self._close_when_sent(loop.time() + self.server.engine.options.ping_timeout)
+
+    def _close_when_sent(self, deadline: float) -> None:
+        self._close_timer = None
+        if self.closed or self.engine.closed:
+            return
+        loop = asyncio.get_running_loop()
+        engine = self.engine
+        # Over polling, also wait for the client's next GET, so it receives the close
+        # packet rather than "unknown session".
+        sent = not engine.session.has_data() and (
+            engine.transport != "polling" or engine._poll_waiter is not None
+        )
+        if sent or loop.time() >= deadline:
+            self.close()
+            return
+        self._close_timer = loop.call_later(0.01, self._close_when_sent, deadline)
 
     def close(self) -> None:
         """Closes the whole Engine.IO connection."""
@@ -167,6 +194,9 @@ class Connection:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         for socket in list(self.sockets.values()):
             socket._on_close(reason)
         self.decoder.reset()
