@@ -571,7 +571,9 @@ class CommunityService:
             community = await _get(session, Community, cid, "community")
             if actor_id is not None and actor_id != uid and community.owner_id != actor_id:
                 raise Forbidden("only the owner can remove members")
-            membership = await session.get(CommunityMember, (cid, uid))
+            # Write-lock the membership before reading the channel memberships: a concurrent
+            # join_channel/create_channel holds a share lock on it until it commits.
+            membership = await session.get(CommunityMember, (cid, uid), with_for_update=True)
             if membership is None:
                 raise missing("not a member of this community")
             if community.owner_id == uid:
@@ -669,7 +671,7 @@ class CommunityService:
         now = self._clock()
         try:
             async with self._sessionmaker() as session, session.begin():
-                await self._require_member(session, cid, uid)
+                await self._require_member(session, cid, uid, lock=True)
                 taken = await session.scalar(
                     select(Channel.id).where(Channel.community_id == cid, Channel.name == title)
                 )
@@ -802,7 +804,7 @@ class CommunityService:
         try:
             async with self._sessionmaker() as session, session.begin():
                 channel = await _get(session, Channel, chid, "channel")
-                await self._require_member(session, channel.community_id, uid)
+                await self._require_member(session, channel.community_id, uid, lock=True)
                 if await session.get(ChannelMember, (chid, uid)) is not None:
                     raise Conflict("already a member of this channel")
                 session.add(ChannelMember(channel_id=chid, user_id=uid, joined_at=self._clock()))
@@ -1109,9 +1111,17 @@ class CommunityService:
     async def _publish(self, *events: CommunityEvent) -> None:
         await self.events.publish(*events)
 
-    async def _require_member(self, session: AsyncSession, cid: int, uid: int) -> Community:
+    async def _require_member(
+        self, session: AsyncSession, cid: int, uid: int, *, lock: bool = False
+    ) -> Community:
         community = await _get(session, Community, cid, "community")
-        if await session.get(CommunityMember, (cid, uid)) is None:
+        # With lock=True the membership row is share-locked until commit (PostgreSQL; SQLite
+        # transactions are serialized anyway), so that a concurrent leave/removal, which
+        # write-locks it first, cannot miss a channel membership being added meanwhile.
+        found = await session.get(
+            CommunityMember, (cid, uid), with_for_update={"read": True} if lock else None
+        )
+        if found is None:
             raise Forbidden("not a member of this community")
         return community
 

@@ -356,3 +356,36 @@ def test_event_records_convert_to_json() -> None:
         "channel_ids": [3, 4],
         "actor_id": 2,
     }
+
+
+async def test_leaving_while_joining_channels_leaves_no_orphan_membership(
+    service: CommunityService,
+) -> None:
+    alice, bob = await _users(service, "alice", "bob")
+    community = await service.create_community(alice.id, "Lounge")
+    for name in ("one", "two", "three"):
+        await service.create_channel(alice.id, community.id, name)
+    channels = await service.list_community_channels(alice.id, community.id)
+
+    async def join_all() -> None:
+        for channel in channels:
+            try:
+                await service.join_channel(bob.id, channel.id)
+            except (Forbidden, Conflict):
+                pass
+
+    async def leave() -> None:
+        try:
+            await service.leave_community(bob.id, community.id)
+        except Forbidden:
+            pass
+
+    for _ in range(15):
+        await service.join_community(bob.id, community.id)
+        await asyncio.gather(join_all(), leave(), join_all())
+        member = await service.is_community_member(bob.id, community.id)
+        joined = await service.list_user_channels(bob.id, community.id)
+        # A channel membership never outlives the community membership.
+        assert member or joined == []
+        if member:
+            await service.leave_community(bob.id, community.id)
