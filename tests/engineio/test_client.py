@@ -208,6 +208,14 @@ def test_multibyte_and_binary_sizes_count_as_sent() -> None:
     assert client.payload_to_send() == "4" + "é" * 5 + "\x1ebAAAA"
 
 
+def test_the_record_separator_is_refused_in_text() -> None:
+    client = opened()
+    with pytest.raises(LocalProtocolError, match="separator"):
+        client.send_message("a\x1eb")
+    client.send_message(b"a\x1eb")  # binary is base64-encoded: no problem
+    assert client.payload_to_send() == "bYR5i"
+
+
 def test_a_frame_larger_than_max_payload_travels_alone() -> None:
     info = OpenInfo("s", (), 300, 200, 10)
     client = opened(info=info)
@@ -218,7 +226,12 @@ def test_a_frame_larger_than_max_payload_travels_alone() -> None:
 
 
 @given(
-    st.lists(st.one_of(st.text(max_size=60), st.binary(max_size=60)), max_size=30),
+    st.lists(
+        st.one_of(
+            st.text(st.characters(exclude_characters="\x1e"), max_size=60), st.binary(max_size=60)
+        ),
+        max_size=30,
+    ),
     st.integers(min_value=1, max_value=400),
 )
 def test_split_payloads_keep_order_and_limit(messages: list[str | bytes], limit: int) -> None:

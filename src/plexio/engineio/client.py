@@ -299,10 +299,14 @@ class ClientSession:
         Messages may be queued before the session is open; they leave once it is.
 
         Raises:
-            LocalProtocolError: the session is closed.
+            LocalProtocolError: the session is closed, or a text message contains the
+                record separator ``\x1e`` (it would split the polling payload;
+                Engine.IO v4 assumes it never occurs in data, PROTOCOL.md item 18).
         """
         if self.closed:
             raise LocalProtocolError("session is closed")
+        if isinstance(data, str) and SEPARATOR in data:
+            raise LocalProtocolError("a text message may not contain the separator \\x1e")
         self._out.append(data if isinstance(data, bytes) else MESSAGE_PREFIX + data)
 
     def close(self) -> None:
