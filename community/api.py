@@ -8,9 +8,11 @@ Handlers are thin: they authenticate the bearer token, call the shared
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -380,8 +382,28 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = (
                 f'Bearer error="invalid_token", error_description="{reason}"'
             )
-        return JSONResponse(
+        return _AsciiJSONResponse(
             {"detail": exc.message, "code": exc.code}, status_code=code, headers=headers
         )
 
+    async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)  # registered for it only
+        # FastAPI's default handler echoes the offending input back: that can be a password,
+        # and a lone surrogate in it made the response itself fail (a 500). Send where and
+        # what, not the value, and escape everything outside ASCII.
+        errors = [
+            {"type": str(e.get("type")), "loc": list(e.get("loc", ())), "msg": str(e.get("msg"))}
+            for e in exc.errors()
+        ]
+        return _AsciiJSONResponse({"detail": errors, "code": "invalid_input"}, status_code=422)
+
     app.add_exception_handler(CommunityError, handle)
+    app.add_exception_handler(RequestValidationError, handle_validation)
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so that any str (even one holding a lone
+    surrogate taken from a request) can be encoded."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")

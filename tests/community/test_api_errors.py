@@ -109,3 +109,22 @@ async def test_every_limit_response_is_json_with_a_code(
     response = await client.get("/api/communities/5", headers=alice.headers)
     assert response.headers["content-type"] == "application/json"
     assert set(response.json()) == {"detail", "code"}
+
+
+async def test_validation_errors_neither_echo_input_nor_break_on_surrogates(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by test_api_fuzz: FastAPI's default 422 echoed a lone surrogate and then failed
+    # to encode its own response.
+    for raw in [b'"\\ud800"', b'{"username": "abc", "password": "x", "\\ud800": 1}']:
+        response = await client.post(
+            "/api/auth/signup", content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, raw
+        assert response.json()["code"] == "invalid_input"
+    response = await client.post(
+        "/api/auth/signup", json={"username": "abc", "password": ["hunter2-secret"]}
+    )
+    assert response.status_code == 422
+    assert "hunter2-secret" not in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]
