@@ -80,6 +80,8 @@ class EngineClient:
         on_message: called with each received message (``str`` text, ``bytes`` binary),
             in order, on the event loop; it must not raise.
         on_upgrade: called once the connection runs over WebSocket after an upgrade.
+        on_close: called with the reason as soon as the session has ended (before the
+            tasks are stopped), so nothing more is handed to a dead connection.
         query: extra query parameters sent with every request.
         headers: extra HTTP headers (handshake, polling requests, WebSocket).
         connect_timeout: seconds the handshake may take.
@@ -95,6 +97,7 @@ class EngineClient:
         transports: tuple[str, ...] = ("polling", "websocket"),
         on_message: Callable[[str | bytes], None],
         on_upgrade: Callable[[], None] | None = None,
+        on_close: Callable[[DisconnectReason], None] | None = None,
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         connect_timeout: float = 20.0,
@@ -107,6 +110,7 @@ class EngineClient:
         self.transports = tuple(transports)
         self._on_message = on_message
         self._on_upgrade = on_upgrade
+        self._on_close = on_close
         self._query = dict(query or {})
         self._headers = dict(headers or {})
         self._connect_timeout = connect_timeout
@@ -323,6 +327,11 @@ class EngineClient:
                 self.reason = event.reason
                 logger.debug("Engine.IO session %s closed: %s", self.sid, event.reason)
                 self._closed.set()
+                if self._on_close is not None and self._tasks:
+                    try:
+                        self._on_close(event.reason)
+                    except Exception:
+                        logger.exception("close handler failed")
         if self.session.has_data():
             self._wake.set()
 

@@ -141,6 +141,7 @@ class Manager:
         self._decoder: Decoder = self.parser.decoder(options.limits)
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
+        self._closed_reported = True
         self._handlers: dict[str, list[Handler]] = {}
         self._on_closed: list[Callable[[Manager], None]] = []
 
@@ -273,6 +274,24 @@ class Manager:
             return
         sock._on_packet(packet)
 
+    def _close_text(self, reason: DisconnectReason) -> str:
+        return "io client disconnect" if self._closing else _REASONS.get(reason, str(reason))
+
+    def _on_engine_close(self, reason: DisconnectReason) -> None:
+        """The Engine.IO session ended: every socket is disconnected at once.
+
+        Called synchronously by the engine, so an emit right after this is buffered
+        for the next connection instead of being handed to the dead one.
+        """
+        if self._closed_reported:
+            return
+        self._closed_reported = True
+        self._decoder.reset()
+        text = self._close_text(reason)
+        for sock in list(self.nsps.values()):
+            sock._on_close(text)
+        self._fire("close", text)
+
     def _on_upgrade(self) -> None:
         self._fire("upgrade", self.transport)
 
@@ -291,6 +310,7 @@ class Manager:
                 transports=options.transports,
                 on_message=self._on_message,
                 on_upgrade=self._on_upgrade,
+                on_close=self._on_engine_close,
                 query=options.query,
                 headers=options.headers,
                 connect_timeout=options.timeout,
@@ -298,6 +318,7 @@ class Manager:
                 max_frame_size=options.limits.max_payload,
             )
             self._decoder = self.parser.decoder(options.limits)
+            self._closed_reported = False
             self.engine = engine
             try:
                 await engine.open()
@@ -319,13 +340,8 @@ class Manager:
                 if sock.active and not sock.connected:
                     sock._send_connect()
             reason = await engine.wait_closed()
-            self._decoder.reset()
-            text = _REASONS.get(reason, str(reason))
-            if self._closing:
-                text = "io client disconnect"
-            for sock in list(self.nsps.values()):
-                sock._on_close(text)
-            self._fire("close", text)
+            self._on_engine_close(reason)  # no-op if already reported
+            text = self._close_text(reason)
             if self._closing or not options.reconnection:
                 self._give_up(ClientConnectionError(f"connection closed: {text}"))
                 return

@@ -341,7 +341,9 @@ class ClientSession:
         will refuse it). Call again until ``None`` (one POST at a time).
         While polling is paused for an upgrade, nothing is returned.
         """
-        if self.state is ClientState.OPENING or self.state is ClientState.UPGRADING:
+        if self.state in (ClientState.OPENING, ClientState.UPGRADING):
+            return None
+        if self.transport != "polling" and not self.closed:
             return None
         out = self._out
         if not out:
