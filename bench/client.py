@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 from array import array
 from collections.abc import Callable
-from time import monotonic_ns
+from time import monotonic, monotonic_ns
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport
 
 __all__ = [
     "FanoutSender",
     "SioClient",
+    "STALL_AFTER",
     "Stats",
     "event_frame",
 ]
@@ -35,6 +36,9 @@ _DIGIT_0 = 0x30  # '0': Engine.IO open / Socket.IO CONNECT
 _DIGIT_3 = 0x33  # '3': Socket.IO ACK
 _DIGIT_6 = 0x36  # '6': Socket.IO BINARY_ACK
 _DIGIT_1 = 0x31  # '1': Engine.IO close / Socket.IO DISCONNECT
+
+#: Seconds without any fan-out delivery before the sender assumes one was lost.
+STALL_AFTER = 10.0
 
 
 class Stats:
@@ -322,12 +326,14 @@ class FanoutSender:
         self._suffix = ":" + "x" * padding + '"]'
         self._watch: asyncio.TimerHandle | None = None
         self._last_delivered = -1
+        self._last_progress = monotonic()
 
     def start(self) -> None:
         """Begin sending, and watch for stalls (a lost delivery must not stop the run)."""
         self.sent = self.stats.delivered // self.members
+        self._last_progress = monotonic()
         self.pump()
-        self._watch = asyncio.get_running_loop().call_later(1.0, self._check)
+        self._watch = asyncio.get_running_loop().call_later(0.5, self._check)
 
     def stop(self) -> None:
         """Stop watching (the sender stops by itself once `stats.running` is false)."""
@@ -350,10 +356,15 @@ class FanoutSender:
     def _check(self) -> None:
         if not self.stats.running:
             return
-        if self.stats.delivered == self._last_delivered:
-            # Nothing arrived for a second: resynchronise the window rather than hang.
+        now = monotonic()
+        if self.stats.delivered != self._last_delivered:
+            self._last_delivered = self.stats.delivered
+            self._last_progress = now
+        elif now - self._last_progress > STALL_AFTER:
+            # Nothing arrived for a long time (a slow server may legitimately take seconds to
+            # start writing one broadcast to 10,000 sockets): resynchronise rather than hang.
             self.stalls += 1
+            self._last_progress = now
             self.sent = self.stats.delivered // self.members
             self.pump()
-        self._last_delivered = self.stats.delivered
-        self._watch = asyncio.get_running_loop().call_later(1.0, self._check)
+        self._watch = asyncio.get_running_loop().call_later(0.5, self._check)

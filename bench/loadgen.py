@@ -9,6 +9,7 @@ a `multiprocessing` pipe with small command tuples; every command gets exactly o
 - `("load", {})`: echo/fan-out: start the closed loops. Connect-type: open `spec["clients"]`
   connections (that is the measured work) and reply when they are all up.
 - `("mark", {})`: start the measured window (counters reset).
+- `("peek", {})`: operations counted so far in the window.
 - `("stop", {})`: end the window and the load; the reply carries counts and latencies.
 - `("close", {})`: drop every connection; the worker then exits.
 
@@ -270,6 +271,9 @@ class Worker:
             "stalls": self.sender.stalls if self.sender is not None else 0,
             "latencies_ns": _thin(stats.latencies_ns),
         }
+
+    def _cmd_peek(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"ops": self.stats.ops}
 
     def _cmd_close(self, _: dict[str, Any]) -> dict[str, Any]:
         self.stats.running = False

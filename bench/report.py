@@ -155,33 +155,41 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {scenario['name']} | " + " | ".join(cells) + " |")
 
     plexios = [k for k in shown if targets[k]["family"] == "plexio"]
-    peers = [k for k in shown if targets[k]["family"] in ("peer", "ceiling")]
+    peers = [k for k in shown if targets[k]["family"] == "peer"]
     lines += ["", "## Ratios plexio / peer", ""]
     if not plexios:
         lines.append("plexio was not available in this run, so there are no ratios.")
+    elif not peers:
+        lines.append("No peer ran in this run, so there are no ratios.")
     else:
         lines += [
-            "CPU ratio below 1 means plexio spends less server CPU per operation (memory row: "
-            "less memory per connection); throughput ratio above 1 means plexio is faster.",
+            "CPU: plexio's server CPU per operation divided by the peer's (below 1: plexio "
+            "spends less; memory row: KB per connection). Throughput: plexio's divided by the "
+            "peer's (above 1: plexio is faster).",
             "",
         ]
+    for plexio in plexios if peers else []:
         header = ["scenario"]
-        for plexio in plexios:
-            for peer in peers:
-                header += [f"{plexio}/{peer} CPU", f"{plexio}/{peer} thr."]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for peer in peers:
+            header += [f"CPU vs {peer}", f"throughput vs {peer}"]
+        lines += [
+            f"### {labels[plexio]}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         for scenario in scenarios:
             row = summary.get(scenario["name"], {})
             cells = [scenario["name"]]
-            for plexio in plexios:
-                for peer in peers:
-                    mine, theirs = row.get(plexio), row.get(peer)
-                    if mine is None or theirs is None:
-                        cells += ["—", "—"]
-                        continue
-                    cells.append(_ratio(_key_figure(scenario, mine), _key_figure(scenario, theirs)))
-                    cells.append(_ratio(mine.get("throughput"), theirs.get("throughput")))
+            for peer in peers:
+                mine, theirs = row.get(plexio), row.get(peer)
+                if mine is None or theirs is None:
+                    cells += ["—", "—"]
+                    continue
+                cells.append(_ratio(_key_figure(scenario, mine), _key_figure(scenario, theirs)))
+                cells.append(_ratio(mine.get("throughput"), theirs.get("throughput")))
             lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
 
     lines += ["", "## Every figure", ""]
     for scenario in scenarios:

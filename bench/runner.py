@@ -35,6 +35,11 @@ __all__ = ["Options", "RunError", "ServerProcess", "WorkerPool", "run_scenario"]
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 
+#: A fan-out window lasts until it holds this many broadcasts' worth of deliveries...
+MIN_BROADCASTS = 5
+#: ...but never longer than this many times `--duration`.
+MAX_WINDOW_STRETCH = 8
+
 
 def _kill_leftovers() -> None:
     for proc in list(_LIVE):
@@ -368,6 +373,14 @@ def _measure(
             sys0, lg0, cpu0, t0 = system_busy_s(), pool.cpu(), server.cpu(), time.monotonic()
             pool.call("mark", {}, opts.timeout)
             time.sleep(opts.duration)
+            # A fan-out window must hold several whole broadcasts, or the deliveries of the one
+            # in progress at each edge weigh too much: extend it (bounded) until it does.
+            wanted = scenario.clients * MIN_BROADCASTS if scenario.kind == "fanout" else 0
+            limit = t0 + opts.duration * MAX_WINDOW_STRETCH
+            while wanted and time.monotonic() < limit:
+                if sum(int(r["ops"]) for r in pool.call("peek", {}, opts.timeout)) >= wanted:
+                    break
+                time.sleep(min(0.25, opts.duration))
             cpu1, t1, lg1, sys1 = server.cpu(), time.monotonic(), pool.cpu(), system_busy_s()
             replies = pool.call("stop", {}, opts.timeout)
             ops = sum(int(r["ops"]) for r in replies)
