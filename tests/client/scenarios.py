@@ -242,7 +242,8 @@ async def reconnect_after_restart(target: Target, transports: str) -> None:
             return {"token": next(a_tokens)}
 
         a = io.socket("/a", auth=async_auth)
-        socks: list[ClientSocket] = [auth_sock, main, a]
+        queued = io.socket("/b", retries=2, ack_timeout=3.0)
+        socks: list[ClientSocket] = [auth_sock, main, a, queued]
         for sock in socks:
             sock.on("connect", rec.handler(f"connect{sock.namespace}"))
             sock.on("disconnect", rec.handler(f"disconnect{sock.namespace}"))
@@ -263,18 +264,22 @@ async def reconnect_after_restart(target: Target, transports: str) -> None:
         for i in range(3):
             main.emit("record", f"buffered-{i}")
         pending = asyncio.ensure_future(a.emit_with_ack("echo", "after", timeout=30))
+        # With retries, the emit waits in the queue and goes out once reconnected.
+        at_least_once = asyncio.ensure_future(queued.emit_with_ack("echo", "queued"))
 
         await target.start()
         for sock in socks:
             await rec.wait_count(f"connect{sock.namespace}", 2, timeout=20)
         assert rec.of("reconnect")
         assert await asyncio.wait_for(pending, 10) == "after"
+        assert await asyncio.wait_for(at_least_once, 10) == "queued"
         infos = [await s.emit_with_ack("whoami", timeout=5) for s in socks]
         engine = io.engine_id
         assert engine is not None and engine != old_engine
         assert {i["engine"] for i in infos} == {engine}
         assert infos[0]["auth"] == {"token": "tok-2"}  # auth asked again
         assert infos[2]["auth"] == {"token": "a-2"}
+        assert infos[3]["nsp"] == "/b"
         records = await main.emit_with_ack("records", timeout=5)
         assert records == ["buffered-0", "buffered-1", "buffered-2"]
 

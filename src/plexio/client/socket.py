@@ -66,6 +66,7 @@ class _Queued:
     on_result: _OnResult | None
     tries: int = 0
     pending: bool = False
+    ack_id: int | None = None
 
 
 class ClientSocket:
@@ -520,7 +521,9 @@ class ClientSocket:
         if not self.connected or not self._queue:
             return
         item = self._queue[0]
-        if item.pending and not force:
+        # Forced on (re)connect, but not when the try in flight is still awaited (it was
+        # buffered while offline and has just been flushed): that would send it twice.
+        if item.pending and (not force or item.ack_id in self._acks):
             return
         item.pending = True
         item.tries += 1
@@ -537,7 +540,7 @@ class ClientSocket:
                 item.on_result(err, ack)
             self._drain_queue()
 
-        self._emit(item.event, item.args, on_result, self.ack_timeout, volatile=False)
+        item.ack_id = self._emit(item.event, item.args, on_result, self.ack_timeout, volatile=False)
 
     # ------------------------------------------------------------ manager side
 
