@@ -289,3 +289,24 @@ async def test_parent_namespace_repr_and_matching() -> None:
     called = server.of(lambda name, auth: name == "/yes")
     assert await called.matches("/yes", {})
     assert not await called.matches("/no", {})
+
+
+async def test_connection_handler_that_raises_is_contained(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = plexio.Server()
+
+    @server.on("connection")
+    def broken(socket: ServerSocket) -> None:
+        raise RuntimeError("connection handler bug")
+
+    server.on("echo", lambda socket, x: x)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["echo","still connected"]')
+        assert await raw.recv() == '431["still connected"]'
+    assert any(
+        r.levelno == logging.ERROR and r.exc_info and "connection handler bug" in str(r.exc_info[1])
+        for r in caplog.records
+    )

@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 import plexio
 from plexio import AckTimeoutError, DisconnectedError
+from plexio.exceptions import LocalProtocolError
 from plexio.server.socket import ServerSocket
 from tests.helpers.eio import RawEngineIO
 from tests.server.conftest import Serve
@@ -560,3 +561,33 @@ async def test_disconnect_close_over_polling_sends_disconnect_before_close(
         assert second.text == "1"
     await eventually(lambda: not server.engine.sockets)
     assert_clean(server)
+
+
+async def test_emit_of_unserialisable_data_raises_and_leaves_no_ack(serve: Serve) -> None:
+    server = plexio.Server()
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        socket = socket_of(server, await raw.connect())
+        with pytest.raises(LocalProtocolError):
+            socket.emit("bad", object(), callback=lambda *a: None)
+        with pytest.raises(LocalProtocolError):
+            await socket.emit_with_ack("bad", 1 << 70)
+        with pytest.raises(LocalProtocolError):
+            server.emit("bad", {1j})
+        assert socket._acks == {}
+        socket.emit("good")
+        assert await raw.recv() == '42["good"]'
+
+
+async def test_ack_value_that_cannot_be_encoded_is_logged(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = plexio.Server()
+    server.on("weird", lambda socket: object())
+    server.on("echo", lambda socket, x: x)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["weird"]', '422["echo",2]')
+        assert await raw.recv() == "432[2]"
+        assert any("completion of weird failed" in r.getMessage() for r in caplog.records)

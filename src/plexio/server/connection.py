@@ -41,7 +41,9 @@ class Connection:
     Attributes:
         engine: the Engine.IO socket.
         sockets: joined namespaces → their socket.
-        tasks: owner of suspended handler tasks (cancelled when the connection ends).
+        tasks: owner of suspended handler tasks; they run to completion even after
+            the connection ends (their emits are then dropped), so work a client
+            started is not lost; ``tasks.cancel_all()`` stops them.
         issued: handshake time in ms since the epoch.
     """
 

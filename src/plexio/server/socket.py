@@ -276,14 +276,17 @@ class ServerSocket:
             if future is not None:
                 future.set_exception(DisconnectedError("socket is disconnected"))
             return
-        ack_id = None
-        if callback is not None:
-            ack_id = self.nsp.next_ack_id()
-            self._expect_ack(ack_id, callback, timeout, future)
+        ack_id = None if callback is None else self.nsp.next_ack_id()
         packet = Packet.event(self.nsp.name, [event, *args], ack_id)
+        # Encode before expecting the ack: data that cannot be serialised raises here
+        # and leaves no pending ack behind.
+        frames = self.nsp.encode(packet)
+        if callback is not None:
+            assert ack_id is not None
+            self._expect_ack(ack_id, callback, timeout, future)
         for listener in self._any_out:
             call_handler(listener, (event, *args), None, self.conn.tasks, "on_any_outgoing")
-        self.conn.send_packet(packet, volatile)
+        self.conn.engine.send_frames(frames, volatile=volatile)
 
     def _expect_ack(
         self,
