@@ -225,3 +225,26 @@ def test_closed_session_ignores_everything() -> None:
     assert session.receive_probe_frame("2probe", now=1) == []
     assert not session.send_frames(["4x"])
     assert session.payload_to_send() is None
+
+
+def test_timers_changed_flag_marks_deadline_changes_only() -> None:
+    session = new()
+    assert session.timers_changed
+    session.timers_changed = False
+    session.receive_frame("4msg", now=0.1)
+    session.send_message("x")
+    assert not session.timers_changed  # messages do not move deadlines
+    session.handle_timeout(0.3)  # ping sent: a pong deadline appears
+    assert session.timers_changed
+    session.timers_changed = False
+    session.receive_frame("3", now=0.35)
+    assert session.timers_changed and session.next_deadline() == pytest.approx(0.65)
+    session.timers_changed = False
+    session.begin_upgrade(now=0.4)
+    assert session.timers_changed
+    session.timers_changed = False
+    session.abort_upgrade()
+    assert session.timers_changed
+    session.timers_changed = False
+    session.close()
+    assert session.timers_changed and session.next_deadline() is None

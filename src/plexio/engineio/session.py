@@ -89,6 +89,7 @@ class Session:
         "_probing",
         "_over_since",
         "close_reason",
+        "timers_changed",
     )
 
     def __init__(self, sid: str, transport: str, options: EngineOptions, now: float) -> None:
@@ -119,6 +120,9 @@ class Session:
         self._probing = False
         self._over_since: float | None = None
         self.close_reason: DisconnectReason | None = None
+        #: Set whenever :meth:`next_deadline` may have changed; the I/O layer clears it
+        #: after re-arming its timer (saves recomputing deadlines per message).
+        self.timers_changed = True
 
     # ------------------------------------------------------------------ status
 
@@ -196,6 +200,7 @@ class Session:
             if self._pong_deadline is not None:
                 self._pong_deadline = None
                 self._next_ping = now + self._options.ping_interval
+                self.timers_changed = True
         elif ptype is PacketType.CLOSE:
             # A GET pending at that time is completed with a noop (Engine.IO v4 "Close").
             self._out.append(NOOP_FRAME)
@@ -227,6 +232,7 @@ class Session:
             raise LocalProtocolError("session cannot upgrade now")
         self._probing = True
         self._upgrade_deadline = now + self._options.upgrade_timeout
+        self.timers_changed = True
 
     def receive_probe_frame(self, frame: str | bytes, now: float) -> list[Frame]:
         """Feeds one frame received on the probe WebSocket.
@@ -248,6 +254,7 @@ class Session:
             self.transport = "websocket"
             self._probing = False
             self._upgrade_deadline = None
+            self.timers_changed = True
             self._events.append(Upgraded())
             return []
         self.abort_upgrade()
@@ -258,6 +265,7 @@ class Session:
         if self._probing:
             self._probing = False
             self._upgrade_deadline = None
+            self.timers_changed = True
             if self.state is SessionState.UPGRADING:
                 self.state = SessionState.OPEN
 
@@ -353,6 +361,7 @@ class Session:
         """
         if self.state is SessionState.CLOSED:
             return
+        self.timers_changed = True
         if self._pong_deadline is not None and now >= self._pong_deadline:
             self._close(DisconnectReason.PING_TIMEOUT, send_close=False)
             return
@@ -394,4 +403,5 @@ class Session:
         self._probing = False
         self._next_ping = self._pong_deadline = self._upgrade_deadline = None
         self._over_since = None
+        self.timers_changed = True
         self._events.append(Disconnected(reason))

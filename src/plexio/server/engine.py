@@ -246,7 +246,11 @@ class EngineSocket:
             self._arm_timer()
 
     def _arm_timer(self) -> None:
-        deadline = self.session.next_deadline()
+        session = self.session
+        if not session.timers_changed:
+            return
+        session.timers_changed = False
+        deadline = session.next_deadline()
         if deadline == self._timer_at:
             return
         if self._timer is not None:
