@@ -130,6 +130,8 @@ class EngineSocket:
         Returns:
             False if it was dropped (closed session, or volatile and the client is behind).
         """
+        if volatile and not self.writable:
+            return False
         ok = self.session.send_message(data, volatile=volatile)
         if ok:
             self._wake()
@@ -137,10 +139,21 @@ class EngineSocket:
 
     def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
         """Queues pre-encoded wire frames (the encode-once broadcast path)."""
+        if volatile and not self.writable:
+            return False  # as the reference server: volatile packets need a ready transport
         ok = self.session.send_frames(frames, volatile=volatile)
         if ok:
             self._wake()
         return ok
+
+    @property
+    def writable(self) -> bool:
+        """Whether a frame sent now would leave at once (a WebSocket that is not
+        backed up, or a polling GET waiting for data)."""
+        sink = self._sink
+        if sink is not None:
+            return not sink.paused and not self.session.buffered_size
+        return self._poll_waiter is not None and not self._poll_waiter.done()
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Closes the session after the frames already queued, sending ``1``."""

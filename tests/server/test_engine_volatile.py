@@ -1,0 +1,73 @@
+"""Volatile frames leave only through a ready transport (EngineSocket.writable)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from plexio.server.engine import EngineServer, EngineSocket
+from plexio.transports.base import HttpRequest
+
+
+class Quiet:
+    async def on_connect(self, socket: EngineSocket) -> None:
+        pass
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+        pass
+
+    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+        pass
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.on_drain: Callable[[], None] | None = None
+        self.paused = False
+        self.frames: list[str | bytes] = []
+
+    def write(self, frames: list[str | bytes]) -> None:
+        self.frames.extend(frames)
+
+    def close(self, code: int = 1000) -> None:
+        pass
+
+
+def request(**query: str) -> HttpRequest:
+    return HttpRequest("GET", "/engine.io/", {"EIO": "4", **query}, {})
+
+
+async def test_volatile_over_websocket_needs_an_unpaused_sink() -> None:
+    engine = EngineServer(Quiet())
+    sink = Sink()
+    socket = await engine.open_websocket(request(transport="websocket"), sink)
+    engine._flush_dirty()
+    assert socket.writable
+    assert socket.send("a", volatile=True)
+    engine._flush_dirty()
+    sink.paused = True
+    assert not socket.writable
+    assert not socket.send("dropped", volatile=True)
+    assert socket.send("kept")  # reliable frames queue in the session while paused
+    sink.paused = False
+    socket._flush_ws()
+    assert sink.frames[1:] == ["4a", "4kept"]
+
+
+async def test_volatile_over_polling_needs_a_waiting_get() -> None:
+    engine = EngineServer(Quiet())
+
+    async def no_body(limit: int) -> bytes | None:
+        return b""
+
+    opened = await engine.handle_request(request(transport="polling"), no_body)
+    sid = opened.body.decode().split('"sid":"')[1].split('"')[0]
+    socket = engine.sockets[sid]
+    assert not socket.writable
+    assert not socket.send("dropped", volatile=True)
+    get = asyncio.create_task(engine.handle_request(request(transport="polling", sid=sid), no_body))
+    await asyncio.sleep(0.01)
+    assert socket.writable
+    assert socket.send("delivered", volatile=True)
+    response = await get
+    assert response.body == b"4delivered"
