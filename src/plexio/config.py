@@ -73,9 +73,7 @@ class EngineOptions:
     def __post_init__(self) -> None:
         if self.ping_interval <= 0 or self.ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be > 0")
-        if not self.transports or any(
-            t not in ("polling", "websocket") for t in self.transports
-        ):
+        if not self.transports or any(t not in ("polling", "websocket") for t in self.transports):
             raise ValueError("transports must be a non-empty subset of polling, websocket")
         if self.max_buffered_bytes < 1:
             raise ValueError("max_buffered_bytes must be >= 1")
