@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from array import array
@@ -37,6 +38,9 @@ __all__ = ["Worker", "worker_main"]
 
 #: At most this many latencies travel back per worker (evenly thinned beyond it).
 MAX_SAMPLES = 400_000
+
+#: picows's optional aiofastnet transport (BENCH_AIOFASTNET=1) instead of uvloop's own.
+USE_AIOFASTNET = os.environ.get("BENCH_AIOFASTNET", "") == "1"
 
 
 class Worker:
@@ -131,6 +135,7 @@ class Worker:
             lambda: SioClient(stats, namespaces, raw),
             spec["url"],
             websocket_handshake_timeout=spec["timeout"],
+            use_aiofastnet=USE_AIOFASTNET,
         )
         assert isinstance(client, SioClient)
         try:
@@ -312,6 +317,9 @@ def worker_main(conn: Connection, index: int, cpus: list[int], nice: int = 0) ->
     if cpus:
         os.sched_setaffinity(0, cpus)
     raise_nofile_limit()
+    # A worker lives for one run: the cyclic collector's pauses (growing with the number of
+    # connections held) would only add noise to the load generator's own CPU use.
+    gc.disable()
     logging.getLogger("picows").setLevel(logging.CRITICAL)
     try:
         uvloop.run(Worker(conn, index).run())
