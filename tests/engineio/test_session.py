@@ -248,3 +248,21 @@ def test_timers_changed_flag_marks_deadline_changes_only() -> None:
     session.timers_changed = False
     session.close()
     assert session.timers_changed and session.next_deadline() is None
+
+
+def test_going_over_the_buffer_limit_asks_for_an_immediate_timeout() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=10, slow_client_grace=2.0
+    )
+    session = new("websocket", options)
+    session.timers_changed = False
+    session.send_message("small")
+    assert not session.timers_changed
+    session.send_frames(["4" + "x" * 20])
+    assert session.timers_changed and session.next_deadline() == 0.0
+    session.handle_timeout(3.0)  # the grace period starts now
+    assert session.next_deadline() == pytest.approx(5.0)
+    session.send_message("more")
+    assert session.next_deadline() == pytest.approx(5.0)
+    session.handle_timeout(5.0)
+    assert session.close_reason is DisconnectReason.SLOW_CLIENT

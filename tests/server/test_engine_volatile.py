@@ -71,3 +71,27 @@ async def test_volatile_over_polling_needs_a_waiting_get() -> None:
     assert socket.send("delivered", volatile=True)
     response = await get
     assert response.body == b"4delivered"
+
+
+async def test_a_client_that_stays_behind_is_closed_after_the_grace_period() -> None:
+    from plexio.config import EngineOptions
+
+    closed: list[str] = []
+
+    class Recorder(Quiet):
+        def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+            closed.append(reason)
+
+    options = EngineOptions(max_buffered_bytes=100, slow_client_grace=0.2)
+    engine = EngineServer(Recorder(), options)
+    stuck, healthy = Sink(), Sink()
+    slow = await engine.open_websocket(request(transport="websocket"), stuck)
+    fine = await engine.open_websocket(request(transport="websocket"), healthy)
+    engine._flush_dirty()
+    stuck.paused = True  # this client stopped reading
+    for _ in range(20):
+        slow.send("x" * 20)
+        fine.send("y" * 20)
+    await asyncio.sleep(0.35)
+    assert closed == ["slow client"] and slow.closed and not fine.closed
+    assert len(healthy.frames) == 21  # open packet + every message, never held up

@@ -90,6 +90,7 @@ class Session:
         "_over_since",
         "close_reason",
         "timers_changed",
+        "_over_pending",
     )
 
     def __init__(self, sid: str, transport: str, options: EngineOptions, now: float) -> None:
@@ -123,6 +124,7 @@ class Session:
         #: Set whenever :meth:`next_deadline` may have changed; the I/O layer clears it
         #: after re-arming its timer (saves recomputing deadlines per message).
         self.timers_changed = True
+        self._over_pending = False
 
     # ------------------------------------------------------------------ status
 
@@ -296,7 +298,15 @@ class Session:
             return False
         self._out.append(frame)
         self._out_size += len(frame)
+        if self._out_size > self._options.max_buffered_bytes:
+            self._note_over_limit()
         return True
+
+    def _note_over_limit(self) -> None:
+        # Start the slow-client clock at the next handle_timeout (which knows ``now``).
+        if self._over_since is None and not self._over_pending:
+            self._over_pending = True
+            self.timers_changed = True
 
     def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
         """Queues several pre-encoded frames that must stay together (all or none)."""
@@ -306,6 +316,8 @@ class Session:
             return False
         self._out.extend(frames)
         self._out_size += sum(len(f) for f in frames)
+        if self._out_size > self._options.max_buffered_bytes:
+            self._note_over_limit()
         return True
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
@@ -324,7 +336,10 @@ class Session:
             return out
         self._out = []
         self._out_size = 0
-        self._over_since = None
+        if self._over_since is not None or self._over_pending:
+            self._over_since = None
+            self._over_pending = False
+            self.timers_changed = True
         return out
 
     def payload_to_send(self) -> str | None:
@@ -350,6 +365,8 @@ class Session:
             for d in (self._next_ping, self._pong_deadline, self._upgrade_deadline)
             if d is not None
         ]
+        if self._over_pending:
+            return 0.0  # as soon as possible: start the slow-client clock
         if self._over_since is not None:
             deadlines.append(self._over_since + self._options.slow_client_grace)
         return min(deadlines) if deadlines else None
@@ -365,6 +382,7 @@ class Session:
         if self._pong_deadline is not None and now >= self._pong_deadline:
             self._close(DisconnectReason.PING_TIMEOUT, send_close=False)
             return
+        self._over_pending = False
         if self._out_size > self._options.max_buffered_bytes:
             if self._over_since is None:
                 self._over_since = now
@@ -403,5 +421,6 @@ class Session:
         self._probing = False
         self._next_ping = self._pong_deadline = self._upgrade_deadline = None
         self._over_since = None
+        self._over_pending = False
         self.timers_changed = True
         self._events.append(Disconnected(reason))

@@ -134,6 +134,8 @@ class EngineSocket:
             return False
         ok = self.session.send_message(data, volatile=volatile)
         if ok:
+            if self.session.timers_changed:
+                self._arm_timer()  # the client fell behind: start its grace period
             self._wake()
         return ok
 
@@ -143,6 +145,8 @@ class EngineSocket:
             return False  # as the reference server: volatile packets need a ready transport
         ok = self.session.send_frames(frames, volatile=volatile)
         if ok:
+            if self.session.timers_changed:
+                self._arm_timer()
             self._wake()
         return ok
 
