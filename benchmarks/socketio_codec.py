@@ -8,6 +8,7 @@ for encoding and decoding typical packets with :class:`JsonParser` and, when the
 from __future__ import annotations
 
 import argparse
+import time
 import timeit
 from collections.abc import Callable
 
@@ -31,7 +32,8 @@ _PACKETS: dict[str, Packet] = {
 
 
 def _time(label: str, func: Callable[[], object], number: int) -> None:
-    best = min(timeit.repeat(func, number=number, repeat=5))
+    # CPU time, not wall time: stable on a shared machine.
+    best = min(timeit.repeat(func, number=number, repeat=5, timer=time.process_time))
     print(f"  {label:<28} {best / number * 1e6:8.3f} µs/op")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 
 import msgpack
@@ -281,6 +282,22 @@ def test_bytes_like_inputs_and_outputs() -> None:
 def test_unserialisable_data_is_a_local_error(packet: Packet) -> None:
     with pytest.raises(LocalProtocolError):
         PARSER.encode(packet)
+
+
+def test_a_failed_encode_leaves_the_parser_clean() -> None:
+    parser = MsgPackParser()
+    with pytest.raises(LocalProtocolError):
+        parser.encode(Packet.event("/", ["e", "x" * 100, object()]))
+    assert parser.encode(Packet.disconnect()) == [bytes.fromhex("82a47479706501a36e7370a12f")]
+
+
+def test_each_thread_gets_its_own_packer() -> None:
+    parser = MsgPackParser()
+    packets = [Packet.event("/", ["e", i, b"x" * i]) for i in range(50)]
+    expected = [parser.encode(p) for p in packets]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            assert list(pool.map(parser.encode, packets)) == expected
 
 
 def test_protocol_conformance_and_reprs() -> None:

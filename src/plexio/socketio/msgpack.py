@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import struct
+import threading
 from typing import Final
 
 import msgpack
@@ -97,9 +98,16 @@ def _drop_undefined(data: JSONValue) -> JSONValue:
 
 
 class MsgPackParser:
-    """Socket.IO parser speaking ``socket.io-msgpack-parser`` (stateless, shareable)."""
+    """Socket.IO parser speaking ``socket.io-msgpack-parser`` (shareable, thread-safe).
 
-    __slots__ = ()
+    It keeps one reusable ``msgpack.Packer`` per thread (building a packer per call
+    would cost more than the packing itself); it has no other state.
+    """
+
+    __slots__ = ("_local",)
+
+    def __init__(self) -> None:
+        self._local = threading.local()
 
     def encode(self, packet: Packet) -> list[str | bytes]:
         """Encode ``packet`` as one binary message; see :class:`~plexio.socketio.Parser`.
@@ -115,8 +123,14 @@ class MsgPackParser:
         if packet.ack_id is not None:
             obj["id"] = packet.ack_id
         try:
-            return [msgpack.packb(obj, default=_encode_default)]
+            packer = self._local.packer
+        except AttributeError:
+            packer = self._local.packer = msgpack.Packer(default=_encode_default)
+        try:
+            return [packer.pack(obj)]
         except (TypeError, ValueError, OverflowError) as exc:
+            # A failed pack leaves partial output in the packer's buffer: drop it.
+            packer.reset()
             raise LocalProtocolError(f"payload cannot be serialised: {exc}") from None
 
     def decoder(self, limits: Limits | None = None) -> MsgPackDecoder:
