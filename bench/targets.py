@@ -43,15 +43,15 @@ _PY = sys.executable
 TARGETS: tuple[Target, ...] = (
     Target(
         "plexio",
-        "plexio (ASGI on uvicorn)",
-        "plexio",
-        (_PY, "-m", "bench.servers.plexio_server", "--port", "{port}", "--mode", "uvicorn"),
-    ),
-    Target(
-        "plexio-native",
         "plexio (native listener)",
         "plexio",
         (_PY, "-m", "bench.servers.plexio_server", "--port", "{port}", "--mode", "native"),
+    ),
+    Target(
+        "plexio-uvicorn",
+        "plexio (ASGI on uvicorn)",
+        "plexio",
+        (_PY, "-m", "bench.servers.plexio_server", "--port", "{port}", "--mode", "uvicorn"),
     ),
     Target(
         "psio",
@@ -84,7 +84,8 @@ ALIASES: dict[str, str] = {
     "python-socketio": "psio",
     "socketio": "psio",
     "aiohttp": "psio-aiohttp",
-    "native": "plexio-native",
+    "plexio-native": "plexio",
+    "plexio-asgi": "plexio-uvicorn",
     "ws": "ceiling",
 }
 
@@ -95,8 +96,8 @@ def _has_module(name: str) -> bool:
 
 def availability(target: Target) -> str:
     """Say whether `target` can run on this machine: `ok`, or the reason it cannot."""
-    if target.key in ("plexio", "plexio-native"):
-        mode = "native" if target.key == "plexio-native" else "uvicorn"
+    if target.key in ("plexio", "plexio-uvicorn"):
+        mode = "uvicorn" if target.key == "plexio-uvicorn" else "native"
         try:
             out = subprocess.run(
                 [_PY, "-m", "bench.servers.plexio_server", "--check", "--mode", mode],

@@ -43,7 +43,8 @@ def _run_smoke(out: Path, only: list[str], extra: list[str] | None = None) -> di
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench-smoke")
-    only = ["psio", "plexio", "ceiling"] + (["node"] if _node_ready() else [])
+    only = ["plexio", "plexio-uvicorn", "psio", "psio-aiohttp", "ceiling"]
+    only += ["node"] if _node_ready() else []
     return out, _run_smoke(out, only)
 
 
