@@ -79,12 +79,14 @@ async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
             ping_timeout_ms: int = 20_000,
             max_payload: int = 1_000_000,
             allow_header: bool = False,
+            allow_upgrades: bool = True,
         ) -> Target:
             if kind == "node":
                 env = {
                     "PING_INTERVAL": str(ping_interval_ms),
                     "PING_TIMEOUT": str(ping_timeout_ms),
                     "MAX_PAYLOAD": str(max_payload),
+                    "ALLOW_UPGRADES": "1" if allow_upgrades else "0",
                 }
                 if allow_header:
                     env["ALLOW_HEADER"] = "1"
@@ -105,6 +107,7 @@ async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
                     ping_timeout=ping_timeout_ms / 1000,
                     max_payload=max_payload,
                     allow_request=allow if allow_header else None,
+                    allow_upgrades=allow_upgrades,
                 )
                 running = await stack.enter_async_context(running_uvicorn(echo.app))
                 base, ws_root = running.http_url, running.ws_url
@@ -161,6 +164,28 @@ async def test_handshake(start: StartTarget) -> None:
         assert info["upgrades"] == []
 
 
+async def test_no_upgrades_when_disabled(start: StartTarget) -> None:
+    t = await start(allow_upgrades=False)
+    hs = await t.eio.handshake()
+    assert hs.info["upgrades"] == []
+    # (Node then accepts an upgrade WebSocket and leaves it hanging; plexio refuses it,
+    # which tests/asgi/test_http_engineio.py checks.)
+    await t.eio.assert_echoes(hs.sid)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"transport": "websocket"}, {"EIO": "4", "transport": "websocket", "sid": "x" * 20}],
+    ids=["no-eio", "unknown-sid"],
+)
+async def test_bad_websocket_requests_are_refused(
+    start: StartTarget, params: dict[str, str]
+) -> None:
+    t = await start()
+    await assert_ws_refused(t, params)
+    await t.eio.assert_echoes()
+
+
 @pytest.mark.parametrize(
     ("method", "params", "status", "code", "message"),
     [
@@ -169,6 +194,8 @@ async def test_handshake(start: StartTarget) -> None:
         ("GET", {"EIO": "4"}, 400, 0, "Transport unknown"),
         ("GET", {"EIO": "4", "transport": "nope"}, 400, 0, "Transport unknown"),
         ("POST", {"EIO": "4", "transport": "polling"}, 400, 2, "Bad handshake method"),
+        ("PUT", {"EIO": "4", "transport": "polling"}, 400, 2, "Bad handshake method"),
+        ("GET", {"EIO": "4", "transport": "websocket"}, 400, 3, "Bad request"),
         ("GET", {"EIO": "4", "transport": "polling", "sid": SID_X}, 400, 1, "Session ID unknown"),
         ("POST", {"EIO": "4", "transport": "polling", "sid": SID_X}, 400, 1, "Session ID unknown"),
     ],
@@ -182,7 +209,7 @@ async def test_error_responses(
     message: str,
 ) -> None:
     t = await start()
-    response = await t.eio.request(method, params, content=b"4x" if method == "POST" else None)
+    response = await t.eio.request(method, params, content=b"4x" if method != "GET" else None)
     assert_error(response, status, code, message)
 
 
