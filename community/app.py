@@ -140,4 +140,8 @@ def create_asgi_app(settings: Settings) -> ASGIApp:
     # and the demo seed; plexio's ASGIApp forwards them to `other_app`), or enter
     # `api.router.lifespan_context(api)` itself.
     # ------------------------------------------------------------------------------------
-    return api
+    # Gateway wiring (community/gateway, added by the gateway helper): Socket.IO at
+    # /socket.io/, the web page at /, everything else to `api`.
+    from community.gateway import GatewayOptions, create_gateway_app
+
+    return create_gateway_app(api, GatewayOptions.from_env())

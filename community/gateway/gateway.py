@@ -1,0 +1,540 @@
+"""The socket gateway: both topologies on one plexio server, driven by the service layer.
+
+Clients send requests (``message:send``, ``channel:join`` ...) that call
+:class:`community.service.CommunityService`; everything the service commits, whether it came from
+a socket or from REST, comes back as a :mod:`community.events` record, and :meth:`Gateway._on_event`
+turns it into room changes and broadcasts. So a change reaches every live socket the same way
+whatever caused it, and membership changes take effect on the rooms at once.
+
+The gateway keeps no table of its own: rooms (see :mod:`community.gateway.rooms`) live in the
+namespaces' adapters, presence is read back from them with ``fetch_sockets()``, and what a socket
+is (user, community) travels in ``socket.data``. With a cluster adapter every process sees the
+same rooms and sockets.
+
+Requests are acknowledged with ``{"ok": true, "data": ...}`` or
+``{"ok": false, "error": {"code": ..., "message": ...}}``; the codes are those of
+:mod:`community.errors` plus ``internal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, Final
+
+import plexio
+from community.errors import AuthenticationFailed, CommunityError, Forbidden, InvalidInput
+from community.events import (
+    ChannelCreated,
+    ChannelMemberJoined,
+    ChannelMemberRemoved,
+    CommunityCreated,
+    CommunityEvent,
+    CommunityUpdated,
+    MemberJoined,
+    MemberRemoved,
+    MessageCreated,
+    MessageDeleted,
+    MessageEdited,
+)
+from community.gateway.options import GatewayOptions
+from community.gateway.rooms import (
+    COMMUNITY_NAMESPACE,
+    SINGLE_NAMESPACE,
+    channel_room,
+    community_id_of,
+    community_namespace,
+    community_room,
+    local_channel_room,
+    member_room,
+    user_room,
+)
+from community.records import to_json
+from community.service import MAX_ID, CommunityService
+from plexio import ConnectRefusedError
+
+__all__ = ["MAX_SYNC_ROUNDS", "Gateway", "failure", "success"]
+
+logger = logging.getLogger(__name__)
+
+MAX_SYNC_ROUNDS: Final = 5
+"""How many times a connecting socket re-reads its memberships when they change meanwhile."""
+
+_COMMUNITY_ROOM = re.compile(r"commu:(\d+)")
+
+Payload = dict[str, Any]
+Request = Callable[[Any, Payload], Awaitable[Any]]
+
+
+def success(data: Any = None) -> dict[str, Any]:
+    """Return the acknowledgement of a request that succeeded."""
+    return {"ok": True, "data": data}
+
+
+def failure(code: str, message: str) -> dict[str, Any]:
+    """Return the acknowledgement of a request that failed."""
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def _int_field(payload: Payload, name: str) -> int:
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer")
+    if not 1 <= value <= MAX_ID:
+        raise InvalidInput(f"{name} is out of range")
+    return value
+
+
+def _user_ids(sockets: Iterable[Any]) -> set[int]:
+    found: set[int] = set()
+    for socket in sockets:
+        data = getattr(socket, "data", None)
+        if isinstance(data, dict) and isinstance(data.get("user_id"), int):
+            found.add(data["user_id"])
+    return found
+
+
+class Gateway:
+    """Serves both socket topologies of the community app.
+
+    * ``/socket/commu-{id}`` (a regex parent namespace): one namespace per community, a room
+      per channel; CONNECT needs a valid token (else ``unauthorized``) and membership of the
+      community (else ``forbidden``).
+    * ``/socket``: one namespace for everything; rooms per community and per channel, and the
+      community and channel travel in every event.
+
+    Args:
+        service: The service layer (its events drive the broadcasts).
+        options: Socket.IO settings and limits.
+
+    Attributes:
+        service: The service layer.
+        options: The settings in force.
+        server: The plexio server; serve it with ``plexio.ASGIApp(gateway.server, ...)``.
+        single: The ``/socket`` namespace.
+        communities: The parent namespace of ``/socket/commu-{id}``.
+    """
+
+    def __init__(self, service: CommunityService, options: GatewayOptions | None = None) -> None:
+        self.service = service
+        self.options = options if options is not None else GatewayOptions()
+        opts = self.options
+        self.server = plexio.Server(
+            path=opts.path,
+            cors_allowed_origins=(
+                list(opts.cors_allowed_origins) if opts.cors_allowed_origins else None
+            ),
+            connect_timeout=opts.connect_timeout,
+            cleanup_empty_child_namespaces=opts.drop_empty_community_namespaces,
+            engine_options=plexio.EngineOptions(
+                ping_interval=opts.ping_interval,
+                ping_timeout=opts.ping_timeout,
+                max_buffered_bytes=opts.max_buffered_bytes,
+                limits=plexio.Limits(max_payload=opts.max_payload_bytes),
+            ),
+        )
+        self.single = self.server.of(SINGLE_NAMESPACE)
+        self.communities = self.server.of(COMMUNITY_NAMESPACE)
+        # Bumped by every membership event: a connecting socket that read its memberships
+        # while one arrived reads them again (see _settle).
+        self._epoch = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._register()
+        self._unsubscribe = service.events.subscribe(self._on_event)
+
+    async def close(self) -> None:
+        """Stop reacting to service events and wait for pending presence updates."""
+        if self._closed:
+            return
+        self._closed = True
+        self._unsubscribe()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ wiring
+
+    def _register(self) -> None:
+        self.single.use(self._authenticate)
+        self.single.use(self._settle_single)
+        self.communities.use(self._authenticate)
+        self.communities.use(self._settle_community)
+        for nsp in (self.single, self.communities):
+            nsp.on("connection", self._on_connection)
+            nsp.on("disconnecting", self._on_disconnecting)
+            nsp.on("message:send", self._request(self._message_send))
+            nsp.on("message:edit", self._request(self._message_edit))
+            nsp.on("message:delete", self._request(self._message_delete))
+            nsp.on("channel:join", self._request(self._channel_join))
+            nsp.on("channel:leave", self._request(self._channel_leave))
+            nsp.on("presence:get", self._request(self._presence_get))
+            nsp.on("typing", self._typing)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("gateway task failed", exc_info=task.exception())
+
+    def _community_nsp(self, community_id: int) -> plexio.Namespace | None:
+        # Only a child that exists: creating one with server.of(name) would make a plain
+        # namespace without the parent's middleware. A community nobody has connected to
+        # here has no sockets here to reach.
+        return self.communities.children.get(community_namespace(community_id))
+
+    # ------------------------------------------------------------------ connecting
+
+    async def _authenticate(self, socket: Any) -> None:
+        auth = socket.handshake.auth
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            user = await self.service.authenticate_token(token)
+        except AuthenticationFailed as exc:
+            raise ConnectRefusedError(
+                "unauthorized", {"code": exc.code, "detail": exc.message}
+            ) from None
+        except CommunityError as exc:
+            raise ConnectRefusedError(
+                "unauthorized", {"code": "unauthorized", "detail": exc.message}
+            ) from None
+        socket.data["user_id"] = user.id
+        socket.data["username"] = user.username
+        socket.data["display_name"] = user.display_name
+
+    async def _settle(self, socket: Any, desired: Callable[[], Awaitable[set[str] | None]]) -> None:
+        """Put a connecting socket in the rooms its memberships give it.
+
+        The socket first joins its user room, so that membership events from then on reach
+        it; the memberships are then read and the rooms joined. A membership event that
+        arrived while they were read may have been missed, so they are read again until none
+        arrives meanwhile (a bounded number of times).
+        """
+        socket.join(user_room(socket.data["user_id"]))
+        for _ in range(MAX_SYNC_ROUNDS):
+            epoch = self._epoch
+            rooms = await desired()
+            if rooms is None:
+                raise ConnectRefusedError(
+                    "forbidden", {"code": "forbidden", "detail": "not a member of this community"}
+                )
+            current = set(socket.rooms) - {socket.id}
+            for room in current - rooms:
+                socket.leave(room)
+            socket.join(rooms - current)
+            if epoch == self._epoch:
+                return
+        raise ConnectRefusedError(
+            "busy", {"code": "busy", "detail": "memberships keep changing; try again"}
+        )
+
+    async def _settle_single(self, socket: Any) -> None:
+        uid: int = socket.data["user_id"]
+        socket.data["topology"] = "single"
+
+        async def desired() -> set[str]:
+            rooms = {user_room(uid)}
+            for community in await self.service.list_user_communities(uid):
+                rooms.add(community_room(community.id))
+                rooms.add(member_room(community.id, uid))
+            for channel in await self.service.list_user_channels(uid):
+                rooms.add(channel_room(channel.community_id, channel.id))
+            return rooms
+
+        await self._settle(socket, desired)
+
+    async def _settle_community(self, socket: Any) -> None:
+        uid: int = socket.data["user_id"]
+        cid = community_id_of(socket.nsp.name)
+        socket.data["topology"] = "community"
+        socket.data["community_id"] = cid
+
+        async def desired() -> set[str] | None:
+            if cid is None or not await self.service.is_community_member(uid, cid):
+                return None
+            rooms = {user_room(uid)}
+            for channel in await self.service.list_user_channels(uid, cid):
+                rooms.add(local_channel_room(channel.id))
+            return rooms
+
+        await self._settle(socket, desired)
+
+    def _communities_of(self, socket: Any) -> list[int]:
+        if socket.data.get("topology") == "community":
+            cid = socket.data.get("community_id")
+            return [cid] if isinstance(cid, int) else []
+        found = []
+        for room in socket.rooms:
+            match = _COMMUNITY_ROOM.fullmatch(room)
+            if match:
+                found.append(int(match.group(1)))
+        return sorted(found)
+
+    async def _on_connection(self, socket: Any) -> None:
+        uid: int = socket.data["user_id"]
+        for cid in self._communities_of(socket):
+            self._broadcast_community(cid, "presence", _presence(cid, uid, online=True))
+            online = await self._online_users(cid)
+            if not socket.connected:
+                return
+            socket.emit("presence:state", {"community_id": cid, "online": sorted(online)})
+
+    def _on_disconnecting(self, socket: Any, reason: str) -> None:
+        # The socket's rooms are still there now and gone once the task runs.
+        communities = self._communities_of(socket)
+        if communities:
+            self._spawn(self._announce_presence(communities, socket.data["user_id"]))
+
+    # ------------------------------------------------------------------ presence
+
+    async def _is_online(self, community_id: int, user_id: int) -> bool:
+        if await self.single.in_(member_room(community_id, user_id)).fetch_sockets():
+            return True
+        nsp = self._community_nsp(community_id)
+        return nsp is not None and bool(await nsp.in_(user_room(user_id)).fetch_sockets())
+
+    async def _online_users(self, community_id: int) -> set[int]:
+        online = _user_ids(await self.single.in_(community_room(community_id)).fetch_sockets())
+        nsp = self._community_nsp(community_id)
+        if nsp is not None:
+            online |= _user_ids(await nsp.fetch_sockets())
+        return online
+
+    async def _announce_presence(self, communities: Iterable[int], user_id: int) -> None:
+        for cid in communities:
+            online = await self._is_online(cid, user_id)
+            self._broadcast_community(cid, "presence", _presence(cid, user_id, online=online))
+
+    # ------------------------------------------------------------------ broadcasting
+
+    def _broadcast_community(self, community_id: int, event: str, data: Any) -> None:
+        self.single.to(community_room(community_id)).emit(event, data)
+        nsp = self._community_nsp(community_id)
+        if nsp is not None:
+            nsp.emit(event, data)
+
+    def _broadcast_channel(self, community_id: int, channel_id: int, event: str, data: Any) -> None:
+        self.single.to(channel_room(community_id, channel_id)).emit(event, data)
+        nsp = self._community_nsp(community_id)
+        if nsp is not None:
+            nsp.to(local_channel_room(channel_id)).emit(event, data)
+
+    def _notify_user(self, community_id: int, user_id: int, event: str, data: Any) -> None:
+        """Send an event to one user's sockets that see a community."""
+        self.single.to(member_room(community_id, user_id)).emit(event, data)
+        nsp = self._community_nsp(community_id)
+        if nsp is not None:
+            nsp.to(user_room(user_id)).emit(event, data)
+
+    async def _on_event(self, event: CommunityEvent) -> None:
+        match event:
+            case MessageCreated(message=message):
+                self._broadcast_channel(
+                    message.community_id, message.channel_id, "message:new", to_json(message)
+                )
+            case MessageEdited(message=message):
+                self._broadcast_channel(
+                    message.community_id, message.channel_id, "message:edited", to_json(message)
+                )
+            case MessageDeleted():
+                data = {
+                    "id": event.message_id,
+                    "channel_id": event.channel_id,
+                    "community_id": event.community_id,
+                }
+                self._broadcast_channel(
+                    event.community_id, event.channel_id, "message:deleted", data
+                )
+            case CommunityUpdated(community=community):
+                self._broadcast_community(community.id, "community:updated", to_json(community))
+            case CommunityCreated(community=community):
+                self._epoch += 1
+                cid, uid = community.id, community.owner_id
+                operator = self.single.in_(user_room(uid))
+                operator.sockets_join([community_room(cid), member_room(cid, uid)])
+                operator.emit("community:joined", to_json(community))
+            case ChannelCreated(channel=channel):
+                self._epoch += 1
+                cid = channel.community_id
+                if channel.created_by is not None:
+                    self._join_channel_rooms(cid, channel.id, channel.created_by)
+                self._broadcast_community(cid, "channel:created", to_json(channel))
+            case ChannelMemberJoined(channel=channel, user_id=uid):
+                self._epoch += 1
+                self._join_channel_rooms(channel.community_id, channel.id, uid)
+                self._notify_user(channel.community_id, uid, "channel:joined", to_json(channel))
+            case ChannelMemberRemoved(channel=channel, user_id=uid):
+                self._epoch += 1
+                cid = channel.community_id
+                self.single.in_(member_room(cid, uid)).sockets_leave(channel_room(cid, channel.id))
+                nsp = self._community_nsp(cid)
+                if nsp is not None:
+                    nsp.in_(user_room(uid)).sockets_leave(local_channel_room(channel.id))
+                self._notify_user(
+                    cid,
+                    uid,
+                    "channel:left",
+                    {"community_id": cid, "channel_id": channel.id, "reason": str(event.reason)},
+                )
+            case MemberJoined(member=member):
+                self._epoch += 1
+                cid, uid = member.community_id, member.user_id
+                operator = self.single.in_(user_room(uid))
+                operator.sockets_join([community_room(cid), member_room(cid, uid)])
+                community = await self.service.get_community(cid)
+                operator.emit("community:joined", to_json(community))
+                self._broadcast_community(cid, "member:joined", to_json(member))
+                if await self._is_online(cid, uid):
+                    self._broadcast_community(cid, "presence", _presence(cid, uid, online=True))
+            case MemberRemoved():
+                self._epoch += 1
+                await self._remove_member(event)
+
+    def _join_channel_rooms(self, community_id: int, channel_id: int, user_id: int) -> None:
+        self.single.in_(member_room(community_id, user_id)).sockets_join(
+            channel_room(community_id, channel_id)
+        )
+        nsp = self._community_nsp(community_id)
+        if nsp is not None:
+            nsp.in_(user_room(user_id)).sockets_join(local_channel_room(channel_id))
+
+    async def _remove_member(self, event: MemberRemoved) -> None:
+        cid, uid = event.community_id, event.user_id
+        notice = {"community_id": cid, "reason": str(event.reason)}
+        # Tell the user's sockets first, then take them out: the notice is queued before the
+        # room changes and the DISCONNECT packets, so the client learns why.
+        self._notify_user(cid, uid, "community:left", notice)
+        rooms = [community_room(cid), member_room(cid, uid)]
+        rooms.extend(channel_room(cid, chid) for chid in event.channel_ids)
+        self.single.in_(user_room(uid)).sockets_leave(rooms)
+        nsp = self._community_nsp(cid)
+        if nsp is not None:
+            nsp.in_(user_room(uid)).disconnect_sockets()
+        self._broadcast_community(
+            cid, "member:left", {"community_id": cid, "user_id": uid, "reason": str(event.reason)}
+        )
+        if not await self._is_online(cid, uid):
+            self._broadcast_community(cid, "presence", _presence(cid, uid, online=False))
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(self, handler: Request) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def run(socket: Any, *args: Any) -> dict[str, Any]:
+            try:
+                payload = args[0] if args else None
+                if not isinstance(payload, dict):
+                    raise InvalidInput("expected one object argument")
+                return success(await handler(socket, payload))
+            except CommunityError as exc:
+                return failure(exc.code, exc.message)
+            except Exception:
+                logger.exception("socket request failed")
+                return failure("internal", "server error")
+
+        return run
+
+    def _channel_target(self, socket: Any, payload: Payload) -> tuple[int, int, str]:
+        """The community, channel and room a channel-scoped request names.
+
+        In the one-namespace topology the payload names the community; in a community's
+        namespace it is implied (and must match when given).
+        """
+        chid = _int_field(payload, "channel_id")
+        if socket.data.get("topology") == "community":
+            cid: int = socket.data["community_id"]
+            if "community_id" in payload and payload["community_id"] != cid:
+                raise InvalidInput("community_id does not match this namespace")
+            return cid, chid, local_channel_room(chid)
+        cid = _int_field(payload, "community_id")
+        return cid, chid, channel_room(cid, chid)
+
+    def _require_room(self, socket: Any, room: str) -> None:
+        if room not in socket.rooms:
+            raise Forbidden("not a member of this channel")
+
+    async def _message_send(self, socket: Any, payload: Payload) -> Any:
+        _cid, chid, room = self._channel_target(socket, payload)
+        self._require_room(socket, room)
+        posted = await self.service.create_message(
+            socket.data["user_id"], chid, payload.get("body"), payload.get("client_id")
+        )
+        data = to_json(posted.message)
+        assert isinstance(data, dict)
+        data["duplicate"] = not posted.created
+        return data
+
+    async def _message_edit(self, socket: Any, payload: Payload) -> Any:
+        mid = _int_field(payload, "message_id")
+        message = await self.service.edit_message(socket.data["user_id"], mid, payload.get("body"))
+        return to_json(message)
+
+    async def _message_delete(self, socket: Any, payload: Payload) -> Any:
+        mid = _int_field(payload, "message_id")
+        message = await self.service.delete_message(socket.data["user_id"], mid)
+        return {
+            "id": message.id,
+            "channel_id": message.channel_id,
+            "community_id": message.community_id,
+        }
+
+    async def _checked_channel(self, socket: Any, payload: Payload) -> int:
+        cid, chid, _room = self._channel_target(socket, payload)
+        channel = await self.service.get_channel(socket.data["user_id"], chid)
+        if channel.community_id != cid:
+            raise InvalidInput("the channel is not in this community")
+        return chid
+
+    async def _channel_join(self, socket: Any, payload: Payload) -> Any:
+        chid = await self._checked_channel(socket, payload)
+        return to_json(await self.service.join_channel(socket.data["user_id"], chid))
+
+    async def _channel_leave(self, socket: Any, payload: Payload) -> Any:
+        chid = await self._checked_channel(socket, payload)
+        return to_json(await self.service.leave_channel(socket.data["user_id"], chid))
+
+    async def _presence_get(self, socket: Any, payload: Payload) -> Any:
+        if socket.data.get("topology") == "community":
+            cid: int = socket.data["community_id"]
+        else:
+            cid = _int_field(payload, "community_id")
+            if community_room(cid) not in socket.rooms:
+                raise Forbidden("not a member of this community")
+        return {"community_id": cid, "online": sorted(await self._online_users(cid))}
+
+    def _typing(self, socket: Any, *args: Any) -> dict[str, Any]:
+        payload = args[0] if args else None
+        try:
+            if not isinstance(payload, dict):
+                raise InvalidInput("expected one object argument")
+            cid, chid, room = self._channel_target(socket, payload)
+            self._require_room(socket, room)
+        except CommunityError as exc:
+            return failure(exc.code, exc.message)
+        data = {
+            "community_id": cid,
+            "channel_id": chid,
+            "user_id": socket.data["user_id"],
+            "username": socket.data["username"],
+            "display_name": socket.data["display_name"],
+        }
+        # Volatile: a typing hint that cannot be delivered now is worthless later.
+        socket.to(room).volatile.emit("typing", data)
+        return success()
+
+
+def _presence(community_id: int, user_id: int, *, online: bool) -> dict[str, Any]:
+    return {
+        "community_id": community_id,
+        "user_id": user_id,
+        "status": "online" if online else "offline",
+    }

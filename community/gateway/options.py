@@ -1,0 +1,82 @@
+"""Settings of the socket gateway: Socket.IO path, heartbeats and size limits.
+
+Every limit has a default here and can be changed by passing another :class:`GatewayOptions`
+to :class:`community.gateway.Gateway` (``python -m community`` reads a few from the
+environment through :meth:`GatewayOptions.from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["GatewayOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOptions:
+    """Configuration of one gateway.
+
+    Attributes:
+        path: Mount path of Socket.IO (what ``socket.io-client`` calls ``path``).
+        ping_interval: Seconds between Engine.IO heartbeats.
+        ping_timeout: Seconds a client may take to answer a heartbeat.
+        max_payload_bytes: Largest Engine.IO message or polling body accepted from a client.
+        max_buffered_bytes: Outgoing bytes queued for one slow client before volatile events
+            are dropped and, after a grace period, the client is disconnected.
+        connect_timeout: Seconds a client may stay connected without joining a namespace.
+        cors_allowed_origins: Origins allowed to connect from another site, or ``None`` to
+            send no CORS headers (the page is served from the same origin).
+        drop_empty_community_namespaces: Forget a community namespace once its last socket
+            has left (keeps memory bounded with many communities).
+    """
+
+    path: str = "/socket.io/"
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    max_payload_bytes: int = 64 * 1024
+    max_buffered_bytes: int = 4_000_000
+    connect_timeout: float = 45.0
+    cors_allowed_origins: tuple[str, ...] | None = None
+    drop_empty_community_namespaces: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/") or self.path.strip("/") in ("", "api", "static"):
+            raise ValueError("GatewayOptions.path must be an absolute path of its own")
+        for name in ("ping_interval", "ping_timeout", "connect_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"GatewayOptions.{name} must be positive")
+        for name in ("max_payload_bytes", "max_buffered_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+                raise ValueError(f"GatewayOptions.{name} must be an integer of at least 1024")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayOptions:
+        """Read ``COMMUNITY_CORS_ORIGINS`` (comma-separated) and ``COMMUNITY_MAX_PAYLOAD``.
+
+        Args:
+            environ: Variables to read; ``os.environ`` when omitted.
+
+        Returns:
+            The options (defaults for everything not set).
+
+        Raises:
+            ValueError: A variable holds an invalid value.
+        """
+        env = os.environ if environ is None else environ
+        origins_text = env.get("COMMUNITY_CORS_ORIGINS", "").strip()
+        origins = (
+            tuple(o.strip() for o in origins_text.split(",") if o.strip()) if origins_text else None
+        )
+        payload_text = env.get("COMMUNITY_MAX_PAYLOAD", "").strip()
+        if payload_text:
+            try:
+                payload = int(payload_text)
+            except ValueError:
+                raise ValueError(
+                    f"COMMUNITY_MAX_PAYLOAD must be a number of bytes, got {payload_text!r}"
+                ) from None
+            return cls(cors_allowed_origins=origins, max_payload_bytes=payload)
+        return cls(cors_allowed_origins=origins)
