@@ -17,6 +17,7 @@ __all__ = [
     "CommunityRecord",
     "HistoryPage",
     "IssuedToken",
+    "JSONData",
     "MemberRecord",
     "MessageRecord",
     "PostedMessage",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 JSONData = None | bool | int | float | str | list["JSONData"] | dict[str, "JSONData"]
+"""What :func:`to_json` returns."""
 
 
 @dataclass(frozen=True, slots=True)
