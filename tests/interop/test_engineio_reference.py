@@ -1,8 +1,9 @@
 """The same raw HTTP/WebSocket scenarios against Node's engine.io 6 server and plexio.
 
-Each test runs twice with identical assertions: once against the official engine.io
+Each test runs three times with identical assertions: against the official engine.io
 server (``tests/interop/js/eio_server.js``), which checks that the expectation
-itself is right, and once against plexio's Engine.IO server under uvicorn. The
+itself is right, then against plexio's Engine.IO server under uvicorn ("plexio") and
+under plexio's native listener ("native"). The
 scenarios only use what a client can see (status, headers, bodies, frames) plus the
 server's disconnect reason.
 """
@@ -20,7 +21,7 @@ import pytest
 from tests.helpers.apps import make_echo_engine
 from tests.helpers.eio import SEP, RawEngineIO, b64, split_payload
 from tests.helpers.node import NodeProcess, node_server
-from tests.helpers.servers import running_uvicorn
+from tests.helpers.servers import running_native, running_uvicorn
 from tests.helpers.waiting import eventually
 from websockets.exceptions import InvalidStatus
 
@@ -68,7 +69,7 @@ def _node_closed(proc: NodeProcess) -> Callable[..., Awaitable[str]]:
 StartTarget = Callable[..., Awaitable[Target]]
 
 
-@pytest.fixture(params=["node", "plexio"])
+@pytest.fixture(params=["node", "plexio", "native"])
 async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
     kind: str = request.param
     async with AsyncExitStack() as stack:
@@ -109,7 +110,8 @@ async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
                     allow_request=allow if allow_header else None,
                     allow_upgrades=allow_upgrades,
                 )
-                running = await stack.enter_async_context(running_uvicorn(echo.app))
+                runner = running_uvicorn if kind == "plexio" else running_native
+                running = await stack.enter_async_context(runner(echo.app))
                 base, ws_root = running.http_url, running.ws_url
 
                 async def wait_closed(sid: str, timeout: float) -> str:
@@ -122,6 +124,12 @@ async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
             return Target(kind, RawEngineIO(http, ws_root), wait_closed, get_held)
 
         yield start_target
+
+
+def known_bug(request: pytest.FixtureRequest, kinds: set[str], reason: str) -> None:
+    """Mark this run xfail (strict) when it targets one of ``kinds``."""
+    if request.node.callspec.params["start"] in kinds:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"server bug: {reason}"))
 
 
 def assert_error(response: httpx.Response, status: int, code: int, message: str) -> None:
@@ -273,13 +281,9 @@ async def test_concurrent_get(start: StartTarget) -> None:
 
 
 async def test_oversized_post(start: StartTarget, request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params["start"] == "plexio":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="server bug: an oversized POST answers 413 but also closes the session",
-            )
-        )
+    known_bug(
+        request, {"plexio", "native"}, "an oversized POST answers 413 but also closes the session"
+    )
     t = await start(max_payload=1000)
     hs = await t.eio.handshake()
     response = await t.eio.post(hs.sid, "4" + "x" * 2000)
@@ -297,7 +301,10 @@ async def test_malformed_payload_ends_the_session(start: StartTarget) -> None:
     await t.eio.assert_echoes()
 
 
-async def test_head_keeps_the_connection_usable(start: StartTarget) -> None:
+async def test_head_keeps_the_connection_usable(
+    start: StartTarget, request: pytest.FixtureRequest
+) -> None:
+    known_bug(request, {"native"}, "the native listener writes a body after a HEAD response")
     t = await start()
     hs = await t.eio.handshake()
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -356,7 +363,12 @@ async def test_websocket_client_close(start: StartTarget) -> None:
     assert await t.wait_closed(info["sid"]) == "transport close"
 
 
-async def test_concurrent_post(start: StartTarget) -> None:
+async def test_concurrent_post(start: StartTarget, request: pytest.FixtureRequest) -> None:
+    known_bug(
+        request,
+        {"native"},
+        "the native listener reads a whole POST body before the engine sees the request",
+    )
     t = await start()
     hs = await t.eio.handshake()
     release = asyncio.Event()
