@@ -33,22 +33,6 @@ NODE_CONNECT_REPLY = bytes.fromhex(
 )
 
 
-def _msgpack_reads_node_undefined() -> bool:
-    from plexio.exceptions import DecodeError
-    from plexio.socketio.msgpack import MsgPackParser
-
-    try:
-        MsgPackParser().decoder().feed(NODE_CONNECT_REPLY)
-    except DecodeError:
-        return False
-    return True
-
-
-def _require_msgpack_undefined() -> None:
-    if not _msgpack_reads_node_undefined():
-        pytest.xfail("plexio.socketio.msgpack refuses notepack's undefined (ext type 0)")
-
-
 def test_msgpack_decoder_reads_node_undefined() -> None:
     from plexio.socketio.msgpack import MsgPackParser
     from plexio.socketio.packets import Packet
@@ -105,13 +89,11 @@ async def test_scenario_upgrade(target: NodeTarget, scenario: Scenario) -> None:
     [scenarios.multi_namespace_one_engine, scenarios.acks_both_ways, scenarios.binary_both_ways],
 )
 async def test_msgpack(target: NodeTarget, scenario: Scenario, transports: str) -> None:
-    _require_msgpack_undefined()
     await scenario(target, transports)
 
 
 @pytest.mark.parametrize("target", [{"parser": "msgpack"}], indirect=True)
 async def test_msgpack_reconnect(target: NodeTarget) -> None:
-    _require_msgpack_undefined()
     await scenarios.reconnect_after_restart(target, "upgrade")
 
 
