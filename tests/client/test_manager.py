@@ -282,3 +282,31 @@ async def test_no_ping_means_ping_timeout(serve_uvicorn: Any) -> None:
         # pingInterval + pingTimeout = 0.3 s without a ping: the server is considered gone.
         await rec.wait_count("disconnect", 1, timeout=10)
         assert rec.of("disconnect") == [("ping timeout",)]
+
+
+async def test_failed_upgrade_falls_back_to_polling(
+    serve_uvicorn: Any, app: ClientTestServer
+) -> None:
+    """The server offers WebSocket but every WebSocket is refused: polling goes on."""
+    refused: list[str] = []
+
+    async def no_websocket(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            refused.append(scope["path"])
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await app.app(scope, receive, send)
+
+    server = await serve_uvicorn(no_websocket)
+    async with Manager(server.http_url, upgrade_timeout=2.0) as io:
+        sock = io.socket("/a")
+        await sock.connect(timeout=10)
+        engine = io.engine_id
+        async with asyncio.timeout(10):
+            while not refused:
+                await asyncio.sleep(0.01)
+        for i in range(3):
+            assert await sock.emit_with_ack("echo", i, timeout=5) == i
+        assert io.transport == "polling" and io.engine_id == engine
+        assert sock.connected
