@@ -466,3 +466,21 @@ async def test_aborted_get_loses_nothing(
     except TimeoutError:
         pytest.fail("the session stayed open but the message was lost with the aborted GET")
     assert got.text == "4important"
+
+
+async def test_post_during_upgrade_is_delivered_once(start: StartTarget) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        response = await t.eio.post(hs.sid, "4sent while probing")
+        assert (response.status_code, response.text) == (200, "ok")
+        # The echo arrives exactly once: in this GET (Node) or over the WebSocket after
+        # the upgrade, with the GET answered by a noop (plexio; PROTOCOL.md item 39).
+        polled = (await t.eio.get(hs.sid)).text
+        assert polled in ("6", "4sent while probing")
+        await ws.send("5")
+        if polled == "6":
+            assert await t.eio.ws_recv(ws) == "4sent while probing"
+        await t.eio.ws_echo(ws, "4then this")
