@@ -43,3 +43,8 @@ bench: install system-deps node-deps
 
 clean:
 	rm -rf $(VENV) $(addsuffix /node_modules,$(NPM_DIRS))
+
+# Topology A (namespace per community) vs B (one namespace, rooms): writes topology/results/.
+.PHONY: topology
+topology: install
+	$(PY) -m topology
