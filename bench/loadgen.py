@@ -32,7 +32,7 @@ import uvloop
 from picows import ws_connect
 
 from bench.client import FanoutSender, SioClient, Stats, event_frame
-from bench.procstat import raise_nofile_limit
+from bench.procstat import raise_nofile_limit, set_priority
 
 __all__ = ["Worker", "worker_main"]
 
@@ -311,9 +311,7 @@ def worker_main(conn: Connection, index: int, cpus: list[int], nice: int = 0) ->
         cpus: the cores to pin this process to (empty: no pinning).
         nice: scheduling priority (ignored where not permitted).
     """
-    if nice:
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
+    set_priority(nice, own_session=True)
     if cpus:
         os.sched_setaffinity(0, cpus)
     raise_nofile_limit()

@@ -13,7 +13,14 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CpuSample", "cpu_sample", "raise_nofile_limit", "rss_bytes", "system_busy_s"]
+__all__ = [
+    "CpuSample",
+    "cpu_sample",
+    "raise_nofile_limit",
+    "rss_bytes",
+    "set_priority",
+    "system_busy_s",
+]
 
 _TICK: float = 1.0 / os.sysconf("SC_CLK_TCK")
 _PAGE: int = os.sysconf("SC_PAGE_SIZE")
@@ -106,3 +113,33 @@ def system_busy_s() -> float:
     values = [int(v) for v in fields[:8]]
     idle = values[3] + values[4]
     return (sum(values) - idle) * _TICK
+
+
+def set_priority(nice: int, own_session: bool = False) -> None:
+    """Give this process scheduling priority `nice` (negative: ahead of other work).
+
+    With the kernel's autogroups (`/proc/sys/kernel/sched_autogroup_enabled`), CPU time is
+    shared between sessions first and nice values count only inside a session; so the process
+    may start a session of its own (`own_session`) and give that session's autogroup the same
+    nice value. Where this is not permitted, the priority silently stays as it was.
+
+    Args:
+        nice: the nice value (-20..19); 0 leaves everything alone.
+        own_session: call `setsid()` first (not for a process that already leads a session).
+    """
+    if not nice:
+        return
+    if own_session:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass

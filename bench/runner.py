@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench.loadgen import worker_main
-from bench.procstat import CpuSample, cpu_sample, rss_bytes, system_busy_s
+from bench.procstat import CpuSample, cpu_sample, rss_bytes, set_priority, system_busy_s
 from bench.scenarios import Scenario
 from bench.targets import REPO_ROOT, Target
 
@@ -88,18 +88,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def set_nice(value: int) -> None:
-    """Set this process's nice value; silently keep the current one where not permitted."""
-    if value:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, value)
-        except OSError:
-            pass
-
-
 def _child_setup(nice: int) -> None:
     """In the server process before exec: priority, and SIGTERM if the harness dies."""
-    set_nice(nice)
+    set_priority(nice)  # Popen's start_new_session already made it a session leader
     try:
         import ctypes
 
@@ -168,6 +159,7 @@ class ServerProcess:
             stdout=self._log,
             stderr=self._log,
             env=env,
+            start_new_session=self.nice != 0,
             preexec_fn=lambda: _child_setup(self.nice),
         )
         _LIVE.add(self.proc)
