@@ -229,3 +229,22 @@ async def test_several_clients_at_once(start_pair) -> None:
         # The others are unaffected.
         await echo_roundtrip(b, {"binary": b64(b"b")})
         await echo_roundtrip(c, {"binary": b64(b"c")})
+
+
+async def test_client_splits_posts_under_a_small_max_payload(start_pair) -> None:
+    # engine.io-client reads maxPayload from the handshake and keeps each POST under it
+    # (PROTOCOL.md item 23); the server must take every one of those POSTs in order.
+    pair = await start_pair(max_payload=2000)
+    async with pair.client("polling") as proc:
+        sid = await open_settled(pair, proc, "polling")
+        items = [{"text": f"{i:03d}" + "x" * 297} for i in range(20)]
+        items += [{"binary": b64(bytes([i]) * 300)} for i in range(5)]
+        for item in items:
+            await proc.send_json({"cmd": "send", **item})
+        got = []
+        for _ in items:
+            message = await proc.read_event("message")
+            message.pop("event")
+            got.append(message)
+        assert got == items
+        assert pair.echo.handler.reason_for(sid) is None
