@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from plexio.client import ClientSocket, Manager
-from plexio.exceptions import AckTimeoutError, ConnectRefusedError
+from plexio.exceptions import AckTimeoutError, ConnectRefusedError, PayloadTooLargeError
 from tests.client.targets import Target
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "binary_both_ways",
     "manager_for",
     "multi_namespace_one_engine",
+    "payload_over_max_is_refused",
     "reconnect_after_restart",
     "retries_deliver_at_least_once",
     "server_disconnect",
@@ -282,6 +283,30 @@ async def reconnect_after_restart(target: Target, transports: str) -> None:
         assert infos[3]["nsp"] == "/b"
         records = await main.emit_with_ack("records", timeout=5)
         assert records == ["buffered-0", "buffered-1", "buffered-2"]
+
+
+async def payload_over_max_is_refused(target: Target, transports: str) -> None:
+    """An event larger than the server's maxPayload (2000 here) raises at once;
+    nothing is sent and the connection goes on."""
+    async with manager_for(target, transports) as io:
+        sock = io.socket("/")
+        out = Recorder()
+        sock.on_any_outgoing(out.handler("out"))
+        await sock.connect(timeout=10)
+        assert io.engine is not None and io.engine.session.max_payload == 2000
+        with pytest.raises(PayloadTooLargeError):
+            sock.emit("echo", "x" * 3000)
+        with pytest.raises(PayloadTooLargeError):
+            await sock.emit_with_ack("echo", b"\x00" * 3000)
+        assert out.of("out") == []
+        assert await sock.emit_with_ack("echo", "x" * 500, timeout=5) == "x" * 500
+        queued = io.socket("/a", retries=1, ack_timeout=1.0)
+        await queued.connect(timeout=10)
+        with pytest.raises(PayloadTooLargeError):
+            await queued.emit_with_ack("echo", "y" * 3000)
+        assert await queued.emit_with_ack("echo", "fine") == "fine"
+        engine = io.engine_id
+        assert engine is not None and sock.connected
 
 
 async def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:

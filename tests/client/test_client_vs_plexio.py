@@ -20,8 +20,12 @@ ALL_TRANSPORTS = ["upgrade", "polling", "websocket"]
 
 @pytest.fixture
 async def target(request: pytest.FixtureRequest) -> AsyncIterator[PlexioTarget]:
-    parser = getattr(request, "param", "json")
-    server = PlexioTarget(parser=parser, kwargs={"ping_interval": 1.0, "ping_timeout": 1.0})
+    param = getattr(request, "param", "json")
+    parser, _, limit = param.partition(":")
+    kwargs: dict[str, float] = {"ping_interval": 1.0, "ping_timeout": 1.0}
+    if limit:
+        kwargs["max_payload"] = int(limit)
+    server = PlexioTarget(parser=parser, kwargs=kwargs)
     await server.start()
     try:
         yield server
@@ -69,3 +73,9 @@ async def test_msgpack(target: PlexioTarget, scenario: Scenario, transports: str
 @pytest.mark.parametrize("target", ["msgpack"], indirect=True)
 async def test_msgpack_reconnect(target: PlexioTarget) -> None:
     await scenarios.reconnect_after_restart(target, "upgrade")
+
+
+@pytest.mark.parametrize("target", ["json:2000"], indirect=True)
+@pytest.mark.parametrize("transports", ["polling", "websocket"])
+async def test_payload_over_max_is_refused(target: PlexioTarget, transports: str) -> None:
+    await scenarios.payload_over_max_is_refused(target, transports)

@@ -131,3 +131,9 @@ async def test_pings_are_answered_over_polling(target: NodeTarget) -> None:
         assert rec.of("disconnect") == []
         assert io.engine_id == engine
         assert await sock.emit_with_ack("echo", "alive", timeout=5) == "alive"
+
+
+@pytest.mark.parametrize("target", [{"env": {"MAX_PAYLOAD": "2000"}}], indirect=True)
+@pytest.mark.parametrize("transports", ["polling", "websocket"])
+async def test_payload_over_max_is_refused(target: NodeTarget, transports: str) -> None:
+    await scenarios.payload_over_max_is_refused(target, transports)

@@ -37,7 +37,7 @@ from plexio.client.handlers import TaskSet, call_handler
 from plexio.client.socket import Auth, ClientSocket, Handler
 from plexio.config import Limits
 from plexio.engineio.events import DisconnectReason
-from plexio.exceptions import ClientConnectionError, DecodeError, LocalProtocolError
+from plexio.exceptions import ClientConnectionError, DecodeError, PayloadTooLargeError
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Decoder, JsonParser, Parser
 
@@ -53,6 +53,13 @@ _REASONS: Final = {
     DisconnectReason.TRANSPORT_ERROR: "transport error",
     DisconnectReason.PARSE_ERROR: "parse error",
 }
+
+
+def _message_size(message: str | bytes, polling: bool) -> int:
+    """Bytes one Engine.IO message takes on the wire (polling: ``b`` + base64 for binary)."""
+    if isinstance(message, str):
+        return 1 + (len(message) if message.isascii() else len(message.encode()))
+    return 1 + 4 * ((len(message) + 2) // 3) if polling else len(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,15 +252,27 @@ class Manager:
     # ------------------------------------------------------------ I/O
 
     def _send_packet(self, packet: Packet) -> None:
+        """Encodes ``packet`` and queues its messages on the connection.
+
+        Raises:
+            LocalProtocolError: the data cannot be encoded.
+            PayloadTooLargeError: one of its messages is larger than the server's
+                ``maxPayload`` (the server would refuse it and drop the connection);
+                nothing was queued.
+        """
         engine = self.engine
         if engine is None or engine.closed:
             logger.debug("no connection, packet dropped: %s", packet)
             return
-        try:
-            messages = self.parser.encode(packet)
-        except LocalProtocolError:
-            logger.exception("cannot encode %s", packet)
-            raise
+        messages = self.parser.encode(packet)
+        limit = engine.session.max_payload
+        polling = engine.transport == "polling"
+        for message in messages:
+            size = _message_size(message, polling)
+            if size > limit:
+                raise PayloadTooLargeError(
+                    f"a message of {size} bytes exceeds the server's maxPayload of {limit}"
+                )
         engine.send_many(messages)
 
     def _on_message(self, data: str | bytes) -> None:

@@ -36,6 +36,7 @@ from plexio.exceptions import (
     ClientConnectionError,
     ConnectRefusedError,
     DisconnectedError,
+    PayloadTooLargeError,
 )
 from plexio.socketio.packets import Packet, PacketType
 
@@ -334,7 +335,12 @@ class ClientSocket:
         self.connected = True
         buffered, self._buffer = self._buffer, []
         for packet in buffered:
-            self._send(packet)
+            try:
+                self._send(packet)
+            except PayloadTooLargeError as exc:
+                # Buffered while offline, too large for this server: fail it, not the rest.
+                logger.warning("%s: buffered %s dropped: %s", self.namespace, packet, exc)
+                self._fail_ack(packet.ack_id, exc)
         self._fire("connect")
         self._drain_queue(force=True)
         self._resolve_waiters(None)
@@ -389,6 +395,8 @@ class ClientSocket:
 
         Raises:
             LocalProtocolError: a reserved event name or unserialisable data.
+            PayloadTooLargeError: the event is larger than the server's ``maxPayload``
+                (nothing was sent; the connection is unharmed).
         """
         if self.retries is not None:
             on_result = None if callback is None else self._timed_callback(callback)
@@ -484,7 +492,11 @@ class ClientSocket:
                 timer = asyncio.get_running_loop().call_later(timeout, self._expire, ack_id)
             self._acks[ack_id] = _Ack(on_result, timer, with_error or timeout is not None)
         if self.connected:
-            self._send(packet)
+            try:
+                self._send(packet)
+            except PayloadTooLargeError:
+                self._forget_ack(ack_id)
+                raise
         else:
             self._buffer.append(packet)
         return ack_id
@@ -496,6 +508,13 @@ class ClientSocket:
         self._buffer = [p for p in self._buffer if p.ack_id != ack_id]
         ack.on_result(AckTimeoutError(), [])
 
+    def _fail_ack(self, ack_id: int | None, exc: BaseException) -> None:
+        ack = None if ack_id is None else self._acks.pop(ack_id, None)
+        if ack is not None:
+            if ack.timer is not None:
+                ack.timer.cancel()
+            ack.on_result(exc, [])
+
     def _forget_ack(self, ack_id: int | None) -> None:
         if ack_id is None:
             return
@@ -504,11 +523,11 @@ class ClientSocket:
             ack.timer.cancel()
 
     def _send(self, packet: Packet) -> None:
+        self.io._send_packet(packet)
         if packet.type is PacketType.EVENT and self._any_out:
             data = packet.data
             for listener in list(self._any_out):
                 call_handler(listener, tuple(data), None, self.io.tasks, "any outgoing")
-        self.io._send_packet(packet)
 
     # ------------------------------------------------------------ retry queue
 
@@ -540,7 +559,16 @@ class ClientSocket:
                 item.on_result(err, ack)
             self._drain_queue()
 
-        item.ack_id = self._emit(item.event, item.args, on_result, self.ack_timeout, volatile=False)
+        try:
+            item.ack_id = self._emit(
+                item.event, item.args, on_result, self.ack_timeout, volatile=False
+            )
+        except PayloadTooLargeError as exc:
+            # Retrying cannot help: report it to this emit and go on with the queue.
+            self._queue.popleft()
+            if item.on_result is not None:
+                item.on_result(exc, [])
+            self._drain_queue()
 
     # ------------------------------------------------------------ manager side
 
