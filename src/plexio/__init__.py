@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plexio.asgi import ASGIApp
+from plexio.client import ClientSocket, Manager, connect
 from plexio.config import EngineOptions, Limits
 from plexio.exceptions import (
     AckTimeoutError,
@@ -22,17 +23,20 @@ __all__ = [
     "ASGIApp",
     "AckTimeoutError",
     "BroadcastOperator",
+    "ClientSocket",
     "ConnectRefusedError",
     "DisconnectedError",
     "EngineOptions",
     "EngineServer",
     "JsonParser",
     "Limits",
+    "Manager",
     "Namespace",
     "ParentNamespace",
     "PlexioError",
     "Server",
     "ServerSocket",
+    "connect",
     "run",
 ]
 __version__ = "0.1.0"
