@@ -582,7 +582,13 @@
     },
   };
 
+  // The last live events, for debugging in the console (and for the end-to-end tests).
+  const recentEvents = [];
+  window.communityDebug = { events: recentEvents, state };
+
   function onEvent(event, data) {
+    recentEvents.push({ event, data });
+    if (recentEvents.length > 500) recentEvents.shift();
     const handler = handlers[event];
     if (handler) handler(data);
   }
