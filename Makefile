@@ -36,7 +36,7 @@ test: install system-deps node-deps lint
 	$(VENV)/bin/pytest
 
 run: install node-deps
-	$(PY) -m plexio.demo
+	$(PY) -m community
 
 bench: install system-deps node-deps
 	$(PY) -m bench
