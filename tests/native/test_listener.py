@@ -174,3 +174,75 @@ async def test_socketio_with_official_client_over_native() -> None:
                 "heard": "hi",
                 "ack": "sent",
             }, result
+
+
+def _client_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    mask = b"\x11\x22\x33\x44"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    if size < 126:
+        head = bytes((first, 0x80 | size))
+    elif size < 65536:
+        head = bytes((first, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((first, 0x80 | 127)) + size.to_bytes(8, "big")
+    return head + mask + masked
+
+
+async def _raw_ws(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b"101" in head and b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+    return reader, writer
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    b0, b1 = await reader.readexactly(2)
+    size = b1 & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    elif size == 127:
+        size = int.from_bytes(await reader.readexactly(8), "big")
+    return b0 & 0x0F, await reader.readexactly(size)
+
+
+async def test_frame_parsing_edge_cases_over_raw_tcp() -> None:
+    handler = RecordingEcho()
+    engine = EngineServer(handler, EngineOptions(limits=Limits(max_payload=100_000)))
+    async with native(engine) as port:
+        reader, writer = await _raw_ws(port)
+        opcode, data = await _read_frame(reader)
+        assert opcode == 1 and data.startswith(b"0{")
+        # Two frames in one write, then one frame split across two writes.
+        writer.write(_client_frame(1, b"4one") + _client_frame(2, b"\x01\x02"))
+        frame = _client_frame(1, "4zwei€".encode())
+        writer.write(frame[:5])
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(frame[5:])
+        assert await _read_frame(reader) == (1, b"4one")
+        assert await _read_frame(reader) == (2, b"\x01\x02")
+        assert await _read_frame(reader) == (1, "4zwei€".encode())
+        # A fragmented text message with a ping between its fragments.
+        writer.write(_client_frame(1, b"4fr", fin=False) + _client_frame(9, b"hb"))
+        writer.write(_client_frame(0, b"ag", fin=False) + _client_frame(0, b"ment"))
+        assert await _read_frame(reader) == (10, b"hb")  # pong from the protocol
+        assert await _read_frame(reader) == (1, b"4fragment")
+        # Frames with 16-bit and 64-bit lengths.
+        writer.write(_client_frame(1, b"4" + b"m" * 300) + _client_frame(2, b"z" * 70_000))
+        assert await _read_frame(reader) == (1, b"4" + b"m" * 300)
+        assert await _read_frame(reader) == (2, b"z" * 70_000)
+        # Invalid UTF-8 in a text frame closes with 1007.
+        writer.write(_client_frame(1, b"4\xff\xfe"))
+        opcode, data = await _read_frame(reader)
+        assert opcode == 8 and int.from_bytes(data[:2], "big") == 1007
+        writer.close()
+        sid = handler.connected[0]
+        await handler.wait_disconnected(sid)
+        assert [m for _, m in handler.messages][:3] == ["one", b"\x01\x02", "zwei€"]

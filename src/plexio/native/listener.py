@@ -30,6 +30,11 @@ from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import Side, State
 
 from plexio.exceptions import HandshakeError
+
+try:  # websockets' C helper; its pure-Python twin when the wheel has no speedups
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - depends on how websockets was built
+    from websockets.utils import apply_mask
 from plexio.server.engine import EngineServer, EngineSocket
 from plexio.transports.base import HttpRequest, HttpResponse
 
@@ -96,6 +101,7 @@ class NativeWebSocket:
         "_fragment_text",
         "socket",
         "_closing",
+        "_max_size",
     )
 
     def __init__(self, conn: HttpConnection, max_size: int, cache: _FrameCache) -> None:
@@ -107,6 +113,7 @@ class NativeWebSocket:
         self._fragment_text = False
         self.socket: EngineSocket | None = None
         self._closing = False
+        self._max_size = max_size
 
     @property
     def paused(self) -> bool:
@@ -148,7 +155,64 @@ class NativeWebSocket:
                 transport.close()
 
     def data_received(self, data: bytes) -> None:
-        """Parses frames and hands complete messages to the Engine.IO socket."""
+        """Parses frames and hands complete messages to the Engine.IO socket.
+
+        Fast path: complete, final, masked text/binary frames of up to 64 KiB at the
+        start of ``data`` are unmasked here (with websockets' C ``apply_mask``) without
+        going through the generator-based parser, which costs several µs per frame.
+        Everything else (control frames, fragments, long frames, partial frames) goes to
+        the websockets protocol, and so does all input while it holds a partial frame.
+        """
+        if self._proto_busy():
+            self._feed_protocol(data)
+            return
+        messages: list[str | bytes] = []
+        pos = 0
+        end = len(data)
+        max_size = self._max_size
+        while end - pos >= 6:
+            b0 = data[pos]
+            b1 = data[pos + 1]
+            if (b0 != 0x81 and b0 != 0x82) or b1 < 0x80:
+                break
+            size = b1 & 0x7F
+            head = pos + 2
+            if size == 126:
+                if end - pos < 8:
+                    break
+                size = (data[head] << 8) | data[head + 1]
+                head += 2
+            elif size == 127:
+                break
+            start = head + 4
+            stop = start + size
+            if stop > end or size > max_size:
+                break
+            payload = apply_mask(data[start:stop], data[head:start])
+            if b0 == 0x81:
+                try:
+                    messages.append(payload.decode())
+                except UnicodeDecodeError:
+                    logger.info("websocket sent invalid UTF-8, closing")
+                    self.close(1007)
+                    return
+            else:
+                messages.append(payload)
+            pos = stop
+        if messages and self.socket is not None and not self._closing:
+            self.socket.ws_received(self, messages)
+        if pos < end and not self._closing:
+            self._feed_protocol(data[pos:] if pos else data)
+
+    def _proto_busy(self) -> bool:
+        # True while the websockets parser holds part of a frame (or a fragmented
+        # message is being reassembled): its input must stay in order.
+        if self._fragments is not None:
+            return True
+        reader = getattr(self._proto, "reader", None)
+        return bool(getattr(reader, "buffer", b"?"))
+
+    def _feed_protocol(self, data: bytes) -> None:
         proto = self._proto
         proto.receive_data(data)
         messages: list[str | bytes] = []
