@@ -41,7 +41,6 @@ from community.events import (
 )
 from community.gateway.options import GatewayOptions
 from community.gateway.rooms import (
-    COMMUNITY_NAMESPACE,
     SINGLE_NAMESPACE,
     channel_room,
     community_id_of,
@@ -99,9 +98,10 @@ def _user_ids(sockets: Iterable[Any]) -> set[int]:
 class Gateway:
     """Serves both socket topologies of the community app.
 
-    * ``/socket/commu-{id}`` (a regex parent namespace): one namespace per community, a room
-      per channel; CONNECT needs a valid token (else ``unauthorized``) and membership of the
-      community (else ``forbidden``).
+    * ``/socket/commu-{id}`` (a parent namespace matching
+      :data:`~community.gateway.rooms.COMMUNITY_NAMESPACE` for existing communities): one
+      namespace per community, a room per channel; CONNECT needs a valid token (else
+      ``unauthorized``) and membership of the community (else ``forbidden``).
     * ``/socket``: one namespace for everything; rooms per community and per channel, and the
       community and channel travel in every event.
 
@@ -136,10 +136,11 @@ class Gateway:
             ),
         )
         self.single = self.server.of(SINGLE_NAMESPACE)
-        self.communities = self.server.of(COMMUNITY_NAMESPACE)
-        # Bumped by every membership event: a connecting socket that read its memberships
-        # while one arrived reads them again (see _settle).
-        self._epoch = 0
+        self.communities = self.server.of(self._is_community_namespace)
+        # Users with a socket being connected now -> [membership changes seen, sockets]: a
+        # connecting socket that read its memberships while one of its user's changed reads
+        # them again (see _settle). Only in-flight connections of this process are here.
+        self._settling: dict[int, list[int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._register()
@@ -195,6 +196,22 @@ class Gateway:
 
     # ------------------------------------------------------------------ connecting
 
+    async def _is_community_namespace(self, name: str, auth: dict[str, Any]) -> bool:
+        """Whether ``name`` is ``/socket/commu-{id}`` of a community that exists.
+
+        Checked before plexio creates the child namespace, so CONNECTs to made-up ids cannot
+        pile up namespaces (there are as many as communities at most); their clients get
+        CONNECT_ERROR "Invalid namespace". Membership is checked by the middleware.
+        """
+        community_id = community_id_of(name)
+        if community_id is None:
+            return False
+        try:
+            await self.service.get_community(community_id)
+        except CommunityError:
+            return False
+        return True
+
     async def _authenticate(self, socket: Any) -> None:
         auth = socket.handshake.auth
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -220,23 +237,37 @@ class Gateway:
         arrived while they were read may have been missed, so they are read again until none
         arrives meanwhile (a bounded number of times).
         """
-        socket.join(user_room(socket.data["user_id"]))
-        for _ in range(MAX_SYNC_ROUNDS):
-            epoch = self._epoch
-            rooms = await desired()
-            if rooms is None:
-                raise ConnectRefusedError(
-                    "forbidden", {"code": "forbidden", "detail": "not a member of this community"}
-                )
-            current = set(socket.rooms) - {socket.id}
-            for room in current - rooms:
-                socket.leave(room)
-            socket.join(rooms - current)
-            if epoch == self._epoch:
-                return
+        uid: int = socket.data["user_id"]
+        socket.join(user_room(uid))
+        entry = self._settling.setdefault(uid, [0, 0])
+        entry[1] += 1
+        try:
+            for _ in range(MAX_SYNC_ROUNDS):
+                seen = entry[0]
+                rooms = await desired()
+                if rooms is None:
+                    raise ConnectRefusedError(
+                        "forbidden",
+                        {"code": "forbidden", "detail": "not a member of this community"},
+                    )
+                current = set(socket.rooms) - {socket.id}
+                for room in current - rooms:
+                    socket.leave(room)
+                socket.join(rooms - current)
+                if seen == entry[0]:
+                    return
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._settling[uid]
         raise ConnectRefusedError(
             "busy", {"code": "busy", "detail": "memberships keep changing; try again"}
         )
+
+    def _membership_changed(self, user_id: int) -> None:
+        entry = self._settling.get(user_id)
+        if entry is not None:
+            entry[0] += 1
 
     async def _settle_single(self, socket: Any) -> None:
         uid: int = socket.data["user_id"]
@@ -358,23 +389,23 @@ class Gateway:
             case CommunityUpdated(community=community):
                 self._broadcast_community(community.id, "community:updated", to_json(community))
             case CommunityCreated(community=community):
-                self._epoch += 1
                 cid, uid = community.id, community.owner_id
+                self._membership_changed(uid)
                 operator = self.single.in_(user_room(uid))
                 operator.sockets_join([community_room(cid), member_room(cid, uid)])
                 operator.emit("community:joined", to_json(community))
             case ChannelCreated(channel=channel):
-                self._epoch += 1
                 cid = channel.community_id
                 if channel.created_by is not None:
+                    self._membership_changed(channel.created_by)
                     self._join_channel_rooms(cid, channel.id, channel.created_by)
                 self._broadcast_community(cid, "channel:created", to_json(channel))
             case ChannelMemberJoined(channel=channel, user_id=uid):
-                self._epoch += 1
+                self._membership_changed(uid)
                 self._join_channel_rooms(channel.community_id, channel.id, uid)
                 self._notify_user(channel.community_id, uid, "channel:joined", to_json(channel))
             case ChannelMemberRemoved(channel=channel, user_id=uid):
-                self._epoch += 1
+                self._membership_changed(uid)
                 cid = channel.community_id
                 self.single.in_(member_room(cid, uid)).sockets_leave(channel_room(cid, channel.id))
                 nsp = self._community_nsp(cid)
@@ -387,8 +418,8 @@ class Gateway:
                     {"community_id": cid, "channel_id": channel.id, "reason": str(event.reason)},
                 )
             case MemberJoined(member=member):
-                self._epoch += 1
                 cid, uid = member.community_id, member.user_id
+                self._membership_changed(uid)
                 operator = self.single.in_(user_room(uid))
                 operator.sockets_join([community_room(cid), member_room(cid, uid)])
                 community = await self.service.get_community(cid)
@@ -397,7 +428,7 @@ class Gateway:
                 if await self._is_online(cid, uid):
                     self._broadcast_community(cid, "presence", _presence(cid, uid, online=True))
             case MemberRemoved():
-                self._epoch += 1
+                self._membership_changed(event.user_id)
                 await self._remove_member(event)
 
     def _join_channel_rooms(self, community_id: int, channel_id: int, user_id: int) -> None:

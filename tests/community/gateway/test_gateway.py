@@ -96,10 +96,14 @@ async def test_token_of_a_deleted_user_or_other_key_is_unauthorized(
 async def test_community_namespace_needs_membership(
     live: Live, clients: Clients, world: World
 ) -> None:
-    for community_id in (world.lounge.id, 999_999):
-        with pytest.raises(ConnectRefusedError) as refused:
-            await clients.community(world.dave, community_id)
-        assert refused.value.message == "forbidden"
+    with pytest.raises(ConnectRefusedError) as refused:
+        await clients.community(world.dave, world.lounge.id)
+    assert refused.value.message == "forbidden"
+    # No namespace is made for a community that does not exist.
+    with pytest.raises(ConnectRefusedError) as refused:
+        await clients.community(world.dave, 999_999)
+    assert refused.value.message == "Invalid namespace"
+    assert "/socket/commu-999999" not in live.gateway.server.namespaces
     # The token is checked on every namespace CONNECT, also on a connection that has joined
     # another namespace already.
     manager = clients.manager()
@@ -500,3 +504,33 @@ async def test_creating_a_community_reaches_the_owners_live_sockets(
     )
     await carol.sync()
     assert sent["id"] in [m["id"] for m in carol.of("message:new")]
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+async def test_a_membership_change_while_connecting_is_not_missed(
+    live: Live, clients: Clients, world: World, topology: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = live.service
+    original = service.list_user_channels
+    reads = 0
+
+    async def read_then_leave(*args: object) -> object:
+        # The connecting socket reads bob's channels, then bob leaves #dev (committed and
+        # announced) before the socket has joined the rooms it read: they are stale.
+        nonlocal reads
+        result = await original(*args)
+        reads += 1
+        if reads == 1:
+            await service.leave_channel(world.bob.id, world.dev.id)
+        return result
+
+    monkeypatch.setattr(service, "list_user_channels", read_then_leave)
+    bob = await connect(clients, topology, world.bob, world.lounge.id)
+    monkeypatch.undo()
+    assert reads >= 2  # read again after the change
+    alice = await connect(clients, topology, world.alice, world.lounge.id)
+    await alice.ok("message:send", {**target(topology, world.lounge.id, world.dev.id), "body": "x"})
+    await bob.sync()
+    assert bob.of("message:new") == []
+    refused = await bob.request("typing", target(topology, world.lounge.id, world.dev.id))
+    assert refused["error"]["code"] == "forbidden"
