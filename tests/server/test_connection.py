@@ -8,6 +8,7 @@ an unknown namespace is refused without closing; an ack nobody waits for is igno
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -251,6 +252,16 @@ async def test_every_session_end_leaves_nothing_behind(serve: Serve) -> None:
                 await raw.closed()
         await eventually(lambda: not server.engine.sockets)
         assert_clean(server)
+    # no timer is left: the 30 s ack timeouts, the 45 s connect timeouts and the
+    # 25 s heartbeats of the ended sessions were all cancelled
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(0.05)  # let cancelled tasks (the test client's) unwind
+    far = [
+        h
+        for h in loop._scheduled  # type: ignore[attr-defined]
+        if not h.cancelled() and h.when() - loop.time() > 15
+    ]
+    assert far == []
     for socket in sockets:
         assert not socket.connected
         assert socket._acks == {}
