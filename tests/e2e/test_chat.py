@@ -126,3 +126,27 @@ async def test_removed_member_loses_the_community_at_once(site: str, browser: Br
     assert status == 204
     await expect(dave.locator('#communities .community[data-name="Night Owls"]')).to_have_count(0)
     await expect(dave.locator("#notice")).to_contain_text("removed from: Night Owls")
+
+
+@pytest.mark.parametrize("topology", ["community", "single"])
+async def test_joining_a_community_and_a_channel_from_the_page(
+    site: str, browser: Browser, artifacts: Path, topology: str
+) -> None:
+    bob = await log_in(browser, site, "bob", topology)
+    dave = await log_in(browser, site, "dave", topology)  # not in Async Python yet
+    await open_channel(bob, "Async Python", "typing")
+    await expect(dave.locator('#communities .community[data-name="Async Python"]')).to_have_count(0)
+    await dave.click("#discover-button")
+    await dave.click('#joinable li:has-text("Async Python") button')
+    await expect(dave.locator("#community-name")).to_have_text("Async Python")
+    # A member of the community now, of none of its channels: join one from the list.
+    await dave.click('#channels .channel[data-name="typing"] .join-channel')
+    await expect(dave.locator("#channel-name")).to_have_text("typing")
+    await expect(bob.locator('#members .member[data-username="dave"]')).to_have_attribute(
+        "data-online", "true"
+    )
+    await send(dave, f"hello from dave ({topology})")
+    await expect(bob.locator("#messages .message", has_text="hello from dave")).to_have_count(1)
+    await send(bob, f"welcome dave ({topology})")
+    await expect(dave.locator("#messages .message", has_text="welcome dave")).to_have_count(1)
+    await dave.screenshot(path=str(artifacts / f"e2e-join-{topology}.png"))

@@ -578,7 +578,8 @@
     },
     "link:kicked": (d) => removeCommunity(d.community_id, "Disconnected from"),
     "link:refused": (d) => {
-      if (d.message === "forbidden") removeCommunity(d.key, "No longer a member of");
+      if (d.message === "unauthorized") logOut("Your session has ended; please log in again.");
+      else if (d.message === "forbidden") removeCommunity(d.key, "No longer a member of");
     },
   };
 
