@@ -11,6 +11,14 @@ namespaces' adapters, presence is read back from them with ``fetch_sockets()``, 
 is (user, community) travels in ``socket.data``. With a cluster adapter every process sees the
 same rooms and sockets.
 
+Several processes: service events are published in the process that made the change, and
+its gateway broadcasts through the namespaces' adapters, which reach every process once a
+cluster adapter is plugged in. Two limits remain for then: a process creates the namespace of
+a community only when a client connects to it there (``server.of(name)`` would make a plain
+namespace without the parent's middleware), so its broadcasts skip communities it has no
+client of, and a membership change made in another process while a socket is connecting here
+is not re-read (see :meth:`Gateway._settle`); the room change it broadcasts still applies.
+
 Requests are acknowledged with ``{"ok": true, "data": ...}`` or
 ``{"ok": false, "error": {"code": ..., "message": ...}}``; the codes are those of
 :mod:`community.errors` plus ``internal``.
