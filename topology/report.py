@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,9 @@ def _setup_rows(points: list[Record], transport: str) -> list[list[str]]:
                 f"{_fmt(metric(p, 'storm.ready_p99_ms'))}",
                 _fmt(metric(p, "storm.server_cpu_per_user_ms"), 3),
                 _fmt(metric(p, "storm.rss_per_user_bytes") / 1024, 1),
+                _fmt(metric(p, "storm.rss_per_membership_bytes") / 1024, 2),
                 _fmt(metric(p, "server_objects.sockets"), 0),
+                _fmt(metric(p, "server_objects.room_memberships"), 0),
                 _fmt(metric(p, "server_objects.namespaces"), 0),
             ]
         )
@@ -111,8 +114,10 @@ _SETUP_HEADER = [
     "storm ready p50 / p99 ms",
     "server CPU per user ms",
     "server RSS per user KiB",
+    "server RSS per user-community KiB",
     "server sockets",
-    "dynamic namespaces",
+    "room memberships",
+    "dynamic namespaces (own adapter each)",
 ]
 
 
@@ -165,6 +170,7 @@ def _storm_rows(points: list[Record]) -> list[list[str]]:
                 f"{_fmt(metric(p, 'storm.ready_p50_ms'))} / "
                 f"{_fmt(metric(p, 'storm.ready_p99_ms'))}",
                 _fmt(metric(p, "storm.server_cpu_s"), 2),
+                _fmt(100 * _ratio(metric(p, "storm.server_cpu_s"), metric(p, "storm.wall_s")), 0),
                 _fmt(metric(p, "storm.server_cpu_per_user_ms"), 3),
                 _fmt(metric(p, "storm.rss_per_user_bytes") / 1024, 1),
                 _fmt(metric(p, "storm.gc_objects_per_user"), 0),
@@ -184,12 +190,37 @@ _STORM_HEADER = [
     "storm wall s",
     "ready p50 / p99 ms",
     "server CPU s",
+    "server CPU % of wall",
     "server CPU per user ms",
     "RSS per user KiB",
     "Python objects per user",
     "server sockets",
     "client CPU s",
 ]
+
+
+def _wall_note(points: list[Record]) -> list[str]:
+    """Why storm wall times exceed server CPU time, from the slowest storm's samples."""
+    timed = [p for p in points if not math.isnan(metric(p, "storm.server_runnable_share"))]
+    if not timed:
+        return []
+    worst = max(timed, key=lambda p: metric(p, "storm.wall_s"))
+    s = worst["spec"]
+    return [
+        f"- Wall times: in the slowest storm ({s['topology']}, {s['transport']}, "
+        f"{s['users']} users × {s['per_user']} communities) the server used "
+        f"{_fmt(metric(worst, 'storm.server_cpu_s'), 2)} s of CPU in "
+        f"{_fmt(metric(worst, 'storm.wall_s'), 2)} s while it was runnable in "
+        f"{_fmt(100 * metric(worst, 'storm.server_runnable_share'), 0)} % of the 5 ms samples "
+        "of its scheduler state"
+        + (
+            ": it was waiting for a core (other jobs share this 2-core machine, and the load "
+            "generator runs beside it), not for its clients."
+            if metric(worst, "storm.server_runnable_share") >= 0.8
+            else " (the rest of the time it waited for input)."
+        )
+        + " Compare CPU seconds; read wall times as upper bounds."
+    ]
 
 
 def _ratio(a: float, b: float) -> float:
@@ -210,112 +241,157 @@ def conclusion(results: Record) -> list[str]:
     def pair(n: int, transport: str) -> tuple[Record | None, Record | None]:
         return _find(comm, "A", transport, per_user=n), _find(comm, "B", transport, per_user=n)
 
+    def m(p: Record, path: str, digits: int = 1, scale: float = 1.0) -> str:
+        return _fmt(metric(p, path) * scale, digits)
+
+    def ratio(a: Record, b: Record, path: str) -> str:
+        return _fmt(_ratio(metric(a, path), metric(b, path)), 1)
+
+    cpu_u = "storm.server_cpu_per_user_ms"
+    rss_u = "storm.rss_per_user_bytes"
     a1, b1 = pair(ns[0], "websocket")
     am, bm = pair(mid, "websocket")
     ab, bb = pair(big, "websocket")
     if am and bm and ab and bb:
-        cpu_m = _ratio(
-            metric(am, "storm.server_cpu_per_user_ms"), metric(bm, "storm.server_cpu_per_user_ms")
-        )
-        cpu_b = _ratio(
-            metric(ab, "storm.server_cpu_per_user_ms"), metric(bb, "storm.server_cpu_per_user_ms")
-        )
-        rss_b = _ratio(
-            metric(ab, "storm.rss_per_user_bytes"), metric(bb, "storm.rss_per_user_bytes")
-        )
+        extra = max(big - 1, 1)
+        d_cpu = (metric(ab, cpu_u) - metric(bb, cpu_u)) / extra * 1e3
+        d_rss = (metric(ab, rss_u) - metric(bb, rss_u)) / extra / 1024
+        d_bytes = (
+            metric(ab, "storm.setup_per_user.bytes_tx")
+            + metric(ab, "storm.setup_per_user.bytes_rx")
+            - metric(bb, "storm.setup_per_user.bytes_tx")
+            - metric(bb, "storm.setup_per_user.bytes_rx")
+        ) / extra
         lines.append(
-            f"- **Connection set-up grows linearly with communities in A and stays flat in B.** "
-            f"Over WebSocket a user in {mid} communities sends "
-            f"{_fmt(metric(am, 'storm.setup_per_user.frames_tx'), 0)} frames / "
-            f"{_fmt(metric(am, 'storm.setup_per_user.bytes_tx'), 0)} bytes in A against "
-            f"{_fmt(metric(bm, 'storm.setup_per_user.frames_tx'), 0)} / "
-            f"{_fmt(metric(bm, 'storm.setup_per_user.bytes_tx'), 0)} in B; at {big} communities "
-            f"{_fmt(metric(ab, 'storm.setup_per_user.frames_tx'), 0)} frames / "
-            f"{_fmt(metric(ab, 'storm.setup_per_user.bytes_tx'), 0)} bytes against "
-            f"{_fmt(metric(bb, 'storm.setup_per_user.frames_tx'), 0)} / "
-            f"{_fmt(metric(bb, 'storm.setup_per_user.bytes_tx'), 0)} "
-            f"(every CONNECT repeats the token). Server CPU to connect a user is "
-            f"{_fmt(metric(am, 'storm.server_cpu_per_user_ms'), 2)} ms vs "
-            f"{_fmt(metric(bm, 'storm.server_cpu_per_user_ms'), 2)} ms at N={mid} "
-            f"({_fmt(cpu_m)}×) and {_fmt(metric(ab, 'storm.server_cpu_per_user_ms'), 2)} vs "
-            f"{_fmt(metric(bb, 'storm.server_cpu_per_user_ms'), 2)} ms at N={big} "
-            f"({_fmt(cpu_b)}×): one token verification, one socket object, one middleware "
-            f"run per community. Server memory per user at N={big}: "
-            f"{_fmt(metric(ab, 'storm.rss_per_user_bytes') / 1024)} KiB in A vs "
-            f"{_fmt(metric(bb, 'storm.rss_per_user_bytes') / 1024)} KiB in B ({_fmt(rss_b)}×); "
-            f"the server holds {_fmt(metric(ab, 'server_objects.sockets'), 0)} sockets for "
-            f"{ab['spec']['users']} users in A, {_fmt(metric(bb, 'server_objects.sockets'), 0)} "
-            f"in B."
+            f"- **Connecting costs grow linearly with communities in A and stay nearly flat in "
+            f"B.** Over WebSocket a user in {mid} communities sends "
+            f"{m(am, 'storm.setup_per_user.frames_tx', 0)} frames / "
+            f"{m(am, 'storm.setup_per_user.bytes_tx', 0)} bytes in A against "
+            f"{m(bm, 'storm.setup_per_user.frames_tx', 0)} / "
+            f"{m(bm, 'storm.setup_per_user.bytes_tx', 0)} in B; at {big} communities "
+            f"{m(ab, 'storm.setup_per_user.frames_tx', 0)} frames / "
+            f"{m(ab, 'storm.setup_per_user.bytes_tx', 0)} bytes against "
+            f"{m(bb, 'storm.setup_per_user.frames_tx', 0)} / "
+            f"{m(bb, 'storm.setup_per_user.bytes_tx', 0)} (every CONNECT repeats the token). "
+            f"Server CPU to connect a user: {m(am, cpu_u, 2)} vs {m(bm, cpu_u, 2)} ms at "
+            f"N={mid} ({ratio(am, bm, cpu_u)}×), {m(ab, cpu_u, 2)} vs {m(bb, cpu_u, 2)} ms at "
+            f"N={big} ({ratio(ab, bb, cpu_u)}×). Server memory per connected user at N={big}: "
+            f"{m(ab, rss_u, 1, 1 / 1024)} KiB in A vs {m(bb, rss_u, 1, 1 / 1024)} KiB in B "
+            f"({ratio(ab, bb, rss_u)}×); the server tracks "
+            f"{m(ab, 'server_objects.sockets', 0)} sockets for {ab['spec']['users']} users "
+            f"in A, {m(bb, 'server_objects.sockets', 0)} in B. Each community beyond the "
+            f"first costs A about {_fmt(d_cpu, 0)} µs of server CPU (a token verification, a "
+            f"socket, a middleware run, a CONNECT reply), {_fmt(d_rss, 1)} KiB of server memory "
+            f"and {_fmt(d_bytes, 0)} bytes on the wire, per user and per (re)connect"
+            + (
+                f" (the HS256 token check alone is {m(ab, 'server_idle.token_verify_us', 0)} µs)."
+                if not math.isnan(metric(ab, "server_idle.token_verify_us"))
+                else "."
+            )
         )
     if a1 and b1:
         lines.append(
-            f"- **At one community they are the same.** N={ns[0]}: "
-            f"{_fmt(metric(a1, 'storm.server_cpu_per_user_ms'), 2)} vs "
-            f"{_fmt(metric(b1, 'storm.server_cpu_per_user_ms'), 2)} ms CPU per user, "
-            f"{_fmt(metric(a1, 'storm.setup_per_user.bytes_tx'), 0)} vs "
-            f"{_fmt(metric(b1, 'storm.setup_per_user.bytes_tx'), 0)} bytes sent, "
-            f"{_fmt(metric(a1, 'storm.setup_per_user.round_trips'), 0)} vs "
-            f"{_fmt(metric(b1, 'storm.setup_per_user.round_trips'), 0)} round trips. Round "
-            f"trips do not grow with N in A either, because the CONNECTs are pipelined on the "
-            f"shared connection (a client that awaited each namespace in turn would pay N)."
+            f"- **With one or two communities per user the designs cost the same.** "
+            f"N={ns[0]}: {m(a1, cpu_u, 2)} vs {m(b1, cpu_u, 2)} ms server CPU per user, "
+            f"{m(a1, 'storm.setup_per_user.bytes_tx', 0)} vs "
+            f"{m(b1, 'storm.setup_per_user.bytes_tx', 0)} bytes sent, "
+            f"{m(a1, rss_u, 1, 1 / 1024)} vs {m(b1, rss_u, 1, 1 / 1024)} KiB per user."
         )
+    rt_rows = [
+        (
+            p["spec"]["topology"],
+            p["spec"]["transport"],
+            metric(p, "storm.setup_per_user.round_trips"),
+        )
+        for p in comm
+    ]
+
+    def rts(topology: str, transport: str) -> str:
+        values = sorted({v for t, tr, v in rt_rows if t == topology and tr == transport})
+        return "/".join(_fmt(v, 0) for v in values) or "–"
+
+    lines.append(
+        f"- **Round trips do not separate A from B.** Until fully subscribed: A "
+        f"{rts('A', 'websocket')}, B {rts('B', 'websocket')}, B-sub {rts('B-sub', 'websocket')} "
+        f"over WebSocket (the upgrade, then the CONNECTs); A {rts('A', 'polling')}, B "
+        f"{rts('B', 'polling')}, B-sub {rts('B-sub', 'polling')} over polling, for every N: "
+        f"A's CONNECTs are pipelined on the shared connection (one POST over polling) and the "
+        f"synchronous token check answers them all in the next GET. A client that awaited "
+        f"each namespace before the next would pay N round trips; an auth check that awaits "
+        f"I/O could spread the replies over several GETs (neither measured here)."
+    )
     pa, pb = pair(big, "polling")
     if pa and pb:
         lines.append(
-            f"- **Long-polling clients pay more in A.** At N={big} a polling user needs "
-            f"{_fmt(metric(pa, 'storm.setup_per_user.http_requests'))} HTTP requests and "
-            f"{_fmt(metric(pa, 'storm.setup_per_user.round_trips'))} round trips "
-            f"({_fmt(metric(pa, 'storm.setup_per_user.bytes_tx'), 0)} bytes sent, "
-            f"{_fmt(metric(pa, 'storm.setup_per_user.bytes_rx'), 0)} received) in A against "
-            f"{_fmt(metric(pb, 'storm.setup_per_user.http_requests'))} requests, "
-            f"{_fmt(metric(pb, 'storm.setup_per_user.round_trips'))} round trips "
-            f"({_fmt(metric(pb, 'storm.setup_per_user.bytes_tx'), 0)} / "
-            f"{_fmt(metric(pb, 'storm.setup_per_user.bytes_rx'), 0)} bytes) in B: the N CONNECT "
-            f"replies may come back over several GETs, each a round trip. Server CPU per "
-            f"polling user: {_fmt(metric(pa, 'storm.server_cpu_per_user_ms'), 2)} vs "
-            f"{_fmt(metric(pb, 'storm.server_cpu_per_user_ms'), 2)} ms."
+            f"- **Long-polling clients: A costs the same requests but more bytes and CPU.** At "
+            f"N={big} a polling user sends "
+            f"{m(pa, 'storm.setup_per_user.http_requests', 0)} HTTP requests carrying "
+            f"{m(pa, 'storm.setup_per_user.bytes_tx', 0)} bytes (receives "
+            f"{m(pa, 'storm.setup_per_user.bytes_rx', 0)}) in A against "
+            f"{m(pb, 'storm.setup_per_user.http_requests', 0)} requests, "
+            f"{m(pb, 'storm.setup_per_user.bytes_tx', 0)} / "
+            f"{m(pb, 'storm.setup_per_user.bytes_rx', 0)} bytes in B; server CPU "
+            f"{m(pa, cpu_u, 2)} vs {m(pb, cpu_u, 2)} ms per user ({ratio(pa, pb, cpu_u)}×). "
+            f"A larger concern for polling clients is the transport itself (next point)."
         )
-    if am and bm:
+    pm_a, pm_b = pair(mid, "polling")
+    if am and bm and pm_a and pm_b:
+        per = "steady.server_cpu_per_delivery_us"
         lines.append(
-            f"- **Steady state barely differs.** Delivering a channel message costs the server "
-            f"{_fmt(metric(am, 'steady.server_cpu_per_delivery_us'), 2)} µs per recipient in A "
-            f"vs {_fmt(metric(bm, 'steady.server_cpu_per_delivery_us'), 2)} µs in B "
-            f"(N={mid}, WebSocket), and "
-            f"{_fmt(metric(am, 'steady.rx_bytes_per_delivery'))} vs "
-            f"{_fmt(metric(bm, 'steady.rx_bytes_per_delivery'))} bytes per delivery: A's "
-            f"frame carries the namespace, B's payload carries the community id, the sizes are "
-            f"within a few bytes. A broadcast touches one room in either design."
+            f"- **Steady state does not depend on the topology.** A channel message costs the "
+            f"server {m(am, per, 2)} µs per recipient in A vs {m(bm, per, 2)} µs in B "
+            f"(N={mid}, WebSocket; the spread across N is noise of a shared machine), and "
+            f"{m(am, 'steady.rx_bytes_per_delivery')} vs "
+            f"{m(bm, 'steady.rx_bytes_per_delivery')} bytes per delivery (A's frame carries the "
+            f"namespace, B's payload the community id). Over polling it is "
+            f"{m(pm_a, per, 1)} / {m(pm_b, per, 1)} µs and "
+            f"{m(pm_a, 'steady.rx_bytes_per_delivery')} / "
+            f"{m(pm_b, 'steady.rx_bytes_per_delivery')} bytes per delivery, plus "
+            f"{m(pm_a, 'steady.tx_bytes_per_message', 0)} bytes of new GETs per posted message, "
+            f"in both designs."
         )
     if users_sweep:
         top_u = max(p["spec"]["users"] for p in users_sweep)
-        sa = _find(users_sweep, "A", "websocket", users=top_u)
-        sb = _find(users_sweep, "B", "websocket", users=top_u)
-        if sa and sb:
+        for n in sorted({p["spec"]["per_user"] for p in users_sweep}):
+            sa = _find(users_sweep, "A", "websocket", users=top_u, per_user=n)
+            sb = _find(users_sweep, "B", "websocket", users=top_u, per_user=n)
+            if not (sa and sb):
+                continue
+            cpu_a, cpu_b = metric(sa, "storm.server_cpu_s"), metric(sb, "storm.server_cpu_s")
             lines.append(
-                f"- **Reconnect storms are where A hurts most.** {top_u} users with "
-                f"{sa['spec']['per_user']} communities each reconnecting at once: "
-                f"{_fmt(metric(sa, 'storm.server_cpu_s'), 2)} s of server CPU and "
-                f"{_fmt(metric(sa, 'storm.wall_s'), 2)} s until the last user is ready in A, "
-                f"against {_fmt(metric(sb, 'storm.server_cpu_s'), 2)} s and "
-                f"{_fmt(metric(sb, 'storm.wall_s'), 2)} s in B "
-                f"(p99 ready {_fmt(metric(sa, 'storm.ready_p99_ms'))} vs "
-                f"{_fmt(metric(sb, 'storm.ready_p99_ms'))} ms; the load generator shares the "
-                f"two cores, so wall times are upper bounds)."
+                f"- **Reconnect storm, {top_u} users × {n} communities** (all at once, "
+                f"WebSocket): {_fmt(cpu_a, 2)} s of server CPU and "
+                f"{m(sa, 'storm.wall_s', 2)} s until the last user is ready in A "
+                f"({m(sa, 'server_objects.sockets', 0)} sockets), against {_fmt(cpu_b, 2)} s "
+                f"and {m(sb, 'storm.wall_s', 2)} s in B ({_fmt(_ratio(cpu_a, cpu_b), 1)}× the "
+                f"CPU); p99 ready {m(sa, 'storm.ready_p99_ms', 0)} vs "
+                f"{m(sb, 'storm.ready_p99_ms', 0)} ms. Linearly, a 100,000-user shard "
+                f"reconnecting costs ≈{_fmt(cpu_a / top_u * 1e5, 0)} s of one core in A vs "
+                f"≈{_fmt(cpu_b / top_u * 1e5, 0)} s in B."
             )
     lines.append("")
+    costs = ""
+    if am and bm and ab and bb:
+        costs = (
+            f", so a user in {mid} communities costs the server {ratio(am, bm, cpu_u)}× the "
+            f"connect CPU and {ratio(am, bm, rss_u)}× the memory of B, and "
+            f"{ratio(ab, bb, cpu_u)}× and {ratio(ab, bb, rss_u)}× at {big} (Discord allows "
+            f"100-200 servers per user)"
+        )
     lines.append(
-        "**Answer.** Namespace-per-community is fine when users belong to a handful of "
-        "communities and connect over WebSocket: the extra CONNECTs are pipelined, and the "
-        "steady-state cost per message is the same. It hurts in proportion to communities per "
-        "user — server CPU and memory per connected user, bytes and token checks on every "
-        "(re)connect, more sockets to track — and so it hurts most in reconnect storms, for "
-        "users in dozens of communities (Discord's cap is 100-200 guilds per user), and for "
-        "long-polling clients. One namespace `/socket` with rooms `commu:{id}` / "
-        "`commu:{id}:chan:{id}` joined by the server from its membership table at CONNECT "
-        "costs one CONNECT and one token check whatever N is, is ready in the same round trips, "
-        "and keeps authorisation in one place (the membership table), so we recommend B "
-        "(server-side join). `subscribe` with an ack (B-sub) costs one more round trip and is "
-        "only worth it when the client must choose what to receive (lazy loading of communities)."
+        "**Answer.** Namespace-per-community is fine while users belong to one or two "
+        "communities, and it costs nothing in steady state or in round trips (the CONNECTs "
+        "are pipelined). It hurts in proportion to communities per user: every (re)connect "
+        "repeats a CONNECT, a token check, a socket and its memory per community"
+        + costs
+        + ". That multiplies exactly when it hurts most: reconnect storms after a deploy or a "
+        "network blip, and polling clients that re-send every CONNECT in their POST. We "
+        "recommend B: one namespace `/socket`, one CONNECT with the token, the server joining "
+        "`commu:{id}` and `commu:{id}:chan:{id}` from its membership table before it answers "
+        "the CONNECT (same round trips as A, authorisation in one place, one socket per user). "
+        "A `subscribe` event with an ack (B-sub) costs one more round trip (two more requests "
+        "over polling) and is worth it only when the client should choose what to receive, "
+        "e.g. lazy subscription to the communities it shows."
     )
     return lines
 
@@ -325,6 +401,7 @@ def _plot(results: Record, out: Path) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     comm = _ok(results, "communities")
     written: list[str] = []
@@ -349,10 +426,18 @@ def _plot(results: Record, out: Path) -> list[str]:
                 label=f"{topology} {transport}{label_suffix}",
             )
         ax.set_xscale("log")
+        ns = sorted({p["spec"]["per_user"] for p in comm})
+        ax.set_xticks(ns)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("communities per user (N)")
         ax.grid(True, which="both", alpha=0.3)
 
     def save(fig: Any, name: str) -> None:
+        for ax in fig.axes:
+            if ax.get_yscale() == "log":
+                ax.yaxis.set_major_formatter(ScalarFormatter())
+                ax.yaxis.set_minor_formatter(NullFormatter())
         fig.tight_layout()
         fig.savefig(out / name, dpi=90)
         plt.close(fig)
@@ -416,13 +501,16 @@ def _plot(results: Record, out: Path) -> list[str]:
     storm = _ok(results, "users")
     if storm:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-        for topology, transport in sorted(
-            {(p["spec"]["topology"], p["spec"]["transport"]) for p in storm}
-        ):
+        groups = sorted(
+            {(p["spec"]["topology"], p["spec"]["transport"], p["spec"]["per_user"]) for p in storm}
+        )
+        widths = {n: 1.0 + 1.5 * i for i, n in enumerate(sorted({g[2] for g in groups}))}
+        for topology, transport, n in groups:
             pts = sorted(
                 (p["spec"]["users"], metric(p, "storm.server_cpu_s"), metric(p, "storm.wall_s"))
                 for p in storm
-                if p["spec"]["topology"] == topology and p["spec"]["transport"] == transport
+                if (p["spec"]["topology"], p["spec"]["transport"], p["spec"]["per_user"])
+                == (topology, transport, n)
             )
             color, style, marker = _STYLE.get((topology, transport), ("black", "-", "."))
             for ax, idx in ((axes[0], 1), (axes[1], 2)):
@@ -432,14 +520,19 @@ def _plot(results: Record, out: Path) -> list[str]:
                     linestyle=style,
                     marker=marker,
                     color=color,
-                    label=f"{topology} {transport}",
+                    linewidth=widths[n],
+                    label=f"{topology} {transport} N={n}",
                 )
-        per_user = storm[0]["spec"]["per_user"]
+        per_user = "/".join(str(n) for n in sorted({g[2] for g in groups}))
         axes[0].set_ylabel("server CPU s for the whole storm")
+        axes[0].set_yscale("log")
         axes[1].set_ylabel("s until the last user is ready")
         for ax in axes:
             ax.set_xlabel(f"users reconnecting at once ({per_user} communities each)")
             ax.set_xscale("log")
+            ax.set_xticks(sorted({p["spec"]["users"] for p in storm}))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.grid(True, which="both", alpha=0.3)
         axes[0].legend(fontsize=8)
         fig.suptitle(titles["storm_users.png"])
@@ -497,6 +590,7 @@ def write_report(results: Record, out: Path, plots: bool = True) -> Path:
         "one, a POST sent together with a GET is one, each further GET is one.",
         "- Server objects come from a `/debug` namespace (`stats` event) reading the "
         "server's namespace, socket and room tables.",
+        *_wall_note(storm or comm),
         "",
         "## Answer",
         "",

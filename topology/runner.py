@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from topology.model import Membership, ModelParams
-from topology.procstat import cpu_seconds, rss_bytes
+from topology.procstat import StateSampler, cpu_seconds, rss_bytes
 from topology.scenario import TOPOLOGIES, TRANSPORTS, User
 from topology.wire import Traffic, WebSocketTransport, decode_packet, encode_connect, encode_event
 
@@ -313,10 +313,13 @@ async def run_point(spec: PointSpec) -> dict[str, Any]:
         cpu0 = cpu_seconds(server.pid)
         client0 = time.process_time()
         users = [make_user(uid) for uid in range(spec.users)]
+        sampler = StateSampler(server.pid)
+        sampler.start()
         start = time.perf_counter()
         results = await _gather_bounded([u.connect() for u in users], left())
         storm_wall = time.perf_counter() - start
         cpu1 = cpu_seconds(server.pid)
+        runnable = sampler.stop()
         client1 = time.process_time()
         ready = [r for r in results if isinstance(r, float)]
         failed = [r for r in results if not isinstance(r, float)]
@@ -333,6 +336,7 @@ async def run_point(spec: PointSpec) -> dict[str, Any]:
             "ready_p99_ms": percentile(ready, 99) * 1e3,
             "server_cpu_s": server_cpu,
             "server_cpu_stat_s": cpu1[0] - cpu0[0],
+            "server_runnable_share": runnable,
             "server_cpu_per_user_ms": server_cpu / spec.users * 1e3,
             "server_cpu_per_membership_us": server_cpu / memberships * 1e6,
             "client_cpu_s": client1 - client0,
