@@ -16,8 +16,9 @@ its gateway broadcasts through the namespaces' adapters, which reach every proce
 cluster adapter is plugged in. Two limits remain for then: a process creates the namespace of
 a community only when a client connects to it there (``server.of(name)`` would make a plain
 namespace without the parent's middleware), so its broadcasts skip communities it has no
-client of, and a membership change made in another process while a socket is connecting here
-is not re-read (see :meth:`Gateway._settle`); the room change it broadcasts still applies.
+client of; and a membership change made in another process in the instant a socket is
+connecting here does not trigger the re-read of :meth:`Gateway._settle`, so that socket may keep
+a room from its stale read until it reconnects.
 
 Requests are acknowledged with ``{"ok": true, "data": ...}`` or
 ``{"ok": false, "error": {"code": ..., "message": ...}}``; the codes are those of
