@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from tests.helpers.apps import EchoEngine, make_echo_engine
-from tests.helpers.node import NodeProcess, node_process
+from tests.helpers.node import NodeProcess, node_process, run_node_script
 from tests.helpers.servers import RunningServer
 from tests.helpers.waiting import eventually
 
@@ -248,3 +248,22 @@ async def test_client_splits_posts_under_a_small_max_payload(start_pair) -> None
             got.append(message)
         assert got == items
         assert pair.echo.handler.reason_for(sid) is None
+
+
+async def test_many_clients_at_once_keep_their_own_streams(start_pair) -> None:
+    pair = await start_pair(ping_interval=1.0, ping_timeout=2.0)
+    clients, messages = 24, 40
+    env = {"SERVER_URL": pair.server.http_url, "CLIENTS": str(clients), "MESSAGES": str(messages)}
+    lines = await run_node_script("eio_many.js", env=env, timeout=60)
+    results = [line for line in lines if "client" in line]
+    assert len(results) == clients
+    failed = [r for r in results if not r["ok"]]
+    assert not failed, failed
+    assert lines[-1] == {"done": True, "ok": True}
+    sids = {r["sid"] for r in results}
+    assert len(sids) == clients
+    # The server saw each client's messages, in order, and every client leave.
+    for sid in sids:
+        assert len([d for s, d in pair.echo.handler.messages if s == sid]) == messages
+    await pair.echo.handler.wait_for(lambda: sids <= {s for s, _ in pair.echo.handler.disconnected})
+    await eventually(lambda: not pair.echo.engine.sockets)
