@@ -267,3 +267,16 @@ async def test_many_clients_at_once_keep_their_own_streams(start_pair) -> None:
         assert len([d for s, d in pair.echo.handler.messages if s == sid]) == messages
     await pair.echo.handler.wait_for(lambda: sids <= {s for s, _ in pair.echo.handler.disconnected})
     await eventually(lambda: not pair.echo.engine.sockets)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_killed_client_leaves_nothing_behind(start_pair, mode: str) -> None:
+    pair = await start_pair(ping_interval=0.3, ping_timeout=0.2)
+    async with pair.client(mode) as proc:
+        sid = await open_settled(pair, proc, mode)
+        await echo_roundtrip(proc, {"text": "before the crash"})
+        await proc.kill()  # SIGKILL-like end: no close packet, sockets just die
+    reason = await pair.echo.handler.wait_disconnected(sid)
+    # A dead WebSocket is seen at once; a dead poller only by the missed pong.
+    assert reason in ("transport close", "transport error", "ping timeout")
+    await eventually(lambda: sid not in pair.echo.engine.sockets)
