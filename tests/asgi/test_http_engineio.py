@@ -20,7 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.helpers.apps import EchoEngine, hello_app, make_echo_engine
+from tests.helpers.apps import (
+    EchoEngine,
+    get_is_held,
+    hello_app,
+    make_echo_engine,
+    post_in_flight,
+)
 from tests.helpers.eio import SEP, RawEngineIO, b64, split_payload
 from tests.helpers.servers import RunningServer
 from tests.helpers.waiting import eventually
@@ -286,7 +292,7 @@ async def test_item09_post_answers_ok(env: Env) -> None:
 async def test_item10_second_concurrent_get_closes_the_session(env: Env) -> None:
     hs = await env.eio.handshake()
     first = asyncio.create_task(env.eio.get(hs.sid))
-    await eventually(lambda: env.engine.sockets[hs.sid]._poll_waiter is not None)
+    await eventually(lambda: get_is_held(env.engine, hs.sid))
     second = await env.eio.get(hs.sid)
     assert second.status_code in (400, 500)
     pending = await first
@@ -324,7 +330,7 @@ async def test_item11_second_concurrent_post_closes_the_session(
             content=slow_body(),
         )
     )
-    await eventually(lambda: env.engine.sockets[hs.sid]._post_busy, timeout=3)
+    await eventually(lambda: post_in_flight(env.engine, hs.sid), timeout=3)
     second = await env.eio.post(hs.sid, "4second")
     assert second.status_code == 400
     release.set()
@@ -338,7 +344,7 @@ async def test_item11_second_concurrent_post_closes_the_session(
 async def test_item12_get_is_held_until_a_message_arrives(env: Env) -> None:
     hs = await env.eio.handshake()
     pending = asyncio.create_task(env.eio.get(hs.sid))
-    await eventually(lambda: env.engine.sockets[hs.sid]._poll_waiter is not None)
+    await eventually(lambda: get_is_held(env.engine, hs.sid))
     assert not pending.done()
     assert (await env.eio.post(hs.sid, "4wake up")).text == "ok"
     response = await pending
@@ -734,7 +740,7 @@ async def test_item32_no_pong_closes_the_websocket(start: Start) -> None:
 async def test_item35_client_close_completes_pending_get_with_noop(env: Env) -> None:
     hs = await env.eio.handshake()
     pending = asyncio.create_task(env.eio.get(hs.sid))
-    await eventually(lambda: env.engine.sockets[hs.sid]._poll_waiter is not None)
+    await eventually(lambda: get_is_held(env.engine, hs.sid))
     assert (await env.eio.post(hs.sid, "1")).status_code == 200
     response = await pending
     assert (response.status_code, response.text) == (200, "6")
@@ -754,7 +760,7 @@ async def test_item36_client_close_over_websocket(env: Env) -> None:
 async def test_item37_server_close_over_polling(env: Env) -> None:
     hs = await env.eio.handshake()
     pending = asyncio.create_task(env.eio.get(hs.sid))
-    await eventually(lambda: env.engine.sockets[hs.sid]._poll_waiter is not None)
+    await eventually(lambda: get_is_held(env.engine, hs.sid))
     env.engine.sockets[hs.sid].send("last words")
     env.engine.sockets[hs.sid].close()
     response = await pending
@@ -785,7 +791,7 @@ async def test_item38_to_41_upgrade_sequence(env: Env) -> None:
     hs = await env.eio.handshake()
     assert hs.info["upgrades"] == ["websocket"]
     pending = asyncio.create_task(env.eio.get(hs.sid))
-    await eventually(lambda: env.engine.sockets[hs.sid]._poll_waiter is not None)
+    await eventually(lambda: get_is_held(env.engine, hs.sid))
     async with env.eio.ws_connect(hs.sid) as ws:
         await _probe(env, hs.sid, ws)  # item 38
         response = await pending  # item 39: the pending GET is released with a noop

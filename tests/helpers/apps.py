@@ -15,6 +15,8 @@ from typing import Any
 
 __all__ = [
     "EchoEngine",
+    "get_is_held",
+    "post_in_flight",
     "RecordingEcho",
     "echo_engine_app",
     "hello_app",
@@ -87,6 +89,22 @@ class EchoEngine:
     app: Any
     engine: Any
     handler: RecordingEcho
+
+
+def get_is_held(engine: Any, sid: str) -> bool:
+    """Whether the server is holding a long-polling GET for ``sid`` right now.
+
+    Reads server internals on purpose (the only place the tests do): it lets a test
+    wait for "the GET has arrived and is parked" without sleeping.
+    """
+    socket = engine.sockets.get(sid)
+    return socket is not None and socket._poll_waiter is not None
+
+
+def post_in_flight(engine: Any, sid: str) -> bool:
+    """Whether the server is reading a polling POST body for ``sid`` right now."""
+    socket = engine.sockets.get(sid)
+    return socket is not None and bool(socket._post_busy)
 
 
 def make_echo_engine(

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.helpers.apps import make_echo_engine
+from tests.helpers.apps import get_is_held, make_echo_engine
 from tests.helpers.eio import SEP, RawEngineIO, b64, split_payload
 from tests.helpers.node import NodeProcess, node_server
 from tests.helpers.servers import running_native, running_uvicorn
@@ -118,7 +118,7 @@ async def start(request: pytest.FixtureRequest) -> AsyncIterator[StartTarget]:
                     return await echo.handler.wait_disconnected(sid, timeout)
 
                 async def get_held(sid: str) -> None:
-                    await eventually(lambda: echo.engine.sockets[sid]._poll_waiter is not None)
+                    await eventually(lambda: get_is_held(echo.engine, sid))
 
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=10))
             return Target(kind, RawEngineIO(http, ws_root), wait_closed, get_held)
