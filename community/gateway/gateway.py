@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Final
 
@@ -474,6 +475,8 @@ class Gateway:
                 payload = args[0] if args else None
                 if not isinstance(payload, dict):
                     raise InvalidInput("expected one object argument")
+                if not self._take_request(socket):
+                    return failure("rate_limited", "too many requests; slow down")
                 return success(await handler(socket, payload))
             except CommunityError as exc:
                 return failure(exc.code, exc.message)
@@ -482,6 +485,17 @@ class Gateway:
                 return failure("internal", "server error")
 
         return run
+
+    def _take_request(self, socket: Any) -> bool:
+        """Take one request from the socket's token bucket (kept in ``socket.data``)."""
+        burst, rate = self.options.request_burst, self.options.request_rate
+        now = time.monotonic()
+        bucket = socket.data.get("request_bucket")
+        tokens, last = (float(burst), now) if bucket is None else (bucket[0], bucket[1])
+        tokens = min(float(burst), tokens + (now - last) * rate)
+        allowed = tokens >= 1.0
+        socket.data["request_bucket"] = [tokens - 1.0 if allowed else tokens, now]
+        return allowed
 
     def _channel_target(self, socket: Any, payload: Payload) -> tuple[int, int, str]:
         """The community, channel and room a channel-scoped request names.
@@ -560,6 +574,11 @@ class Gateway:
             self._require_room(socket, room)
         except CommunityError as exc:
             return failure(exc.code, exc.message)
+        now = time.monotonic()
+        last = socket.data.get("typing_at")
+        if isinstance(last, float) and now - last < self.options.typing_interval:
+            return failure("rate_limited", "typing is sent too often")
+        socket.data["typing_at"] = now
         data = {
             "community_id": cid,
             "channel_id": chid,

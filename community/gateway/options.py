@@ -30,6 +30,12 @@ class GatewayOptions:
             send no CORS headers (the page is served from the same origin).
         drop_empty_community_namespaces: Forget a community namespace once its last socket
             has left (keeps memory bounded with many communities).
+        request_burst: Requests (``message:send``, ``channel:join`` ...) one socket may make
+            at once before it is slowed down.
+        request_rate: Requests per second one socket may make in the long run; requests
+            beyond the burst are refused with ``rate_limited``.
+        typing_interval: Least seconds between two ``typing`` broadcasts of one socket;
+            quicker ones are refused with ``rate_limited`` (a browser sends one every 2 s).
     """
 
     path: str = "/socket.io/"
@@ -40,17 +46,25 @@ class GatewayOptions:
     connect_timeout: float = 45.0
     cors_allowed_origins: tuple[str, ...] | None = None
     drop_empty_community_namespaces: bool = True
+    request_burst: int = 20
+    request_rate: float = 5.0
+    typing_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.strip("/") in ("", "api", "static"):
             raise ValueError("GatewayOptions.path must be an absolute path of its own")
-        for name in ("ping_interval", "ping_timeout", "connect_timeout"):
+        for name in ("ping_interval", "ping_timeout", "connect_timeout", "request_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"GatewayOptions.{name} must be positive")
         for name in ("max_payload_bytes", "max_buffered_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
                 raise ValueError(f"GatewayOptions.{name} must be an integer of at least 1024")
+        burst = self.request_burst
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError("GatewayOptions.request_burst must be a positive integer")
+        if not self.typing_interval >= 0:
+            raise ValueError("GatewayOptions.typing_interval must not be negative")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayOptions:

@@ -102,6 +102,9 @@ async def test_the_gateway_unsubscribes_when_the_server_stops(
         {"ping_timeout": -1.0},
         {"max_payload_bytes": 10},
         {"max_buffered_bytes": True},
+        {"request_burst": 0},
+        {"request_rate": 0.0},
+        {"typing_interval": -1.0},
     ],
 )
 def test_bad_gateway_options_are_refused(kwargs: dict[str, object]) -> None:
