@@ -88,9 +88,8 @@ class Clients:
         self.live = live
         self.managers: list[Manager] = []
 
-    def manager(self, *, websocket_only: bool = True) -> Manager:
+    def manager(self, *, transports: tuple[str, ...] = ("websocket",)) -> Manager:
         """A new manager (one Engine.IO connection) without reconnection."""
-        transports = ("websocket",) if websocket_only else ("polling", "websocket")
         manager = Manager(self.live.url, transports=transports, reconnection=False)
         self.managers.append(manager)
         return manager

@@ -534,3 +534,20 @@ async def test_a_membership_change_while_connecting_is_not_missed(
     assert bob.of("message:new") == []
     refused = await bob.request("typing", target(topology, world.lounge.id, world.dev.id))
     assert refused["error"]["code"] == "forbidden"
+
+
+async def test_over_long_polling(live: Live, clients: Clients, world: World) -> None:
+    polling = ("polling",)
+    alice = await clients.single(world.alice, manager=clients.manager(transports=polling))
+    bob = await clients.community(
+        world.bob, world.lounge.id, manager=clients.manager(transports=polling)
+    )
+    sent = await alice.ok(
+        "message:send",
+        {"community_id": world.lounge.id, "channel_id": world.dev.id, "body": "polled"},
+    )
+    await bob.sync()
+    assert [m["id"] for m in bob.of("message:new")] == [sent["id"]]
+    await live.service.remove_member(world.lounge.id, world.bob.id, actor_id=world.alice.id)
+    await eventually(lambda: bob.disconnects == ["io server disconnect"])
+    assert bob.of("community:left") == [{"community_id": world.lounge.id, "reason": "removed"}]
