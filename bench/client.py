@@ -91,7 +91,7 @@ def event_frame(namespace: str, ack_id: int | None, json_array: str, attachments
     return f"{head}{_ns_prefix(namespace)}{ack}{json_array}".encode()
 
 
-class SioClient(WSListener):  # type: ignore[misc]
+class SioClient(WSListener):
     """One Engine.IO connection joined to one or more Socket.IO namespaces.
 
     Args:

@@ -16,7 +16,7 @@ from bench.servers.common import parse_args
 __all__ = ["EchoListener", "main"]
 
 
-class EchoListener(WSListener):  # type: ignore[misc]
+class EchoListener(WSListener):
     """Sends every data frame back as it came."""
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
