@@ -7,6 +7,7 @@ figures are positive numbers, and results.json / results.md / the PNG plots were
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -121,3 +122,29 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "unknown" in proc.stderr
     assert not (tmp_path / "results.json").exists()
+
+
+def test_missing_plexio_is_reported_not_faked(tmp_path: Path) -> None:
+    # A plexio without the Socket.IO server API stands in front of the real one on sys.path.
+    fake = tmp_path / "fake"
+    (fake / "plexio").mkdir(parents=True)
+    (fake / "plexio" / "__init__.py").write_text('"""No Server here."""\n')
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=f"{fake}{os.pathsep}{REPO}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "plexio,ceiling"]
+        + ["--scenarios", "echo-1", "--no-plots", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "plexio: not available" in proc.stderr
+    data = json.loads((out / "results.json").read_text())
+    assert data["config"]["targets"]["plexio"]["status"] != "ok"
+    assert {run["server"] for run in data["runs"]} == {"ceiling"}
+    text = (out / "results.md").read_text()
+    assert "plexio: not available" in text
+    assert "no ratios" in text
