@@ -435,8 +435,10 @@ def run_scenario(
             server.start()
             time.sleep(0.2)
         record.update(_measure(scenario, target, server, opts))
-    except (RunError, OSError) as exc:
+    except RunError as exc:
         record.update(ok=False, error=str(exc))
+    except Exception as exc:  # one broken run is recorded; the others still run
+        record.update(ok=False, error=f"{type(exc).__name__}: {exc}")
     finally:
         if own and server is not None:
             server.stop()
