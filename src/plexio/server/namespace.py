@@ -92,6 +92,8 @@ class Namespace(_Registry):
         self._ack_id = 0
         self.adapter: Adapter = server.adapter_factory(self)
         self._ready: asyncio.Future[None] | None = None
+        self._connecting = 0
+        self._keep = False
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -219,24 +221,19 @@ class Namespace(_Registry):
         if self._ready is None or not self._ready.done():
             await self._ensure_ready()
         socket = ServerSocket(self, conn, self.server.new_socket_id(), _handshake(conn, auth))
-        for middleware in list(self.middlewares):
-            try:
-                result = middleware(socket)
-                if asyncio.iscoroutine(result):
-                    await result
-            except ConnectRefusedError as exc:
-                self.adapter.del_all(socket.id)  # rooms a middleware may have joined
-                conn.connect_refused(self.name, exc.message, exc.data)
-                return
-            except Exception:
-                logger.exception("connection middleware of %s failed", self.name)
-                self.adapter.del_all(socket.id)
-                conn.connect_refused(self.name, "Server error", None)
-                return
-        if conn.closed:
-            self.adapter.del_all(socket.id)
+        self._connecting += 1
+        try:
+            refusal = await self._run_middleware(socket)
+        finally:
+            self._connecting -= 1
+        if refusal is not None or conn.closed:
+            self.adapter.del_all(socket.id)  # rooms a middleware may have joined
+            if refusal is not None:
+                conn.connect_refused(self.name, *refusal)
+            self._drop_if_unused()
             return
         self.sockets[socket.id] = socket
+        self._keep = True
         self.adapter.add_all(socket.id, (socket.id,))
         socket.connected = True
         conn.joined(socket)
@@ -247,6 +244,27 @@ class Namespace(_Registry):
             result = handler(socket)
             if asyncio.iscoroutine(result):
                 await result
+
+    async def _run_middleware(self, socket: ServerSocket) -> tuple[str, Any] | None:
+        """Runs the connection middleware; returns (message, data) of a refusal."""
+        for middleware in list(self.middlewares):
+            try:
+                result = middleware(socket)
+                if asyncio.iscoroutine(result):
+                    await result
+            except ConnectRefusedError as exc:
+                return exc.message, exc.data
+            except Exception:
+                logger.exception("connection middleware of %s failed", self.name)
+                return "Server error", None
+        return None
+
+    def _drop_if_unused(self) -> None:
+        # A dynamic child that never got a socket goes away at once, whatever
+        # cleanup_empty_child_namespaces says: refused clients trying made-up names
+        # must not pile up namespaces.
+        if self.parent is not None and not self.sockets and not self._connecting and not self._keep:
+            self.server._drop_child(self)
 
     def _remove(self, socket: ServerSocket) -> None:
         self.sockets.pop(socket.id, None)

@@ -106,6 +106,12 @@ class Server:
                 name = "/" + name
             nsp = self._namespaces.get(name)
             if nsp is None:
+                # As the reference server: a name a regex parent matches becomes that
+                # parent's child (with its handlers and middleware), so a process can
+                # broadcast to a dynamic namespace none of its own clients joined yet.
+                for parent in self._parents:
+                    if isinstance(parent.matcher, re.Pattern) and parent.matcher.fullmatch(name):
+                        return self._add_child(parent, name)
                 nsp = self._namespaces[name] = Namespace(self, name)
             return nsp
         parent = ParentNamespace(self, name)
@@ -123,13 +129,16 @@ class Server:
             return nsp
         for parent in self._parents:
             if await parent.matches(name, auth):
-                nsp = self._namespaces.get(name)  # another client may have won the race
-                if nsp is None:
-                    nsp = Namespace(self, name, parent)
-                    self._namespaces[name] = nsp
-                    parent.children[name] = nsp
-                return nsp
+                # another client may have won the race
+                return self._namespaces.get(name) or self._add_child(parent, name, keep=False)
         return None
+
+    def _add_child(self, parent: ParentNamespace, name: str, *, keep: bool = True) -> Namespace:
+        nsp = Namespace(self, name, parent)
+        nsp._keep = keep  # asked for by the application: not dropped when a CONNECT fails
+        self._namespaces[name] = nsp
+        parent.children[name] = nsp
+        return nsp
 
     def _drop_child(self, nsp: Namespace) -> None:
         if self._namespaces.get(nsp.name) is nsp:
