@@ -88,6 +88,7 @@ def _setup_rows(points: list[Record], transport: str) -> list[list[str]]:
                 f"{_fmt(metric(p, setup + 'bytes_tx'), 0)} / "
                 f"{_fmt(metric(p, setup + 'bytes_rx'), 0)}",
                 _fmt(metric(p, setup + "round_trips")),
+                f"{_fmt(metric(p, 'solo.ready_min_ms'), 2)} / "
                 f"{_fmt(metric(p, 'solo.ready_p50_ms'), 2)} / "
                 f"{_fmt(metric(p, 'solo.ready_p99_ms'), 2)}",
                 f"{_fmt(metric(p, 'storm.ready_p50_ms'))} / "
@@ -110,7 +111,7 @@ _SETUP_HEADER = [
     "HTTP requests",
     "bytes sent / received",
     "round trips",
-    "solo ready p50 / p99 ms",
+    "solo ready best / p50 / p99 ms",
     "storm ready p50 / p99 ms",
     "server CPU per user ms",
     "server RSS per user KiB",
@@ -320,6 +321,16 @@ def conclusion(results: Record) -> list[str]:
         f"each namespace before the next would pay N round trips; an auth check that awaits "
         f"I/O could spread the replies over several GETs (neither measured here)."
     )
+    if ab and bb and a1 and b1:
+        lines.append(
+            f"- **Time to ready, one user at a time** (WebSocket, loopback, best of "
+            f"{_fmt(metric(ab, 'solo.n'), 0)}): A {m(a1, 'solo.ready_min_ms', 2)} ms at "
+            f"N={ns[0]} → {m(ab, 'solo.ready_min_ms', 2)} ms at N={big}; B "
+            f"{m(b1, 'solo.ready_min_ms', 2)} → {m(bb, 'solo.ready_min_ms', 2)} ms. With no "
+            f"network delay this is the server's work per CONNECT; the p50s in the tables "
+            f"are noisier (other load on the machine). On a real network both designs add "
+            f"the same two round-trip times."
+        )
     pa, pb = pair(big, "polling")
     if pa and pb:
         lines.append(
@@ -407,7 +418,14 @@ def _plot(results: Record, out: Path) -> list[str]:
     written: list[str] = []
     series = sorted({(p["spec"]["topology"], p["spec"]["transport"]) for p in comm})
 
-    def lines_vs_n(ax: Any, value: Callable[[Record], float], label_suffix: str = "") -> None:
+    def lines_vs_n(
+        ax: Any,
+        value: Callable[[Record], float],
+        label_suffix: str = "",
+        nested: bool = False,
+    ) -> None:
+        # nested: wider lines under narrower ones, so equal series stay visible
+        width = {"B-sub": 6.0, "B": 3.5, "A": 1.5} if nested else {}
         for topology, transport in series:
             pts = sorted(
                 (p["spec"]["per_user"], value(p))
@@ -423,6 +441,8 @@ def _plot(results: Record, out: Path) -> list[str]:
                 linestyle=style,
                 marker=marker,
                 color=color,
+                linewidth=width.get(topology, 1.5),
+                alpha=0.75 if nested else 1.0,
                 label=f"{topology} {transport}{label_suffix}",
             )
         ax.set_xscale("log")
@@ -445,7 +465,7 @@ def _plot(results: Record, out: Path) -> list[str]:
 
     titles = dict(PLOTS)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    lines_vs_n(ax, lambda p: metric(p, "storm.setup_per_user.frames_tx"))
+    lines_vs_n(ax, lambda p: metric(p, "storm.setup_per_user.frames_tx"), nested=True)
     ax.set_yscale("log")
     ax.set_ylabel("frames (WebSocket) / HTTP requests (polling)")
     ax.set_title(titles["setup_requests.png"])
@@ -467,8 +487,20 @@ def _plot(results: Record, out: Path) -> list[str]:
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     lines_vs_n(axes[0], lambda p: metric(p, "solo.ready_p50_ms"))
-    axes[0].set_ylabel("ms")
-    axes[0].set_title("one user at a time, p50")
+    axes[0].set_ylabel("ms (log)")
+    axes[0].set_yscale("log")
+    axes[0].set_title("one user at a time: p50 (lines), best (dots)")
+    for p in comm:
+        color, _, marker = _STYLE.get(
+            (p["spec"]["topology"], p["spec"]["transport"]), ("black", "-", ".")
+        )
+        axes[0].scatter(
+            [p["spec"]["per_user"]],
+            [metric(p, "solo.ready_min_ms")],
+            color=color,
+            marker=marker,
+            s=14,
+        )
     lines_vs_n(axes[1], lambda p: metric(p, "storm.ready_p99_ms"))
     axes[1].set_ylabel("ms")
     users = comm[0]["spec"]["users"] if comm else 0

@@ -304,6 +304,8 @@ async def run_point(spec: PointSpec) -> dict[str, Any]:
             "ready_p50_ms": percentile(solo_times, 50) * 1e3,
             "ready_p99_ms": percentile(solo_times, 99) * 1e3,
             "ready_max_ms": max(solo_times, default=0.0) * 1e3,
+            "ready_min_ms": min(solo_times, default=0.0) * 1e3,
+            "ready_ms": [round(t * 1e3, 3) for t in solo_times],
             "setup_per_user": _mean_traffic(solo_setup),
         }
         await asyncio.sleep(0.3)  # the server drops the solo sessions
@@ -323,8 +325,8 @@ async def run_point(spec: PointSpec) -> dict[str, Any]:
         client1 = time.process_time()
         ready = [r for r in results if isinstance(r, float)]
         failed = [r for r in results if not isinstance(r, float)]
-        for exc in failed[:5]:
-            errors.append(f"storm: {type(exc).__name__}: {exc}")
+        for problem in failed[:5]:
+            errors.append(f"storm: {type(problem).__name__}: {problem}")
         after = await debug.stats()
         server_cpu = cpu1[1] - cpu0[1]
         memberships = spec.users * spec.per_user
@@ -381,8 +383,8 @@ async def run_point(spec: PointSpec) -> dict[str, Any]:
 
         start = time.perf_counter()
         outcomes = await _gather_bounded([post(*p) for p in plan], left())
-        for exc in [o for o in outcomes if o is not None][:5]:
-            errors.append(f"steady: {type(exc).__name__}: {exc}")
+        for problem in [o for o in outcomes if o is not None][:5]:
+            errors.append(f"steady: {type(problem).__name__}: {problem}")
         wait_until = time.monotonic() + min(10.0, left())
         while (
             sum(u.delivered for u in live) - delivered0 < expected and time.monotonic() < wait_until

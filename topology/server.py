@@ -8,8 +8,9 @@ Topology A: ``/socket/commu-{id}`` (a regex parent namespace). The middleware ch
 the token in ``socket.handshake.auth`` on every CONNECT and the membership of the
 community, then joins the rooms ``chan:{k}`` of the community's channels.
 
-Topology B: ``/socket``. The middleware checks the token once. With ``join_at_connect``
-(topology "B") it joins ``commu:{id}`` and ``commu:{id}:chan:{k}`` for every community
+Topology B: ``/socket``. The middleware checks the token once. When the CONNECT's auth
+says ``"subscribe": "server"`` (topology "B"; the flag only lets one server serve both
+variants) it joins ``commu:{id}`` and ``commu:{id}:chan:{k}`` for every community
 of the user from the membership table, before the CONNECT reply leaves, so the client is
 fully subscribed when it sees the reply. Otherwise (topology "B-sub") the client asks
 with a ``subscribe`` event carrying the community ids, and the ack reports the result.
@@ -72,7 +73,6 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
         socket.data["user"] = user
         socket.join([f"chan:{k}" for k in range(channels)])
 
-    @communities.on("message:send")
     def send_in_community(socket: Any, message: Any) -> Any:
         channel = message.get("chan") if isinstance(message, dict) else None
         if not isinstance(channel, int) or not 0 <= channel < channels:
@@ -80,6 +80,8 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
         payload = {"chan": channel, "author": socket.data["user"], "text": message.get("text")}
         socket.to(f"chan:{channel}").emit("message:new", payload)
         return {"ok": True}
+
+    communities.on("message:send", send_in_community)
 
     # ---------------------------------------------------------------- topology B
     main_ns = sio.of(MAIN_NAMESPACE)
@@ -101,7 +103,6 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
         else:
             socket.data["communities"] = set()
 
-    @main_ns.on("subscribe")
     def subscribe(socket: Any, wanted: Any) -> Any:
         if not isinstance(wanted, list) or len(wanted) > 10_000:
             return {"ok": False, "error": "expected a list of community ids"}
@@ -111,7 +112,8 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
         socket.join([room for c in granted for room in rooms_of(c)])
         return {"ok": True, "joined": granted}
 
-    @main_ns.on("message:send")
+    main_ns.on("subscribe", subscribe)
+
     def send_in_main(socket: Any, message: Any) -> Any:
         if not isinstance(message, dict):
             return {"ok": False, "error": "bad message"}
@@ -129,12 +131,15 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
         socket.to(f"commu:{community}:chan:{channel}").emit("message:new", payload)
         return {"ok": True}
 
+    main_ns.on("message:send", send_in_main)
+
     # ---------------------------------------------------------------- debug
     debug = sio.of("/debug")
 
-    @debug.on("stats")
     def stats(socket: Any, *_: Any) -> Any:
         return {**server_stats(sio), "token_verify_us": token_us}
+
+    debug.on("stats", stats)
 
     return sio
 

@@ -268,9 +268,9 @@ class WebSocketTransport:
     async def receive(self) -> list[str]:
         """The Socket.IO packets that arrived (waits for at least one frame)."""
         if self._inbox:
-            out, self._inbox = self._inbox, []
-            self.traffic.packets_rx += len(out)
-            return out
+            queued, self._inbox = self._inbox, []
+            self.traffic.packets_rx += len(queued)
+            return queued
         out: list[str] = []
         for event in await self._read_events():
             for text in self._frame_texts(event):
@@ -413,9 +413,9 @@ class PollingTransport:
     async def receive(self) -> list[str]:
         """One (held) GET; answers pings with a POST."""
         if self._inbox:
-            out, self._inbox = self._inbox, []
-            self.traffic.packets_rx += len(out)
-            return out
+            queued, self._inbox = self._inbox, []
+            self.traffic.packets_rx += len(queued)
+            return queued
         status, body = await self._get.request("GET", self._target())
         if status != 200:
             raise ConnectionError(f"poll refused: HTTP {status}")
