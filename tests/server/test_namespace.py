@@ -310,3 +310,23 @@ async def test_connection_handler_that_raises_is_contained(
         r.levelno == logging.ERROR and r.exc_info and "connection handler bug" in str(r.exc_info[1])
         for r in caplog.records
     )
+
+
+async def test_failing_namespace_matcher_refuses_with_server_error(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = plexio.Server()
+
+    async def matcher(name: str, auth: dict[str, Any]) -> bool:
+        await asyncio.sleep(0)
+        raise LookupError("matcher bug")
+
+    server.of(matcher)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40/dyn,")
+        assert await raw.recv() == '44/dyn,{"message":"Server error"}'
+        await raw.connect()  # the connection is still usable
+        await raw.send("40/dyn,")  # and may try again: a new answer, not a violation
+        assert await raw.recv() == '44/dyn,{"message":"Server error"}'
+    assert any("namespace matcher failed for /dyn" in r.getMessage() for r in caplog.records)

@@ -153,7 +153,14 @@ class Server:
         task.add_done_callback(self._closing.discard)
 
     async def _connect(self, conn: Connection, name: str, auth: dict[str, Any]) -> None:
-        nsp = await self._resolve(name, auth)
+        try:
+            nsp = await self._resolve(name, auth)
+        except Exception:
+            # A failing namespace matcher must still answer the CONNECT (the client
+            # would wait for ever), without telling the client why.
+            logger.exception("namespace matcher failed for %s", name)
+            conn.connect_refused(name, "Server error", None)
+            return
         if nsp is None:
             conn.connect_refused(name, "Invalid namespace", None)
             return
