@@ -172,6 +172,23 @@ async def test_bad_emits_raise_at_once(server: RunningServer) -> None:
             io.socket("/b", retries=-1)
 
 
+async def test_an_unencodable_emit_with_ack_raises_and_leaves_no_stray_future(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+
+    async with Manager(server.http_url) as io:
+        sock = io.socket("/")
+        await sock.connect(timeout=10)
+        with pytest.raises(LocalProtocolError):
+            await sock.emit_with_ack("echo", 2**70)  # beyond 64-bit: cannot be encoded
+        assert not sock._acks  # nothing waits for an ack of an emit that never left
+        assert await sock.emit_with_ack("echo", "still fine") is not None
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text
+
+
 async def test_bad_auth_is_a_connect_error(server: RunningServer) -> None:
     async with Manager(server.http_url) as io:
         rec = Recorder()

@@ -494,7 +494,7 @@ class ClientSocket:
         if self.connected:
             try:
                 self._send(packet)
-            except PayloadTooLargeError:
+            except Exception:  # too large, or not encodable: it never left
                 self._forget_ack(ack_id)
                 raise
         else:
