@@ -11,10 +11,12 @@ import pytest
 
 import plexio
 from plexio.config import EngineOptions, Limits
+from plexio.server.adapters import InMemoryAdapter
 from plexio.server.connection import Connection
 from plexio.server.socket import ServerSocket
 from plexio.socketio.msgpack import MsgPackParser
 from tests.helpers.eio import RawEngineIO
+from tests.helpers.servers import running_uvicorn
 from tests.server.conftest import Serve
 from tests.server.raw import assert_clean, eventually, raw_socketio
 
@@ -184,3 +186,43 @@ async def test_max_http_buffer_size_limits_messages(serve: Serve) -> None:
         assert got == [500]
         await small.send('42["big","ok"]')
         await eventually(lambda: got == [500, 2])
+
+
+async def test_lifespan_shutdown_closes_the_adapters() -> None:
+    closed: list[str] = []
+
+    def adapter(nsp: Any) -> InMemoryAdapter:
+        made = InMemoryAdapter(nsp)
+        close = made.close
+
+        async def tracked_close() -> None:
+            closed.append(nsp.name)
+            await close()
+
+        made.close = tracked_close  # type: ignore[method-assign]
+        return made
+
+    server = plexio.Server(adapter=adapter)
+    server.of("/extra")
+    async with running_uvicorn(plexio.ASGIApp(server), lifespan="on") as running:
+        async with raw_socketio(running.ws_url) as raw:
+            await raw.connect()
+            await raw.connect("/extra")
+        assert closed == []
+    assert sorted(closed) == ["/", "/extra"]
+    assert_clean(server)
+
+
+async def test_serves_under_hypercorn_too(serve_hypercorn: Any) -> None:
+    server = plexio.Server()
+    server.on("echo", lambda socket, *args: args)
+    server.on("kick", lambda socket: socket.disconnect(close=True))
+    running = await serve_hypercorn(plexio.ASGIApp(server))
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["echo",1,"x"]')
+        assert await raw.recv() == '431[1,"x"]'
+        await raw.send('42["kick"]')
+        assert await raw.closed() == ["41"]
+    await eventually(lambda: not server.engine.sockets)
+    assert_clean(server)

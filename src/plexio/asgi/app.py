@@ -7,7 +7,9 @@ events are passed to ``other_app`` when it exists, and shut the server down clea
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from plexio.asgi.http import read_body, request_from_scope, send_response
@@ -15,7 +17,7 @@ from plexio.asgi.types import ASGIApp as ASGICallable
 from plexio.asgi.types import Receive, Scope, Send
 from plexio.asgi.websocket import serve_websocket
 from plexio.server.engine import EngineServer
-from plexio.transports.base import HttpResponse
+from plexio.transports.base import HttpRequest, HttpResponse
 
 __all__ = ["ASGIApp"]
 
@@ -28,6 +30,8 @@ class _HasEngine(Protocol):
 
     @property
     def default_path(self) -> str: ...
+
+    async def shutdown(self) -> None: ...
 
 
 class ASGIApp:
@@ -53,6 +57,9 @@ class ASGIApp:
         else:
             self.engine = server.engine
             default = server.default_path
+        # The Socket.IO server's shutdown also closes its adapters (a cluster adapter's
+        # subscriptions), not only the Engine.IO sessions.
+        self._shutdown: Callable[[], Awaitable[None]] = server.shutdown
         path = path or default
         self.path = "/" + path.strip("/") + "/"
         self._bare = self.path.rstrip("/")
@@ -65,6 +72,11 @@ class ASGIApp:
         kind = scope["type"]
         if kind == "http" and self._matches(scope["path"]):
             request = request_from_scope(scope)
+            if request.method == "GET":
+                get_response = await self._held_get(request, receive)
+                if get_response is not None:
+                    await send_response(send, get_response)
+                return
 
             async def body(limit: int) -> bytes | None:
                 return await read_body(receive, limit)
@@ -85,6 +97,38 @@ class ASGIApp:
             await receive()
             await send({"type": "websocket.close", "code": 1000})
 
+    async def _held_get(self, request: HttpRequest, receive: Receive) -> HttpResponse | None:
+        """Serves a GET, which may be held open; ``None`` when the client went away.
+
+        ASGI servers report a vanished client as ``http.disconnect`` instead of
+        cancelling the app, so a watcher cancels the held GET, and the Engine.IO server
+        ends that session instead of writing into a dead connection.
+        """
+        current = asyncio.current_task()
+        assert current is not None
+        gone = False
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            current.cancel()
+
+        async def no_body(limit: int) -> bytes | None:
+            return b""
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            return await self.engine.handle_request(request, no_body)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            current.uncancel()
+            return None
+        finally:
+            watcher.cancel()
+
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
@@ -97,7 +141,7 @@ class ASGIApp:
             async def wrapped_receive() -> dict[str, object]:
                 message = await receive()
                 if message["type"] == "lifespan.shutdown":
-                    await self.engine.shutdown()
+                    await self._shutdown()
                 return dict(message)
 
             await self.other_app(scope, wrapped_receive, send)
@@ -107,6 +151,6 @@ class ASGIApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.engine.shutdown()
+                await self._shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
