@@ -591,3 +591,26 @@ async def test_ack_value_that_cannot_be_encoded_is_logged(
         await raw.send('421["weird"]', '422["echo",2]')
         assert await raw.recv() == "432[2]"
         assert any("completion of weird failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_join_after_disconnect_is_ignored(serve: Serve) -> None:
+    """An async handler resuming after its client left cannot leak it into a room."""
+    server = plexio.Server()
+    gate = asyncio.Event()
+    joined: list[set[str]] = []
+
+    @server.on("slow-join")
+    async def slow_join(socket: ServerSocket) -> None:
+        await gate.wait()
+        socket.join("late-room")
+        joined.append(socket.rooms)
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('42["slow-join"]')
+        await eventually(lambda: len(next(iter(server.engine.sockets.values())).state.tasks) == 1)
+    await eventually(lambda: not server.engine.sockets)
+    gate.set()
+    await eventually(lambda: joined == [set()])
+    assert_clean(server)

@@ -227,6 +227,7 @@ class Namespace(_Registry):
         finally:
             self._connecting -= 1
         if refusal is not None or conn.closed:
+            socket._ended = True  # the application may hold it: no more joins
             self.adapter.del_all(socket.id)  # rooms a middleware may have joined
             if refusal is not None:
                 conn.connect_refused(self.name, *refusal)

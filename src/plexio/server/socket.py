@@ -91,6 +91,7 @@ class ServerSocket:
         "_any_out",
         "_packet_mw",
         "_acks",
+        "_ended",
         "__weakref__",
     )
 
@@ -106,6 +107,7 @@ class ServerSocket:
         self._any_out: list[Handler] = []
         self._packet_mw: list[Handler] = []
         self._acks: dict[int, _Pending] = {}
+        self._ended = False
 
     def __repr__(self) -> str:
         return f"<ServerSocket {self.id} {self.nsp.name}>"
@@ -204,7 +206,15 @@ class ServerSocket:
     # ------------------------------------------------------------ rooms
 
     def join(self, *rooms: str | Iterable[str]) -> None:
-        """Joins rooms."""
+        """Joins rooms (ignored once the socket has disconnected).
+
+        A connection middleware may join rooms before the socket is connected.
+        """
+        if self._ended:
+            # e.g. an async handler that resumes after the client left: joining now
+            # would leave the id in the room index for ever
+            logger.debug("socket %s: join after disconnect ignored", self.id)
+            return
         self.nsp.adapter.add_all(self.id, _flatten(rooms))
 
     def leave(self, room: str) -> None:
@@ -445,6 +455,7 @@ class ServerSocket:
         for handler in self.nsp.handlers.get("disconnecting", ()):
             call_handler(handler, (self, reason), None, self.conn.tasks, "disconnecting")
         self.connected = False
+        self._ended = True
         acks = list(self._acks.values())
         self._acks.clear()
         for pending in acks:
