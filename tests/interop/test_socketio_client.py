@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from tests.helpers.node import NodeProcess, NodeScriptError, node_process
 from tests.helpers.servers import RunningServer
+from tests.server.raw import assert_clean, eventually
 
 import plexio
 from plexio import AckTimeoutError, ConnectRefusedError
@@ -168,29 +169,6 @@ class JsClient:
         """The next event ``name`` the JS socket ``sid`` received (args decoded)."""
         line = await self.expect("recv", timeout=timeout, id=sid, name=name)
         return {**line, "args": from_js(line["args"])}
-
-
-async def _settled(server: plexio.Server, count: int = 1) -> None:
-    """Waits until ``count`` Engine.IO sessions exist (bounded)."""
-    async with asyncio.timeout(5):
-        while len(server.engine.sockets) < count:
-            await asyncio.sleep(0.01)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Polls ``condition`` until true (bounded; fails the test otherwise)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-def assert_clean(server: plexio.Server) -> None:
-    """Nothing left behind by sessions that ended."""
-    assert server.engine.sockets == {}
-    for nsp in server.namespaces.values():
-        assert nsp.sockets == {}, nsp
-        assert nsp.adapter.rooms == {}, nsp
-        assert nsp.adapter.sids == {}, nsp
 
 
 Start = Callable[..., Awaitable[tuple[plexio.Server, JsClient]]]
