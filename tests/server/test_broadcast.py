@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 import plexio
@@ -20,6 +21,7 @@ from plexio.server.broadcast import (
 from plexio.server.socket import ServerSocket
 from plexio.socketio.packets import Packet, PacketType
 from plexio.socketio.parser import JsonParser
+from tests.helpers.eio import RawEngineIO
 from tests.server.conftest import Serve
 from tests.server.raw import RawSocketIO, eventually, raw_socketio
 
@@ -251,3 +253,25 @@ async def test_cancelled_broadcast_with_acks_forgets_its_ack(serve: Serve) -> No
         with pytest.raises(asyncio.CancelledError):
             await waiting
         assert server.sockets.sockets[sid]._acks == {}
+
+
+async def test_volatile_broadcast_with_acks_skips_sockets_that_dropped_it(serve: Serve) -> None:
+    server = plexio.Server()
+    running = await serve(server)
+    async with (
+        raw_socketio(running.ws_url) as ready,
+        httpx.AsyncClient(base_url=running.http_url, timeout=5) as http,
+    ):
+        await ready.connect()
+        eio = RawEngineIO(http, running.ws_url, "/socket.io/")
+        sid = (await eio.handshake()).sid
+        await eio.post(sid, "40")
+        await eio.receive_until(sid, lambda p: any(x.startswith("40") for x in p))
+        # the polling client holds no GET now: a volatile packet is dropped for it
+        polling = server.engine.sockets[sid].state.sockets["/"]
+        waiting = asyncio.ensure_future(server.volatile.timeout(5).emit_with_ack("q"))
+        frame = str(await ready.recv())
+        ack_id = frame[2:].split("[", 1)[0]
+        await ready.send(f'43{ack_id}["from ws"]')
+        assert await waiting == ["from ws"]
+        assert polling._acks == {}

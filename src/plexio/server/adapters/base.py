@@ -173,8 +173,10 @@ class Adapter:
         frames = self.nsp.encode(packet)
         count = 0
         for sid in sids:
-            if self.nsp.register_ack(sid, packet.ack_id, ack) and self.nsp.send_frames(
-                sid, frames, opts.flags.volatile
+            # Send first: a volatile packet may be dropped, and a socket that never got
+            # it must not wait for its ack (nothing can arrive in between).
+            if self.nsp.send_frames(sid, frames, opts.flags.volatile) and self.nsp.register_ack(
+                sid, packet.ack_id, ack
             ):
                 count += 1
         return count
