@@ -257,17 +257,7 @@ async def test_item08_bad_websocket_request_is_refused(env: Env, params: dict[st
     await env.eio.assert_echoes()
 
 
-async def test_head_request_keeps_the_connection_usable(
-    env: Env, request: pytest.FixtureRequest
-) -> None:
-    if env.kind == "native":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="server bug: the native listener writes a body after a HEAD response, "
-                "so the next response on that keep-alive connection is garbled",
-            )
-        )
+async def test_head_request_keeps_the_connection_usable(env: Env) -> None:
     hs = await env.eio.handshake()
     # One connection only, so the HEAD and the next request share it.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -303,18 +293,7 @@ async def test_item10_second_concurrent_get_closes_the_session(env: Env) -> None
     await env.eio.assert_echoes()
 
 
-async def test_item11_second_concurrent_post_closes_the_session(
-    env: Env, request: pytest.FixtureRequest
-) -> None:
-    if env.kind == "native":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="server bug: the native listener reads a whole POST body before the "
-                "engine sees the request, so a second POST sent meanwhile is accepted and its "
-                "packets are delivered before the first POST's (order broken)",
-            )
-        )
+async def test_item11_second_concurrent_post_closes_the_session(env: Env) -> None:
     hs = await env.eio.handshake()
     release = asyncio.Event()
 

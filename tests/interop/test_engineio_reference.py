@@ -307,7 +307,6 @@ async def test_malformed_payload_ends_the_session(start: StartTarget) -> None:
 async def test_head_keeps_the_connection_usable(
     start: StartTarget, request: pytest.FixtureRequest
 ) -> None:
-    known_bug(request, {"native"}, "the native listener writes a body after a HEAD response")
     t = await start()
     hs = await t.eio.handshake()
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -367,11 +366,6 @@ async def test_websocket_client_close(start: StartTarget) -> None:
 
 
 async def test_concurrent_post(start: StartTarget, request: pytest.FixtureRequest) -> None:
-    known_bug(
-        request,
-        {"native"},
-        "the native listener reads a whole POST body before the engine sees the request",
-    )
     t = await start()
     hs = await t.eio.handshake()
     release = asyncio.Event()
@@ -439,12 +433,6 @@ async def test_aborted_get_loses_nothing(
     Either the session ends (Node closes it) or the next GET gets the data; a session
     that stays open but has lost a message is the failure.
     """
-    known_bug(
-        request,
-        {"plexio", "native"},
-        "a held GET whose client disconnected stays registered; the next packets are "
-        "written into the dead connection and lost while the session stays open",
-    )
     t = await start()
     hs = await t.eio.handshake()
     port = t.eio.http.base_url.port

@@ -284,6 +284,8 @@ class HttpConnection(asyncio.Protocol):
         self._too_large = False
         self._ws: NativeWebSocket | None = None
         self._task: asyncio.Task[None] | None = None
+        self._body_future: asyncio.Future[bytes | None] | None = None
+        self._requests: set[asyncio.Task[None]] = set()
         self._client: tuple[str, int] | None = None
 
     # ------------------------------------------------------------ asyncio.Protocol
@@ -299,6 +301,8 @@ class HttpConnection(asyncio.Protocol):
         self._listener.connections.discard(self)
         if self._ws is not None:
             self._ws.connection_lost()
+        for task in list(self._requests):
+            task.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self.transport = None
@@ -355,17 +359,38 @@ class HttpConnection(asyncio.Protocol):
             return
         self._body.append(body)
 
+    def on_headers_complete(self) -> None:
+        # The engine sees a request as soon as its headers are in, as under ASGI: a
+        # POST whose body is still arriving is "in flight", so an overlapping POST is
+        # detected (Engine.IO v4: at most one POST at a time) instead of reordered.
+        if self._parser.should_upgrade():
+            return
+        request = self._request()
+        if request is None:
+            self._body_future = None
+            return
+        loop = asyncio.get_running_loop()
+        self._body_future = loop.create_future()
+        keep_alive = bool(self._parser.should_keep_alive())
+        task = loop.create_task(
+            self._serve_http(request, self._body_future, self._task, keep_alive)
+        )
+        self._task = task
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
     def on_message_complete(self) -> None:
         if self._parser.should_upgrade():
             return  # handled by HttpParserUpgrade
-        request = self._request()
-        if request is None:
+        future = self._body_future
+        if future is None:
             self._write_response(HttpResponse(404, b"Not Found"), close=False)
             return
-        assert self.transport is not None
-        self.transport.pause_reading()  # one request at a time on this connection
-        body = None if self._too_large else b"".join(self._body)
-        self._task = asyncio.get_running_loop().create_task(self._serve_http(request, body))
+        self._body_future = None
+        # Reading goes on while a GET is held, so a client that goes away is noticed
+        # (connection_lost cancels its requests); responses still leave in order.
+        if not future.done():
+            future.set_result(None if self._too_large else b"".join(self._body))
 
     # ------------------------------------------------------------ requests
 
@@ -388,23 +413,35 @@ class HttpConnection(asyncio.Protocol):
             query_string=query_string,
         )
 
-    async def _serve_http(self, request: HttpRequest, body: bytes | None) -> None:
+    async def _serve_http(
+        self,
+        request: HttpRequest,
+        body: asyncio.Future[bytes | None],
+        previous: asyncio.Task[None] | None,
+        keep_alive: bool,
+    ) -> None:
         async def read(limit: int) -> bytes | None:
-            if body is None or len(body) > limit:
+            data = await body
+            if data is None or len(data) > limit:
                 return None
-            return body
+            return data
 
         try:
             response = await self._listener.engine.handle_request(request, read)
         except Exception:
             logger.exception("request failed")
             response = HttpResponse(500, b"Internal Server Error")
-        keep = self._parser.should_keep_alive() and body is not None
-        self._write_response(response, close=not keep)
-        if keep and self.transport is not None:
-            self.transport.resume_reading()
+        if previous is not None and not previous.done():
+            await previous  # responses leave in request order
+        if not body.done():
+            # Answered before the body arrived (an error): the rest of the body cannot
+            # be skipped reliably, so this connection closes after the response.
+            keep_alive = False
+        else:
+            keep_alive = keep_alive and body.result() is not None
+        self._write_response(response, close=not keep_alive, head=request.method == "HEAD")
 
-    def _write_response(self, response: HttpResponse, *, close: bool) -> None:
+    def _write_response(self, response: HttpResponse, *, close: bool, head: bool = False) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -413,8 +450,8 @@ class HttpConnection(asyncio.Protocol):
         lines.append(f"Content-Length: {len(response.body)}")
         if close:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        transport.write(head + response.body)
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        transport.write(head_bytes if head else head_bytes + response.body)
         if close:
             transport.close()
 

@@ -466,6 +466,14 @@ class EngineServer:
             socket._poll_waiter = waiter
             try:
                 await waiter
+            except asyncio.CancelledError:
+                # The client went away while its GET was held: end the session rather
+                # than write what comes next into a dead connection (as Node does).
+                if not socket.closed:
+                    logger.info("session %s: held GET aborted by the client, closing", socket.sid)
+                    session.fail(DisconnectReason.TRANSPORT_ERROR)
+                    socket._after_session_change()
+                raise
             finally:
                 socket._poll_waiter = None
             payload = session.payload_to_send()
