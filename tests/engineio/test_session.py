@@ -266,3 +266,9 @@ def test_going_over_the_buffer_limit_asks_for_an_immediate_timeout() -> None:
     assert session.next_deadline() == pytest.approx(5.0)
     session.handle_timeout(5.0)
     assert session.close_reason is DisconnectReason.SLOW_CLIENT
+
+
+def test_client_close_over_websocket_sends_nothing_back() -> None:
+    session = new("websocket")
+    session.receive_frame("1", now=0.1)
+    assert session.closed and session.data_to_send() == []

@@ -95,3 +95,13 @@ async def test_a_client_that_stays_behind_is_closed_after_the_grace_period() -> 
     await asyncio.sleep(0.35)
     assert closed == ["slow client"] and slow.closed and not fine.closed
     assert len(healthy.frames) == 21  # open packet + every message, never held up
+
+
+async def test_a_client_ping_over_websocket_is_answered_at_once() -> None:
+    engine = EngineServer(Quiet())
+    sink = Sink()
+    socket = await engine.open_websocket(request(transport="websocket"), sink)
+    engine._flush_dirty()
+    socket.ws_received(sink, ["2hello"])
+    engine._flush_dirty()
+    assert sink.frames[-1] == "3hello"

@@ -205,7 +205,8 @@ class Session:
                 self.timers_changed = True
         elif ptype is PacketType.CLOSE:
             # A GET pending at that time is completed with a noop (Engine.IO v4 "Close").
-            self._out.append(NOOP_FRAME)
+            if self.transport == "polling":
+                self._out.append(NOOP_FRAME)
             self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False, keep_output=True)
         elif ptype is PacketType.PING:
             # v4 clients do not ping, but answering costs nothing and helps old tools.

@@ -202,6 +202,8 @@ class EngineSocket:
             for frame in frames:
                 session.receive_frame(frame, now)
             self._after_session_change()
+            if session.has_data():
+                self._wake()  # e.g. the pong answering a client's ping
             return
         if sink is not self._probe:
             return
