@@ -137,7 +137,7 @@ async def test_listeners(
             return "ignored: only the first handler acknowledges"
 
         await sock.connect(timeout=10)
-        with caplog.at_level(logging.ERROR, logger="plexio.client.handlers"):
+        with caplog.at_level(logging.ERROR, logger="plexio.aio.handlers"):
             sock.emit("ask", "question", 1)
             sock.emit("ask", "question", 2)
             await rec.wait_count("answer", 2)

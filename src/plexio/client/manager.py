@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
 from plexio.client.engine import EngineClient
-from plexio.client.handlers import TaskSet, call_handler
 from plexio.client.socket import Auth, ClientSocket, Handler
 from plexio.config import Limits
 from plexio.engineio.events import DisconnectReason
@@ -143,7 +143,7 @@ class Manager:
             rand=rand or random.random,
         )
         self.nsps: dict[str, ClientSocket] = {}
-        self.tasks = TaskSet()
+        self.tasks = TaskOwner()
         self.engine: EngineClient | None = None
         self._decoder: Decoder = self.parser.decoder(options.limits)
         self._runner: asyncio.Task[None] | None = None
@@ -417,4 +417,4 @@ class Manager:
         self.engine = None
         for hook in self._on_closed:
             hook(self)
-        await self.tasks.cancel_all()
+        await self.tasks.close()

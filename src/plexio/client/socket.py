@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from plexio.client.handlers import ack_args, call_handler
+from plexio.aio.handlers import ack_args, call_handler
 from plexio.exceptions import (
     AckTimeoutError,
     ClientConnectionError,

@@ -14,10 +14,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import DecodeError
 from plexio.server.engine import EngineSocket
-from plexio.server.handlers import TaskOwner, call_handler
 from plexio.socketio.packets import Packet, PacketType
 from plexio.socketio.parser import Decoder
 

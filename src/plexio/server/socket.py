@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from plexio.aio.handlers import ack_args, call_handler
 from plexio.exceptions import AckTimeoutError, DisconnectedError
 from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, check_event_name
-from plexio.server.handlers import call_handler
 from plexio.socketio.packets import Packet
 
 if TYPE_CHECKING:
@@ -44,14 +44,6 @@ class Handshake:
     secure: bool
     xdomain: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _ack_args(result: Any) -> list[Any]:
-    if result is None:
-        return []
-    if isinstance(result, tuple):
-        return list(result)
-    return [result]
 
 
 class _Pending:
@@ -415,7 +407,7 @@ class ServerSocket:
     def _acker(self, ack_id: int) -> Callable[[Any], None]:
         def done(result: Any) -> None:
             if self.connected:
-                self.conn.send_packet(Packet.ack(self.nsp.name, ack_id, _ack_args(result)), False)
+                self.conn.send_packet(Packet.ack(self.nsp.name, ack_id, ack_args(result)), False)
 
         return done
 

@@ -1,4 +1,4 @@
-"""Calling user handlers without a task per message (layer L3).
+"""Calling user handlers without a task per message (layer L2, shared by server and client).
 
 A handler may be a plain function or a coroutine function. A coroutine is first run
 synchronously, right here: most handlers (an echo, a broadcast) finish without ever
@@ -11,11 +11,12 @@ reach the event loop or another socket.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-__all__ = ["TaskOwner", "call_handler"]
+__all__ = ["TaskOwner", "ack_args", "call_handler"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,25 @@ class TaskOwner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+        """Runs ``coro`` in a task kept until it finishes."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.add(task)
+        return task
+
     def cancel_all(self) -> None:
         """Cancels every task still running."""
         for task in list(self._tasks):
             task.cancel()
         self._tasks.clear()
+
+    async def close(self) -> None:
+        """Cancels every task still running (but the caller's own) and waits for them."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -95,6 +110,19 @@ def _close(coro: Coroutine[Any, Any, Any], what: str) -> None:
         logger.exception("handler for %s failed while being cancelled", what)
 
 
+def ack_args(result: Any) -> list[Any]:
+    """A handler's return value as acknowledgement arguments (a tuple gives several)."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
 def call_handler(
     handler: Callable[..., Any],
     args: tuple[Any, ...],
@@ -116,6 +144,8 @@ def call_handler(
     except Exception:
         logger.exception("handler for %s failed", what)
         return
+    if not isinstance(result, Coroutine) and inspect.isawaitable(result):
+        result = _await(result)  # a future or other awaitable: drive it like a coroutine
     if isinstance(result, Coroutine):
         try:
             first = result.send(None)

@@ -1,4 +1,4 @@
-"""plexio.server.handlers: eager handler calls, task ownership, containment."""
+"""plexio.aio.handlers: eager handler calls, task ownership, containment."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from plexio.server.handlers import TaskOwner, call_handler
+from plexio.aio.handlers import TaskOwner, call_handler
 
-LOGGER = "plexio.server.handlers"
+LOGGER = "plexio.aio.handlers"
 
 
 @pytest.fixture
@@ -249,3 +249,38 @@ async def test_task_owner_forgets_finished_tasks() -> None:
     await asyncio.sleep(0)
     assert len(owner) == 0
     owner.cancel_all()  # nothing to cancel: no error
+
+
+def test_ack_args() -> None:
+    from plexio.aio.handlers import ack_args
+
+    assert ack_args(None) == [] and ack_args(1) == [1] and ack_args((1, "a")) == [1, "a"]
+    assert ack_args([1, 2]) == [[1, 2]]
+
+
+async def test_spawn_and_close_wait_for_cancellation() -> None:
+    owner = TaskOwner()
+    stopped: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.append("stopped")
+
+    task = owner.spawn(forever(), name="t")
+    await asyncio.sleep(0)
+    assert len(owner) == 1 and task.get_name() == "t"
+    await owner.close()
+    assert stopped == ["stopped"] and task.cancelled()
+
+
+async def test_a_handler_returning_a_future_is_awaited() -> None:
+    owner = TaskOwner()
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    results: list[int] = []
+    call_handler(lambda: future, (), results.append, owner, "future")
+    assert len(owner) == 1 and results == []
+    future.set_result(7)
+    await asyncio.sleep(0.01)
+    assert results == [7] and len(owner) == 0
