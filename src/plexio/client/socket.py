@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plexio.aio.handlers import ack_args, call_handler
+from plexio.aio.listeners import Listeners
 from plexio.exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -70,7 +71,7 @@ class _Queued:
     ack_id: int | None = None
 
 
-class ClientSocket:
+class ClientSocket(Listeners):
     """One namespace of a :class:`~plexio.client.manager.Manager`'s connection.
 
     Get one with :meth:`Manager.socket` or :func:`plexio.client.connect`.
@@ -85,6 +86,12 @@ class ClientSocket:
             called again for every (re)connection.
         retries: how many times an unacknowledged event is sent again (``None``: no queue).
         ack_timeout: seconds to wait for each acknowledgement of a queued event.
+
+    Reserved events for :meth:`on`: ``connect`` (no argument), ``connect_error`` (the
+    exception: :class:`ConnectRefusedError` with ``message``/``data`` when the server
+    refused, :class:`ClientConnectionError` when it could not be reached) and
+    ``disconnect`` (the reason, e.g. ``"io server disconnect"``, ``"transport close"``,
+    ``"ping timeout"``).
     """
 
     def __init__(
@@ -108,9 +115,7 @@ class ClientSocket:
         self.auth = auth
         self.retries = retries
         self.ack_timeout = ack_timeout
-        self._handlers: dict[Any, list[Handler]] = {}
-        self._any: list[Handler] = []
-        self._any_out: list[Handler] = []
+        self._init_listeners()
         self._acks: dict[int, _Ack] = {}
         self._next_ack = 0
         self._buffer: list[Packet] = []
@@ -122,71 +127,6 @@ class ClientSocket:
         return f"<ClientSocket {self.namespace} {self.id or '-'} {state}>"
 
     # ------------------------------------------------------------ listeners
-
-    def on(self, event: Any, handler: Handler | None = None) -> Any:
-        """Registers ``handler(*args)`` for an event (usable as a decorator).
-
-        Reserved events: ``connect`` (no argument), ``connect_error`` (the
-        exception: :class:`ConnectRefusedError` with ``message``/``data`` when the
-        server refused, :class:`ClientConnectionError` when it could not be
-        reached) and ``disconnect`` (the reason, e.g. ``"io server disconnect"``,
-        ``"transport close"``, ``"ping timeout"``). For other events the value the
-        handler returns acknowledges the event when the server asked for an ack.
-        """
-
-        def register(fn: Handler) -> Handler:
-            self._handlers.setdefault(event, []).append(fn)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def once(self, event: Any, handler: Handler | None = None) -> Any:
-        """Like :meth:`on`, but the handler is removed after its first call."""
-
-        def register(fn: Handler) -> Handler:
-            def wrapper(*args: Any) -> Any:
-                self.off(event, wrapper)
-                return fn(*args)
-
-            self.on(event, wrapper)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def off(self, event: Any = None, handler: Handler | None = None) -> None:
-        """Removes one handler, every handler of an event, or every handler."""
-        if event is None:
-            self._handlers.clear()
-        elif handler is None:
-            self._handlers.pop(event, None)
-        else:
-            handlers = self._handlers.get(event, [])
-            if handler in handlers:
-                handlers.remove(handler)
-
-    def on_any(self, listener: Handler) -> Handler:
-        """Calls ``listener(event, *args)`` for every event received."""
-        self._any.append(listener)
-        return listener
-
-    def off_any(self, listener: Handler | None = None) -> None:
-        """Removes a catch-all listener, or all of them."""
-        if listener is None:
-            self._any.clear()
-        elif listener in self._any:
-            self._any.remove(listener)
-
-    def on_any_outgoing(self, listener: Handler) -> Handler:
-        """Calls ``listener(event, *args)`` for every event sent (when it leaves)."""
-        self._any_out.append(listener)
-        return listener
-
-    def off_any_outgoing(self, listener: Handler | None = None) -> None:
-        """Removes an outgoing catch-all listener, or all of them."""
-        if listener is None:
-            self._any_out.clear()
-        elif listener in self._any_out:
-            self._any_out.remove(listener)
 
     def _fire(self, event: str, *args: Any) -> None:
         for handler in list(self._handlers.get(event, ())):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from plexio.aio.handlers import ack_args, call_handler
+from plexio.aio.listeners import Listeners
 from plexio.exceptions import AckTimeoutError, DisconnectedError
 from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, check_event_name
 from plexio.socketio.packets import Packet
@@ -60,7 +61,7 @@ class _Pending:
         self.future = future
 
 
-class ServerSocket:
+class ServerSocket(Listeners):
     """One client connected to one namespace.
 
     Attributes:
@@ -69,6 +70,10 @@ class ServerSocket:
         handshake: headers, query, auth, address, time, url, secure.
         data: free storage shared with ``fetch_sockets`` (JSON-able in a cluster).
         connected: whether the socket is still connected.
+
+    Reserved events for :meth:`on`: ``disconnecting`` (the reason; rooms still
+    visible), ``disconnect`` (the reason) and ``error`` (an exception raised by a
+    per-packet middleware).
     """
 
     __slots__ = (
@@ -78,9 +83,6 @@ class ServerSocket:
         "handshake",
         "data",
         "connected",
-        "_handlers",
-        "_any",
-        "_any_out",
         "_packet_mw",
         "_acks",
         "_ended",
@@ -94,9 +96,7 @@ class ServerSocket:
         self.handshake = handshake
         self.data: dict[str, Any] = {}
         self.connected = False
-        self._handlers: dict[str, list[Handler]] = {}
-        self._any: list[Handler] = []
-        self._any_out: list[Handler] = []
+        self._init_listeners()
         self._packet_mw: list[Handler] = []
         self._acks: dict[int, _Pending] = {}
         self._ended = False
@@ -122,69 +122,6 @@ class ServerSocket:
         return self.conn.engine.transport
 
     # ------------------------------------------------------------ listeners
-
-    def on(self, event: str, handler: Handler | None = None) -> Any:
-        """Registers ``handler(*args)`` for an event (usable as a decorator).
-
-        The handler's return value (a tuple for several values) acknowledges the
-        event when the client asked for an ack. Reserved events: ``disconnecting``
-        and ``disconnect`` get the reason; ``error`` gets a per-packet middleware error.
-        """
-
-        def register(fn: Handler) -> Handler:
-            self._handlers.setdefault(event, []).append(fn)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def once(self, event: str, handler: Handler) -> None:
-        """Registers a handler called at most once."""
-
-        def wrapper(*args: Any) -> Any:
-            self.off(event, wrapper)
-            return handler(*args)
-
-        self.on(event, wrapper)
-
-    def off(self, event: str | None = None, handler: Handler | None = None) -> None:
-        """Removes one handler, all handlers of an event, or every handler."""
-        if event is None:
-            self._handlers.clear()
-        elif handler is None:
-            self._handlers.pop(event, None)
-        else:
-            handlers = self._handlers.get(event, [])
-            if handler in handlers:
-                handlers.remove(handler)
-
-    def on_any(self, listener: Handler) -> Handler:
-        """Calls ``listener(event, *args)`` for every incoming event."""
-        self._any.append(listener)
-        return listener
-
-    def prepend_any(self, listener: Handler) -> Handler:
-        """Like :meth:`on_any`, but called before the others."""
-        self._any.insert(0, listener)
-        return listener
-
-    def off_any(self, listener: Handler | None = None) -> None:
-        """Removes a catch-all listener, or all of them."""
-        if listener is None:
-            self._any.clear()
-        elif listener in self._any:
-            self._any.remove(listener)
-
-    def on_any_outgoing(self, listener: Handler) -> Handler:
-        """Calls ``listener(event, *args)`` for every event this socket emits."""
-        self._any_out.append(listener)
-        return listener
-
-    def off_any_outgoing(self, listener: Handler | None = None) -> None:
-        """Removes an outgoing catch-all listener, or all of them."""
-        if listener is None:
-            self._any_out.clear()
-        elif listener in self._any_out:
-            self._any_out.remove(listener)
 
     def use(self, middleware: Handler) -> Handler:
         """Adds a per-packet middleware ``middleware(args)`` (``args`` = [event, ...]).

@@ -1,0 +1,94 @@
+"""Event listener registries shared by server and client sockets (layer L2).
+
+The JavaScript API in snake_case: ``on``, ``once``, ``off``, ``on_any``,
+``prepend_any``, ``off_any``, ``on_any_outgoing``, ``off_any_outgoing``. A class using
+:class:`Listeners` calls :meth:`Listeners._init_listeners` in its ``__init__`` and
+reads ``_handlers``, ``_any`` and ``_any_out`` when it dispatches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Handler", "Listeners"]
+
+Handler = Callable[..., Any]
+
+
+class Listeners:
+    """Per-socket handler registry (a base class holding the three registries)."""
+
+    __slots__ = ("_handlers", "_any", "_any_out")
+
+    def _init_listeners(self) -> None:
+        self._handlers: dict[Any, list[Handler]] = {}
+        self._any: list[Handler] = []
+        self._any_out: list[Handler] = []
+
+    def on(self, event: Any, handler: Handler | None = None) -> Any:
+        """Registers ``handler(*args)`` for an event (usable as a decorator).
+
+        A handler's return value (a tuple for several values) acknowledges the
+        event when the peer asked for an ack. Reserved events are documented on the
+        socket class.
+        """
+
+        def register(fn: Handler) -> Handler:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def once(self, event: Any, handler: Handler | None = None) -> Any:
+        """Like :meth:`on`, but the handler is removed after its first call."""
+
+        def register(fn: Handler) -> Handler:
+            def wrapper(*args: Any) -> Any:
+                self.off(event, wrapper)
+                return fn(*args)
+
+            self.on(event, wrapper)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: Any = None, handler: Handler | None = None) -> None:
+        """Removes one handler, every handler of an event, or every handler."""
+        if event is None:
+            self._handlers.clear()
+        elif handler is None:
+            self._handlers.pop(event, None)
+        else:
+            handlers = self._handlers.get(event, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
+    def on_any(self, listener: Handler) -> Handler:
+        """Calls ``listener(event, *args)`` for every incoming event."""
+        self._any.append(listener)
+        return listener
+
+    def prepend_any(self, listener: Handler) -> Handler:
+        """Like :meth:`on_any`, but called before the others."""
+        self._any.insert(0, listener)
+        return listener
+
+    def off_any(self, listener: Handler | None = None) -> None:
+        """Removes a catch-all listener, or all of them."""
+        if listener is None:
+            self._any.clear()
+        elif listener in self._any:
+            self._any.remove(listener)
+
+    def on_any_outgoing(self, listener: Handler) -> Handler:
+        """Calls ``listener(event, *args)`` for every event this socket emits."""
+        self._any_out.append(listener)
+        return listener
+
+    def off_any_outgoing(self, listener: Handler | None = None) -> None:
+        """Removes an outgoing catch-all listener, or all of them."""
+        if listener is None:
+            self._any_out.clear()
+        elif listener in self._any_out:
+            self._any_out.remove(listener)

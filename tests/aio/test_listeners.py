@@ -1,0 +1,62 @@
+"""plexio.aio.listeners: the registry both socket kinds share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plexio.aio.listeners import Listeners
+
+
+class Thing(Listeners):
+    def __init__(self) -> None:
+        self._init_listeners()
+
+    def fire(self, event: str, *args: Any) -> list[Any]:
+        return [h(*args) for h in list(self._handlers.get(event, ()))]
+
+
+def test_on_once_off() -> None:
+    thing = Thing()
+    calls: list[str] = []
+
+    @thing.on("a")
+    def first(x: str) -> str:
+        calls.append("first " + x)
+        return "r1"
+
+    thing.once("a", lambda x: calls.append("once " + x))
+    assert thing.fire("a", "1") == ["r1", None]
+    thing.fire("a", "2")
+    assert calls == ["first 1", "once 1", "first 2"]
+    thing.off("a", first)
+    assert thing.fire("a", "3") == []
+    thing.on("b", first)
+    thing.on("c", first)
+    thing.off("b")
+    assert thing.fire("b", "x") == [] and thing.fire("c", "y") == ["r1"]
+    thing.off()
+    assert thing.fire("c", "z") == []
+    thing.off("missing", first)  # nothing to remove: no error
+
+
+def test_any_listeners() -> None:
+    thing = Thing()
+
+    def one(*a: Any) -> None: ...
+
+    def two(*a: Any) -> None: ...
+
+    thing.on_any(one)
+    thing.prepend_any(two)
+    assert thing._any == [two, one]
+    thing.off_any(one)
+    thing.off_any(one)
+    assert thing._any == [two]
+    thing.off_any()
+    assert thing._any == []
+    thing.on_any_outgoing(one)
+    thing.on_any_outgoing(two)
+    thing.off_any_outgoing(two)
+    assert thing._any_out == [one]
+    thing.off_any_outgoing()
+    assert thing._any_out == []
