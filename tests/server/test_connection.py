@@ -85,8 +85,8 @@ BAD_FRAMES: dict[str, tuple[list[str | bytes], str]] = {
     ),
     "binary without a header": ([b"\x01\x02"], "malformed packet"),
     "disconnect with data": (['41{"x":1}'], "malformed packet"),
-    "namespace never joined": (['42/chat,["echo"]'], "never joined"),
-    "second CONNECT": (["40"], "CONNECT for joined namespace"),
+    "namespace never joined": (['42/chat,["echo"]'], "has not joined"),
+    "second CONNECT": (["40"], "second CONNECT"),
     "CONNECT_ERROR from a client": (['44{"message":"no"}'], "CONNECT_ERROR"),
 }
 
@@ -127,7 +127,7 @@ async def test_first_packet_must_be_connect(serve: Serve, caplog: pytest.LogCapt
     async with raw_socketio(running.ws_url) as raw:
         await raw.send('42["echo",1]')
         assert await raw.closed() == []
-    assert logged(caplog, "never joined")
+    assert logged(caplog, "first packet must be CONNECT")
     await assert_serves(running.ws_url)
 
 

@@ -1,10 +1,12 @@
 """One Engine.IO session seen by the Socket.IO server (layer L3).
 
-Routes decoded packets to the sockets of the namespaces this client joined, enforces
-the Socket.IO v5 connection rules (PROTOCOL.md items 56-63: the first packet must be a
+The protocol rules of a connection (PROTOCOL.md items 56-63: the first packet must be a
 CONNECT; a packet for a namespace that was never joined, a second CONNECT for a joined
-namespace, or a CONNECT_ERROR from a client closes the connection) and owns the tasks
-of handlers that suspended.
+namespace, or a CONNECT_ERROR from a client closes the connection; at most
+``max_namespaces`` namespaces) live in the sans-I/O
+:class:`~plexio.socketio.connection.ServerConnection`; this module routes what it
+reports to the namespace sockets, writes what it encodes, owns the connect timeout and
+the tasks of handlers that suspended.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.events import DisconnectReason
-from plexio.exceptions import DecodeError
+from plexio.exceptions import DecodeError, LocalProtocolError, RemoteProtocolError
 from plexio.server.engine import EngineSocket
-from plexio.socketio.packets import Packet, PacketType
-from plexio.socketio.parser import Decoder
+from plexio.socketio.connection import ServerConnection
+from plexio.socketio.events import (
+    AckReceived,
+    ConnectRequested,
+    EventReceived,
+    NamespaceDisconnected,
+)
+from plexio.socketio.packets import Packet
 
 if TYPE_CHECKING:
     from plexio.server.server import Server
@@ -28,11 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["Connection"]
 
 logger = logging.getLogger(__name__)
-
-_CONNECT = PacketType.CONNECT
-_EVENT = PacketType.EVENT
-_ACK = PacketType.ACK
-_DISCONNECT = PacketType.DISCONNECT
 
 
 class Connection:
@@ -50,10 +53,8 @@ class Connection:
     __slots__ = (
         "engine",
         "server",
-        "decoder",
+        "core",
         "sockets",
-        "pending",
-        "left",
         "tasks",
         "issued",
         "closed",
@@ -64,10 +65,10 @@ class Connection:
     def __init__(self, server: Server, engine: EngineSocket) -> None:
         self.engine = engine
         self.server = server
-        self.decoder: Decoder = server.parser.decoder(server.engine.options.limits)
+        self.core = ServerConnection(
+            server.parser, server.engine.options.limits, max_namespaces=server.max_namespaces
+        )
         self.sockets: dict[str, ServerSocket] = {}
-        self.pending: set[str] = set()
-        self.left: set[str] = set()
         self.tasks = TaskOwner()
         self.issued = int(time.time() * 1000)
         self.closed = False
@@ -87,44 +88,39 @@ class Connection:
     def on_message(self, data: str | bytes) -> None:
         """Feeds one Engine.IO message."""
         try:
-            packet = self.decoder.feed(data)
+            event = self.core.receive_message(data)
         except DecodeError as exc:
             logger.info("connection %s sent a malformed packet (%s), closing", self.engine.sid, exc)
             self.engine.close(DisconnectReason.PARSE_ERROR)
             return
-        if packet is None:
+        except RemoteProtocolError as exc:
+            logger.info("connection %s: protocol violation (%s), closing", self.engine.sid, exc)
+            self.engine.close(DisconnectReason.PROTOCOL_ERROR)
             return
-        kind = packet.type
-        socket = self.sockets.get(packet.namespace)
-        if socket is not None:
-            if kind is _EVENT:
-                socket._on_event(packet.data, packet.ack_id)
-            elif kind is _ACK:
-                assert packet.ack_id is not None
-                socket._on_ack(packet.ack_id, packet.data)
-            elif kind is _DISCONNECT:
-                socket._on_close("client namespace disconnect")
-            else:
-                self._violation(f"{kind.name} for joined namespace {packet.namespace}")
-        elif kind is _CONNECT:
-            if packet.namespace in self.pending:
-                self._violation(f"second CONNECT for {packet.namespace}")
-                return
-            self.pending.add(packet.namespace)
-            auth = packet.data if isinstance(packet.data, dict) else {}
+        except LocalProtocolError:
+            return  # the connection is already closed
+        if event is None:
+            return
+        if type(event) is EventReceived:  # the hot path first
+            socket = self.sockets.get(event.namespace)
+            if socket is not None:
+                socket._on_event(event.name, event.args, event.ack_id)
+        elif type(event) is AckReceived:
+            socket = self.sockets.get(event.namespace)
+            if socket is not None:
+                socket._on_ack(event.ack_id, event.args)
+        elif type(event) is ConnectRequested:
             call_handler(
-                self.server._connect, (self, packet.namespace, auth), None, self.tasks, "connect"
+                self.server._connect,
+                (self, event.namespace, event.auth),
+                None,
+                self.tasks,
+                "connect",
             )
-        elif packet.namespace in self.left or packet.namespace in self.pending:
-            # A race with a server-side disconnect (or a CONNECT still in middleware): the
-            # client could not know yet; drop the packet rather than the connection.
-            logger.debug("packet for namespace %s not joined (anymore), ignored", packet.namespace)
-        else:
-            self._violation(f"{kind.name} for namespace {packet.namespace} never joined")
-
-    def _violation(self, what: str) -> None:
-        logger.info("connection %s: protocol violation (%s), closing", self.engine.sid, what)
-        self.engine.close(DisconnectReason.PROTOCOL_ERROR)
+        elif type(event) is NamespaceDisconnected:
+            socket = self.sockets.get(event.namespace)
+            if socket is not None:
+                socket._on_close("client namespace disconnect")
 
     # ------------------------------------------------------------ outgoing
 
@@ -132,26 +128,35 @@ class Connection:
         """Encodes and queues a packet for this client."""
         self.engine.send_frames(self.server.encode(packet), volatile=volatile)
 
+    def _write(self, messages: list[str | bytes]) -> None:
+        self.engine.send_frames(self.server.frame(messages))
+
     def connect_refused(self, namespace: str, message: str, data: Any) -> None:
-        """Answers a CONNECT with CONNECT_ERROR."""
-        self.pending.discard(namespace)
-        self.send_packet(Packet.connect_error(namespace, message, data), False)
+        """Answers a pending CONNECT with CONNECT_ERROR (the connection stays open)."""
+        try:
+            self._write(self.core.refuse(namespace, message, data))
+        except LocalProtocolError:
+            pass  # the connection closed while the CONNECT was decided
 
     def joined(self, socket: ServerSocket) -> None:
-        """Records a namespace the client is now connected to."""
+        """Accepts a pending CONNECT: sends the CONNECT reply, before any event."""
         name = socket.nsp.name
-        self.pending.discard(name)
-        self.left.discard(name)
+        self._write(self.core.accept(name, socket.id))
         self.sockets[name] = socket
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
 
+    def leave(self, socket: ServerSocket) -> None:
+        """Server-side disconnect of one namespace: sends DISCONNECT."""
+        name = socket.nsp.name
+        if self.sockets.get(name) is socket and not self.core.closed:
+            self._write(self.core.send_disconnect(name))
+
     def _forget(self, socket: ServerSocket) -> None:
         name = socket.nsp.name
         if self.sockets.get(name) is socket:
             del self.sockets[name]
-            self.left.add(name)
 
     def disconnect_all(self) -> None:
         """Disconnects every socket (each gets DISCONNECT), then closes the connection.
@@ -201,6 +206,4 @@ class Connection:
             self._close_timer = None
         for socket in list(self.sockets.values()):
             socket._on_close(reason)
-        self.decoder.reset()
-        self.pending.clear()
-        self.left.clear()
+        self.core.close()

@@ -238,7 +238,6 @@ class Namespace(_Registry):
         self.adapter.add_all(socket.id, (socket.id,))
         socket.connected = True
         conn.joined(socket)
-        conn.send_packet(Packet.connect(self.name, {"sid": socket.id}), False)
         for handler in list(self.handlers.get("connection", ())):
             if not socket.connected:
                 break

@@ -45,6 +45,8 @@ class Server:
         cors_credentials: allow credentials (echoes the origin).
         allow_request: handshake hook; ``False`` → 403.
         connect_timeout: seconds a connection may go without joining a namespace.
+        max_namespaces: most namespaces one connection may join (or ask for) at once;
+            one more closes the connection.
         cleanup_empty_child_namespaces: drop dynamic child namespaces when empty.
         **engine_kwargs: ``ping_interval``, ``ping_timeout``, ``max_http_buffer_size``
             and other :class:`EngineOptions` fields, as a shortcut.
@@ -61,6 +63,7 @@ class Server:
         cors_credentials: bool = False,
         allow_request: AllowRequest | None = None,
         connect_timeout: float = 45.0,
+        max_namespaces: int = 100,
         cleanup_empty_child_namespaces: bool = False,
         **engine_kwargs: Any,
     ) -> None:
@@ -72,6 +75,7 @@ class Server:
         self.adapter_factory: Callable[[Namespace], Adapter] = adapter or InMemoryAdapter
         self.default_path = path
         self.connect_timeout = connect_timeout
+        self.max_namespaces = max_namespaces
         self.cleanup_empty_children = cleanup_empty_child_namespaces
         self.engine = EngineServer(
             self,
@@ -172,7 +176,11 @@ class Server:
 
     def encode(self, packet: Packet) -> list[str | bytes]:
         """Encodes a packet into Engine.IO wire frames (``"4…"`` text, raw binary)."""
-        messages = self.parser.encode(packet)
+        return self.frame(self.parser.encode(packet))
+
+    @staticmethod
+    def frame(messages: list[str | bytes]) -> list[str | bytes]:
+        """Engine.IO MESSAGE frames for encoded Socket.IO messages."""
         if len(messages) == 1:
             first = messages[0]
             return ["4" + first if isinstance(first, str) else first]

@@ -299,21 +299,25 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ incoming
 
-    def _on_event(self, args: list[Any], ack_id: int | None) -> None:
+    def _on_event(self, event: Any, params: list[Any], ack_id: int | None) -> None:
         # Catch-all listeners see every incoming event, before the per-packet
         # middleware may refuse it (as the JS server's onAny).
         if self._any:
-            event = args[0]
             for listener in list(self._any):
-                call_handler(listener, (event, *args[1:]), None, self.conn.tasks, "on_any")
+                call_handler(listener, (event, *params), None, self.conn.tasks, "on_any")
         if self._packet_mw:
             call_handler(
-                self._run_packet_middleware, (args, ack_id), None, self.conn.tasks, "middleware"
+                self._run_packet_middleware,
+                ([event, *params], ack_id),
+                None,
+                self.conn.tasks,
+                "middleware",
             )
             return
-        self._dispatch(args, ack_id)
+        self._dispatch(event, params, ack_id)
 
     async def _run_packet_middleware(self, args: list[Any], ack_id: int | None) -> None:
+        # The middleware sees (and may change) the packet as [event, *args], as in JS.
         for middleware in list(self._packet_mw):
             try:
                 result = middleware(args)
@@ -322,20 +326,20 @@ class ServerSocket(Listeners):
             except Exception as exc:
                 self._fire("error", (exc,))
                 return
-        if self.connected:
-            self._dispatch(args, ack_id)
+        if self.connected and args:
+            self._dispatch(args[0], args[1:], ack_id)
 
-    def _dispatch(self, args: list[Any], ack_id: int | None) -> None:
-        event = args[0]
-        params = tuple(args[1:])
+    def _dispatch(self, event: Any, params: list[Any], ack_id: int | None) -> None:
+        if type(event) is not str:
+            return  # numeric event names reach only the catch-all listeners
         tasks = self.conn.tasks
         done = None if ack_id is None else self._acker(ack_id)
-        handlers = self._handlers.get(event) if type(event) is str else None
+        handlers = self._handlers.get(event)
         if handlers:
             for handler in list(handlers):
-                call_handler(handler, params, done, tasks, event)
+                call_handler(handler, tuple(params), done, tasks, event)
                 done = None
-        ns_handlers = self.nsp.handlers.get(event) if type(event) is str else None
+        ns_handlers = self.nsp.handlers.get(event)
         if ns_handlers:
             for handler in ns_handlers:
                 call_handler(handler, (self, *params), done, tasks, event)
@@ -373,7 +377,7 @@ class ServerSocket(Listeners):
             # "server namespace disconnect", then the Engine.IO session closes.
             self.conn.disconnect_all()
             return self
-        self.conn.send_packet(Packet.disconnect(self.nsp.name), False)
+        self.conn.leave(self)
         self._on_close("server namespace disconnect")
         return self
 
