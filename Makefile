@@ -41,6 +41,9 @@ run: install node-deps
 bench: install system-deps node-deps
 	$(PY) -m bench
 
+bench-smoke: install node-deps
+	$(PY) -m bench --smoke --out /tmp/plexio-bench-smoke
+
 clean:
 	rm -rf $(VENV) $(addsuffix /node_modules,$(NPM_DIRS))
 
