@@ -269,14 +269,20 @@ async def test_emit_with_ack_fails_when_the_socket_goes_away(serve: Serve) -> No
         socket = socket_of(server, await raw.connect())
         waiting = asyncio.ensure_future(socket.emit_with_ack("never answered"))
         timed = asyncio.ensure_future(socket.timeout(30).emit_with_ack("never either"))
+        heard: list[tuple[Any, ...]] = []
+        socket.timeout(30).emit("callback form", callback=lambda *a: heard.append(a))
         assert await raw.recv() == '421["never answered"]'
         assert await raw.recv() == '422["never either"]'
+        assert await raw.recv() == '423["callback form"]'
         await raw.send("41")
         async with asyncio.timeout(5):
             with pytest.raises(DisconnectedError):
                 await waiting
             with pytest.raises(DisconnectedError):
                 await timed
+        await eventually(lambda: len(heard) == 1)
+        (err,) = heard[0]
+        assert isinstance(err, DisconnectedError)
         assert socket._acks == {}
         with pytest.raises(DisconnectedError):
             await socket.emit_with_ack("after")

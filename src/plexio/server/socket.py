@@ -48,17 +48,19 @@ class Handshake:
 
 
 class _Pending:
-    __slots__ = ("callback", "timer", "future")
+    __slots__ = ("callback", "timer", "future", "on_error")
 
     def __init__(
         self,
         callback: Callable[[list[Any]], None],
         timer: asyncio.TimerHandle | None,
         future: asyncio.Future[list[Any]] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
     ):
         self.callback = callback
         self.timer = timer
         self.future = future
+        self.on_error = on_error
 
 
 class ServerSocket(Listeners):
@@ -252,17 +254,21 @@ class ServerSocket(Listeners):
 
             timer = loop.call_later(timeout, expire)
 
+        on_error = None
         if timeout is not None and future is None:
 
             def on_ack(args: list[Any]) -> None:
                 call_handler(callback, (None, *args), None, self.conn.tasks, "ack")
+
+            def on_error(exc: BaseException) -> None:
+                call_handler(callback, (exc,), None, self.conn.tasks, "ack error")
 
         else:
 
             def on_ack(args: list[Any]) -> None:
                 call_handler(callback, tuple(args), None, self.conn.tasks, "ack")
 
-        self._acks[ack_id] = _Pending(on_ack, timer, future)
+        self._acks[ack_id] = _Pending(on_ack, timer, future, on_error)
         if future is not None:
             future.add_done_callback(lambda _f: self._drop_ack(ack_id))
 
@@ -394,9 +400,12 @@ class ServerSocket(Listeners):
         for pending in acks:
             if pending.timer is not None:
                 pending.timer.cancel()
-            # an awaited emit_with_ack would otherwise wait forever
+            # an awaited emit_with_ack, or a timeout(s).emit callback, would otherwise
+            # wait forever (or never hear): both learn that the socket is gone
             if pending.future is not None and not pending.future.done():
                 pending.future.set_exception(DisconnectedError("socket disconnected"))
+            elif pending.on_error is not None:
+                pending.on_error(DisconnectedError("socket disconnected"))
         self.nsp.adapter.del_all(self.id)
         self.nsp._remove(self)
         self.conn._forget(self)
