@@ -1,61 +1,27 @@
-"""CPU time and resident memory of another process, from /proc."""
+"""CPU time, memory and scheduler state of another process, from /proc (shared readers
+come from the benchmark harness, :mod:`bench.procstat`)."""
 
 from __future__ import annotations
 
-import os
-import resource
 import threading
 import time
 from collections import Counter
-from pathlib import Path
+
+from bench.procstat import cpu_sample, raise_nofile_limit, rss_bytes
 
 __all__ = ["StateSampler", "cpu_seconds", "raise_nofile_limit", "rss_bytes"]
-
-_TICK = 1.0 / os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU time process ``pid`` has used: ``(utime+stime from /proc/PID/stat, schedstat)``.
 
-    The first figure has clock-tick resolution (10 ms); the second sums the on-CPU
-    nanoseconds of the live threads and stays precise over short windows (it equals the
-    first when schedstat is unavailable).
+    The benchmark harness's reader (:func:`bench.procstat.cpu_sample`), as a tuple.
 
     Raises:
         OSError: the process does not exist.
     """
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    stat_s = (int(fields[11]) + int(fields[12])) * _TICK
-    precise_ns = 0
-    try:
-        for task in os.scandir(f"/proc/{pid}/task"):
-            try:
-                precise_ns += int(Path(task.path, "schedstat").read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-    except OSError:
-        precise_ns = 0
-    return stat_s, (precise_ns / 1e9 if precise_ns else stat_s)
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size of process ``pid`` in bytes."""
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-
-
-def raise_nofile_limit(wanted: int = 65536) -> int:
-    """Raises this process's open-file soft limit towards ``wanted``; returns the limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if target > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft
+    sample = cpu_sample(pid)
+    return sample.stat_s, sample.precise_s
 
 
 class StateSampler:

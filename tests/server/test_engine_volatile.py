@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from plexio.server.engine import EngineServer, EngineSocket
 from plexio.transports.base import HttpRequest
+from tests.helpers.sinks import RecordingSink
 
 
 class Quiet:
@@ -20,26 +20,13 @@ class Quiet:
         pass
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.on_drain: Callable[[], None] | None = None
-        self.paused = False
-        self.frames: list[str | bytes] = []
-
-    def write(self, frames: list[str | bytes]) -> None:
-        self.frames.extend(frames)
-
-    def close(self, code: int = 1000) -> None:
-        pass
-
-
 def request(**query: str) -> HttpRequest:
     return HttpRequest("GET", "/engine.io/", {"EIO": "4", **query}, {})
 
 
 async def test_volatile_over_websocket_needs_an_unpaused_sink() -> None:
     engine = EngineServer(Quiet())
-    sink = Sink()
+    sink = RecordingSink()
     socket = await engine.open_websocket(request(transport="websocket"), sink)
     engine._flush_dirty()
     assert socket.writable
@@ -84,7 +71,7 @@ async def test_a_client_that_stays_behind_is_closed_after_the_grace_period() -> 
 
     options = EngineOptions(max_buffered_bytes=100, slow_client_grace=0.2)
     engine = EngineServer(Recorder(), options)
-    stuck, healthy = Sink(), Sink()
+    stuck, healthy = RecordingSink(), RecordingSink()
     slow = await engine.open_websocket(request(transport="websocket"), stuck)
     fine = await engine.open_websocket(request(transport="websocket"), healthy)
     engine._flush_dirty()
@@ -99,7 +86,7 @@ async def test_a_client_that_stays_behind_is_closed_after_the_grace_period() -> 
 
 async def test_a_client_ping_over_websocket_is_answered_at_once() -> None:
     engine = EngineServer(Quiet())
-    sink = Sink()
+    sink = RecordingSink()
     socket = await engine.open_websocket(request(transport="websocket"), sink)
     engine._flush_dirty()
     socket.ws_received(sink, ["2hello"])

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 
 import plexio
 from plexio import ConnectRefusedError
 from plexio.server.engine import EngineSocket
 from plexio.transports.base import HttpRequest
+from tests.helpers.sinks import RecordingSink
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.on_drain: Callable[[], None] | None = None
-        self.paused = False
-        self.frames: list[str | bytes] = []
-
-    def write(self, frames: list[str | bytes]) -> None:
-        self.frames.extend(frames)
-
-    def close(self, code: int = 1000) -> None:
-        pass
-
-
-async def connect(sio: plexio.Server) -> tuple[EngineSocket, Sink]:
-    sink = Sink()
+async def connect(sio: plexio.Server) -> tuple[EngineSocket, RecordingSink]:
+    sink = RecordingSink()
     request = HttpRequest("GET", "/socket.io/", {"EIO": "4", "transport": "websocket"}, {})
     socket = await sio.engine.open_websocket(request, sink)
     return socket, sink
