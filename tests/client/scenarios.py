@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -313,3 +313,19 @@ async def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+#: Scenarios run once per transport mode, against every target.
+PER_TRANSPORT: list[Callable[[Any, str], Awaitable[None]]] = [
+    multi_namespace_one_engine,
+    acks_both_ways,
+    binary_both_ways,
+    reconnect_after_restart,
+]
+#: Scenarios run over polling-then-upgrade only, against every target.
+UPGRADE_ONLY: list[Callable[[Any, str], Awaitable[None]]] = [
+    auth_refused_then_accepted,
+    ack_timeout,
+    retries_deliver_at_least_once,
+    server_disconnect,
+]

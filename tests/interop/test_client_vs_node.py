@@ -58,12 +58,7 @@ async def target(request: pytest.FixtureRequest) -> AsyncIterator[NodeTarget]:
 @pytest.mark.parametrize("transports", ALL_TRANSPORTS)
 @pytest.mark.parametrize(
     "scenario",
-    [
-        scenarios.multi_namespace_one_engine,
-        scenarios.acks_both_ways,
-        scenarios.binary_both_ways,
-        scenarios.reconnect_after_restart,
-    ],
+    scenarios.PER_TRANSPORT,
 )
 async def test_scenario(target: NodeTarget, scenario: Scenario, transports: str) -> None:
     await scenario(target, transports)
@@ -71,12 +66,7 @@ async def test_scenario(target: NodeTarget, scenario: Scenario, transports: str)
 
 @pytest.mark.parametrize(
     "scenario",
-    [
-        scenarios.auth_refused_then_accepted,
-        scenarios.ack_timeout,
-        scenarios.retries_deliver_at_least_once,
-        scenarios.server_disconnect,
-    ],
+    scenarios.UPGRADE_ONLY,
 )
 async def test_scenario_upgrade(target: NodeTarget, scenario: Scenario) -> None:
     await scenario(target, "upgrade")
