@@ -141,7 +141,12 @@ class Connection:
     def joined(self, socket: ServerSocket) -> None:
         """Accepts a pending CONNECT: sends the CONNECT reply, before any event."""
         name = socket.nsp.name
-        self._write(self.core.accept(name, socket.id))
+        messages = self.core.accept(name, socket.id)
+        if socket.pid is not None:
+            # connection state recovery: the reply also carries the private session id
+            reply = {"sid": socket.id, "pid": socket.pid}
+            messages = self.server.parser.encode(Packet.connect(name, reply))
+        self._write(messages)
         self.sockets[name] = socket
         if self._connect_timer is not None:
             self._connect_timer.cancel()

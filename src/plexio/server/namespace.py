@@ -16,9 +16,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter
 from plexio.server.broadcast import BroadcastOperator
+from plexio.server.recovery import Session
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
 
@@ -91,6 +93,8 @@ class Namespace(_Registry):
         self.sockets: dict[str, ServerSocket] = {}
         self._ack_id = 0
         self.adapter: Adapter = server.adapter_factory(self)
+        if server.recovery is not None:
+            self.adapter.enable_recovery(server.recovery)
         self._ready: asyncio.Future[None] | None = None
         self._connecting = 0
         self._keep = False
@@ -220,12 +224,32 @@ class Namespace(_Registry):
         """Runs the middleware and connects a client (called for its CONNECT)."""
         if self._ready is None or not self._ready.done():
             await self._ensure_ready()
-        socket = ServerSocket(self, conn, self.server.new_socket_id(), _handshake(conn, auth))
-        self._connecting += 1
-        try:
-            refusal = await self._run_middleware(socket)
-        finally:
-            self._connecting -= 1
+        recovery = self.server.recovery
+        session: Session | None = None
+        if recovery is not None:
+            pid = auth.get("pid")
+            offset = auth.get("offset")
+            # the client's own fields, not the application's auth
+            auth = {k: v for k, v in auth.items() if k not in ("pid", "offset")}
+            if isinstance(pid, str) and isinstance(offset, str):
+                session = await self.adapter.restore_session(pid, offset)
+        handshake = _handshake(conn, auth)
+        if session is not None:
+            socket = ServerSocket(self, conn, session.sid, handshake)
+            socket.pid = session.pid
+            socket.data = session.data
+            socket.recovered = True
+        else:
+            socket = ServerSocket(self, conn, self.server.new_socket_id(), handshake)
+            if recovery is not None:
+                socket.pid = generate_sid()
+        refusal = None
+        if session is None or recovery is None or not recovery.skip_middlewares:
+            self._connecting += 1
+            try:
+                refusal = await self._run_middleware(socket)
+            finally:
+                self._connecting -= 1
         if refusal is not None or conn.closed:
             socket._ended = True  # the application may hold it: no more joins
             self.adapter.del_all(socket.id)  # rooms a middleware may have joined
@@ -236,8 +260,13 @@ class Namespace(_Registry):
         self.sockets[socket.id] = socket
         self._keep = True
         self.adapter.add_all(socket.id, (socket.id,))
+        if session is not None:
+            self.adapter.add_all(socket.id, session.rooms)
         socket.connected = True
         conn.joined(socket)
+        if session is not None:
+            for packet in session.missed_packets:
+                conn.send_packet(packet, False)
         for handler in list(self.handlers.get("connection", ())):
             if not socket.connected:
                 break

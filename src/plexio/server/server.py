@@ -23,6 +23,7 @@ from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
 from plexio.server.engine import AllowRequest, CorsOrigins, EngineServer, EngineSocket
 from plexio.server.namespace import Namespace, NamespaceMatcher, ParentNamespace
+from plexio.server.recovery import RecoveryOptions
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import JsonParser, Parser
 
@@ -48,6 +49,9 @@ class Server:
         max_namespaces: most namespaces one connection may join (or ask for) at once;
             one more closes the connection.
         cleanup_empty_child_namespaces: drop dynamic child namespaces when empty.
+        connection_state_recovery: :class:`RecoveryOptions` to let clients whose
+            transport dropped get their socket back with the events they missed;
+            ``None`` (default) = off.
         **engine_kwargs: ``ping_interval``, ``ping_timeout``, ``max_http_buffer_size``
             and other :class:`EngineOptions` fields, as a shortcut.
     """
@@ -65,6 +69,7 @@ class Server:
         connect_timeout: float = 45.0,
         max_namespaces: int = 100,
         cleanup_empty_child_namespaces: bool = False,
+        connection_state_recovery: RecoveryOptions | None = None,
         **engine_kwargs: Any,
     ) -> None:
         if engine_options is None:
@@ -77,6 +82,7 @@ class Server:
         self.connect_timeout = connect_timeout
         self.max_namespaces = max_namespaces
         self.cleanup_empty_children = cleanup_empty_child_namespaces
+        self.recovery = connection_state_recovery
         self.engine = EngineServer(
             self,
             engine_options,

@@ -17,6 +17,7 @@ from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
 from plexio.exceptions import AckTimeoutError, DisconnectedError
 from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, check_event_name
+from plexio.server.recovery import RECOVERABLE_REASONS, Session
 from plexio.socketio.packets import Packet
 
 if TYPE_CHECKING:
@@ -72,6 +73,9 @@ class ServerSocket(Listeners):
         handshake: headers, query, auth, address, time, url, secure.
         data: free storage shared with ``fetch_sockets`` (JSON-able in a cluster).
         connected: whether the socket is still connected.
+        recovered: whether connection state recovery gave this socket back its id,
+            rooms, data and missed events.
+        pid: the private session id of connection state recovery (``None`` when off).
 
     Reserved events for :meth:`on`: ``disconnecting`` (the reason; rooms still
     visible), ``disconnect`` (the reason) and ``error`` (an exception raised by a
@@ -85,6 +89,8 @@ class ServerSocket(Listeners):
         "handshake",
         "data",
         "connected",
+        "recovered",
+        "pid",
         "_packet_mw",
         "_acks",
         "_ended",
@@ -98,6 +104,8 @@ class ServerSocket(Listeners):
         self.handshake = handshake
         self.data: dict[str, Any] = {}
         self.connected = False
+        self.recovered = False
+        self.pid: str | None = None
         self._init_listeners()
         self._packet_mw: list[Handler] = []
         self._acks: dict[int, _Pending] = {}
@@ -216,6 +224,16 @@ class ServerSocket(Listeners):
         if not self.connected:
             if future is not None:
                 future.set_exception(DisconnectedError("socket is disconnected"))
+            return
+        if callback is None and not volatile and self.pid is not None:
+            # connection state recovery: through the adapter, which adds an offset and
+            # keeps the event in case the transport drops before it arrives
+            self.nsp.adapter.broadcast(
+                Packet.event(self.nsp.name, [event, *args]),
+                BroadcastOptions(rooms=frozenset((self.id,))),
+            )
+            for listener in self._any_out:
+                call_handler(listener, (event, *args), None, self.conn.tasks, "on_any_outgoing")
             return
         ack_id = None if callback is None else self.nsp.next_ack_id()
         packet = Packet.event(self.nsp.name, [event, *args], ack_id)
@@ -406,6 +424,10 @@ class ServerSocket(Listeners):
                 pending.future.set_exception(DisconnectedError("socket disconnected"))
             elif pending.on_error is not None:
                 pending.on_error(DisconnectedError("socket disconnected"))
+        if self.pid is not None and reason in RECOVERABLE_REASONS:
+            self.nsp.adapter.persist_session(
+                Session(self.id, self.pid, self.nsp.adapter.socket_rooms(self.id), self.data)
+            )
         self.nsp.adapter.del_all(self.id)
         self.nsp._remove(self)
         self.conn._forget(self)

@@ -11,10 +11,15 @@ method (publish a broadcast, ask other servers for sockets, ...).
 
 from __future__ import annotations
 
+import itertools
+import secrets
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from plexio.server.broadcast import BroadcastOptions
+from plexio.server.recovery import RecoveryOptions, Session
 from plexio.socketio.packets import Packet
 
 __all__ = ["Adapter", "AdapterFactory", "SocketEmitter"]
@@ -63,6 +68,14 @@ class Adapter:
         self.nsp = nsp
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
+        #: connection state recovery settings; ``None`` = off (see :meth:`enable_recovery`)
+        self.recovery: RecoveryOptions | None = None
+        # pid -> (session, expiry on the monotonic clock); insertion order = age
+        self._sessions: dict[str, tuple[Session, float]] = {}
+        # (offset, expiry, packet with its offset, targeting), oldest first
+        self._packets: deque[tuple[str, float, Packet, BroadcastOptions]] = deque()
+        self._offset_prefix = secrets.token_urlsafe(6)
+        self._offsets = itertools.count(1)
 
     # ----------------------------------------------------------- lifecycle
 
@@ -136,14 +149,106 @@ class Adapter:
             return [sid for sid in selected if sid not in excluded]
         return list(selected)
 
+    # ----------------------------------------------------------- recovery
+
+    def enable_recovery(self, options: RecoveryOptions) -> None:
+        """Turns connection state recovery on for this namespace."""
+        self.recovery = options
+
+    def new_offset(self) -> str:
+        """A fresh offset, unique for this adapter (a cluster adapter may use its own)."""
+        return f"{self._offset_prefix}.{next(self._offsets):x}"
+
+    def add_offset(self, packet: Packet) -> tuple[str, Packet]:
+        """Appends a fresh offset to an event as its last argument.
+
+        Returns:
+            The offset and the new packet.
+        """
+        offset = self.new_offset()
+        data = packet.data
+        assert isinstance(data, list)
+        return offset, Packet.event(packet.namespace, [*data, offset])
+
+    def store_packet(self, offset: str, packet: Packet, opts: BroadcastOptions) -> None:
+        """Keeps a broadcast event for sockets that may come back (bounded in time and count)."""
+        assert self.recovery is not None
+        now = time.monotonic()
+        packets = self._packets
+        packets.append((offset, now + self.recovery.max_disconnection_duration, packet, opts))
+        while len(packets) > self.recovery.max_buffered_packets:
+            packets.popleft()
+        while packets and packets[0][1] <= now:
+            packets.popleft()
+
+    def persist_session(self, session: Session) -> None:
+        """Keeps the state of a socket whose transport dropped, for a while."""
+        if self.recovery is None:
+            return
+        now = time.monotonic()
+        self._prune_sessions(now)
+        sessions = self._sessions
+        sessions.pop(session.pid, None)
+        sessions[session.pid] = (session, now + self.recovery.max_disconnection_duration)
+        while len(sessions) > self.recovery.max_sessions:
+            del sessions[next(iter(sessions))]
+
+    async def restore_session(self, pid: str, offset: str) -> Session | None:
+        """Takes back a kept session and the events it missed after ``offset``.
+
+        Returns:
+            The session with :attr:`Session.missed_packets` filled, or ``None`` when
+            the pid is unknown or expired or the offset is no longer buffered (the
+            session is then gone: the client connects afresh).
+        """
+        if self.recovery is None:
+            return None
+        now = time.monotonic()
+        self._prune_sessions(now)
+        kept = self._sessions.pop(pid, None)
+        if kept is None:
+            return None
+        session, _expires = kept
+        found = False
+        missed: list[Packet] = []
+        for packet_offset, expires, packet, opts in self._packets:
+            if found:
+                if expires > now and _selects(opts, session.rooms):
+                    missed.append(packet)
+            elif packet_offset == offset:
+                found = True
+        if not found:
+            return None
+        session.missed_packets = missed
+        return session
+
+    def _prune_sessions(self, now: float) -> None:
+        sessions = self._sessions
+        while sessions:
+            pid = next(iter(sessions))
+            if sessions[pid][1] > now:
+                break
+            del sessions[pid]
+
     # ----------------------------------------------------------- operations
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
-        """Delivers to the targeted local sockets, encoding the packet once."""
+        """Delivers to the targeted local sockets, encoding the packet once.
+
+        With recovery on, an event without ack id that is not volatile first gets an
+        offset (see :meth:`add_offset`) and is kept for sockets that are away.
+        """
+        frames = None
+        if self.recovery is not None and packet.ack_id is None and not opts.flags.volatile:
+            offset, packet = self.add_offset(packet)
+            # encoded before it is kept: data that cannot be serialised raises here
+            frames = self.nsp.encode(packet)
+            self.store_packet(offset, packet, opts)
         sids = self.targets(opts)
         if not sids:
             return
-        frames = self.nsp.encode(packet)
+        if frames is None:
+            frames = self.nsp.encode(packet)
         send = self.nsp.send_frames
         volatile = opts.flags.volatile
         for sid in sids:
@@ -209,3 +314,10 @@ class Adapter:
             The other servers' replies (empty without a cluster).
         """
         return []
+
+
+def _selects(opts: BroadcastOptions, rooms: set[str]) -> bool:
+    """Whether a broadcast with ``opts`` reaches a socket in ``rooms``."""
+    if opts.rooms and opts.rooms.isdisjoint(rooms):
+        return False
+    return opts.except_rooms.isdisjoint(rooms)
