@@ -255,6 +255,9 @@ class Namespace(_Registry):
             self.adapter.del_all(socket.id)  # rooms a middleware may have joined
             if refusal is not None:
                 conn.connect_refused(self.name, *refusal)
+            elif session is not None:
+                session.missed_packets = []  # gone again before it was back: keep it
+                self.adapter.persist_session(session)
             self._drop_if_unused()
             return
         self.sockets[socket.id] = socket
