@@ -360,3 +360,56 @@ def test_options_are_checked() -> None:
         RecoveryOptions(max_buffered_packets=0)
     with pytest.raises(ValueError, match="max_sessions"):
         RecoveryOptions(max_sessions=0)
+
+
+async def test_each_namespace_recovers_on_its_own(serve: Serve) -> None:
+    server = recovering_server()
+    chat = server.of("/chat")
+
+    @chat.on("connection")
+    def on_chat(socket: ServerSocket) -> None:
+        if not socket.recovered:
+            socket.join("lobby")
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40/chat,")
+        first = await raw.recv_json("40/chat,")
+        assert set(first) == {"sid", "pid"}
+        chat.to("lobby").emit("hi", 1)
+        data = await raw.recv_json("42/chat,")
+        offset = data[-1]
+    await eventually(lambda: not chat.sockets)
+    chat.to("lobby").emit("hi", 2)
+    server.emit("main only", 3)  # another namespace, another buffer
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40/chat," + json.dumps({"pid": first["pid"], "offset": offset}))
+        assert await raw.recv_json("40/chat,") == first
+        assert (await raw.recv_json("42/chat,"))[:2] == ["hi", 2]
+        assert await raw.silent(0.1) == []
+        # the main namespace kept nothing of it: a CONNECT there with its pid is fresh
+        reply = await hello(raw, {"pid": first["pid"], "offset": offset})
+        assert reply["sid"] != first["sid"]
+
+
+async def test_a_ping_timeout_keeps_the_session(serve: Serve) -> None:
+    server = plexio.Server(
+        connection_state_recovery=RecoveryOptions(), ping_interval=0.2, ping_timeout=0.2
+    )
+    reasons: list[str] = []
+
+    @server.on("disconnect")
+    def on_disconnect(socket: ServerSocket, reason: str) -> None:
+        reasons.append(reason)
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        first = await hello(raw)
+        server.emit("e", 1)
+        offset = (await event(raw))[-1]
+        await gone(server)  # nobody answers the pings now
+    assert reasons == ["ping timeout"]
+    server.emit("e", 2)
+    async with raw_socketio(running.ws_url) as raw:
+        assert await hello(raw, {"pid": first["pid"], "offset": offset}) == first
+        assert (await event(raw))[:2] == ["e", 2]
