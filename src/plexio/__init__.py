@@ -15,6 +15,7 @@ from plexio.runner import run
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.engine import EngineServer
 from plexio.server.namespace import Namespace, ParentNamespace
+from plexio.server.recovery import RecoveryOptions
 from plexio.server.server import Server
 from plexio.server.socket import ServerSocket
 from plexio.socketio.parser import JsonParser
@@ -34,6 +35,7 @@ __all__ = [
     "Namespace",
     "ParentNamespace",
     "PlexioError",
+    "RecoveryOptions",
     "Server",
     "ServerSocket",
     "connect",

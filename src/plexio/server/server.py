@@ -9,12 +9,12 @@ namespace socket. Public names follow the JavaScript server in snake_case
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
+from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits
 from plexio.engineio.sid import generate_sid
 from plexio.server.adapters.base import Adapter, AdapterFactory
@@ -92,7 +92,7 @@ class Server:
         )
         self._namespaces: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
-        self._closing: set[asyncio.Task[None]] = set()
+        self._background = TaskOwner()  # closing adapters of dropped child namespaces
         self.sockets = self.of("/")
 
     # ------------------------------------------------------------ namespaces
@@ -155,12 +155,7 @@ class Server:
             del self._namespaces[nsp.name]
         if nsp.parent is not None:
             nsp.parent.children.pop(nsp.name, None)
-        self._owner_tasks_close(nsp.adapter)
-
-    def _owner_tasks_close(self, adapter: Adapter) -> None:
-        task = asyncio.get_running_loop().create_task(adapter.close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._background.spawn(nsp.adapter.close())
 
     async def _connect(self, conn: Connection, name: str, auth: dict[str, Any]) -> None:
         try:
