@@ -293,15 +293,7 @@ class Session:
         Returns:
             False when the frame was dropped.
         """
-        if self.state is SessionState.CLOSED:
-            return False
-        if self._out_size >= self._options.max_buffered_bytes and volatile:
-            return False
-        self._out.append(frame)
-        self._out_size += len(frame)
-        if self._out_size > self._options.max_buffered_bytes:
-            self._note_over_limit()
-        return True
+        return self.send_frames([frame], volatile=volatile)
 
     def _note_over_limit(self) -> None:
         # Start the slow-client clock at the next handle_timeout (which knows ``now``).

@@ -26,7 +26,7 @@ import orjson
 from plexio.config import EngineOptions
 from plexio.engineio import handshake
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
-from plexio.engineio.packets import Frame
+from plexio.engineio.packets import MESSAGE_PREFIX, Frame
 from plexio.engineio.session import Session
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError, LocalProtocolError
@@ -130,14 +130,8 @@ class EngineSocket:
         Returns:
             False if it was dropped (closed session, or volatile and the client is behind).
         """
-        if volatile and not self.writable:
-            return False
-        ok = self.session.send_message(data, volatile=volatile)
-        if ok:
-            if self.session.timers_changed:
-                self._arm_timer()  # the client fell behind: start its grace period
-            self._wake()
-        return ok
+        frame = data if isinstance(data, bytes) else MESSAGE_PREFIX + data
+        return self.send_frames([frame], volatile=volatile)
 
     def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
         """Queues pre-encoded wire frames (the encode-once broadcast path)."""
@@ -146,7 +140,7 @@ class EngineSocket:
         ok = self.session.send_frames(frames, volatile=volatile)
         if ok:
             if self.session.timers_changed:
-                self._arm_timer()
+                self._arm_timer()  # the client fell behind: start its grace period
             self._wake()
         return ok
 
