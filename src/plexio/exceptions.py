@@ -15,6 +15,8 @@ The tree::
     ├── ClientConnectionError          base of client-side connection failures
     │   └── DisconnectedError          the connection is gone
     ├── AckTimeoutError                no acknowledgement arrived in time
+    ├── ClusterError                   a cluster-wide operation failed (bus unreachable)
+    │   └── ClusterTimeoutError        some servers did not answer a cluster request in time
     └── NamespaceError                 unknown namespace / bad namespace name
 
 Codecs raise only :class:`DecodeError` (or a subclass) for bad input; anything else
@@ -28,6 +30,8 @@ from typing import Any
 __all__ = [
     "AckTimeoutError",
     "ClientConnectionError",
+    "ClusterError",
+    "ClusterTimeoutError",
     "ConnectRefusedError",
     "DecodeError",
     "DisconnectedError",
@@ -117,6 +121,37 @@ class AckTimeoutError(PlexioError):
 
     def __init__(self, message: str = "operation has timed out", responses: Any = None) -> None:
         super().__init__(message)
+        self.responses = responses
+
+
+class ClusterError(PlexioError):
+    """A cluster-wide operation failed: the message bus (e.g. Redis) is unreachable."""
+
+
+class ClusterTimeoutError(ClusterError):
+    """Some servers of the cluster did not answer a request in time.
+
+    Attributes:
+        expected: how many servers were asked.
+        answered: how many answered.
+        silent: the ids of the servers known to be up that did not answer (a server that
+            never sent anything cannot be named; ``expected - answered`` counts it).
+        responses: what the servers that answered sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: int,
+        answered: int,
+        silent: list[str],
+        responses: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.answered = answered
+        self.silent = silent
         self.responses = responses
 
 

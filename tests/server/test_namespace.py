@@ -330,3 +330,28 @@ async def test_failing_namespace_matcher_refuses_with_server_error(
         await raw.send("40/dyn,")  # and may try again: a new answer, not a violation
         assert await raw.recv() == '44/dyn,{"message":"Server error"}'
     assert any("namespace matcher failed for /dyn" in r.getMessage() for r in caplog.records)
+
+
+async def test_server_side_event_runs_handlers_and_the_first_one_answers() -> None:
+    server = plexio.Server()
+    seen: list[tuple[Any, ...]] = []
+
+    @server.on_server_side_emit("hello")
+    def first(*args: Any) -> str:
+        seen.append(("first", *args))
+        return "from-first"
+
+    @server.of("/").on_server_side_emit("hello")
+    async def second(*args: Any) -> str:
+        await asyncio.sleep(0)
+        seen.append(("second", *args))
+        return "from-second"
+
+    replies: list[Any] = []
+    server.sockets.server_side_event(["hello", 1, "two"], replies.append)
+    server.sockets.server_side_event(["unknown", 1], replies.append)  # no handler: no reply
+    server.sockets.server_side_event([], replies.append)  # no event name: ignored
+    await eventually(lambda: len(seen) == 2)
+    assert seen == [("first", 1, "two"), ("second", 1, "two")]
+    assert replies == ["from-first"]
+    await server.shutdown()

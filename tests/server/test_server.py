@@ -97,7 +97,8 @@ async def test_main_namespace_shortcuts(serve: Serve) -> None:
         )
         server.sockets_leave("everyone")
         assert "everyone" not in server.sockets.adapter.rooms
-        assert await server.server_side_emit("cluster-hello") == []
+        assert await server.server_side_emit("cluster-hello") is None
+        assert await server.server_side_emit_with_ack("cluster-hello") == []
         server.disconnect_sockets()
         assert await a.recv() == "41"
         assert await b.recv() == "41"

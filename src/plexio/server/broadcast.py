@@ -164,14 +164,20 @@ class BroadcastOperator:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         responses: list[Any] = []
-        expected: list[int] = []
+        counts: list[int] = []  # one per server that reported how many sockets it reached
+        servers = 0  # how many servers will report (known once the adapter has sent)
 
         def check() -> None:
-            if expected and len(responses) >= sum(expected) and not done.done():
+            if (
+                servers
+                and len(counts) >= servers
+                and len(responses) >= sum(counts)
+                and not done.done()
+            ):
                 done.set_result(None)
 
         def on_count(count: int) -> None:
-            expected.append(count)
+            counts.append(count)
             check()
 
         def on_ack(args: list[Any]) -> None:
@@ -180,7 +186,8 @@ class BroadcastOperator:
 
         ack_id = self._nsp.next_ack_id()
         packet = Packet.event(self._nsp.name, [event, *args], ack_id)
-        await self._adapter.broadcast_with_ack(packet, self._opts, on_count, on_ack)
+        servers = await self._adapter.broadcast_with_ack(packet, self._opts, on_count, on_ack)
+        check()
         try:
             async with asyncio.timeout(timeout):
                 await done
@@ -188,7 +195,13 @@ class BroadcastOperator:
             # Sockets that never answered would keep expecting this ack until they
             # disconnect: forget it.
             self._nsp.forget_ack(ack_id)
-            raise AckTimeoutError(responses=list(responses)) from None
+            message = "operation has timed out"
+            if servers > 1:
+                message += (
+                    f" ({len(counts)} of {servers} servers reported,"
+                    f" {len(responses)} of {sum(counts)} acks)"
+                )
+            raise AckTimeoutError(message, responses=list(responses)) from None
         except asyncio.CancelledError:
             self._nsp.forget_ack(ack_id)
             raise

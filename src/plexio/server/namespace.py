@@ -16,9 +16,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError
-from plexio.server.adapters.base import Adapter
+from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.recovery import Session
 from plexio.server.socket import Handshake, ServerSocket
@@ -43,6 +44,7 @@ class _Registry:
     def __init__(self) -> None:
         self.handlers: dict[str, list[Handler]] = {}
         self.middlewares: list[Handler] = []
+        self.server_handlers: dict[str, list[Handler]] = {}
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Registers a namespace-level handler (usable as a decorator).
@@ -57,6 +59,22 @@ class _Registry:
 
         def register(fn: Handler) -> Handler:
             self.handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def on_server_side_emit(self, event: str, handler: Handler | None = None) -> Any:
+        """Registers a handler of an event other servers send with ``server_side_emit``.
+
+        The handler gets the event's arguments (no socket; it may be async). When the
+        sender waits for replies (``server_side_emit_with_ack``), the return value of the
+        first handler is this server's reply; a server without a handler does not reply
+        (as the JavaScript server), so the sender's wait times out naming it.
+        Usable as a decorator.
+        """
+
+        def register(fn: Handler) -> Handler:
+            self.server_handlers.setdefault(event, []).append(fn)
             return fn
 
         return register if handler is None else register(handler)
@@ -90,6 +108,8 @@ class Namespace(_Registry):
         if parent is not None:
             self.handlers = parent.handlers
             self.middlewares = parent.middlewares
+            self.server_handlers = parent.server_handlers
+        self._tasks = TaskOwner()  # server-side event handlers that suspended
         self.sockets: dict[str, ServerSocket] = {}
         self._ack_id = 0
         self.adapter: Adapter = server.adapter_factory(self)
@@ -142,6 +162,34 @@ class Namespace(_Registry):
         socket = self.sockets.get(sid)
         if socket is not None:
             socket.disconnect(close)
+
+    def socket_details(self, sid: str) -> SocketDetails | None:
+        """A local socket as other servers see it."""
+        socket = self.sockets.get(sid)
+        if socket is None:
+            return None
+        shake = socket.handshake
+        handshake: dict[str, Any] = {
+            "headers": shake.headers,
+            "time": shake.time,
+            "address": shake.address,
+            "xdomain": shake.xdomain,
+            "secure": shake.secure,
+            "issued": shake.issued,
+            "url": shake.url,
+            "query": shake.query,
+            "auth": shake.auth,
+        }
+        return SocketDetails(sid, handshake, sorted(socket.rooms), socket.data)
+
+    def server_side_event(self, args: list[Any], ack: ServerSideAck | None) -> None:
+        """Runs the handlers of an event another server sent (see :meth:`on_server_side_emit`)."""
+        if not args or not isinstance(args[0], str):
+            return
+        done = ack
+        for handler in list(self.server_handlers.get(args[0], ())):
+            call_handler(handler, tuple(args[1:]), done, self._tasks, f"server-side {args[0]}")
+            done = None
 
     # --------------------------------------------------- broadcasting API
 
@@ -204,9 +252,28 @@ class Namespace(_Registry):
         """Disconnects every socket."""
         self._operator().disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
-        """Sends an event to the other servers of the cluster; returns their replies."""
-        return await self.adapter.server_side_emit([event, *args])
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Sends an event to the other servers of the cluster (see :meth:`on_server_side_emit`).
+
+        Raises:
+            ClusterError: the cluster's message bus is unreachable.
+        """
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Sends an event to the other servers and returns one reply per server.
+
+        Raises:
+            ClusterError: the cluster's message bus is unreachable.
+            ClusterTimeoutError: some servers did not reply in time (the adapter's
+                request timeout); it names them and holds the replies that came.
+        """
+        return await self.adapter.server_side_emit_with_ack([event, *args])
+
+    async def close(self) -> None:
+        """Releases the adapter and the tasks of suspended server-side handlers."""
+        await self._tasks.close()
+        await self.adapter.close()
 
     # --------------------------------------------------- connections
 

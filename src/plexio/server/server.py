@@ -155,7 +155,7 @@ class Server:
             del self._namespaces[nsp.name]
         if nsp.parent is not None:
             nsp.parent.children.pop(nsp.name, None)
-        self._background.spawn(nsp.adapter.close())
+        self._background.spawn(nsp.close())
 
     async def _connect(self, conn: Connection, name: str, auth: dict[str, Any]) -> None:
         try:
@@ -270,15 +270,23 @@ class Server:
         """Disconnects every socket of ``/``."""
         self.sockets.disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> list[Any]:
+    def on_server_side_emit(self, event: str, handler: Handler | None = None) -> Any:
+        """Registers a handler of ``/`` for an event other servers send."""
+        return self.sockets.on_server_side_emit(event, handler)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
         """Sends an event to the other servers of the cluster (on ``/``)."""
-        return await self.sockets.server_side_emit(event, *args)
+        await self.sockets.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Sends an event to the other servers (on ``/``); returns one reply per server."""
+        return await self.sockets.server_side_emit_with_ack(event, *args)
 
     async def shutdown(self) -> None:
         """Closes every connection and every adapter."""
         await self.engine.shutdown()
         for nsp in list(self._namespaces.values()):
-            await nsp.adapter.close()
+            await nsp.close()
 
 
 _ENGINE_ALIASES = {"max_http_buffer_size": "max_payload"}

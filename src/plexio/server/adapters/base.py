@@ -16,13 +16,36 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plexio.server.broadcast import BroadcastOptions
 from plexio.server.recovery import RecoveryOptions, Session
 from plexio.socketio.packets import Packet
 
-__all__ = ["Adapter", "AdapterFactory", "SocketEmitter"]
+__all__ = ["Adapter", "AdapterFactory", "ServerSideAck", "SocketDetails", "SocketEmitter"]
+
+#: Answers a server-side event that asked for a reply (only the first call counts).
+ServerSideAck = Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SocketDetails:
+    """A socket as another server sees it (what ``fetch_sockets`` sends across a cluster).
+
+    Attributes:
+        id: the socket id.
+        handshake: the handshake as the JavaScript server shapes it (``headers``,
+            ``time``, ``address``, ``xdomain``, ``secure``, ``issued``, ``url``,
+            ``query``, ``auth``).
+        rooms: the rooms it is in (its own id room included).
+        data: its ``socket.data``.
+    """
+
+    id: str
+    handshake: dict[str, Any]
+    rooms: list[str]
+    data: Any
 
 
 class SocketEmitter(Protocol):
@@ -31,6 +54,22 @@ class SocketEmitter(Protocol):
     @property
     def name(self) -> str:
         """The namespace name."""
+        ...
+
+    def next_ack_id(self) -> int:
+        """A fresh ack id of this namespace (a broadcast from another server needs one)."""
+        ...
+
+    def forget_ack(self, ack_id: int) -> None:
+        """Stops expecting ``ack_id`` on every local socket."""
+        ...
+
+    def socket_details(self, sid: str) -> SocketDetails | None:
+        """A local socket as a serialisable value, or ``None``."""
+        ...
+
+    def server_side_event(self, args: list[Any], ack: ServerSideAck | None) -> None:
+        """Runs this server's handlers of an event another server sent (``[event, *args]``)."""
         ...
 
     def encode(self, packet: Packet) -> list[str | bytes]:
@@ -101,6 +140,7 @@ class Adapter:
             members = self.rooms.get(room)
             if members is None:
                 self.rooms[room] = {sid}
+                self.room_created(room)
             else:
                 members.add(sid)
 
@@ -114,6 +154,7 @@ class Adapter:
             members.discard(sid)
             if not members:
                 del self.rooms[room]
+                self.room_deleted(room)
 
     def del_all(self, sid: str) -> None:
         """Removes a socket from every room."""
@@ -123,6 +164,13 @@ class Adapter:
                 members.discard(sid)
                 if not members:
                     del self.rooms[room]
+                    self.room_deleted(room)
+
+    def room_created(self, room: str) -> None:
+        """Called when a room gets its first socket (a cluster adapter may subscribe)."""
+
+    def room_deleted(self, room: str) -> None:
+        """Called when a room loses its last socket."""
 
     def socket_rooms(self, sid: str) -> set[str]:
         """The rooms a local socket is in (a copy)."""
@@ -260,12 +308,16 @@ class Adapter:
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
         ack: Callable[[list[Any]], None],
-    ) -> None:
+    ) -> int:
         """Broadcasts a packet with an ack id; reports how many sockets got it, then each ack.
 
-        ``client_count`` may be called once per server in a cluster.
+        ``client_count`` is called once per server of the cluster (this one included).
+
+        Returns:
+            How many servers are expected to call ``client_count``.
         """
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
+        return 1
 
     def local_broadcast_with_ack(
         self, packet: Packet, opts: BroadcastOptions, ack: Callable[[list[Any]], None]
@@ -307,8 +359,15 @@ class Adapter:
         for sid in self.targets(opts):
             self.nsp.disconnect_socket(sid, close)
 
-    async def server_side_emit(self, args: list[Any]) -> list[Any]:
-        """Sends an event to the other servers of the cluster (none here).
+    async def all_rooms(self) -> set[str]:
+        """Every room of the namespace, on every server of the cluster."""
+        return set(self.rooms)
+
+    async def server_side_emit(self, args: list[Any]) -> None:
+        """Sends an event (``[event, *args]``) to the other servers of the cluster (none here)."""
+
+    async def server_side_emit_with_ack(self, args: list[Any]) -> list[Any]:
+        """Sends an event to the other servers and waits for one reply from each.
 
         Returns:
             The other servers' replies (empty without a cluster).
