@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NPM_DIRS := tests/interop/js community/web bench/node
 
-.PHONY: run test lint bench bench-smoke install system-deps node-deps clean
+.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: install system-deps node-deps
 
 bench-smoke: install node-deps
 	$(PY) -m bench --smoke --out /tmp/plexio-bench-smoke
+
+# The community gateway's hot path against a framework-free reference (SQLite and PostgreSQL).
+bench-gateway: install node-deps
+	$(PY) -m bench.gateway
 
 clean:
 	rm -rf $(VENV) $(addsuffix /node_modules,$(NPM_DIRS))
