@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from plexio.asgi import ASGIApp
-from plexio.client import ClientSocket, Manager, connect
 from plexio.config import EngineOptions, Limits
 from plexio.exceptions import (
     AckTimeoutError,
@@ -42,3 +43,20 @@ __all__ = [
     "run",
 ]
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from plexio.client import ClientSocket, Manager, connect
+
+# The client (and its HTTP stack, httpx) loads when first used, so a server-only
+# process never imports it.
+_CLIENT_NAMES = frozenset({"ClientSocket", "Manager", "connect"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        import plexio.client
+
+        value = getattr(plexio.client, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'plexio' has no attribute {name!r}")

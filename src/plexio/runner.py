@@ -1,16 +1,66 @@
-"""``plexio.run``: serve a server with the native listener or uvicorn (layer L4)."""
+"""``plexio.run``: serve a server with the native listener or uvicorn (layer L4).
+
+A plain ``pip install plexio`` runs ``plexio.run(sio)``: the native listener parses
+HTTP with h11 and runs on asyncio's loop. The ``fast`` extra (httptools, uvloop) is
+picked up when installed; asking for one of them explicitly when it is missing raises
+one :class:`RuntimeError` naming the extra to install.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
-from typing import Any, Literal
+import ssl as ssl_module
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from plexio.asgi import ASGIApp
 
-__all__ = ["run"]
+if TYPE_CHECKING:
+    from plexio.native.http import HttpParserName
+
+__all__ = ["LoopName", "ServerName", "run"]
 
 logger = logging.getLogger(__name__)
+
+#: ``"auto"`` picks uvloop when it is installed, else asyncio's own loop.
+LoopName = Literal["auto", "asyncio", "uvloop"]
+ServerName = Literal["native", "uvicorn"]
+
+
+def _missing(what: str, extra: str, fallback: str) -> RuntimeError:
+    return RuntimeError(
+        f"{what} is not installed: pip install 'plexio[{extra}]' (or use {fallback})"
+    )
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _resolve_loop(loop: LoopName) -> Literal["asyncio", "uvloop"]:
+    if loop == "asyncio":
+        return "asyncio"
+    if loop not in ("auto", "uvloop"):
+        raise ValueError(f"unknown loop {loop!r}: use 'auto', 'asyncio' or 'uvloop'")
+    if _installed("uvloop"):
+        return "uvloop"
+    if loop == "uvloop":
+        raise _missing("loop='uvloop' needs uvloop, which", "fast", "loop='auto'")
+    return "asyncio"
+
+
+def _ssl_context(
+    certfile: str | None, keyfile: str | None, password: str | None
+) -> ssl_module.SSLContext | None:
+    if certfile is None:
+        if keyfile is not None:
+            raise ValueError("ssl_keyfile needs ssl_certfile")
+        return None
+    context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile, password)
+    return context
 
 
 def run(
@@ -18,45 +68,116 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
-    server: Literal["native", "uvicorn"] = "native",
-    use_uvloop: bool = True,
+    server: ServerName = "native",
+    loop: LoopName = "auto",
+    http: HttpParserName = "auto",
+    backlog: int = 2048,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_keyfile_password: str | None = None,
     log_level: str = "warning",
+    uvicorn_options: Mapping[str, Any] | None = None,
+    ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Serves ``target`` (a ``Server``, ``EngineServer`` or ``ASGIApp``) until interrupted.
+    """Serves ``target`` until interrupted (Ctrl-C).
 
     Args:
-        target: what to serve.
+        target: a ``Server``, an ``EngineServer`` or an ``ASGIApp``. The native
+            listener serves only Engine.IO/Socket.IO: an ``ASGIApp`` with
+            ``other_app`` needs ``server="uvicorn"`` (refused otherwise).
         host: address to bind.
-        port: port to bind.
-        server: ``"native"`` (httptools + websockets frames on asyncio, the fastest) or
-            ``"uvicorn"`` (ASGI, also serves an ``ASGIApp``'s ``other_app``).
-        use_uvloop: run on uvloop when it is installed.
+        port: port to bind (0 for a free one, reported to ``ready``).
+        server: ``"native"`` (plexio's own listener, the fastest; no ASGI) or
+            ``"uvicorn"`` (ASGI; also serves an ``ASGIApp``'s ``other_app``; needs the
+            ``uvicorn`` extra).
+        loop: ``"auto"`` (uvloop when installed), ``"asyncio"`` or ``"uvloop"``.
+        http: HTTP parser, ``"auto"`` (httptools when installed), ``"httptools"`` or
+            ``"h11"``.
+        backlog: the listen backlog.
+        ssl_certfile: PEM certificate (chain) to serve HTTPS/WSS.
+        ssl_keyfile: its private key (when not in ``ssl_certfile``).
+        ssl_keyfile_password: the key's password.
         log_level: uvicorn's log level.
-    """
-    if server == "uvicorn":
-        import uvicorn
+        uvicorn_options: further ``uvicorn.Config`` keyword arguments (``ws_max_size``,
+            ``proxy_headers``, ``root_path``, ``timeout_keep_alive``...); they override
+            the ones ``run`` derives from its own arguments.
+        ready: native listener only: called with the bound port once listening.
 
-        app = target if isinstance(target, ASGIApp) else ASGIApp(target)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level=log_level,
-            loop="uvloop" if use_uvloop else "asyncio",
-            ws="websockets",
+    Raises:
+        RuntimeError: an optional package asked for explicitly is not installed (the
+            message names the extra to install).
+        TypeError: the native listener was given an ``ASGIApp`` with ``other_app``.
+    """
+    loop_name = _resolve_loop(loop)
+    if server == "uvicorn":
+        _run_uvicorn(
+            target,
+            host,
+            port,
+            loop_name,
+            http,
+            backlog,
+            (ssl_certfile, ssl_keyfile, ssl_keyfile_password),
+            log_level,
+            uvicorn_options or {},
         )
         return
+    if server != "native":
+        raise ValueError(f"unknown server {server!r}: use 'native' or 'uvicorn'")
+    if uvicorn_options:
+        raise TypeError("uvicorn_options are for server='uvicorn'")
     from plexio.native import serve
+    from plexio.native.listener import servable
 
-    runner: Any = asyncio.run
-    if use_uvloop:
-        try:
-            import uvloop
+    servable(target)  # refuse before starting a loop
+    context = _ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
+    main = serve(target, host, port, ready=ready, backlog=backlog, ssl=context, http=http)
+    _run_loop(main, loop_name)
 
-            runner = uvloop.run
-        except ImportError:
-            logger.info("uvloop not installed, using asyncio's loop")
+
+def _run_loop(main: Coroutine[Any, Any, None], loop_name: Literal["asyncio", "uvloop"]) -> None:
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
+    if loop_name == "uvloop":
+        import uvloop
+
+        runner = uvloop.run
     try:
-        runner(serve(target, host, port))
+        runner(main)
     except KeyboardInterrupt:
         pass
+
+
+def _run_uvicorn(
+    target: Any,
+    host: str,
+    port: int,
+    loop_name: Literal["asyncio", "uvloop"],
+    http: HttpParserName,
+    backlog: int,
+    tls: tuple[str | None, str | None, str | None],
+    log_level: str,
+    options: Mapping[str, Any],
+) -> None:
+    if not _installed("uvicorn"):
+        raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
+    if http == "httptools" and not _installed("httptools"):
+        raise _missing("http='httptools' needs httptools, which", "fast", "http='auto'")
+    import uvicorn
+
+    app = target if isinstance(target, ASGIApp) else ASGIApp(target)
+    certfile, keyfile, password = tls
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "loop": loop_name,
+        "http": "auto" if http == "auto" else http,
+        # uvicorn's "websockets" implementation is deprecated; its sans-I/O one is not
+        "ws": "websockets-sansio",
+        "backlog": backlog,
+        "ssl_certfile": certfile,
+        "ssl_keyfile": keyfile,
+        "ssl_keyfile_password": password,
+    }
+    settings.update(options)
+    uvicorn.run(app, **settings)

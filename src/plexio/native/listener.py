@@ -1,15 +1,16 @@
 """The native listener: HTTP/1.1 and WebSocket straight on asyncio (layer L4).
 
 May import: plexio L0, plexio.transports, plexio.server. It serves one Engine.IO (or
-Socket.IO) server without ASGI in between: ``httptools`` parses HTTP, the sans-I/O
+Socket.IO) server without ASGI in between: ``httptools`` (when installed, else
+``h11``) parses HTTP, the sans-I/O
 ``websockets`` protocol parses incoming WebSocket frames (masking, fragments, control
 frames, the close handshake) and answers pings and closes. Outgoing data frames are
 built here: a server frame is unmasked, so the bytes of a broadcast frame are computed
 once and written to every recipient (RFC 6455 section 5.2), and everything queued for a
 socket in one loop tick leaves in one ``write``.
 
-Only the Engine.IO path is served (404 elsewhere); put the ASGI app behind uvicorn when
-other routes are needed on the same port.
+Only the Engine.IO path is served (404 elsewhere); an ``ASGIApp`` with an ``other_app``
+is refused: put it behind an ASGI server when other routes share the port.
 """
 
 from __future__ import annotations
@@ -18,18 +19,25 @@ import asyncio
 import base64
 import hashlib
 import logging
+import ssl as ssl_module
 import struct
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl
 
-import httptools
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import Side, State
 
 from plexio.exceptions import HandshakeError
+from plexio.native.http import (
+    BadRequest,
+    HttpParserName,
+    UpgradeRequested,
+    make_parser,
+    resolve_parser,
+)
 
 try:  # websockets' C helper; its pure-Python twin when the wheel has no speedups
     from websockets.speedups import apply_mask
@@ -38,7 +46,7 @@ except ImportError:  # pragma: no cover - depends on how websockets was built
 from plexio.server.engine import EngineServer, EngineSocket
 from plexio.transports.base import HttpRequest, HttpResponse
 
-__all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "serve"]
+__all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "servable", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -276,7 +284,7 @@ class HttpConnection(asyncio.Protocol):
         self._listener = listener
         self.transport: asyncio.Transport | None = None
         self.write_paused = False
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser = make_parser(self, listener.parser)
         self._url = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
@@ -321,10 +329,10 @@ class HttpConnection(asyncio.Protocol):
             self._ws.data_received(data)
             return
         try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self._start_upgrade(data[upgrade.args[0] :] if upgrade.args else b"")
-        except httptools.HttpParserError:
+            self._parser.feed(data)
+        except UpgradeRequested as upgrade:
+            self._start_upgrade(upgrade.extra)
+        except BadRequest:
             self._write_response(HttpResponse(400, b"Bad Request"), close=True)
 
     def close_soon(self) -> None:
@@ -395,11 +403,13 @@ class HttpConnection(asyncio.Protocol):
     # ------------------------------------------------------------ requests
 
     def _request(self) -> HttpRequest | None:
-        url = httptools.parse_url(self._url)
-        path = url.path.decode("latin-1") if url.path else "/"
+        target, _, query_string = self._url.decode("latin-1").partition("?")
+        if "://" in target:  # absolute-form (RFC 9112 section 3.2.2): keep the path
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path = target or "/"
+        query_string = query_string.partition("#")[0]
         if not self._listener.matches(path):
             return None
-        query_string = url.query.decode("latin-1") if url.query else ""
         query: dict[str, str] = {}
         for key, value in parse_qsl(query_string, keep_blank_values=True):
             query.setdefault(key, value)
@@ -409,7 +419,7 @@ class HttpConnection(asyncio.Protocol):
             query=query,
             headers=self._headers,
             client=self._client,
-            scheme="http",
+            scheme=self._listener.scheme,
             query_string=query_string,
         )
 
@@ -514,8 +524,16 @@ class HttpConnection(asyncio.Protocol):
 
 
 class _Listener:
-    def __init__(self, engine: EngineServer, path: str) -> None:
+    def __init__(
+        self,
+        engine: EngineServer,
+        path: str,
+        parser: Literal["httptools", "h11"],
+        scheme: str,
+    ) -> None:
         self.engine = engine
+        self.parser: Literal["httptools", "h11"] = parser
+        self.scheme = scheme
         self.path = "/" + path.strip("/") + "/"
         self._bare = self.path.rstrip("/")
         self.connections: set[HttpConnection] = set()
@@ -533,22 +551,39 @@ async def serve(
     path: str | None = None,
     ready: Callable[[int], None] | None = None,
     backlog: int = 2048,
+    ssl: ssl_module.SSLContext | None = None,
+    http: HttpParserName = "auto",
 ) -> None:
     """Serves an Engine.IO/Socket.IO server with the native listener until cancelled.
 
     Args:
-        target: an :class:`EngineServer`, a Socket.IO ``Server``, or an ``ASGIApp``.
+        target: an :class:`EngineServer`, a Socket.IO ``Server``, or an ``ASGIApp``
+            without ``other_app``.
         host: address to bind.
         port: port to bind (0 for a free one).
         path: mount path (defaults to the target's).
         ready: called with the bound port once listening.
         backlog: listen backlog.
+        ssl: a server TLS context (HTTPS and WSS), or ``None`` for plain TCP.
+        http: the HTTP parser: ``"auto"`` (httptools when installed, else h11),
+            ``"httptools"`` or ``"h11"``.
+
+    Raises:
+        TypeError: ``target`` is not servable, or is an ``ASGIApp`` with ``other_app``.
+        RuntimeError: ``http="httptools"`` without httptools installed.
     """
-    engine, default_path = _engine_of(target)
-    listener = _Listener(engine, path or default_path)
+    engine, default_path = servable(target)
+    listener = _Listener(
+        engine, path or default_path, resolve_parser(http), "https" if ssl else "http"
+    )
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: HttpConnection(listener), host, port, backlog=backlog, reuse_address=True
+        lambda: HttpConnection(listener),
+        host,
+        port,
+        backlog=backlog,
+        reuse_address=True,
+        ssl=ssl,
     )
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
@@ -569,7 +604,19 @@ async def serve(
             conn.close_soon()
 
 
-def _engine_of(target: Any) -> tuple[EngineServer, str]:
+def servable(target: Any) -> tuple[EngineServer, str]:
+    """The engine and default path the native listener would serve for ``target``.
+
+    Raises:
+        TypeError: not an ``EngineServer``, a ``Server`` or an ``ASGIApp`` without
+            ``other_app``.
+    """
+    if getattr(target, "other_app", None) is not None:
+        raise TypeError(
+            "the native listener serves only Engine.IO/Socket.IO, not an ASGIApp's "
+            "other_app; serve this app with an ASGI server: plexio.run(app, "
+            "server='uvicorn'), or pass the Server to run it alone"
+        )
     if isinstance(target, EngineServer):
         return target, "/engine.io/"
     engine = getattr(target, "engine", None)

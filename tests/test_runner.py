@@ -1,0 +1,181 @@
+"""``plexio.run`` as a user runs it: a script in a subprocess, a real client.
+
+"A plain install" is simulated by hiding the ``fast`` extra (httptools, uvloop) and
+uvicorn from the script (``sys.modules[name] = None`` makes them uninstallable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import ssl
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+import plexio
+
+REPO = Path(__file__).resolve().parents[1]
+
+_HIDE = "import sys\nfor _name in {hidden!r}:\n    sys.modules[_name] = None\n"
+
+SERVER = """
+import plexio
+
+sio = plexio.Server()
+
+@sio.on("echo")
+def echo(socket, text):
+    return text
+
+plexio.run(sio, port=0, ready=lambda port: print("PORT", port, flush=True), {options})
+"""
+
+
+def script(tmp_path: Path, body: str, hidden: Sequence[str] = ()) -> Path:
+    path = tmp_path / "app.py"
+    path.write_text(_HIDE.format(hidden=tuple(hidden)) + textwrap.dedent(body))
+    return path
+
+
+class Started:
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc = proc
+        self.port = port
+
+
+async def start(path: Path, pattern: str = r"PORT (\d+)") -> AsyncIterator[Started]:
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-W",
+        "error",
+        str(path),
+        cwd=path.parent,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise AssertionError("server exited:\n" + "".join(seen))
+                seen.append(line)
+                found = re.search(pattern, line)
+                if found:
+                    break
+        yield Started(proc, int(found.group(1)))
+        assert proc.returncode is None, "".join(seen)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        rest = await proc.stdout.read()
+        await proc.wait()
+        text = "".join(seen) + rest.decode()
+        assert "Warning" not in text, text
+
+
+async def echo_through(port: int) -> object:
+    sock = await plexio.connect(f"http://127.0.0.1:{port}", force_new=True, wait_timeout=10)
+    try:
+        return await sock.timeout(10).emit_with_ack("echo", "hi")
+    finally:
+        await sock.disconnect()
+
+
+async def test_plain_install_runs_the_native_listener(tmp_path: Path) -> None:
+    path = script(tmp_path, SERVER.format(options=""), hidden=("httptools", "uvloop", "uvicorn"))
+    async for server in start(path):
+        assert await echo_through(server.port) == "hi"
+
+
+async def test_fast_extra_is_used_when_asked(tmp_path: Path) -> None:
+    body = SERVER.format(options='loop="uvloop", http="httptools", backlog=16')
+    async for server in start(script(tmp_path, body)):
+        assert await echo_through(server.port) == "hi"
+
+
+@pytest.mark.parametrize(
+    ("options", "hidden", "message"),
+    [
+        ('loop="uvloop"', ("uvloop",), "pip install 'plexio[fast]'"),
+        ('http="httptools"', ("httptools",), "pip install 'plexio[fast]'"),
+        ('server="uvicorn"', ("uvicorn",), "pip install 'plexio[uvicorn]'"),
+    ],
+)
+def test_missing_extra_asked_for_names_it(
+    tmp_path: Path, options: str, hidden: tuple[str, ...], message: str
+) -> None:
+    path = script(tmp_path, SERVER.format(options=options), hidden=hidden)
+    done = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError:") and message in last, done.stderr
+
+
+async def test_uvicorn_without_deprecated_backend_and_with_its_options(tmp_path: Path) -> None:
+    body = """
+    import plexio
+
+    sio = plexio.Server()
+
+    @sio.on("echo")
+    def echo(socket, text):
+        return text
+
+    plexio.run(sio, port=0, server="uvicorn", backlog=16, log_level="info",
+               uvicorn_options={"timeout_keep_alive": 3, "ws_max_size": 100_000})
+    """
+    # -W error: uvicorn's deprecated "websockets" backend would stop the server at once
+    async for server in start(script(tmp_path, body), r"running on http://127.0.0.1:(\d+)"):
+        assert await echo_through(server.port) == "hi"
+
+
+def test_native_refuses_an_asgi_app_with_other_app() -> None:
+    async def web(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("never called")
+
+    app = plexio.ASGIApp(plexio.Server(), other_app=web)
+    with pytest.raises(TypeError, match="server='uvicorn'"):
+        plexio.run(app, port=0)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_native_listener_serves_tls(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    options = f"ssl_certfile={str(cert)!r}, ssl_keyfile={str(key)!r}"
+    async for server in start(script(tmp_path, SERVER.format(options=options))):
+        trust = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(verify=trust) as http:
+            url = f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
+            answer = await http.get(url)
+        assert answer.status_code == 200
+        assert answer.text.startswith('0{"sid":')
