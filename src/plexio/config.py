@@ -58,6 +58,11 @@ class EngineOptions:
         slow_client_grace: seconds a session may stay over ``max_buffered_bytes``
             before it is closed.
         cookie: name of the sid cookie set on the handshake, or ``None`` for none.
+        handshake_timeout: seconds a connection may wait before sending the headers
+            of its first (or next keep-alive) HTTP request; it is closed after that
+            (native listener; under ASGI the server's own setting applies).
+        max_pending_connections: most connections that have not sent a first request
+            yet; one more closes the oldest of them (native listener).
     """
 
     ping_interval: float = 25.0
@@ -69,6 +74,8 @@ class EngineOptions:
     max_buffered_bytes: int = 8_000_000
     slow_client_grace: float = 10.0
     cookie: str | None = None
+    handshake_timeout: float = 10.0
+    max_pending_connections: int = 1024
 
     def __post_init__(self) -> None:
         if self.ping_interval <= 0 or self.ping_timeout <= 0:
@@ -77,3 +84,7 @@ class EngineOptions:
             raise ValueError("transports must be a non-empty subset of polling, websocket")
         if self.max_buffered_bytes < 1:
             raise ValueError("max_buffered_bytes must be >= 1")
+        if self.handshake_timeout <= 0:
+            raise ValueError("handshake_timeout must be > 0")
+        if self.max_pending_connections < 1:
+            raise ValueError("max_pending_connections must be >= 1")

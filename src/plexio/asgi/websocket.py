@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from plexio.asgi.types import Receive, Send
+from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
 from plexio.server.engine import EngineServer, EngineSocket
 from plexio.transports.base import HttpRequest
@@ -125,7 +126,11 @@ async def serve_websocket(
             text = message.get("text")
             frame: str | bytes = text if text is not None else (message.get("bytes") or b"")
             if len(frame) > max_size:
-                logger.info("session %s: frame over max_payload, closing", socket.sid)
+                socket.ws_failed(
+                    sink,
+                    DisconnectReason.PAYLOAD_TOO_LARGE,
+                    f"{len(frame)}-byte WebSocket frame over max_payload",
+                )
                 sink.close(1009)
                 break
             socket.ws_received(sink, [frame])

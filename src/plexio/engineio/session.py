@@ -89,6 +89,7 @@ class Session:
         "_probing",
         "_over_since",
         "close_reason",
+        "close_detail",
         "timers_changed",
         "_over_pending",
     )
@@ -121,6 +122,8 @@ class Session:
         self._probing = False
         self._over_since: float | None = None
         self.close_reason: DisconnectReason | None = None
+        #: What went wrong, for the log, when the session ended on bad input.
+        self.close_detail: str | None = None
         #: Set whenever :meth:`next_deadline` may have changed; the I/O layer clears it
         #: after re-arming its timer (saves recomputing deadlines per message).
         self.timers_changed = True
@@ -155,7 +158,8 @@ class Session:
             return
         try:
             packets = decode_payload(body, self._options.limits)
-        except DecodeError:
+        except DecodeError as exc:
+            self.close_detail = str(exc)
             self._close(DisconnectReason.PARSE_ERROR, send_close=False)
             return
         for packet in packets:
@@ -176,7 +180,8 @@ class Session:
             return
         try:
             packet = decode_frame(frame)
-        except DecodeError:
+        except DecodeError as exc:
+            self.close_detail = str(exc)
             self._close(DisconnectReason.PARSE_ERROR, send_close=False)
             return
         self._receive_packet(packet, now)
@@ -186,12 +191,17 @@ class Session:
         if self.state is not SessionState.CLOSED:
             self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False)
 
-    def fail(self, reason: DisconnectReason) -> None:
+    def fail(self, reason: DisconnectReason, detail: str | None = None) -> None:
         """Closes the session because of a transport-level fault the I/O layer detected.
 
         Queues a ``1`` (close) frame so a pending GET learns about it.
+
+        Args:
+            reason: why the session ends.
+            detail: what went wrong, for the log.
         """
         if self.state is not SessionState.CLOSED:
+            self.close_detail = detail
             self._close(reason, send_close=True)
 
     def _receive_packet(self, packet: Packet, now: float) -> None:
@@ -214,6 +224,7 @@ class Session:
         elif ptype is PacketType.NOOP:
             pass
         else:  # OPEN or UPGRADE on the active transport
+            self.close_detail = f"unexpected {ptype.name} packet"
             self._close(DisconnectReason.PARSE_ERROR, send_close=False)
 
     # ------------------------------------------------------------------ upgrade

@@ -25,11 +25,13 @@ from collections.abc import Callable
 from typing import Any, Literal, cast
 from urllib.parse import parse_qsl
 
+from websockets.exceptions import PayloadTooBig
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import Side, State
 
+from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
 from plexio.native.http import (
     BadRequest,
@@ -51,6 +53,8 @@ __all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "servable",
 logger = logging.getLogger(__name__)
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: How long a connection closed after a refused request may take to read the response.
+_LINGER_SECONDS = 2.0
 _REASONS = {
     101: "Switching Protocols",
     200: "OK",
@@ -152,6 +156,12 @@ class NativeWebSocket:
         if transport is not None:
             transport.close()
 
+    def _fail(self, code: int, reason: DisconnectReason, detail: str) -> None:
+        # Bad input: the session ends with ``reason`` (logged), then the WebSocket closes.
+        if self.socket is not None and not self._closing:
+            self.socket.ws_failed(self, reason, detail)
+        self.close(code)
+
     def _flush_protocol(self) -> None:
         transport = self._conn.transport
         if transport is None:
@@ -201,8 +211,9 @@ class NativeWebSocket:
                 try:
                     messages.append(payload.decode())
                 except UnicodeDecodeError:
-                    logger.info("websocket sent invalid UTF-8, closing")
-                    self.close(1007)
+                    if messages and self.socket is not None:
+                        self.socket.ws_received(self, messages)
+                    self._fail(1007, DisconnectReason.PARSE_ERROR, "text frame is not UTF-8")
                     return
             else:
                 messages.append(payload)
@@ -232,7 +243,16 @@ class NativeWebSocket:
                 messages.append(message)
         if messages and self.socket is not None and not self._closing:
             self.socket.ws_received(self, messages)
-        if proto.parser_exc is not None or proto.state is not State.OPEN:
+        exc = proto.parser_exc
+        if exc is not None and self.socket is not None and not self._closing:
+            if isinstance(exc, PayloadTooBig):
+                reason = DisconnectReason.PAYLOAD_TOO_LARGE
+                detail = "WebSocket frame over max_payload"
+            else:
+                reason = DisconnectReason.PROTOCOL_ERROR
+                detail = f"bad WebSocket frame: {exc}"
+            self.socket.ws_failed(self, reason, detail)
+        if exc is not None or proto.state is not State.OPEN:
             self._flush_protocol()
             if proto.state is not State.OPEN:
                 self._conn.close_soon()
@@ -266,8 +286,7 @@ class NativeWebSocket:
         try:
             return data.decode()
         except UnicodeDecodeError:
-            logger.info("websocket sent invalid UTF-8, closing")
-            self.close(1007)
+            self._fail(1007, DisconnectReason.PARSE_ERROR, "text frame is not UTF-8")
             return None
 
     def connection_lost(self) -> None:
@@ -295,6 +314,7 @@ class HttpConnection(asyncio.Protocol):
         self._body_future: asyncio.Future[bytes | None] | None = None
         self._requests: set[asyncio.Task[None]] = set()
         self._client: tuple[str, int] | None = None
+        self._lingering = False
 
     # ------------------------------------------------------------ asyncio.Protocol
 
@@ -303,10 +323,10 @@ class HttpConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self._client = (str(peer[0]), int(peer[1]))
-        self._listener.connections.add(self)
+        self._listener.connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._listener.connections.discard(self)
+        self._listener.connection_lost(self)
         if self._ws is not None:
             self._ws.connection_lost()
         for task in list(self._requests):
@@ -328,6 +348,8 @@ class HttpConnection(asyncio.Protocol):
         if self._ws is not None:
             self._ws.data_received(data)
             return
+        if self._lingering:
+            return  # the rest of a refused request: not parsed
         try:
             self._parser.feed(data)
         except UpgradeRequested as upgrade:
@@ -339,6 +361,26 @@ class HttpConnection(asyncio.Protocol):
         """Closes the TCP connection after what is buffered."""
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Drops the TCP connection now, discarding what is buffered."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _linger(self) -> None:
+        # Closing a socket whose peer is still sending makes the kernel answer with a
+        # reset, which may destroy the response not yet read: stop reading, send FIN
+        # after the response, and drop the connection after a short deadline.
+        transport = self.transport
+        if transport is None or self._lingering:
+            return
+        self._lingering = True
+        transport.pause_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(_LINGER_SECONDS, self.abort)
+        else:  # pragma: no cover - every asyncio/uvloop TCP transport can
+            transport.close()
 
     # ------------------------------------------------------------ httptools callbacks
 
@@ -362,30 +404,55 @@ class HttpConnection(asyncio.Protocol):
             return
         self._body_size += len(body)
         if self._body_size > self._listener.engine.options.limits.max_payload:
-            self._too_large = True
-            self._body = []
+            self._refuse_body()
             return
         self._body.append(body)
+
+    def _refuse_body(self) -> None:
+        # Over max_payload (announced or counted): the request is answered now (413
+        # from the engine, which closes the session) and the rest is never read.
+        self._too_large = True
+        self._body = []
+        future = self._body_future
+        if future is not None and not future.done():
+            future.set_result(None)
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def on_headers_complete(self) -> None:
         # The engine sees a request as soon as its headers are in, as under ASGI: a
         # POST whose body is still arriving is "in flight", so an overlapping POST is
         # detected (Engine.IO v4: at most one POST at a time) instead of reordered.
+        self._listener.request_started(self)
         if self._parser.should_upgrade():
             return
         request = self._request()
+        length = self._headers.get("content-length", "")
+        announced_too_large = (
+            length.isdigit() and int(length) > self._listener.engine.options.limits.max_payload
+        )
         if request is None:
             self._body_future = None
+            if announced_too_large:
+                self._too_large = True
+                self._write_response(HttpResponse(413, b"Payload Too Large"), close=True)
             return
         loop = asyncio.get_running_loop()
         self._body_future = loop.create_future()
+        if announced_too_large:
+            self._refuse_body()
         keep_alive = bool(self._parser.should_keep_alive())
         task = loop.create_task(
             self._serve_http(request, self._body_future, self._task, keep_alive)
         )
         self._task = task
         self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
+        task.add_done_callback(self._request_done)
+
+    def _request_done(self, task: asyncio.Task[None]) -> None:
+        self._requests.discard(task)
+        if not self._requests and self._ws is None and (self._task is None or self._task.done()):
+            self._listener.idle(self)
 
     def on_message_complete(self) -> None:
         if self._parser.should_upgrade():
@@ -393,6 +460,8 @@ class HttpConnection(asyncio.Protocol):
         future = self._body_future
         if future is None:
             self._write_response(HttpResponse(404, b"Not Found"), close=False)
+            if not self._requests:
+                self._listener.idle(self)
             return
         self._body_future = None
         # Reading goes on while a GET is held, so a client that goes away is noticed
@@ -463,7 +532,7 @@ class HttpConnection(asyncio.Protocol):
         head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         transport.write(head_bytes if head else head_bytes + response.body)
         if close:
-            transport.close()
+            self._linger()
 
     def _start_upgrade(self, extra: bytes) -> None:
         request = self._request()
@@ -524,6 +593,15 @@ class HttpConnection(asyncio.Protocol):
 
 
 class _Listener:
+    """What the connections of one listening socket share.
+
+    Slowloris guard: a connection waiting for the headers of a request (a new one, or
+    an idle keep-alive one) is closed ``handshake_timeout`` seconds after it started
+    waiting, and at most ``max_pending_connections`` new connections may be waiting
+    for their first request: one more drops the oldest of them (a real client sends
+    its request at once, so the oldest waiter is the likeliest attacker).
+    """
+
     def __init__(
         self,
         engine: EngineServer,
@@ -538,9 +616,86 @@ class _Listener:
         self._bare = self.path.rstrip("/")
         self.connections: set[HttpConnection] = set()
         self.cache = _FrameCache()
+        options = engine.options
+        self._timeout = options.handshake_timeout
+        self._max_pending = options.max_pending_connections
+        self._waiting: dict[HttpConnection, float] = {}  # since when, oldest first
+        self._fresh: dict[HttpConnection, None] = {}  # no request yet, oldest first
+        self._sweep: asyncio.TimerHandle | None = None
+        #: Connections closed by the slowloris guard (timed out, or evicted).
+        self.timed_out = 0
+        self.evicted = 0
 
     def matches(self, path: str) -> bool:
         return path == self._bare or path.startswith(self.path)
+
+    def connection_made(self, conn: HttpConnection) -> None:
+        self.connections.add(conn)
+        if len(self._fresh) >= self._max_pending:
+            oldest = next(iter(self._fresh))
+            self._forget(oldest)
+            self.evicted += 1
+            if self.evicted == 1 or self.evicted % 1000 == 0:
+                logger.warning(
+                    "more than max_pending_connections=%d connections sent no request: "
+                    "dropping the oldest (%d so far)",
+                    self._max_pending,
+                    self.evicted,
+                )
+            oldest.abort()
+        self._fresh[conn] = None
+        self.idle(conn)
+
+    def connection_lost(self, conn: HttpConnection) -> None:
+        self.connections.discard(conn)
+        self._forget(conn)
+
+    def request_started(self, conn: HttpConnection) -> None:
+        """``conn`` sent the headers of a request."""
+        self._forget(conn)
+
+    def idle(self, conn: HttpConnection) -> None:
+        """``conn`` waits for the headers of its next request."""
+        waiting = self._waiting
+        waiting.pop(conn, None)
+        loop = self.engine.loop
+        waiting[conn] = loop.time()
+        if self._sweep is None:
+            self._sweep = loop.call_later(self._sweep_period(), self._on_sweep)
+
+    def _forget(self, conn: HttpConnection) -> None:
+        self._waiting.pop(conn, None)
+        self._fresh.pop(conn, None)
+
+    def _sweep_period(self) -> float:
+        return min(1.0, max(0.05, self._timeout / 4))
+
+    def _on_sweep(self) -> None:
+        self._sweep = None
+        loop = self.engine.loop
+        cutoff = loop.time() - self._timeout
+        expired: list[HttpConnection] = []
+        for conn, since in self._waiting.items():
+            if since > cutoff:
+                break
+            expired.append(conn)
+        for conn in expired:
+            self._forget(conn)
+            conn.close_soon()
+        if expired:
+            self.timed_out += len(expired)
+            logger.info(
+                "closed %d connections that sent no request within handshake_timeout=%gs",
+                len(expired),
+                self._timeout,
+            )
+        if self._waiting:
+            self._sweep = loop.call_later(self._sweep_period(), self._on_sweep)
+
+    def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
 
 
 async def serve(
@@ -600,6 +755,7 @@ async def serve(
                 await engine.shutdown()
         except Exception:
             logger.exception("shutdown failed")
+        listener.close()
         for conn in list(listener.connections):
             conn.close_soon()
 

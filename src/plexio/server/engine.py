@@ -48,6 +48,14 @@ AllowRequest = Callable[[HttpRequest], bool | Awaitable[bool]]
 CorsOrigins = str | Sequence[str] | Callable[[str], bool] | None
 
 _TEXT = "text/plain; charset=UTF-8"
+#: Ordinary ends of a session, logged at DEBUG; every other reason is logged at INFO.
+_QUIET_REASONS = frozenset(
+    {
+        DisconnectReason.TRANSPORT_CLOSE,
+        DisconnectReason.FORCED_CLOSE,
+        DisconnectReason.SERVER_SHUTTING_DOWN,
+    }
+)
 
 
 class EngineHandler(Protocol):
@@ -221,12 +229,25 @@ class EngineSocket:
         self._after_session_change()
 
     def ws_closed(self, sink: FrameSink) -> None:
-        """The serving shell saw ``sink`` close (peer gone, or an oversized frame)."""
+        """The serving shell saw ``sink`` close (the peer went away)."""
         if sink is self._sink:
             self._sink = None
             self.session.receive_eof()
             self._after_session_change()
         elif sink is self._probe:
+            self._probe = None
+            self.session.abort_upgrade()
+            self._after_session_change()
+
+    def ws_failed(self, sink: FrameSink, reason: DisconnectReason, detail: str) -> None:
+        """The serving shell is closing ``sink`` because of bad input (an oversized or
+        malformed frame): the session ends with ``reason``, logged with ``detail``."""
+        if sink is self._sink:
+            self._sink = None
+            self.session.fail(reason, detail)
+            self._after_session_change()
+        elif sink is self._probe:
+            logger.info("session %s: upgrade probe failed (%s: %s)", self.sid, reason, detail)
             self._probe = None
             self.session.abort_upgrade()
             self._after_session_change()
@@ -284,6 +305,13 @@ class EngineSocket:
         if self._closed:
             return
         self._closed = True
+        detail = self.session.close_detail
+        if reason in _QUIET_REASONS:
+            logger.debug("session %s closed: %s", self.sid, reason)
+        elif detail:
+            logger.info("session %s closed: %s (%s)", self.sid, reason, detail)
+        else:
+            logger.info("session %s closed: %s", self.sid, reason)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -448,8 +476,7 @@ class EngineServer:
         if socket._poll_waiter is not None:
             # At most one outstanding GET (Engine.IO v4): the newcomer is refused and the
             # session closes; the pending GET is completed with the close packet.
-            logger.info("session %s: overlapping GET, closing", socket.sid)
-            socket.session.fail(DisconnectReason.PROTOCOL_ERROR)
+            socket.session.fail(DisconnectReason.PROTOCOL_ERROR, "overlapping GET")
             socket._after_session_change()
             socket._wake()
             raise handshake.bad_request()
@@ -466,8 +493,7 @@ class EngineServer:
                 # The client went away while its GET was held: end the session rather
                 # than write what comes next into a dead connection (as Node does).
                 if not socket.closed:
-                    logger.info("session %s: held GET aborted by the client, closing", socket.sid)
-                    session.fail(DisconnectReason.TRANSPORT_ERROR)
+                    session.fail(DisconnectReason.TRANSPORT_ERROR, "held GET aborted by the client")
                     socket._after_session_change()
                 raise
             finally:
@@ -485,8 +511,7 @@ class EngineServer:
     ) -> HttpResponse:
         session = socket.session
         if socket._post_busy:
-            logger.info("session %s: overlapping POST, closing", socket.sid)
-            session.fail(DisconnectReason.PROTOCOL_ERROR)
+            session.fail(DisconnectReason.PROTOCOL_ERROR, "overlapping POST")
             socket._after_session_change()
             raise handshake.bad_request()
         socket._post_busy = True
@@ -495,15 +520,13 @@ class EngineServer:
         finally:
             socket._post_busy = False
         if raw is None:
-            logger.info("session %s: POST over max_payload, closing", socket.sid)
-            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE)
+            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE, "POST body over max_payload")
             socket._after_session_change()
             return self._error_response(HandshakeError(3, "Payload too large", 413), cors)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            logger.info("session %s: POST body is not UTF-8, closing", socket.sid)
-            session.fail(DisconnectReason.PARSE_ERROR)
+            session.fail(DisconnectReason.PARSE_ERROR, "POST body is not UTF-8")
             socket._after_session_change()
             raise handshake.bad_request() from None
         session.receive_payload(text, self.loop.time())

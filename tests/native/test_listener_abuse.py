@@ -1,0 +1,186 @@
+"""The native listener under hostile clients: oversized bodies, slowloris, bad frames."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Literal
+
+import httpx
+import pytest
+from tests.helpers.apps import RecordingEcho
+from tests.helpers.eio import RawEngineIO
+
+from plexio.config import EngineOptions, Limits
+from plexio.native import serve
+from plexio.server.engine import EngineServer
+
+
+#: Which HTTP parser the listener uses in this module's tests (both are checked).
+_PARSER: list[Literal["httptools", "h11"]] = ["httptools"]
+
+
+@pytest.fixture(autouse=True, params=["httptools", "h11"])
+def http_parser(request: pytest.FixtureRequest) -> Iterator[None]:
+    _PARSER[0] = request.param
+    yield
+    _PARSER[0] = "httptools"
+
+
+@contextlib.asynccontextmanager
+async def native(engine: EngineServer) -> AsyncIterator[int]:
+    loop = asyncio.get_running_loop()
+    port: asyncio.Future[int] = loop.create_future()
+    task = loop.create_task(serve(engine, "127.0.0.1", 0, ready=port.set_result, http=_PARSER[0]))
+    try:
+        yield await asyncio.wait_for(port, 5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def served(
+    **options: object,
+) -> AsyncIterator[tuple[int, RawEngineIO, RecordingEcho]]:
+    handler = RecordingEcho()
+    opts = EngineOptions(limits=Limits(max_payload=10_000), **options)  # type: ignore[arg-type]
+    engine = EngineServer(handler, opts)
+    async with native(engine) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as h:
+        yield port, RawEngineIO(h, f"ws://127.0.0.1:{port}"), handler
+
+
+async def _read_until_eof(reader: asyncio.StreamReader) -> bytes:
+    chunks = []
+    with contextlib.suppress(ConnectionError):
+        while chunk := await reader.read(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_post_announcing_a_huge_body_is_refused_from_its_headers() -> None:
+    async with served() as (port, eio, handler):
+        hs = await eio.handshake()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"POST /engine.io/?EIO=4&transport=polling&sid={hs.sid} HTTP/1.1\r\n"
+            f"Host: x\r\nContent-Length: {100 * 1024 * 1024}\r\n\r\n".encode()
+            + b"4" * 8192
+        )
+        # The answer comes without the body: the client never sends the other 100 MiB.
+        answer = await asyncio.wait_for(_read_until_eof(reader), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]
+        assert answer.endswith(b'{"code":3,"message":"Payload too large"}')
+        assert await handler.wait_disconnected(hs.sid) == "payload too large"
+        await eio.assert_echoes()
+
+
+async def test_post_counted_over_the_limit_is_refused_before_its_end() -> None:
+    async with served() as (port, eio, handler):
+        hs = await eio.handshake()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"POST /engine.io/?EIO=4&transport=polling&sid={hs.sid} HTTP/1.1\r\n"
+            "Host: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            + b"3000\r\n"
+            + b"4" * 0x3000
+            + b"\r\n"
+        )
+        answer = await asyncio.wait_for(_read_until_eof(reader), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:100]
+        assert await handler.wait_disconnected(hs.sid) == "payload too large"
+
+
+async def test_oversized_body_elsewhere_is_refused_too() -> None:
+    async with served() as (port, _, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\nxx")
+        answer = await asyncio.wait_for(_read_until_eof(reader), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+async def test_connection_sending_no_complete_request_is_closed() -> None:
+    async with served(handshake_timeout=0.2) as (port, eio, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+        assert await asyncio.wait_for(_read_until_eof(reader), 10) == b""
+        writer.close()
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(_read_until_eof(idle_reader), 10) == b""
+        idle_writer.close()
+        await eio.assert_echoes()
+
+
+async def test_idle_keep_alive_connection_is_closed() -> None:
+    async with served(handshake_timeout=0.2) as (port, _, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await asyncio.wait_for(_read_until_eof(reader), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 404 ")
+
+
+async def test_held_get_is_not_timed_out() -> None:
+    async with served(handshake_timeout=0.1, ping_interval=0.6) as (_, eio, handler):
+        hs = await eio.handshake()
+        response = await eio.get(hs.sid)  # held until the ping, past handshake_timeout
+        assert response.text == "2"
+        assert handler.disconnected == []
+
+
+async def test_too_many_connections_without_a_request_drop_the_oldest() -> None:
+    async with served(max_pending_connections=3) as (port, eio, _):
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        newcomer = await asyncio.open_connection("127.0.0.1", port)
+        first_reader, _ = idle[0]
+        assert await asyncio.wait_for(_read_until_eof(first_reader), 10) == b""
+        # The others are still open, and a client completing its request is served.
+        await eio.assert_echoes()
+        for _, writer in [*idle, newcomer]:
+            writer.close()
+
+
+async def test_oversized_frame_ends_the_session_with_its_reason_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="plexio")
+    async with served() as (_, eio, handler):
+        async with eio.ws_connect() as ws:
+            info = await eio.ws_handshake(ws)
+            await ws.send("4" + "x" * 20_000)
+            assert await handler.wait_disconnected(info["sid"]) == "payload too large"
+        assert f"session {info['sid']} closed: payload too large" in caplog.text
+        await eio.assert_echoes()
+
+
+@pytest.mark.parametrize(
+    ("frame", "detail"),
+    [("9nine", "unknown packet type '9'"), ("", "empty packet"), ("0{}", "unexpected OPEN")],
+)
+async def test_engineio_parse_errors_are_logged(
+    caplog: pytest.LogCaptureFixture, frame: str, detail: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="plexio")
+    async with served() as (_, eio, handler):
+        async with eio.ws_connect() as ws:
+            info = await eio.ws_handshake(ws)
+            await ws.send(frame)
+            assert await handler.wait_disconnected(info["sid"]) == "parse error"
+        assert f"session {info['sid']} closed: parse error ({detail}" in caplog.text
+
+
+async def test_bad_base64_in_a_polling_body_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="plexio")
+    async with served() as (_, eio, handler):
+        hs = await eio.handshake()
+        response = await eio.post(hs.sid, "b!!not base64")
+        assert response.status_code == 400
+        assert await handler.wait_disconnected(hs.sid) == "parse error"
+        assert "closed: parse error (invalid base64" in caplog.text
