@@ -17,7 +17,6 @@ from plexio.config import EngineOptions, Limits
 from plexio.native import serve
 from plexio.server.engine import EngineServer
 
-
 #: Which HTTP parser the listener uses in this module's tests (both are checked).
 _PARSER: list[Literal["httptools", "h11"]] = ["httptools"]
 
