@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-NPM_DIRS := tests/interop/js community/web bench/node
+NPM_DIRS := tests/interop/js community/web bench/node topology/js
 
 .PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean
 

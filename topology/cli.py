@@ -7,8 +7,17 @@ Two sweeps, each point on a fresh server process:
 * ``users``: 10 and 50 communities per user, users growing (100, 300, 1000): the size
   of a reconnect storm (A and B).
 
+Then the parts beyond loopback (``--parts``, all by default):
+
+* ``latency``: time to ready and round trips through a delay proxy (:mod:`topology.latency`);
+* ``moving``: leaving and joining channels and communities (:mod:`topology.moving`);
+* ``clients``: socket.io-client under Node and in Chromium, plexio's client: client-side
+  cost per namespace, and the browser's HAR (:mod:`topology.clientcost`);
+* ``cluster``: what a channel message costs a Redis cluster (:mod:`topology.cluster`).
+
 Writes ``results.json``, ``report.md`` and PNG plots to ``--out``
-(default ``topology/results``). ``--smoke`` runs tiny counts in a few seconds.
+(default ``topology/results``). ``--smoke`` runs tiny counts quickly. A progress line on
+stderr shows where the run is.
 """
 
 from __future__ import annotations
@@ -24,13 +33,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from topology.clientcost import ClientCostPlan, run_client_costs
+from topology.clients import CLIENT_KINDS
+from topology.cluster import ClusterPlan, run_cluster
+from topology.latency import NETWORKS, LatencyPlan, Network, run_latency
+from topology.moving import MovingPlan, run_moving
 from topology.procstat import raise_nofile_limit
+from topology.progress import Progress
 from topology.runner import PointSpec, run_point
 from topology.scenario import TOPOLOGIES, TRANSPORTS
 
 __all__ = ["main", "parse_args", "plan_points", "run"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+PARTS: tuple[str, ...] = ("sweeps", "latency", "moving", "clients", "cluster")
 
 
 def _ints(text: str) -> list[int]:
@@ -75,6 +91,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=None, help="seconds for the whole run")
     parser.add_argument("--point-budget", type=float, default=120.0, help="seconds per point")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--parts", type=_names(PARTS), default=list(PARTS), help="what to measure")
+    parser.add_argument(
+        "--rtt-ms",
+        type=_ints,
+        default=None,
+        help="latency: round-trip times to add (loopback is always measured)",
+    )
+    parser.add_argument("--kbps", type=int, default=1000, help="latency: capped network, kbit/s")
+    parser.add_argument("--clients", type=_names(CLIENT_KINDS), default=list(CLIENT_KINDS))
+    parser.add_argument("--samples", type=int, default=None, help="connects per latency point")
     args = parser.parse_args(argv)
     smoke = args.smoke
     defaults: dict[str, Any] = {
@@ -94,7 +120,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--users, --members and --channels must be positive, --messages >= 0")
     if args.solo < 0 or args.budget <= 0 or args.point_budget <= 0:
         parser.error("--solo must be >= 0, budgets positive")
+    if args.samples is None:
+        args.samples = 1 if smoke else 3
+    if args.samples < 1 or args.kbps < 0:
+        parser.error("--samples must be positive, --kbps >= 0")
     return args
+
+
+def latency_plan(args: argparse.Namespace) -> LatencyPlan:
+    """The latency sweep the arguments ask for."""
+    if args.rtt_ms is not None:
+        networks = tuple(Network(r) for r in [0, *args.rtt_ms])
+        if args.kbps:
+            networks += (Network(max(args.rtt_ms), args.kbps),)
+    elif args.smoke:
+        networks = (Network(0), Network(100))
+    else:
+        networks = tuple(
+            Network(n.rtt_ms, args.kbps if n.kbps else 0)
+            for n in NETWORKS
+            if args.kbps or not n.kbps
+        )
+    smoke_kinds = [k for k in args.clients if k in ("wire-ws", "wire-polling", "node")]
+    return LatencyPlan(
+        networks=networks,
+        per_user=(2,) if args.smoke else (1, 10, 50),
+        kinds=tuple(smoke_kinds if args.smoke else args.clients),
+        samples=args.samples,
+    )
+
+
+def moving_plan(args: argparse.Namespace) -> MovingPlan:
+    """The moving-around measurement the arguments ask for."""
+    return MovingPlan(
+        per_user=(2,) if args.smoke else (10, 50),
+        transports=tuple(args.transports),
+        reps=5 if args.smoke else 200,
+    )
+
+
+def client_cost_plan(args: argparse.Namespace) -> ClientCostPlan:
+    """The client-cost measurement the arguments ask for."""
+    if args.smoke:
+        return ClientCostPlan(per_user=(1, 3), samples=1, har_n=3)
+    return ClientCostPlan(samples=args.samples)
+
+
+def cluster_plan(args: argparse.Namespace) -> ClusterPlan:
+    """The cluster measurement the arguments ask for."""
+    return ClusterPlan(users=12 if args.smoke else 60, messages=5 if args.smoke else 100)
 
 
 def plan_points(args: argparse.Namespace) -> list[tuple[str, PointSpec]]:
@@ -124,8 +198,19 @@ def plan_points(args: argparse.Namespace) -> list[tuple[str, PointSpec]]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Measures every planned point within the budget; returns the results object."""
+    """Measures every planned part (the sweeps within their budget); returns the results."""
     raise_nofile_limit()
+    points = plan_points(args) if "sweeps" in args.parts else []
+    plans: dict[str, Any] = {}
+    if "latency" in args.parts:
+        plans["latency"] = latency_plan(args)
+    if "moving" in args.parts:
+        plans["moving"] = moving_plan(args)
+    if "clients" in args.parts:
+        plans["clients"] = client_cost_plan(args)
+    if "cluster" in args.parts:
+        plans["cluster"] = cluster_plan(args)
+    progress = Progress(len(points) + sum(p.steps() for p in plans.values()))
     started = time.monotonic()
     results: dict[str, Any] = {
         "meta": {
@@ -142,12 +227,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "points": [],
         "skipped": [],
     }
-    for sweep, spec in plan_points(args):
+    for sweep, spec in points:
         left = args.budget - (time.monotonic() - started)
         label = f"{sweep}: {spec.topology} {spec.transport} users={spec.users} N={spec.per_user}"
         if left < 5:
             results["skipped"].append({"sweep": sweep, "spec": dataclasses.asdict(spec)})
-            print(f"skip  {label} (budget spent)", file=sys.stderr)
+            progress.note(f"skip  {label} (budget spent)")
+            progress.step(label)
             continue
         bounded = dataclasses.replace(spec, budget_s=min(spec.budget_s, left))
         t0 = time.monotonic()
@@ -165,7 +251,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         status = record.get("failed") or (
             f"{len(record['errors'])} errors" if record["errors"] else "ok"
         )
-        print(f"done  {label} in {record['elapsed_s']:.1f}s: {status}", file=sys.stderr)
+        if status != "ok":
+            progress.note(f"{label}: {status}")
+        progress.step(f"{label} ({record['elapsed_s']:.1f}s)")
+    if "latency" in plans:
+        results["latency"] = await run_latency(plans["latency"], progress)
+    if "moving" in plans:
+        results["moving"] = await run_moving(plans["moving"], progress)
+    if "clients" in plans:
+        results["clients"] = await run_client_costs(plans["clients"], args.out, progress)
+    if "cluster" in plans:
+        results["cluster"] = await run_cluster(plans["cluster"], progress)
     results["meta"]["elapsed_s"] = time.monotonic() - started
     results["meta"]["loadavg_end"] = os.getloadavg()[0]
     return results
@@ -190,4 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     write_report(results, out, plots=not args.no_plots)
     print(f"wrote {out / 'results.json'} and {out / 'report.md'}", file=sys.stderr)
     failed = [p for p in results["points"] if "failed" in p]
-    return 1 if failed else 0
+    part_errors = [
+        e
+        for part in ("latency", "moving", "clients")
+        for e in results.get(part, {}).get("errors", [])
+        if not e.startswith("skipped")
+    ]
+    return 1 if failed or part_errors else 0

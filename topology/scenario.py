@@ -5,6 +5,14 @@ CONNECT carrying the token; the server joins the channel rooms. The CONNECTs are
 pipelined, as socket.io-client does (every socket sends its CONNECT as soon as the
 shared Engine.IO connection is open; over polling they leave in one POST).
 
+With ``sequential=True`` an A user awaits each namespace's CONNECT reply before it sends
+the next CONNECT (``for (...) await connected(io.socket(ns))``, a common way to write it):
+N round trips instead of one.
+
+After connecting, a user can move around (:meth:`User.move`): leave and join a channel,
+leave and join a community (A: DISCONNECT and a new CONNECT; B: ``unsubscribe`` and
+``subscribe`` events with acks).
+
 Topology ``"B"``: one CONNECT to ``/socket`` carrying the token; the server joins
 ``commu:{id}`` and ``commu:{id}:chan:{k}`` from its membership table before replying.
 
@@ -28,11 +36,13 @@ from topology.wire import (
     make_transport,
 )
 
-__all__ = ["TOPOLOGIES", "TRANSPORTS", "ConnectRefused", "User"]
+__all__ = ["MOVES", "TOPOLOGIES", "TRANSPORTS", "ConnectRefused", "User"]
 
 TOPOLOGIES: tuple[str, ...] = ("A", "B", "B-sub")
 TRANSPORTS: tuple[str, ...] = ("websocket", "polling")
 MESSAGE_TEXT = "hello from the topology measurement"
+#: What a connected user can do to move around (see :meth:`User.move`).
+MOVES: tuple[str, ...] = ("channel:leave", "channel:join", "community:leave", "community:join")
 
 
 class ConnectRefused(Exception):
@@ -50,6 +60,7 @@ class User:
         host: server address.
         port: server port.
         timeout: bound on every network wait, in seconds.
+        sequential: (A) await each namespace before connecting the next.
     """
 
     def __init__(
@@ -61,6 +72,7 @@ class User:
         host: str,
         port: int,
         timeout: float = 30.0,
+        sequential: bool = False,
     ) -> None:
         if topology not in TOPOLOGIES:
             raise ValueError(f"unknown topology {topology!r} (expected one of {TOPOLOGIES})")
@@ -69,6 +81,7 @@ class User:
         self.topology = topology
         self.transport: Transport = make_transport(transport, host, port, timeout)
         self.timeout = timeout
+        self.sequential = sequential
         self.token = make_token(user)
         self.delivered = 0
         self.ready_s = 0.0
@@ -137,8 +150,13 @@ class User:
         auth: dict[str, Any] = {"token": self.token}
         if self.topology == "A":
             names = [community_namespace(c) for c in self.communities]
-            self._pending = set(names)
-            await self._exchange([encode_connect(n, auth) for n in names], self._no_pending)
+            if self.sequential:
+                for name in names:
+                    self._pending = {name}
+                    await self._exchange([encode_connect(name, auth)], self._no_pending)
+            else:
+                self._pending = set(names)
+                await self._exchange([encode_connect(n, auth) for n in names], self._no_pending)
         else:
             if self.topology == "B":
                 auth["subscribe"] = "server"
@@ -159,6 +177,55 @@ class User:
 
     def _no_pending(self) -> bool:
         return not self._pending
+
+    # ------------------------------------------------------------ moving around
+
+    async def _request(self, namespace: str, args: list[Any]) -> Any:
+        """An event with an ack, waited for (one exchange); returns the ack's first value."""
+        ack_id, future = self._ack_future(namespace)
+        await self._exchange([encode_event(namespace, args, ack_id)], future.done)
+        answer = future.result()
+        if not (isinstance(answer, list) and answer and answer[0].get("ok")):
+            raise ProtocolError(f"{args[0]} refused: {answer}")
+        return answer[0]
+
+    async def move(self, move: str, community: int, channel: int = 0) -> None:
+        """Moves around after connecting (the user must not be reading in the background).
+
+        ``"channel:leave"`` / ``"channel:join"``: an event with an ack in the community's
+        namespace (A) or in ``/socket`` (B). ``"community:leave"``: A sends a DISCONNECT
+        for the namespace (no reply: the client is done at once), B an ``unsubscribe``
+        event with an ack. ``"community:join"``: A a CONNECT with the token (the server
+        verifies it and the membership again), B a ``subscribe`` event with an ack.
+
+        Raises:
+            ValueError: unknown move.
+            ProtocolError: the server refused.
+        """
+        if move not in MOVES:
+            raise ValueError(f"unknown move {move!r} (one of {MOVES})")
+        a = self.topology == "A"
+        if move.startswith("channel:"):
+            if a:
+                await self._request(community_namespace(community), [move, {"chan": channel}])
+            else:
+                body = {"commu": community, "chan": channel}
+                await self._request(MAIN_NAMESPACE, [move, body])
+        elif move == "community:leave":
+            if a:
+                await self.transport.send(["1" + community_namespace(community) + ","])
+            else:
+                answer = await self._request(MAIN_NAMESPACE, ["unsubscribe", [community]])
+                if answer.get("left") != [community]:
+                    raise ProtocolError(f"unsubscribe did not leave {community}: {answer}")
+        elif a:
+            name = community_namespace(community)
+            self._pending = {name}
+            await self._exchange([encode_connect(name, {"token": self.token})], self._no_pending)
+        else:
+            answer = await self._request(MAIN_NAMESPACE, ["subscribe", [community]])
+            if answer.get("joined") != [community]:
+                raise ProtocolError(f"subscribe did not join {community}: {answer}")
 
     # ------------------------------------------------------------ steady state
 

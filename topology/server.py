@@ -83,6 +83,19 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
 
     communities.on("message:send", send_in_community)
 
+    def channel_in_community(join: bool) -> Any:
+        def handler(socket: Any, message: Any) -> Any:
+            channel = message.get("chan") if isinstance(message, dict) else None
+            if not isinstance(channel, int) or not 0 <= channel < channels:
+                return {"ok": False, "error": "bad channel"}
+            (socket.join if join else socket.leave)(f"chan:{channel}")
+            return {"ok": True}
+
+        return handler
+
+    communities.on("channel:join", channel_in_community(True))
+    communities.on("channel:leave", channel_in_community(False))
+
     # ---------------------------------------------------------------- topology B
     main_ns = sio.of(MAIN_NAMESPACE)
 
@@ -113,6 +126,37 @@ def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.
         return {"ok": True, "joined": granted}
 
     main_ns.on("subscribe", subscribe)
+
+    def unsubscribe(socket: Any, wanted: Any) -> Any:
+        if not isinstance(wanted, list) or len(wanted) > 10_000:
+            return {"ok": False, "error": "expected a list of community ids"}
+        subscribed: set[int] = socket.data["communities"]
+        left = [c for c in wanted if c in subscribed]
+        subscribed.difference_update(left)
+        for c in left:
+            for room in rooms_of(c):
+                socket.leave(room)
+        return {"ok": True, "left": left}
+
+    main_ns.on("unsubscribe", unsubscribe)
+
+    def channel_in_main(join: bool) -> Any:
+        def handler(socket: Any, message: Any) -> Any:
+            if not isinstance(message, dict):
+                return {"ok": False, "error": "bad message"}
+            community, channel = message.get("commu"), message.get("chan")
+            if community not in socket.data["communities"]:
+                return {"ok": False, "error": "not subscribed"}
+            if not isinstance(channel, int) or not 0 <= channel < channels:
+                return {"ok": False, "error": "bad channel"}
+            room = f"commu:{community}:chan:{channel}"
+            (socket.join if join else socket.leave)(room)
+            return {"ok": True}
+
+        return handler
+
+    main_ns.on("channel:join", channel_in_main(True))
+    main_ns.on("channel:leave", channel_in_main(False))
 
     def send_in_main(socket: Any, message: Any) -> Any:
         if not isinstance(message, dict):

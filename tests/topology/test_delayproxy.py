@@ -1,0 +1,65 @@
+"""The delay proxy: forwards both ways in order, counts bytes, chunks and round trips."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from topology.delayproxy import DelayProxy
+
+
+async def _echo_server() -> tuple[asyncio.Server, int]:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _exchange(port: int, messages: list[bytes]) -> list[bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answers = []
+    for message in messages:
+        writer.write(message)
+        await writer.drain()
+        answers.append(await reader.readexactly(len(message)))
+    writer.close()
+    await writer.wait_closed()
+    return answers
+
+
+async def test_sequential_exchanges_are_counted_as_round_trips() -> None:
+    server, port = await _echo_server()
+    async with server, DelayProxy("127.0.0.1", port, one_way_delay=0.05) as proxy:
+        answers = await _exchange(proxy.port, [b"one", b"two", b"three"])
+        assert answers == [b"one", b"two", b"three"]
+        # The TCP handshake, then three request/answer waits.
+        assert proxy.stats.round_trips == 4
+        assert proxy.stats.connections == 1
+        assert proxy.stats.bytes_up == proxy.stats.bytes_down == len(b"onetwothree")
+        assert proxy.stats.chunks_up == proxy.stats.chunks_down == 3
+
+
+async def test_without_the_handshake_only_the_exchanges_count() -> None:
+    server, port = await _echo_server()
+    async with server, DelayProxy("127.0.0.1", port, 0.05, tcp_handshake=False) as proxy:
+        await _exchange(proxy.port, [b"a", b"b"])
+        assert proxy.stats.round_trips == 2
+
+
+async def test_a_capped_link_still_delivers_everything_in_order() -> None:
+    server, port = await _echo_server()
+    payload = bytes(range(256)) * 64  # 16 KiB, several chunks at 1 Mbit/s
+    async with server, DelayProxy("127.0.0.1", port, 0.0, bandwidth_bps=1e6) as proxy:
+        assert await _exchange(proxy.port, [payload]) == [payload]
+        assert proxy.stats.bytes_up == proxy.stats.bytes_down == len(payload)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="one_way_delay"):
+        DelayProxy("127.0.0.1", 1, -1.0)
+    with pytest.raises(ValueError, match="bandwidth"):
+        DelayProxy("127.0.0.1", 1, 0.0, bandwidth_bps=0)
