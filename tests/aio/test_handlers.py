@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -33,7 +34,7 @@ async def test_sync_handler_completes_at_once() -> None:
     assert len(owner) == 0
 
 
-async def test_coroutine_that_never_suspends_runs_without_a_task() -> None:
+async def test_coroutine_that_never_suspends_finishes_before_the_call_returns() -> None:
     owner = TaskOwner()
     results: list[Any] = []
     ran: list[str] = []
@@ -43,11 +44,10 @@ async def test_coroutine_that_never_suspends_runs_without_a_task() -> None:
         return x * 2
 
     call_handler(handler, (21,), results.append, owner, "double")
-    # finished before call_handler returned: no task was created
+    # finished (and acknowledged) before call_handler returned; nothing left to own
     assert results == [42]
     assert ran == ["body"]
     assert len(owner) == 0
-    assert all(t.get_coro().__qualname__ != "_finish" for t in asyncio.all_tasks())  # type: ignore[union-attr]
 
 
 async def test_coroutine_that_suspends_gets_one_owned_task() -> None:
@@ -284,3 +284,177 @@ async def test_a_handler_returning_a_future_is_awaited() -> None:
     future.set_result(7)
     await asyncio.sleep(0.01)
     assert results == [7] and len(owner) == 0
+
+
+# ---------------------------------------------------------------- a task of its own
+#
+# Each scenario runs as the two serving shells call handlers: from inside another task
+# (the ASGI connection's task, a polling request's task) and from a plain event-loop
+# callback (the native listener's protocol callbacks), where no task is current.
+
+
+async def _call_from(where: str, call: Callable[[], None]) -> None:
+    """Makes the handler calls in ``call`` from a caller task or a loop callback."""
+    if where == "task":
+
+        async def caller() -> None:
+            call()
+            await asyncio.sleep(0.05)  # the caller lives on: handlers must not touch it
+
+        task = asyncio.get_running_loop().create_task(caller())
+        await task
+        assert not task.cancelled()
+    else:
+        called = asyncio.Event()
+
+        def callback() -> None:
+            call()
+            called.set()
+
+        asyncio.get_running_loop().call_soon(callback)
+        await called.wait()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
+CALLERS = ["task", "callback"]
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_current_task_is_the_handlers_own(where: str) -> None:
+    owner = TaskOwner()
+    seen: list[Any] = []
+    outer: list[Any] = []
+
+    async def handler() -> None:
+        first = asyncio.current_task()
+        await asyncio.sleep(0)
+        seen.append((first, asyncio.current_task()))
+
+    def call() -> None:
+        outer.append(asyncio.current_task())
+        call_handler(handler, (), None, owner, "h")
+        assert asyncio.current_task() is outer[0]  # the caller's task is back
+
+    await _call_from(where, call)
+    await _until(lambda: bool(seen))
+    ((first, later),) = seen
+    assert isinstance(first, asyncio.Task)
+    assert first is later
+    assert first is not outer[0]
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_asyncio_timeout_fires_in_the_handler_only(where: str) -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+
+    async def handler() -> str:
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(10)
+        except TimeoutError:
+            return "timed out"
+        return "slept"
+
+    await _call_from(where, lambda: call_handler(handler, (), results.append, owner, "t"))
+    await _until(lambda: bool(results))
+    assert results == ["timed out"]
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_task_group_in_a_handler(where: str) -> None:
+    owner = TaskOwner()
+    results: list[Any] = []
+
+    async def child(n: int) -> int:
+        await asyncio.sleep(0)
+        return n * 10
+
+    async def handler() -> list[int]:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(child(n)) for n in range(3)]
+        return [t.result() for t in tasks]
+
+    await _call_from(where, lambda: call_handler(handler, (), results.append, owner, "g"))
+    await _until(lambda: bool(results))
+    assert results == [[0, 10, 20]]
+
+
+@pytest.mark.parametrize("where", CALLERS)
+@pytest.mark.parametrize("suspended_first", [False, True])
+async def test_a_handler_cancelling_its_own_task(where: str, suspended_first: bool) -> None:
+    """``current_task().cancel()`` cancels the handler, as in any task, and nothing else."""
+    owner = TaskOwner()
+    log: list[str] = []
+
+    async def handler() -> None:
+        if suspended_first:
+            await asyncio.sleep(0)
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            log.append(f"cancelled {task.cancelling()}")
+            raise
+
+    await _call_from(where, lambda: call_handler(handler, (), None, owner, "c"))
+    await _until(lambda: bool(log) and not len(owner))
+    assert log == ["cancelled 1"]
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_context_variables_are_isolated(where: str) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    owner = TaskOwner()
+    seen: list[tuple[str, str]] = []
+
+    async def setter(tag: str) -> None:
+        seen.append((tag, var.get()))
+        var.set(tag)
+        await asyncio.sleep(0)
+        seen.append((tag, var.get()))
+
+    def sync_setter(tag: str) -> None:
+        seen.append((tag, var.get()))
+        var.set(tag)
+
+    def call() -> None:
+        var.set("caller")
+        call_handler(setter, ("a",), None, owner, "a")
+        call_handler(sync_setter, ("b",), None, owner, "b")
+        call_handler(setter, ("c",), None, owner, "c")
+        seen.append(("caller", var.get()))
+
+    await _call_from(where, call)
+    await _until(lambda: len(seen) == 6)
+    # each handler starts from the caller's values and keeps its own changes to itself
+    assert sorted(seen) == sorted(
+        [
+            ("a", "caller"),
+            ("b", "caller"),
+            ("c", "caller"),
+            ("caller", "caller"),
+            ("a", "a"),
+            ("c", "c"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_a_plain_function_runs_inline_outside_the_callers_task(where: str) -> None:
+    owner = TaskOwner()
+    seen: list[Any] = []
+    call_handler(lambda: seen.append(asyncio.current_task()), (), None, owner, "sync")
+    await _call_from(
+        where,
+        lambda: call_handler(lambda: seen.append(asyncio.current_task()), (), None, owner, "s"),
+    )
+    assert seen == [None, None]
+    assert len(owner) == 0

@@ -8,6 +8,7 @@ asserted exactly.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 import plexio
+import socketio
 from plexio import AckTimeoutError, DisconnectedError
 from plexio.exceptions import LocalProtocolError
 from plexio.server.socket import ServerSocket
@@ -623,3 +625,89 @@ async def test_join_after_disconnect_is_ignored(serve: Serve) -> None:
     gate.set()
     await eventually(lambda: joined == [set()])
     assert_clean(server)
+
+
+_HANDLER_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("handler_var", default="unset")
+
+
+@pytest.mark.parametrize("shell", ["uvicorn", "native"])
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_handlers_run_as_tasks_of_their_own(
+    serve: Serve, serve_native: Any, shell: str, transport: str
+) -> None:
+    """asyncio.timeout, TaskGroup, current_task(), cancellation and context variables
+    behave in a handler as in a task of its own, whatever the shell and transport."""
+    server = plexio.Server()
+    tasks_seen: list[asyncio.Task[Any] | None] = []
+
+    @server.on("timeout")
+    async def timeout(socket: ServerSocket) -> str:
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return "timed out"
+        return "slept"
+
+    @server.on("whoami")
+    async def whoami(socket: ServerSocket) -> bool:
+        first = asyncio.current_task()
+        await asyncio.sleep(0)
+        ok = first is not None and first is asyncio.current_task() and first not in tasks_seen
+        tasks_seen.append(first)
+        return ok
+
+    @server.on("group")
+    async def group(socket: ServerSocket) -> list[int]:
+        async def child(n: int) -> int:
+            await asyncio.sleep(0.01)
+            return n
+
+        async with asyncio.TaskGroup() as tg:
+            children = [tg.create_task(child(n)) for n in (1, 2)]
+        return [c.result() for c in children]
+
+    @server.on("cancel")
+    async def cancel(socket: ServerSocket) -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "not cancelled"
+
+    @server.on("set")
+    def set_var(socket: ServerSocket, value: str) -> str:
+        _HANDLER_VAR.set(value)
+        return _HANDLER_VAR.get()
+
+    @server.on("aset")
+    async def aset_var(socket: ServerSocket, value: str) -> str:
+        _HANDLER_VAR.set(value)
+        await asyncio.sleep(0)
+        return _HANDLER_VAR.get()
+
+    @server.on("get")
+    async def get_var(socket: ServerSocket) -> str:
+        return _HANDLER_VAR.get()
+
+    running = await (serve(server) if shell == "uvicorn" else serve_native(server))
+    client = socketio.AsyncClient(reconnection=False)
+    disconnects: list[Any] = []
+    client.on("disconnect", lambda *reason: disconnects.append(reason))
+    await client.connect(running.http_url, transports=[transport], wait_timeout=5)
+    try:
+        call = client.call
+        assert await call("timeout", timeout=5) == "timed out"
+        assert [await call("whoami", timeout=5) for _ in range(3)] == [True, True, True]
+        assert await call("group", timeout=5) == [1, 2]
+        assert await call("cancel", timeout=5) == "cancelled"
+        assert await call("set", "a", timeout=5) == "a"
+        assert await call("aset", "b", timeout=5) == "b"
+        assert await call("get", timeout=5) == "unset"
+        assert await call("timeout", timeout=5) == "timed out"  # the connection is intact
+        assert disconnects == []
+    finally:
+        await client.disconnect()

@@ -1,18 +1,32 @@
-"""Calling user handlers without a task per message (layer L2, shared by server and client).
+"""Calling user handlers, each as in a task of its own, started eagerly (layer L2).
 
-A handler may be a plain function or a coroutine function. A coroutine is first run
-synchronously, right here: most handlers (an echo, a broadcast) finish without ever
-waiting, and then no task is created at all. Only a coroutine that really suspends is
-handed to a task, which resumes it where it stopped (the same idea as Python 3.12's
-eager tasks, available here on 3.11). Exceptions are logged and contained: they never
-reach the event loop or another socket.
+Shared by server and client. Every handler call gets its own copy of the caller's
+:mod:`contextvars` context, so a value one handler sets is never seen by another or by
+the connection that called it.
+
+A plain function runs inline, at once, in that context; while it runs
+``asyncio.current_task()`` is ``None`` (it is not running in the connection's task, and
+must not be able to cancel it).
+
+A coroutine function gets a real :class:`asyncio.Task`, created before its coroutine
+takes a step, and its first step runs right here, synchronously, with that task as the
+current task (the idea of Python 3.12's eager tasks, done on 3.11 with asyncio's task
+switching functions). Inside the handler every asyncio facility therefore behaves as in
+a task of its own (``asyncio.timeout``, ``TaskGroup``, ``current_task()``, cancellation),
+while a handler that finishes without waiting (an echo, a broadcast) has its result,
+and its acknowledgement, delivered before :func:`call_handler` returns. A handler that
+suspends is resumed by its task, which the :class:`TaskOwner` keeps.
+
+Exceptions are logged and contained: they never reach the event loop or another socket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
+from asyncio import tasks as _aio_tasks
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
@@ -21,6 +35,14 @@ __all__ = ["TaskOwner", "ack_args", "call_handler"]
 logger = logging.getLogger(__name__)
 
 Done = Callable[[Any], None]
+
+# asyncio's own task switching (what its tasks call around every step). Python 3.12
+# uses the same pair for its eager tasks.
+_TaskSwitch = Callable[[asyncio.AbstractEventLoop, "asyncio.Task[Any]"], None]
+_enter_task: _TaskSwitch = getattr(_aio_tasks, "_enter_task")  # noqa: B009
+_leave_task: _TaskSwitch = getattr(_aio_tasks, "_leave_task")  # noqa: B009
+_current_task = asyncio.current_task
+_copy_context = contextvars.copy_context
 
 
 class TaskOwner:
@@ -60,54 +82,112 @@ class TaskOwner:
         return len(self._tasks)
 
 
-class _Resume:
-    """Awaitable that continues a coroutine which already yielded ``first``."""
+class _EagerStep(Coroutine[Any, Any, None]):
+    """What the handler's task runs: the handler coroutine after its eager first step.
 
-    __slots__ = ("_coro", "_first")
+    The task is created (and scheduled) before the handler's first step, so that step
+    can run with the task as the current task. When the task then takes its own first
+    step, this object hands it what the handler is waiting on (or finishes at once if
+    the handler already has), and from then on forwards every ``send`` and ``throw`` to
+    the handler: the task drives the handler exactly as if it had started it.
+    The handler's result goes to ``done``; its exceptions are logged here, so the task
+    itself ends with ``None`` (or cancelled).
+    """
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+    __slots__ = ("_coro", "_done", "_what", "_waiting", "_first", "_finished", "_cancelled")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], done: Done | None, what: str) -> None:
         self._coro = coro
-        self._first = first
+        self._done = done
+        self._what = what
+        self._waiting: Any = None  # what the eager step yielded to the event loop
+        self._first = True  # the task has not taken its first step yet
+        self._finished = False
+        self._cancelled = False
 
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro = self._coro
-        pending = self._first
-        while True:
-            try:
-                sent = yield pending
-            except BaseException as exc:  # cancellation and errors go to the coroutine
-                try:
-                    pending = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    pending = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _finish(coro: Coroutine[Any, Any, Any], first: Any, done: Done | None, what: str) -> None:
-    try:
-        result = await _Resume(coro, first)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.exception("handler for %s failed", what)
-        return
-    if done is not None:
+    # The eager step, run by call_handler with the task current.
+    def start(self) -> bool:
+        """Runs the handler's first step; returns whether it finished."""
         try:
-            done(result)
+            self._waiting = self._coro.send(None)
+        except StopIteration as stop:
+            self._complete(stop.value)
+        except asyncio.CancelledError:
+            self._finished = self._cancelled = True
         except Exception:
-            logger.exception("completion of %s failed", what)
+            self._finished = True
+            logger.exception("handler for %s failed", self._what)
+        return self._finished
 
+    def _complete(self, result: Any) -> None:
+        self._finished = True
+        done = self._done
+        if done is not None:
+            try:
+                done(result)
+            except Exception:
+                logger.exception("completion of %s failed", self._what)
 
-def _close(coro: Coroutine[Any, Any, Any], what: str) -> None:
-    """Closes a handler coroutine its task never resumed (no-op once it has finished)."""
-    try:
-        coro.close()
-    except Exception:
-        logger.exception("handler for %s failed while being cancelled", what)
+    def _resume(self, method: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return method(value)
+        except StopIteration as stop:
+            self._complete(stop.value)
+        except asyncio.CancelledError:
+            self._finished = True
+            raise
+        except Exception:
+            self._finished = True
+            logger.exception("handler for %s failed", self._what)
+        raise StopIteration
+
+    # The coroutine protocol, as the task drives it.
+    def send(self, value: Any) -> Any:
+        if self._first:  # the task's first step
+            self._first = False
+            waiting, self._waiting = self._waiting, None
+            if self._finished:
+                if self._cancelled:
+                    raise asyncio.CancelledError
+                raise StopIteration
+            return waiting  # the task now waits for what the handler waits for
+        return self._resume(self._coro.send, value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        exc = typ if isinstance(typ, BaseException) else typ(*(() if val is None else (val,)))
+        if self._first:
+            # Cancelled before its first step: the task never saw what the handler waits
+            # on, so cancel that here, as the task would have.
+            self._first = False
+            waiting, self._waiting = self._waiting, None
+            if self._finished:
+                raise exc
+            if isinstance(exc, asyncio.CancelledError) and asyncio.isfuture(waiting):
+                waiting.cancel()
+        return self._resume(self._coro.throw, exc)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        raise TypeError("an eager handler step is driven by its task only")
+
+    # What asyncio's introspection (task repr, get_stack) looks for.
+    @property
+    def cr_frame(self) -> Any:
+        return getattr(self._coro, "cr_frame", None)
+
+    @property
+    def cr_await(self) -> Any:
+        return getattr(self._coro, "cr_await", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._coro, "cr_running", False))
+
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._coro, "cr_code", None)
 
 
 def ack_args(result: Any) -> list[Any]:
@@ -130,7 +210,7 @@ def call_handler(
     owner: TaskOwner,
     what: str,
 ) -> None:
-    """Runs ``handler(*args)`` and calls ``done(result)`` when it returns.
+    """Runs ``handler(*args)`` as in a task of its own and calls ``done(result)`` when it returns.
 
     Args:
         handler: a function or coroutine function.
@@ -139,35 +219,47 @@ def call_handler(
         owner: keeps the task if the handler suspends.
         what: names the handler in logs.
     """
+    context = _copy_context()
+    context.run(_start, handler, args, done, owner, what, context)
+
+
+def _start(
+    handler: Callable[..., Any],
+    args: tuple[Any, ...],
+    done: Done | None,
+    owner: TaskOwner,
+    what: str,
+    context: contextvars.Context,
+) -> None:
+    # Runs inside the handler's own context.
+    loop = asyncio.get_running_loop()
+    outer = _current_task(loop)
+    if outer is not None:
+        _leave_task(loop, outer)  # the caller's task is not the handler's
     try:
-        result = handler(*args)
-    except Exception:
-        logger.exception("handler for %s failed", what)
-        return
-    if not isinstance(result, Coroutine) and inspect.isawaitable(result):
-        result = _await(result)  # a future or other awaitable: drive it like a coroutine
-    if isinstance(result, Coroutine):
         try:
-            first = result.send(None)
-        except StopIteration as stop:
-            result = stop.value
+            result = handler(*args)
         except Exception:
             logger.exception("handler for %s failed", what)
             return
-        else:
-            task = asyncio.get_running_loop().create_task(_finish(result, first, done, what))
-            # A task cancelled before its first step never enters ``_finish``, so the
-            # handler would stay suspended (its timers and waiters alive) until GC.
-            coro = result
-
-            def release(_task: asyncio.Task[None]) -> None:
-                _close(coro, what)
-
-            task.add_done_callback(release)
-            owner.add(task)
+        if not isinstance(result, Coroutine) and inspect.isawaitable(result):
+            result = _await(result)  # a future or other awaitable: drive it like a coroutine
+        if isinstance(result, Coroutine):
+            step = _EagerStep(result, done, what)
+            task = loop.create_task(step, context=context)
+            _enter_task(loop, task)
+            try:
+                finished = step.start()
+            finally:
+                _leave_task(loop, task)
+            if not finished:
+                owner.add(task)
             return
-    if done is not None:
-        try:
-            done(result)
-        except Exception:
-            logger.exception("completion of %s failed", what)
+        if done is not None:
+            try:
+                done(result)
+            except Exception:
+                logger.exception("completion of %s failed", what)
+    finally:
+        if outer is not None:
+            _enter_task(loop, outer)
