@@ -14,7 +14,7 @@ from plexio.exceptions import (
 )
 from plexio.runner import run
 from plexio.server.broadcast import BroadcastOperator
-from plexio.server.engine import EngineServer
+from plexio.server.engine import EngineHandler, EngineServer, EngineSocket
 from plexio.server.namespace import Namespace, ParentNamespace
 from plexio.server.recovery import RecoveryOptions
 from plexio.server.server import Server
@@ -28,8 +28,10 @@ __all__ = [
     "ClientSocket",
     "ConnectRefusedError",
     "DisconnectedError",
+    "EngineHandler",
     "EngineOptions",
     "EngineServer",
+    "EngineSocket",
     "JsonParser",
     "Limits",
     "Manager",

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+
 from tests.helpers.apps import (
     EchoEngine,
     get_is_held,
@@ -30,7 +32,6 @@ from tests.helpers.apps import (
 from tests.helpers.eio import SEP, RawEngineIO, b64, split_payload
 from tests.helpers.servers import RunningServer
 from tests.helpers.waiting import eventually
-from websockets.exceptions import InvalidStatus
 
 # Long enough that no ping interferes with tests that are not about heartbeats.
 QUIET = {"ping_interval": 20.0, "ping_timeout": 20.0}

@@ -3,6 +3,10 @@
 May import: plexio L0, plexio.transports, plexio.server. Requests under ``path`` go to
 the Engine.IO server; everything else goes to ``other_app`` (404 without one). Lifespan
 events are passed to ``other_app`` when it exists, and shut the server down cleanly.
+
+Like any ASGI sub-application, the app honours the scope's ``root_path``: mounted at
+``/rt`` in Starlette or FastAPI (or served with uvicorn's ``--root-path /rt``), it
+serves ``/rt/socket.io/``, matching ``path`` against the request path below the root.
 """
 
 from __future__ import annotations
@@ -65,12 +69,19 @@ class ASGIApp:
         self._bare = self.path.rstrip("/")
         self.other_app = other_app
 
-    def _matches(self, path: str) -> bool:
+    def _matches(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            # The ASGI spec: ``path`` includes ``root_path``; the app routes on the rest.
+            rest = path[len(root) :]
+            if not rest or rest[0] == "/":
+                path = rest
         return path == self._bare or path.startswith(self.path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http" and self._matches(scope["path"]):
+        if kind == "http" and self._matches(scope):
             request = request_from_scope(scope)
             if request.method == "GET":
                 get_response = await self._held_get(request, receive)
@@ -83,7 +94,7 @@ class ASGIApp:
 
             response = await self.engine.handle_request(request, body)
             await send_response(send, response)
-        elif kind == "websocket" and self._matches(scope["path"]):
+        elif kind == "websocket" and self._matches(scope):
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(scope, receive, send)
