@@ -10,6 +10,8 @@ acknowledgement::
 
 Binary values are printed, and may be given to ``--data``, as ``{"$binary": "<base64>"}``.
 Exit status: 0 done, 1 could not connect or refused, 3 no acknowledgement in time.
+A connection failure prints its reason (``connection refused``, ``timeout``, ``tls error``,
+``http status`` with the status, ...) and the underlying error.
 """
 
 from __future__ import annotations
@@ -90,6 +92,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe(exc: ClientConnectionError) -> dict[str, Any]:
+    """The reason, HTTP status and underlying cause of a connection failure, printable."""
+    info: dict[str, Any] = {"message": str(exc)}
+    if exc.reason is not None:
+        info["reason"] = str(exc.reason)
+    if exc.status is not None:
+        info["status"] = exc.status
+    cause = exc.__cause__
+    while isinstance(cause, ClientConnectionError) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if cause is not None:
+        info["cause"] = f"{type(cause).__name__}: {cause}"
+    return info
+
+
 class _Printer:
     def __init__(self, out: TextIO, count: int | None) -> None:
         self.out = out
@@ -125,6 +142,7 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
     if args.auth is not None and not isinstance(args.auth, dict):
         out.write(json.dumps({"error": "--auth must be a JSON object"}) + "\n")
         return 2
+    failures: dict[str, ClientConnectionError] = {}
     async with Manager(origin, **kwargs) as io:
         socks = []
         for ns in namespaces:
@@ -150,7 +168,12 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                     }
                 )
 
+            def on_connect_error(exc: BaseException, _ns: str = ns) -> None:
+                if isinstance(exc, ClientConnectionError):
+                    failures[_ns] = exc
+
             sock.on("connect", on_connect)
+            sock.on("connect_error", on_connect_error)
             sock.on_any(on_any)
             sock.on("disconnect", on_disconnect)
             socks.append(sock)
@@ -167,14 +190,23 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                     }
                 )
                 return 1
-            except (ClientConnectionError, TimeoutError) as exc:
-                printer.line(
-                    {
-                        "namespace": sock.namespace,
-                        "event": "error",
-                        "message": str(exc) or "timeout",
-                    }
-                )
+            except ClientConnectionError as exc:
+                printer.line({"namespace": sock.namespace, "event": "error", **_describe(exc)})
+                return 1
+            except TimeoutError:
+                # Still retrying: say why the last attempt failed.
+                line: dict[str, Any] = {
+                    "namespace": sock.namespace,
+                    "event": "error",
+                    "message": f"not connected after {args.connect_timeout} s",
+                    "reason": "timeout",
+                }
+                last = failures.get(sock.namespace)
+                if last is not None:
+                    line.update(_describe(last))
+                    line["message"] = f"{line['message']} (not connected after "
+                    line["message"] += f"{args.connect_timeout} s)"
+                printer.line(line)
                 return 1
         if args.emit is not None:
             data = [from_json(d) for d in args.data]

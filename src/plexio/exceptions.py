@@ -12,7 +12,9 @@ The tree::
     │                                  carries the Engine.IO error code and HTTP status
     ├── ConnectRefusedError            a namespace CONNECT was refused (raised by middleware
     │                                  on the server; seen as ``connect_error`` by clients)
-    ├── ClientConnectionError          base of client-side connection failures
+    ├── ClientConnectionError          base of client-side connection failures; ``reason``
+    │   │                              (a ConnectionFailure), ``status`` and ``__cause__``
+    │   │                              say what went wrong
     │   └── DisconnectedError          the connection is gone
     ├── AckTimeoutError                no acknowledgement arrived in time
     ├── ClusterError                   a cluster-wide operation failed (bus unreachable)
@@ -25,6 +27,7 @@ escaping a decoder is a bug.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "ClientConnectionError",
     "ClusterError",
     "ClusterTimeoutError",
+    "ConnectionFailure",
     "ConnectRefusedError",
     "DecodeError",
     "DisconnectedError",
@@ -104,8 +108,45 @@ class ConnectRefusedError(PlexioError):
         self.data = data
 
 
+class ConnectionFailure(StrEnum):
+    """Why a client could not connect (:attr:`ClientConnectionError.reason`)."""
+
+    REFUSED = "connection refused"
+    """Nothing listens at that address (or a firewall said no)."""
+    UNREACHABLE = "unreachable"
+    """The host name does not resolve, or the network cannot reach it."""
+    TIMEOUT = "timeout"
+    """The server did not answer in time."""
+    TLS = "tls error"
+    """The TLS handshake failed (certificate, protocol)."""
+    HTTP_STATUS = "http status"
+    """The server answered with an HTTP error (``status`` says which): a wrong path,
+    a proxy in the way, or the server refused the Engine.IO handshake."""
+    PROTOCOL = "protocol error"
+    """The server answered something that is not an Engine.IO handshake."""
+    CLOSED = "closed"
+    """The connection was closed (by the client, or lost without reconnection)."""
+
+
 class ClientConnectionError(PlexioError):
-    """A client connection could not be made or was lost."""
+    """A client connection could not be made or was lost.
+
+    Attributes:
+        reason: what went wrong (``None`` when unknown); the underlying exception, if
+            any, is the ``__cause__``.
+        status: the HTTP status when the server answered with an error.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: ConnectionFailure | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
 
 
 class DisconnectedError(ClientConnectionError):

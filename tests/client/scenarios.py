@@ -79,7 +79,7 @@ def manager_for(target: Target, transports: str, **kwargs: Any) -> Manager:
         kwargs.setdefault("parser", MsgPackParser())
     kwargs.setdefault("reconnection_delay", 0.1)
     kwargs.setdefault("reconnection_delay_max", 0.5)
-    kwargs.setdefault("timeout", 5.0)
+    kwargs.setdefault("handshake_timeout", 5.0)
     return Manager(target.url, transports=TRANSPORTS[transports], **kwargs)
 
 

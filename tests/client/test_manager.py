@@ -45,7 +45,7 @@ def test_split_url() -> None:
         {"transports": ()},
         {"transports": ("smoke",)},
         {"reconnection_attempts": -1},
-        {"timeout": 0},
+        {"handshake_timeout": 0},
     ],
 )
 def test_bad_options_are_refused(kwargs: dict[str, Any]) -> None:
@@ -55,19 +55,19 @@ def test_bad_options_are_refused(kwargs: dict[str, Any]) -> None:
 
 def test_options_or_keywords_not_both() -> None:
     with pytest.raises(TypeError):
-        Manager("http://127.0.0.1:1", options=ManagerOptions(), timeout=3.0)
+        Manager("http://127.0.0.1:1", options=ManagerOptions(), handshake_timeout=3.0)
 
 
 async def test_connect_shares_a_manager_per_origin(
     server: RunningServer, app: ClientTestServer
 ) -> None:
     cache = ManagerCache()
-    a = await connect(server.http_url + "/a", cache=cache, wait_timeout=10)
-    b = await connect(server.http_url + "/b", cache=cache, wait_timeout=10)
+    a = await connect(server.http_url + "/a", cache=cache, timeout=10)
+    b = await connect(server.http_url + "/b", cache=cache, timeout=10)
     assert a.io is b.io and len(cache) == 1
-    again = await connect(server.http_url + "/a", cache=cache, wait_timeout=10)
+    again = await connect(server.http_url + "/a", cache=cache, timeout=10)
     assert again.io is not a.io  # a second socket on the same namespace needs its own
-    alone = await connect(server.http_url + "/b", cache=cache, force_new=True, wait_timeout=10)
+    alone = await connect(server.http_url + "/b", cache=cache, force_new=True, timeout=10)
     assert alone.io not in (a.io, again.io)
     engines = {c["engine"] for c in app.connections}
     assert len(engines) == 3

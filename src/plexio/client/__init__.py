@@ -19,12 +19,13 @@ connection) unless ``force_new=True``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Unpack
 from urllib.parse import urlsplit, urlunsplit
 
 from plexio.client.backoff import Backoff
-from plexio.client.manager import Manager, ManagerOptions
+from plexio.client.manager import Manager, ManagerKeywords, ManagerOptions
 from plexio.client.socket import Auth, ClientSocket, TimedEmitter, VolatileEmitter
+from plexio.socketio.parser import Parser
 
 __all__ = [
     "Auth",
@@ -32,6 +33,7 @@ __all__ = [
     "ClientSocket",
     "Manager",
     "ManagerCache",
+    "ManagerKeywords",
     "ManagerOptions",
     "TimedEmitter",
     "VolatileEmitter",
@@ -64,7 +66,13 @@ class ManagerCache:
         self._managers: dict[tuple[str, str], Manager] = {}
 
     def get(
-        self, origin: str, namespace: str, *, force_new: bool = False, **manager_kwargs: Any
+        self,
+        origin: str,
+        namespace: str,
+        *,
+        force_new: bool = False,
+        parser: Parser | None = None,
+        **options: Unpack[ManagerKeywords],
     ) -> Manager:
         """The manager to use for ``namespace`` at ``origin`` (created when needed).
 
@@ -72,7 +80,7 @@ class ManagerCache:
         already has an active socket for that namespace (a second socket to the
         same namespace needs its own connection, as in the JavaScript client).
         """
-        path = str(manager_kwargs.get("path", "/socket.io/"))
+        path = options.get("path", "/socket.io/")
         key = (origin, path)
         manager = self._managers.get(key)
         reuse = (
@@ -83,10 +91,10 @@ class ManagerCache:
         )
         if reuse and manager is not None:
             return manager
-        manager = Manager(origin, **manager_kwargs)
+        manager = Manager(origin, parser=parser, **options)
         if not force_new:
             self._managers[key] = manager
-            manager._on_closed.append(lambda m: self._forget(key, m))
+            manager.when_closed(lambda m: self._forget(key, m))
         return manager
 
     def _forget(self, key: tuple[str, str], manager: Manager) -> None:
@@ -106,11 +114,12 @@ async def connect(
     auth: Auth = None,
     force_new: bool = False,
     wait: bool = True,
-    wait_timeout: float | None = None,
+    timeout: float | None = None,
     retries: int | None = None,
     ack_timeout: float | None = None,
     cache: ManagerCache | None = None,
-    **manager_kwargs: Any,
+    parser: Parser | None = None,
+    **options: Unpack[ManagerKeywords],
 ) -> ClientSocket:
     """Connects to the namespace in ``url``'s path, reusing a manager for the same origin.
 
@@ -119,11 +128,13 @@ async def connect(
         auth: CONNECT payload, a dict or a callable asked on every connection.
         force_new: use a new manager (a separate Engine.IO connection).
         wait: wait until the namespace is joined.
-        wait_timeout: seconds to wait (``None``: as long as reconnection goes on).
+        timeout: seconds to wait (``None``: as long as reconnection goes on), as
+            :meth:`ClientSocket.connect`'s ``timeout``.
         retries: resend unacknowledged events this many times (``None``: off).
         ack_timeout: seconds each try waits for its acknowledgement.
         cache: the manager cache (default: one shared by the whole process).
-        **manager_kwargs: :class:`Manager` arguments (``transports``, ``parser``,
+        parser: the Socket.IO codec of a new manager.
+        **options: :class:`ManagerOptions` fields (``transports``,
             ``reconnection_delay``...), used when a manager is created.
 
     Returns:
@@ -131,15 +142,17 @@ async def connect(
 
     Raises:
         ConnectRefusedError: the server refused the namespace.
-        ClientConnectionError: the server could not be reached and reconnection gave up.
+        ClientConnectionError: the server could not be reached and reconnection gave
+            up (``reason``, ``status`` and ``__cause__`` say why).
+        TimeoutError: ``timeout`` elapsed first.
     """
     origin, namespace = split_url(url)
     manager = (cache if cache is not None else _DEFAULT_CACHE).get(
-        origin, namespace, force_new=force_new, **manager_kwargs
+        origin, namespace, force_new=force_new, parser=parser, **options
     )
     sock = manager.socket(namespace, auth=auth, retries=retries, ack_timeout=ack_timeout)
     if wait:
-        await sock.connect(timeout=wait_timeout)
+        await sock.connect(timeout=timeout)
     else:
         sock.open()
     return sock

@@ -24,6 +24,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
+import ssl
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -31,11 +33,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from plexio.engineio.client import ClientSession, Opened
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
-from plexio.exceptions import ClientConnectionError
+from plexio.exceptions import ClientConnectionError, ConnectionFailure
 
 __all__ = ["EngineClient", "engine_url"]
 
@@ -43,6 +45,44 @@ logger = logging.getLogger(__name__)
 
 _TEXT_PLAIN: Final = {"content-type": "text/plain;charset=UTF-8"}
 _FINAL_FLUSH_TIMEOUT: Final = 2.0
+#: Close codes websockets sends when *it* fails the connection (the server broke the
+#: WebSocket protocol): the official client reports those as "transport error".
+_FAILED_CLOSE_CODES: Final = frozenset({1002, 1007, 1009})
+
+
+def connect_failure(exc: BaseException) -> ConnectionFailure:
+    """What kind of failure ``exc`` (raised while connecting) is, looking at its causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError | ssl.CertificateError):
+            return ConnectionFailure.TLS
+        if isinstance(current, ConnectionRefusedError):
+            return ConnectionFailure.REFUSED
+        if isinstance(current, socket.gaierror):
+            return ConnectionFailure.UNREACHABLE
+        if isinstance(current, TimeoutError | httpx.TimeoutException):
+            return ConnectionFailure.TIMEOUT
+        if isinstance(current, InvalidStatus):
+            return ConnectionFailure.HTTP_STATUS
+        current = current.__cause__ or current.__context__
+    if isinstance(exc, OSError | httpx.TransportError):
+        return ConnectionFailure.UNREACHABLE
+    return ConnectionFailure.PROTOCOL
+
+
+def _closed_reason(exc: ConnectionClosed) -> DisconnectReason:
+    """How the official client names the end of a WebSocket that ``exc`` reports.
+
+    The peer going away, with or without a close frame (a crashed server), is a
+    "transport close" (``ws`` emits only ``close`` then); only a connection that this
+    side failed because the server broke the protocol is a "transport error".
+    """
+    sent = exc.sent
+    if sent is not None and sent.code in _FAILED_CLOSE_CODES and exc.rcvd is None:
+        return DisconnectReason.TRANSPORT_ERROR
+    return DisconnectReason.TRANSPORT_CLOSE
 
 
 def engine_url(url: str, path: str) -> str:
@@ -84,7 +124,7 @@ class EngineClient:
             tasks are stopped), so nothing more is handed to a dead connection.
         query: extra query parameters sent with every request.
         headers: extra HTTP headers (handshake, polling requests, WebSocket).
-        connect_timeout: seconds the handshake may take.
+        handshake_timeout: seconds the handshake may take.
         upgrade_timeout: seconds an upgrade probe may take.
         max_frame_size: largest WebSocket message accepted (``None``: no limit).
     """
@@ -100,7 +140,7 @@ class EngineClient:
         on_close: Callable[[DisconnectReason], None] | None = None,
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        connect_timeout: float = 20.0,
+        handshake_timeout: float = 20.0,
         upgrade_timeout: float = 10.0,
         max_frame_size: int | None = 1_000_000,
     ) -> None:
@@ -113,7 +153,7 @@ class EngineClient:
         self._on_close = on_close
         self._query = dict(query or {})
         self._headers = dict(headers or {})
-        self._connect_timeout = connect_timeout
+        self._handshake_timeout = handshake_timeout
         self._upgrade_timeout = upgrade_timeout
         self._max_frame_size = max_frame_size
         self.session = ClientSession(self.transports[0])
@@ -151,22 +191,39 @@ class EngineClient:
 
         Raises:
             ClientConnectionError: the server could not be reached or refused the
-                handshake (the message says why).
+                handshake; its ``reason`` says why (refused, unreachable, timeout, TLS,
+                HTTP status with ``status`` set, protocol), the message gives the
+                details and ``__cause__`` the underlying exception.
         """
         loop = asyncio.get_running_loop()
         self.session = ClientSession(self.transports[0], now=loop.time())
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout(self._handshake_timeout):
                 if self.transports[0] == "polling":
                     await self._open_polling()
                 else:
                     await self._open_websocket()
-        except TimeoutError:
+        except TimeoutError as exc:
             await self._release()
-            raise ClientConnectionError(f"handshake with {self.base_url} timed out") from None
+            raise ClientConnectionError(
+                f"handshake with {self.base_url} timed out after {self._handshake_timeout} s",
+                reason=ConnectionFailure.TIMEOUT,
+            ) from exc
+        except InvalidStatus as exc:
+            await self._release()
+            status = exc.response.status_code
+            raise ClientConnectionError(
+                f"{self.base_url} refused the WebSocket handshake: HTTP {status}",
+                reason=ConnectionFailure.HTTP_STATUS,
+                status=status,
+            ) from exc
         except (httpx.HTTPError, OSError, WebSocketException) as exc:
             await self._release()
-            raise ClientConnectionError(f"cannot reach {self.base_url}: {exc}") from None
+            failure = connect_failure(exc)
+            raise ClientConnectionError(
+                f"cannot connect to {self.base_url}: {failure} ({exc or type(exc).__name__})",
+                reason=failure,
+            ) from exc
         except ClientConnectionError:
             await self._release()
             raise
@@ -174,7 +231,10 @@ class EngineClient:
         if not events or not isinstance(events[0], Opened):
             await self._release()
             reason = self.session.close_reason or "no open packet"
-            raise ClientConnectionError(f"handshake with {self.base_url} failed: {reason}")
+            raise ClientConnectionError(
+                f"handshake with {self.base_url} failed: {reason}",
+                reason=ConnectionFailure.PROTOCOL,
+            )
         self._spawn(self._timer(), "eio-timer")
         self._spawn(self._writer(), "eio-writer")
         if self.transport == "polling":
@@ -197,7 +257,7 @@ class EngineClient:
     async def _open_polling(self) -> None:
         self._http = httpx.AsyncClient(
             headers=self._headers,
-            timeout=httpx.Timeout(self._connect_timeout, read=None),
+            timeout=httpx.Timeout(self._handshake_timeout, read=None),
             trust_env=False,
         )
         params = self._params("polling")
@@ -205,7 +265,10 @@ class EngineClient:
         response = await self._http.get(self.base_url, params=params)
         if response.status_code != 200:
             raise ClientConnectionError(
-                f"handshake refused: HTTP {response.status_code} {response.text[:200]!r}"
+                f"{self.base_url} refused the handshake: HTTP {response.status_code} "
+                f"{response.text[:200]!r}",
+                reason=ConnectionFailure.HTTP_STATUS,
+                status=response.status_code,
             )
         self.session.receive_payload(response.text, asyncio.get_running_loop().time())
 
@@ -221,7 +284,7 @@ class EngineClient:
         )
 
     async def _open_websocket(self) -> None:
-        self._ws = await self._connect_ws(self._connect_timeout)
+        self._ws = await self._connect_ws(self._handshake_timeout)
         frame = await self._ws.recv()
         self.session.receive_frame(frame, asyncio.get_running_loop().time())
 
@@ -234,14 +297,18 @@ class EngineClient:
             ClientConnectionError: the connection is closed.
         """
         if self.session.closed:
-            raise ClientConnectionError("Engine.IO connection is closed")
+            raise ClientConnectionError(
+                "Engine.IO connection is closed", reason=ConnectionFailure.CLOSED
+            )
         self.session.send_message(data)
         self._wake.set()
 
     def send_many(self, messages: list[str | bytes]) -> None:
         """Queues several messages that travel in order (a packet and its attachments)."""
         if self.session.closed:
-            raise ClientConnectionError("Engine.IO connection is closed")
+            raise ClientConnectionError(
+                "Engine.IO connection is closed", reason=ConnectionFailure.CLOSED
+            )
         for data in messages:
             self.session.send_message(data)
         self._wake.set()
@@ -348,7 +415,11 @@ class EngineClient:
             headers=_TEXT_PLAIN,
         )
         if response.status_code != 200:
-            raise ClientConnectionError(f"POST refused: HTTP {response.status_code}")
+            raise ClientConnectionError(
+                f"POST refused: HTTP {response.status_code}",
+                reason=ConnectionFailure.HTTP_STATUS,
+                status=response.status_code,
+            )
 
     async def _writer(self) -> None:
         try:
@@ -367,6 +438,9 @@ class EngineClient:
                     async with self._post_lock:
                         await self._post(body)
                     body = self.session.payload_to_send()
+        except ConnectionClosed as exc:
+            logger.debug("Engine.IO write failed: %s", exc)
+            self._lost(_closed_reason(exc))
         except (httpx.HTTPError, OSError, WebSocketException, ClientConnectionError) as exc:
             logger.debug("Engine.IO write failed: %s", exc)
             self._lost(DisconnectReason.TRANSPORT_ERROR)
@@ -392,14 +466,16 @@ class EngineClient:
         ws = self._ws
         assert ws is not None
         try:
-            async for frame in ws:
+            while True:
+                frame = await ws.recv()
                 self.session.receive_frame(frame, loop.time())
                 self._handle(self.session.events())
+        except ConnectionClosed as exc:
+            logger.debug("WebSocket closed: %s", exc)
+            self._lost(_closed_reason(exc))
         except (WebSocketException, OSError) as exc:
             logger.debug("WebSocket failed: %s", exc)
             self._lost(DisconnectReason.TRANSPORT_ERROR)
-            return
-        self._lost(DisconnectReason.TRANSPORT_CLOSE)
 
     async def _timer(self) -> None:
         loop = asyncio.get_running_loop()

@@ -27,9 +27,9 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
@@ -37,22 +37,41 @@ from plexio.client.engine import EngineClient
 from plexio.client.socket import Auth, ClientSocket, Handler
 from plexio.config import Limits
 from plexio.engineio.events import DisconnectReason
-from plexio.exceptions import ClientConnectionError, DecodeError, PayloadTooLargeError
-from plexio.socketio.packets import Packet
-from plexio.socketio.parser import Decoder, JsonParser, Parser
+from plexio.exceptions import (
+    ClientConnectionError,
+    ConnectionFailure,
+    PayloadTooLargeError,
+    RemoteProtocolError,
+)
+from plexio.socketio.client import ClientConnection
+from plexio.socketio.events import ClientDisconnectReason, NamespaceClosed
+from plexio.socketio.parser import JsonParser, Parser
 
-__all__ = ["Manager", "ManagerOptions"]
+__all__ = ["Manager", "ManagerKeywords", "ManagerOptions"]
 
 logger = logging.getLogger(__name__)
 
-#: Engine.IO close reasons as the JS client names them for ``disconnect`` handlers.
+#: Engine.IO close reasons as the official client reports them to ``disconnect``
+#: listeners. An Engine.IO packet that does not decode is a "transport error" there
+#: (engine.io-client turns it into an error packet); "parse error" is for a Socket.IO
+#: packet that does not decode, which the manager reports itself.
 _REASONS: Final = {
-    DisconnectReason.FORCED_CLOSE: "io client disconnect",
-    DisconnectReason.PING_TIMEOUT: "ping timeout",
-    DisconnectReason.TRANSPORT_CLOSE: "transport close",
-    DisconnectReason.TRANSPORT_ERROR: "transport error",
-    DisconnectReason.PARSE_ERROR: "parse error",
+    DisconnectReason.PING_TIMEOUT: ClientDisconnectReason.PING_TIMEOUT,
+    DisconnectReason.TRANSPORT_CLOSE: ClientDisconnectReason.TRANSPORT_CLOSE,
+    DisconnectReason.FORCED_CLOSE: ClientDisconnectReason.IO_CLIENT_DISCONNECT,
 }
+
+
+class _Unset:
+    """Marks an option of :meth:`Manager.socket` that was not given."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
 
 
 def _message_size(message: str | bytes, polling: bool) -> int:
@@ -75,7 +94,8 @@ class ManagerOptions:
         reconnection_delay: seconds before the first attempt (grows ×2 per attempt).
         reconnection_delay_max: cap on the delay in seconds.
         randomization_factor: jitter, in ``[0, 1]``.
-        timeout: seconds the Engine.IO handshake may take.
+        handshake_timeout: seconds each Engine.IO handshake may take (the JS client's
+            ``timeout`` option).
         upgrade_timeout: seconds a WebSocket upgrade probe may take.
         limits: decoding limits for what the server sends (``max_payload`` also caps
             WebSocket frames).
@@ -90,19 +110,42 @@ class ManagerOptions:
     reconnection_delay: float = 1.0
     reconnection_delay_max: float = 5.0
     randomization_factor: float = 0.5
-    timeout: float = 20.0
+    handshake_timeout: float = 20.0
     upgrade_timeout: float = 10.0
     limits: Limits = field(default_factory=Limits)
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.transports, str):
+            raise ValueError("transports must be a sequence such as ('websocket',)")
+        object.__setattr__(self, "transports", tuple(self.transports))
         if not self.transports or any(t not in ("polling", "websocket") for t in self.transports):
             raise ValueError("transports must be a non-empty subset of polling, websocket")
         if self.reconnection_attempts < 0:
             raise ValueError("reconnection_attempts must be >= 0")
-        if self.timeout <= 0 or self.upgrade_timeout <= 0:
+        if self.handshake_timeout <= 0 or self.upgrade_timeout <= 0:
             raise ValueError("timeouts must be > 0")
+
+
+class ManagerKeywords(TypedDict, total=False):
+    """The fields of :class:`ManagerOptions` as keyword arguments (for ``**options``)."""
+
+    path: str
+    transports: Sequence[str]
+    reconnection: bool
+    reconnection_attempts: float
+    reconnection_delay: float
+    reconnection_delay_max: float
+    randomization_factor: float
+    handshake_timeout: float
+    upgrade_timeout: float
+    limits: Limits
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+
+
+_DEFAULTS: Final = ManagerOptions()
 
 
 class Manager:
@@ -112,8 +155,12 @@ class Manager:
         url: the server origin, ``http(s)://host:port`` (``ws(s)://`` also accepted).
         parser: Socket.IO codec (default JSON; ``MsgPackParser()`` for msgpack).
         rand: random source for the backoff jitter (tests inject one).
-        options: a :class:`ManagerOptions`; or give its fields as keyword arguments.
-        **kwargs: :class:`ManagerOptions` fields (``transports``, ``reconnection_delay``...).
+        options: a :class:`ManagerOptions`, or leave it out and give its fields as
+            keyword arguments (not both).
+        path, transports, reconnection, reconnection_attempts, reconnection_delay,
+            reconnection_delay_max, randomization_factor, handshake_timeout,
+            upgrade_timeout, limits, headers, query: see :class:`ManagerOptions`
+            (``None``: its default).
 
     Use as an async context manager, or call :meth:`close` when done.
     """
@@ -125,13 +172,64 @@ class Manager:
         parser: Parser | None = None,
         rand: Callable[[], float] | None = None,
         options: ManagerOptions | None = None,
-        **kwargs: Any,
+        path: str | None = None,
+        transports: Sequence[str] | None = None,
+        reconnection: bool | None = None,
+        reconnection_attempts: float | None = None,
+        reconnection_delay: float | None = None,
+        reconnection_delay_max: float | None = None,
+        randomization_factor: float | None = None,
+        handshake_timeout: float | None = None,
+        upgrade_timeout: float | None = None,
+        limits: Limits | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> None:
+        keywords = (
+            path,
+            transports,
+            reconnection,
+            reconnection_attempts,
+            reconnection_delay,
+            reconnection_delay_max,
+            randomization_factor,
+            handshake_timeout,
+            upgrade_timeout,
+            limits,
+            headers,
+            query,
+        )
         if options is None:
-            if "transports" in kwargs:
-                kwargs["transports"] = tuple(kwargs["transports"])
-            options = ManagerOptions(**kwargs)
-        elif kwargs:
+            d = _DEFAULTS
+            options = ManagerOptions(
+                path=d.path if path is None else path,
+                transports=d.transports if transports is None else tuple(transports),
+                reconnection=d.reconnection if reconnection is None else reconnection,
+                reconnection_attempts=(
+                    d.reconnection_attempts
+                    if reconnection_attempts is None
+                    else reconnection_attempts
+                ),
+                reconnection_delay=(
+                    d.reconnection_delay if reconnection_delay is None else reconnection_delay
+                ),
+                reconnection_delay_max=(
+                    d.reconnection_delay_max
+                    if reconnection_delay_max is None
+                    else reconnection_delay_max
+                ),
+                randomization_factor=(
+                    d.randomization_factor if randomization_factor is None else randomization_factor
+                ),
+                handshake_timeout=(
+                    d.handshake_timeout if handshake_timeout is None else handshake_timeout
+                ),
+                upgrade_timeout=d.upgrade_timeout if upgrade_timeout is None else upgrade_timeout,
+                limits=d.limits if limits is None else limits,
+                headers=d.headers if headers is None else headers,
+                query=d.query if query is None else query,
+            )
+        elif any(value is not None for value in keywords):
             raise TypeError("pass options or keyword options, not both")
         self.url = url
         self.options = options
@@ -145,12 +243,12 @@ class Manager:
         self.nsps: dict[str, ClientSocket] = {}
         self.tasks = TaskOwner()
         self.engine: EngineClient | None = None
-        self._decoder: Decoder = self.parser.decoder(options.limits)
+        self._connection = ClientConnection(self.parser, options.limits)
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
         self._closed_reported = True
         self._handlers: dict[str, list[Handler]] = {}
-        self._on_closed: list[Callable[[Manager], None]] = []
+        self._close_callbacks: list[Callable[[Manager], None]] = []
 
     def __repr__(self) -> str:
         return f"<Manager {self.url} sid={self.engine_id} sockets={sorted(self.nsps)}>"
@@ -162,6 +260,11 @@ class Manager:
         await self.close()
 
     # ------------------------------------------------------------ status
+
+    @property
+    def connection(self) -> ClientConnection:
+        """The Socket.IO core of this connection (namespaces, acknowledgements, encoder)."""
+        return self._connection
 
     @property
     def engine_open(self) -> bool:
@@ -182,6 +285,10 @@ class Manager:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closing
+
+    def when_closed(self, callback: Callable[[Manager], None]) -> None:
+        """Calls ``callback(manager)`` once :meth:`close` has finished."""
+        self._close_callbacks.append(callback)
 
     # ------------------------------------------------------------ events
 
@@ -204,67 +311,75 @@ class Manager:
         self,
         namespace: str = "/",
         *,
-        auth: Auth = None,
-        retries: int | None = None,
-        ack_timeout: float | None = None,
+        auth: Auth | _Unset = UNSET,
+        retries: int | None | _Unset = UNSET,
+        ack_timeout: float | None | _Unset = UNSET,
     ) -> ClientSocket:
         """The socket for ``namespace`` on this connection (created once, then reused).
 
         It is not connected yet: register handlers, then ``await sock.connect()``.
+        Options given for a socket that exists already are applied to it (the same as
+        setting its attributes); options left out keep its values.
 
         Args:
             namespace: the namespace, e.g. ``"/chat"``.
             auth: CONNECT payload, a dict or a callable asked on every connection.
             retries: resend an unacknowledged event this many times (``None``: off).
             ack_timeout: seconds each try waits for its acknowledgement.
+
+        Raises:
+            ValueError: ``retries`` < 0 or ``ack_timeout`` <= 0.
         """
         if not namespace.startswith("/"):
             namespace = "/" + namespace
         sock = self.nsps.get(namespace)
         if sock is None:
-            sock = ClientSocket(
-                self, namespace, auth=auth, retries=retries, ack_timeout=ack_timeout
-            )
+            sock = ClientSocket(self, namespace)
             self.nsps[namespace] = sock
-        elif auth is not None:
+        if not isinstance(retries, _Unset):
+            sock.retries = retries
+        if not isinstance(ack_timeout, _Unset):
+            sock.ack_timeout = ack_timeout
+        if not isinstance(auth, _Unset):
             sock.auth = auth
         return sock
 
-    def _attach(self, sock: ClientSocket) -> None:
+    def activate(self, sock: ClientSocket) -> None:
         """A socket became active: open the connection, or send its CONNECT now."""
         if self._closing:
-            raise ClientConnectionError("manager is closed")
+            raise ClientConnectionError("manager is closed", reason=ConnectionFailure.CLOSED)
         self.nsps[sock.namespace] = sock
         if self._runner is None or self._runner.done():
             self._runner = asyncio.get_running_loop().create_task(self._run(), name="sio-manager")
         elif self.engine_open:
-            sock._send_connect()
+            sock.engine_opened()
 
-    async def _detach(self, sock: ClientSocket) -> None:
+    async def deactivate(self, sock: ClientSocket) -> None:
         """A socket left: close the connection once no socket is active (as the JS client)."""
         if not any(s.active for s in self.nsps.values()):
             await self.close()
 
-    def _schedule_detach(self, sock: ClientSocket) -> None:
+    def release(self, sock: ClientSocket) -> None:
+        """Like :meth:`deactivate`, closing in a task of its own."""
         if not any(s.active for s in self.nsps.values()) and not self._closing:
-            self.tasks.spawn(self._detach(sock), name="sio-detach")
+            self.tasks.spawn(self.deactivate(sock), name="sio-detach")
 
     # ------------------------------------------------------------ I/O
 
-    def _send_packet(self, packet: Packet) -> None:
-        """Encodes ``packet`` and queues its messages on the connection.
+    def write(self, messages: list[str | bytes]) -> None:
+        """Queues encoded Engine.IO messages on the connection (dropped when it is closed).
 
         Raises:
-            LocalProtocolError: the data cannot be encoded.
-            PayloadTooLargeError: one of its messages is larger than the server's
+            PayloadTooLargeError: one of the messages is larger than the server's
                 ``maxPayload`` (the server would refuse it and drop the connection);
                 nothing was queued.
         """
         engine = self.engine
-        if engine is None or engine.closed:
-            logger.debug("no connection, packet dropped: %s", packet)
+        if not messages:
             return
-        messages = self.parser.encode(packet)
+        if engine is None or engine.closed:
+            logger.debug("no connection, %d message(s) dropped", len(messages))
+            return
         limit = engine.session.max_payload
         polling = engine.transport == "polling"
         for message in messages:
@@ -277,39 +392,49 @@ class Manager:
 
     def _on_message(self, data: str | bytes) -> None:
         try:
-            packet = self._decoder.feed(data)
-        except DecodeError as exc:
+            event = self._connection.receive_message(data)
+        except RemoteProtocolError as exc:
+            # As the official client: the connection closes with "parse error" and
+            # reconnection starts over.
             logger.warning("malformed packet from the server (%s), closing", exc)
+            self._session_ended(ClientDisconnectReason.PARSE_ERROR)
             engine = self.engine
             if engine is not None:
-                engine.session.receive_eof(DisconnectReason.PARSE_ERROR)
-                engine._handle(engine.session.events())
+                self.tasks.spawn(engine.close(), name="sio-parse-error")
             return
-        if packet is None:
+        if event is None:
             return
-        sock = self.nsps.get(packet.namespace)
+        sock = self.nsps.get(event.namespace)
         if sock is None:
-            logger.debug("packet for unknown namespace %s dropped", packet.namespace)
+            logger.debug("packet for unknown namespace %s dropped", event.namespace)
             return
-        sock._on_packet(packet)
+        sock.handle(event)
 
-    def _close_text(self, reason: DisconnectReason) -> str:
-        return "io client disconnect" if self._closing else _REASONS.get(reason, str(reason))
+    def _session_ended(self, reason: ClientDisconnectReason) -> None:
+        """The Engine.IO session is over: every socket is disconnected at once.
 
-    def _on_engine_close(self, reason: DisconnectReason) -> None:
-        """The Engine.IO session ended: every socket is disconnected at once.
-
-        Called synchronously by the engine, so an emit right after this is buffered
-        for the next connection instead of being handed to the dead one.
+        Runs synchronously in the engine's close callback, so an emit right after this
+        is buffered for the next connection instead of being handed to the dead one.
         """
         if self._closed_reported:
             return
         self._closed_reported = True
-        self._decoder.reset()
-        text = self._close_text(reason)
-        for sock in list(self.nsps.values()):
-            sock._on_close(text)
-        self._fire("close", text)
+        self._report_closed(self._connection.session_ended(reason))
+        self._fire("close", reason)
+
+    def _report_closed(self, closed: list[NamespaceClosed]) -> None:
+        for record in closed:
+            sock = self.nsps.get(record.namespace)
+            if sock is not None:
+                sock.handle(record)
+
+    def _close_reason(self, reason: DisconnectReason) -> ClientDisconnectReason:
+        if self._closing:
+            return ClientDisconnectReason.IO_CLIENT_DISCONNECT
+        return _REASONS.get(reason, ClientDisconnectReason.TRANSPORT_ERROR)
+
+    def _on_engine_close(self, reason: DisconnectReason) -> None:
+        self._session_ended(self._close_reason(reason))
 
     def _on_upgrade(self) -> None:
         self._fire("upgrade", self.transport)
@@ -332,11 +457,10 @@ class Manager:
                 on_close=self._on_engine_close,
                 query=options.query,
                 headers=options.headers,
-                connect_timeout=options.timeout,
+                handshake_timeout=options.handshake_timeout,
                 upgrade_timeout=options.upgrade_timeout,
                 max_frame_size=options.limits.max_payload,
             )
-            self._decoder = self.parser.decoder(options.limits)
             self._closed_reported = False
             self.engine = engine
             try:
@@ -344,11 +468,12 @@ class Manager:
             except ClientConnectionError as exc:
                 logger.info("connection to %s failed: %s", self.url, exc)
                 self.engine = None
+                self._closed_reported = True
                 self._fire("error", exc)
                 for sock in list(self.nsps.values()):
                     if sock.active:
-                        sock._on_manager_failed(exc)
-                if not await self._wait_before_retry():
+                        sock.connect_failed(exc)
+                if not await self._wait_before_retry(exc):
                     return
                 continue
             if self.backoff.attempts:
@@ -357,29 +482,45 @@ class Manager:
             self._fire("open")
             for sock in list(self.nsps.values()):
                 if sock.active and not sock.connected:
-                    sock._send_connect()
+                    sock.engine_opened()
             reason = await engine.wait_closed()
             self._on_engine_close(reason)  # no-op if already reported
-            text = self._close_text(reason)
             if self._closing or not options.reconnection:
-                self._give_up(ClientConnectionError(f"connection closed: {text}"))
+                text = self._close_reason(reason)
+                self._give_up(
+                    ClientConnectionError(
+                        f"connection closed: {text}", reason=ConnectionFailure.CLOSED
+                    )
+                )
                 return
-            if not await self._wait_before_retry():
+            if not await self._wait_before_retry(None):
                 return
 
-    async def _wait_before_retry(self) -> bool:
-        """Sleeps the backoff delay; False when reconnection is over."""
+    async def _wait_before_retry(self, last: ClientConnectionError | None) -> bool:
+        """Sleeps the backoff delay; False when reconnection is over.
+
+        Args:
+            last: the error of the attempt that just failed (``None``: the connection
+                was open and has been lost); giving up reports it.
+        """
         options = self.options
         if self._closing or not options.reconnection:
-            self._give_up(ClientConnectionError("connection failed"))
+            self._give_up(
+                last
+                if last is not None
+                else ClientConnectionError("connection lost", reason=ConnectionFailure.CLOSED)
+            )
             return False
         if self.backoff.attempts >= options.reconnection_attempts:
             self._fire("reconnect_failed")
-            self._give_up(
-                ClientConnectionError(
-                    f"gave up after {self.backoff.attempts} reconnection attempts"
-                )
+            error = ClientConnectionError(
+                f"gave up after {self.backoff.attempts} reconnection attempts"
+                + ("" if last is None else f"; the last one: {last}"),
+                reason=None if last is None else last.reason,
+                status=None if last is None else last.status,
             )
+            error.__cause__ = last
+            self._give_up(error)
             return False
         delay = self.backoff.next_delay()
         self._fire("reconnect_attempt", self.backoff.attempts)
@@ -388,7 +529,7 @@ class Manager:
 
     def _give_up(self, exc: ClientConnectionError) -> None:
         for sock in list(self.nsps.values()):
-            sock._on_manager_gave_up(exc)
+            sock.gave_up(exc)
 
     # ------------------------------------------------------------ close
 
@@ -410,11 +551,11 @@ class Manager:
                 runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
+        self._session_ended(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
+        closed = ClientConnectionError("manager closed", reason=ConnectionFailure.CLOSED)
         for sock in list(self.nsps.values()):
-            sock.active = False
-            sock._on_close("io client disconnect")
-            sock._on_manager_gave_up(ClientConnectionError("manager closed"))
+            sock.gave_up(closed)
         self.engine = None
-        for hook in self._on_closed:
-            hook(self)
+        for callback in self._close_callbacks:
+            callback(self)
         await self.tasks.close()

@@ -28,23 +28,30 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from plexio.aio.handlers import ack_args, call_handler
+from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
 from plexio.exceptions import (
     AckTimeoutError,
     ClientConnectionError,
     ConnectRefusedError,
     DisconnectedError,
+    LocalProtocolError,
     PayloadTooLargeError,
 )
-from plexio.socketio.packets import Packet, PacketType
+from plexio.socketio.client import ClientConnection
+from plexio.socketio.events import (
+    AckReceived,
+    ClientEvent,
+    ConnectAccepted,
+    ConnectRefused,
+    EventReceived,
+    NamespaceClosed,
+)
+from plexio.socketio.packets import Packet
 
-if TYPE_CHECKING:
-    from plexio.client.manager import Manager
-
-__all__ = ["Auth", "ClientSocket", "Handler"]
+__all__ = ["Auth", "ClientSocket", "Handler", "SocketHost"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +61,77 @@ Auth = dict[str, Any] | Callable[[], Any] | None
 _OnResult = Callable[[BaseException | None, list[Any]], None]
 
 
+class SocketHost(Protocol):
+    """The manager as its sockets see it (:class:`~plexio.client.manager.Manager`).
+
+    Sockets depend on this interface, never on the manager's module, so the two
+    modules import each other in one direction only.
+    """
+
+    @property
+    def tasks(self) -> TaskOwner:
+        """Owns the tasks of suspended handlers."""
+        ...
+
+    @property
+    def connection(self) -> ClientConnection:
+        """The Socket.IO core: namespaces, acknowledgements, the encoder."""
+        ...
+
+    @property
+    def engine_open(self) -> bool:
+        """Whether the Engine.IO connection is open now."""
+        ...
+
+    @property
+    def engine_id(self) -> str | None:
+        """The Engine.IO session id while connected."""
+        ...
+
+    @property
+    def transport(self) -> str | None:
+        """The Engine.IO transport in use while connected."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """Whether the manager was closed."""
+        ...
+
+    def write(self, messages: list[str | bytes]) -> None:
+        """Hands encoded Engine.IO messages to the connection (dropped when closed)."""
+        ...
+
+    def activate(self, sock: ClientSocket) -> None:
+        """A socket wants to be connected: open the connection or send its CONNECT."""
+        ...
+
+    def release(self, sock: ClientSocket) -> None:
+        """A socket stopped being active: close the connection if it was the last."""
+        ...
+
+    async def deactivate(self, sock: ClientSocket) -> None:
+        """Like :meth:`release`, waiting until the connection is closed."""
+        ...
+
+    async def close(self) -> None:
+        """Closes the connection and every socket."""
+        ...
+
+
 @dataclass(slots=True)
 class _Ack:
     on_result: _OnResult
     timer: asyncio.TimerHandle | None
     with_error: bool
+
+
+@dataclass(slots=True, frozen=True)
+class _Buffered:
+    """An event emitted while the namespace was not joined."""
+
+    data: list[Any]
+    ack_id: int | None
 
 
 @dataclass(slots=True)
@@ -81,6 +154,9 @@ class ClientSocket(Listeners):
         namespace: the namespace name.
         id: the socket id the server gave on CONNECT, while connected.
         connected: whether the namespace is joined now.
+        recovered: whether the last CONNECT restored the previous session (the server
+            has connection state recovery on): same :attr:`id`, and the events missed
+            while away were delivered.
         active: whether the socket wants to be connected (it reconnects with the manager).
         auth: the CONNECT payload: a dict, or a callable (maybe async) returning one,
             called again for every (re)connection.
@@ -90,13 +166,15 @@ class ClientSocket(Listeners):
     Reserved events for :meth:`on`: ``connect`` (no argument), ``connect_error`` (the
     exception: :class:`ConnectRefusedError` with ``message``/``data`` when the server
     refused, :class:`ClientConnectionError` when it could not be reached) and
-    ``disconnect`` (the reason, e.g. ``"io server disconnect"``, ``"transport close"``,
-    ``"ping timeout"``).
+    ``disconnect`` (the reason, a
+    :class:`~plexio.socketio.events.ClientDisconnectReason` whose value is the official
+    client's string: ``"io server disconnect"``, ``"io client disconnect"``,
+    ``"transport close"``, ``"transport error"``, ``"ping timeout"``, ``"parse error"``).
     """
 
     def __init__(
         self,
-        manager: Manager,
+        manager: SocketHost,
         namespace: str = "/",
         *,
         auth: Auth = None,
@@ -105,26 +183,46 @@ class ClientSocket(Listeners):
     ) -> None:
         if not namespace.startswith("/"):
             namespace = "/" + namespace
-        if retries is not None and retries < 0:
-            raise ValueError("retries must be >= 0")
         self.io = manager
         self.namespace = namespace
         self.id: str | None = None
         self.connected = False
+        self.recovered = False
         self.active = False
         self.auth = auth
         self.retries = retries
         self.ack_timeout = ack_timeout
         self._init_listeners()
         self._acks: dict[int, _Ack] = {}
-        self._next_ack = 0
-        self._buffer: list[Packet] = []
+        self._buffer: list[_Buffered] = []
         self._queue: deque[_Queued] = deque()
         self._waiters: list[asyncio.Future[None]] = []
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
         return f"<ClientSocket {self.namespace} {self.id or '-'} {state}>"
+
+    @property
+    def retries(self) -> int | None:
+        """How many times an unacknowledged event is sent again (``None``: no queue)."""
+        return self._retries
+
+    @retries.setter
+    def retries(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError("retries must be >= 0")
+        self._retries = value
+
+    @property
+    def ack_timeout(self) -> float | None:
+        """Seconds each try of a queued event waits for its acknowledgement."""
+        return self._ack_timeout
+
+    @ack_timeout.setter
+    def ack_timeout(self, value: float | None) -> None:
+        if value is not None and value <= 0:
+            raise ValueError("ack_timeout must be > 0")
+        self._ack_timeout = value
 
     # ------------------------------------------------------------ listeners
 
@@ -147,7 +245,8 @@ class ClientSocket(Listeners):
         Raises:
             ConnectRefusedError: the server refused the namespace (its middleware
                 raised, or the namespace does not exist).
-            ClientConnectionError: the manager gave up reconnecting.
+            ClientConnectionError: the manager gave up reconnecting (the error says
+                why, and its ``__cause__`` is the last failure).
             TimeoutError: ``timeout`` elapsed first.
         """
         if self.connected:
@@ -156,9 +255,7 @@ class ClientSocket(Listeners):
         if wait:
             future = asyncio.get_running_loop().create_future()
             self._waiters.append(future)
-        if not self.active:
-            self.active = True
-            self.io._attach(self)
+        self.open()
         if future is None:
             return self
         try:
@@ -173,23 +270,23 @@ class ClientSocket(Listeners):
         """Starts joining the namespace without waiting (like the JS ``socket.open()``)."""
         if not self.active:
             self.active = True
-            self.io._attach(self)
+            self.io.activate(self)
         return self
 
     async def disconnect(self) -> None:
         """Leaves the namespace; the manager closes its connection if no socket is left."""
-        was_connected = self.connected
-        if was_connected:
-            self._send(Packet.disconnect(self.namespace))
+        messages, closed = self.io.connection.disconnect(self.namespace)
+        self.io.write(messages)
         self.active = False
-        self._on_close("io client disconnect")
+        if closed is not None:
+            self._on_closed(closed)
         self._resolve_waiters(DisconnectedError("disconnected by the client"))
-        await self.io._detach(self)
+        await self.io.deactivate(self)
 
     close = disconnect
 
-    def _send_connect(self) -> None:
-        """Sends CONNECT with the current auth (called by the manager once open)."""
+    def engine_opened(self) -> None:
+        """Sends CONNECT with the current auth (the manager calls it once open)."""
         auth = self.auth
         if callable(auth):
             try:
@@ -219,7 +316,7 @@ class ClientSocket(Listeners):
         if auth is not None and not isinstance(auth, dict):
             self._connect_failed(TypeError("auth must be a dict or None"))
             return
-        self.io._send_packet(Packet.connect(self.namespace, auth))
+        self.io.write(self.io.connection.connect(self.namespace, auth))
 
     def _connect_failed(self, exc: BaseException) -> None:
         self._fire("connect_error", exc)
@@ -236,57 +333,49 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ incoming
 
-    def _on_packet(self, packet: Packet) -> None:
-        kind = packet.type
-        if kind is PacketType.EVENT:
-            if self.connected:
-                self._on_event(packet.data, packet.ack_id)
-            else:
-                logger.debug("%s: event before CONNECT reply dropped", self.namespace)
-        elif kind is PacketType.ACK:
-            assert packet.ack_id is not None
-            ack = self._acks.pop(packet.ack_id, None)
+    def handle(self, event: ClientEvent) -> None:
+        """Acts on what the Socket.IO core reported for this namespace (the manager calls it)."""
+        if isinstance(event, EventReceived):
+            self._on_event(event.name, event.args, event.ack_id)
+        elif isinstance(event, AckReceived):
+            ack = self._acks.pop(event.ack_id, None)
             if ack is None:
-                logger.debug("%s: unknown ack id %s", self.namespace, packet.ack_id)
                 return
             if ack.timer is not None:
                 ack.timer.cancel()
-            ack.on_result(None, packet.data)
-        elif kind is PacketType.CONNECT:
-            data = packet.data if isinstance(packet.data, dict) else {}
-            self._on_connect(data.get("sid"))
-        elif kind is PacketType.CONNECT_ERROR:
-            data = packet.data
-            if isinstance(data, dict):
-                exc = ConnectRefusedError(str(data.get("message", "")), data.get("data"))
-            else:
-                exc = ConnectRefusedError(str(data))
+            ack.on_result(None, event.args)
+        elif isinstance(event, ConnectAccepted):
+            self._on_connect(event)
+        elif isinstance(event, ConnectRefused):
             # Refused: no automatic retry for this namespace (as the JS client).
             self.active = False
-            self._connect_failed(exc)
-            self.io._schedule_detach(self)
-        elif kind is PacketType.DISCONNECT:
-            self.active = False
-            self._on_close("io server disconnect")
-            self.io._schedule_detach(self)
+            self._connect_failed(ConnectRefusedError(event.message, event.data))
+            self.io.release(self)
+        else:
+            self._on_closed(event)
+            if not self.active:
+                return
+            if event.reason == "io server disconnect":
+                self.active = False
+                self.io.release(self)
 
-    def _on_connect(self, sid: Any) -> None:
-        self.id = sid if isinstance(sid, str) else None
+    def _on_connect(self, accepted: ConnectAccepted) -> None:
+        self.id = accepted.sid
+        self.recovered = accepted.recovered
         self.connected = True
         buffered, self._buffer = self._buffer, []
-        for packet in buffered:
+        for item in buffered:
             try:
-                self._send(packet)
-            except PayloadTooLargeError as exc:
-                # Buffered while offline, too large for this server: fail it, not the rest.
-                logger.warning("%s: buffered %s dropped: %s", self.namespace, packet, exc)
-                self._fail_ack(packet.ack_id, exc)
+                self._send_event(item.data, item.ack_id)
+            except (PayloadTooLargeError, LocalProtocolError) as exc:
+                # Buffered while offline, not sendable now: fail it, not the rest.
+                logger.warning("%s: buffered %r dropped: %s", self.namespace, item.data[0], exc)
+                self._fail_ack(item.ack_id, exc)
         self._fire("connect")
         self._drain_queue(force=True)
         self._resolve_waiters(None)
 
-    def _on_event(self, data: list[Any], ack_id: int | None) -> None:
-        event, args = data[0], tuple(data[1:])
+    def _on_event(self, event: Any, args: list[Any], ack_id: int | None) -> None:
         tasks = self.io.tasks
         for listener in list(self._any):
             call_handler(listener, (event, *args), None, tasks, f"{self.namespace} any")
@@ -296,30 +385,31 @@ class ClientSocket(Listeners):
         done = None if ack_id is None else self._acker(ack_id)
         for i, handler in enumerate(list(handlers)):
             call_handler(
-                handler, args, done if i == 0 else None, tasks, f"{self.namespace} {event}"
+                handler, tuple(args), done if i == 0 else None, tasks, f"{self.namespace} {event}"
             )
 
     def _acker(self, ack_id: int) -> Callable[[Any], None]:
         def done(result: Any) -> None:
             if self.connected:
-                self._send(Packet.ack(self.namespace, ack_id, ack_args(result)))
+                connection = self.io.connection
+                self.io.write(connection.send_ack(self.namespace, ack_id, ack_args(result)))
 
         return done
 
-    def _on_close(self, reason: str) -> None:
-        """The namespace is no longer joined (engine closed, server or client disconnect)."""
-        was_connected = self.connected
+    def _on_closed(self, closed: NamespaceClosed) -> None:
+        """The namespace is no longer joined: fail what will never be answered."""
         self.connected = False
         self.id = None
-        pending_ids = {p.ack_id for p in self._buffer}
-        for ack_id in [i for i in self._acks if i not in pending_ids]:
-            ack = self._acks.pop(ack_id)
+        for ack_id in closed.unanswered:
+            ack = self._acks.pop(ack_id, None)
+            if ack is None:
+                continue
             if ack.timer is not None:
                 ack.timer.cancel()
             if ack.with_error:
-                ack.on_result(DisconnectedError(f"socket has been disconnected ({reason})"), [])
-        if was_connected:
-            self._fire("disconnect", reason)
+                error = DisconnectedError(f"socket has been disconnected ({closed.reason})")
+                ack.on_result(error, [])
+        self._fire("disconnect", closed.reason)
 
     # ------------------------------------------------------------ outgoing
 
@@ -394,12 +484,30 @@ class ClientSocket(Listeners):
         ``sock.timeout(5).emit("ev", x, callback=cb)`` calls ``cb(err, *args)``;
         ``await sock.timeout(5).emit_with_ack("ev", x)`` raises on timeout.
         """
-        return TimedEmitter(self, seconds)
+        if seconds <= 0:
+            raise ValueError("timeout must be > 0")
+        return TimedEmitter(seconds, self._emit_timed, self.emit_with_ack)
 
     @property
     def volatile(self) -> VolatileEmitter:
         """An emitter whose events are dropped, not buffered, when they cannot leave now."""
-        return VolatileEmitter(self)
+        return VolatileEmitter(self._emit_volatile)
+
+    def _emit_timed(
+        self, seconds: float, event: Any, args: list[Any], callback: Handler | None
+    ) -> None:
+        on_result = None if callback is None else self._timed_callback(callback)
+        self._emit(event, args, on_result, seconds, volatile=False)
+
+    def _emit_volatile(self, event: Any, args: list[Any], callback: Handler | None) -> None:
+        on_result = None
+        if callback is not None:
+            cb = callback
+
+            def on_result(err: BaseException | None, ack: list[Any]) -> None:
+                call_handler(cb, tuple(ack), None, self.io.tasks, "ack")
+
+        self._emit(event, args, on_result, None, volatile=True, with_error=False)
 
     def _timed_callback(self, callback: Handler) -> _OnResult:
         def on_result(err: BaseException | None, ack: list[Any]) -> None:
@@ -418,14 +526,14 @@ class ClientSocket(Listeners):
         volatile: bool,
         with_error: bool = True,
     ) -> int | None:
-        ack_id = None
-        if on_result is not None:
-            ack_id = self._next_ack
-            self._next_ack += 1
-        packet = Packet.event(self.namespace, [event, *args], ack_id)
+        data = [event, *args]
         if volatile and not (self.connected and self.io.engine_open):
+            Packet.event(self.namespace, data)  # the same mistakes raise, sent or not
             logger.debug("%s: volatile %r dropped", self.namespace, event)
             return None
+        ack_id = None if on_result is None else self.io.connection.allocate_ack_id()
+        if not self.connected:
+            Packet.event(self.namespace, data, ack_id)  # validate now, in the caller
         if ack_id is not None and on_result is not None:
             timer = None
             if timeout is not None:
@@ -433,12 +541,12 @@ class ClientSocket(Listeners):
             self._acks[ack_id] = _Ack(on_result, timer, with_error or timeout is not None)
         if self.connected:
             try:
-                self._send(packet)
+                self._send_event(data, ack_id)
             except Exception:  # too large, or not encodable: it never left
                 self._forget_ack(ack_id)
                 raise
         else:
-            self._buffer.append(packet)
+            self._buffer.append(_Buffered(data, ack_id))
         return ack_id
 
     def _expire(self, ack_id: int) -> None:
@@ -446,6 +554,7 @@ class ClientSocket(Listeners):
         if ack is None:
             return
         self._buffer = [p for p in self._buffer if p.ack_id != ack_id]
+        self.io.connection.forget_ack(self.namespace, ack_id)
         ack.on_result(AckTimeoutError(), [])
 
     def _fail_ack(self, ack_id: int | None, exc: BaseException) -> None:
@@ -458,14 +567,27 @@ class ClientSocket(Listeners):
     def _forget_ack(self, ack_id: int | None) -> None:
         if ack_id is None:
             return
+        self.io.connection.forget_ack(self.namespace, ack_id)
         ack = self._acks.pop(ack_id, None)
         if ack is not None and ack.timer is not None:
             ack.timer.cancel()
 
-    def _send(self, packet: Packet) -> None:
-        self.io._send_packet(packet)
-        if packet.type is PacketType.EVENT and self._any_out:
-            data = packet.data
+    def _send_event(self, data: list[Any], ack_id: int | None) -> None:
+        """Encodes an EVENT through the Socket.IO core and hands it to the connection.
+
+        Raises:
+            LocalProtocolError: the data cannot be encoded.
+            PayloadTooLargeError: it is larger than the server accepts.
+        """
+        connection = self.io.connection
+        messages = connection.send_event(self.namespace, data, ack_id)
+        try:
+            self.io.write(messages)
+        except PayloadTooLargeError:
+            if ack_id is not None:
+                connection.forget_ack(self.namespace, ack_id)
+            raise
+        if self._any_out:
             for listener in list(self._any_out):
                 call_handler(listener, tuple(data), None, self.io.tasks, "any outgoing")
 
@@ -512,55 +634,49 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ manager side
 
-    def _on_manager_failed(self, exc: ClientConnectionError) -> None:
+    def connect_failed(self, exc: ClientConnectionError) -> None:
         """The manager could not (re)connect: report it as ``connect_error``."""
         if not self.connected:
             self._fire("connect_error", exc)
 
-    def _on_manager_gave_up(self, exc: ClientConnectionError) -> None:
+    def gave_up(self, exc: ClientConnectionError) -> None:
         """The manager stopped (re)connecting: a later :meth:`connect` starts over."""
         self.active = False
         self._resolve_waiters(exc)
 
 
+_EmitTimed = Callable[[float, Any, list[Any], Handler | None], None]
+_EmitWithAck = Callable[..., Awaitable[Any]]
+_EmitVolatile = Callable[[Any, list[Any], Handler | None], None]
+
+
 class TimedEmitter:
     """Emits with an acknowledgement deadline (see :meth:`ClientSocket.timeout`)."""
 
-    __slots__ = ("_seconds", "_socket")
+    __slots__ = ("_emit", "_emit_with_ack", "_seconds")
 
-    def __init__(self, socket: ClientSocket, seconds: float) -> None:
-        if seconds <= 0:
-            raise ValueError("timeout must be > 0")
-        self._socket = socket
+    def __init__(self, seconds: float, emit: _EmitTimed, emit_with_ack: _EmitWithAck) -> None:
         self._seconds = seconds
+        self._emit = emit
+        self._emit_with_ack = emit_with_ack
 
     def emit(self, event: Any, *args: Any, callback: Handler | None = None) -> None:
         """Sends an event; ``callback(err, *args)`` gets the ack or an :class:`AckTimeoutError`."""
-        sock = self._socket
-        on_result = None if callback is None else sock._timed_callback(callback)
-        sock._emit(event, list(args), on_result, self._seconds, volatile=False)
+        self._emit(self._seconds, event, list(args), callback)
 
     async def emit_with_ack(self, event: Any, *args: Any) -> Any:
         """Sends an event and returns the first ack argument; raises on timeout."""
-        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)
+        return await self._emit_with_ack(event, *args, timeout=self._seconds)
 
 
 class VolatileEmitter:
     """Emits events dropped when they cannot leave now (see :attr:`ClientSocket.volatile`)."""
 
-    __slots__ = ("_socket",)
+    __slots__ = ("_emit",)
 
-    def __init__(self, socket: ClientSocket) -> None:
-        self._socket = socket
+    def __init__(self, emit: _EmitVolatile) -> None:
+        self._emit = emit
 
     def emit(self, event: Any, *args: Any, callback: Handler | None = None) -> None:
         """Sends an event, or drops it if the socket is not connected."""
-        sock = self._socket
-        on_result = None
-        if callback is not None:
-            cb = callback
-
-            def on_result(err: BaseException | None, ack: list[Any]) -> None:
-                call_handler(cb, tuple(ack), None, sock.io.tasks, "ack")
-
-        sock._emit(event, list(args), on_result, None, volatile=True, with_error=False)
+        self._emit(event, list(args), callback)

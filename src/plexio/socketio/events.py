@@ -8,14 +8,20 @@ slotted dataclasses; handle them with ``match`` on :data:`SocketEvent`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TypeAlias
 
 from plexio.typing import JSONValue, NamespacePath, Sid
 
 __all__ = [
     "AckReceived",
+    "ClientDisconnectReason",
+    "ClientEvent",
+    "ConnectAccepted",
+    "ConnectRefused",
     "ConnectRequested",
     "EventReceived",
+    "NamespaceClosed",
     "NamespaceDisconnected",
     "SocketEvent",
 ]
@@ -90,3 +96,87 @@ class NamespaceDisconnected:
 
 #: Every event a :class:`~plexio.socketio.connection.ServerConnection` reports.
 SocketEvent: TypeAlias = ConnectRequested | EventReceived | AckReceived | NamespaceDisconnected
+
+
+# -- client side ------------------------------------------------------------------
+#
+# What :meth:`plexio.socketio.client.ClientConnection.receive_message` reports. An EVENT
+# or ACK from the server is reported with the shared :class:`EventReceived` and
+# :class:`AckReceived` above (``sid`` is then the client's own sid in the namespace).
+
+
+class ClientDisconnectReason(StrEnum):
+    """Why a client's namespace was left; the values are the official client's strings.
+
+    ``socket.io-client`` 4.x hands these to ``disconnect`` listeners; plexio's client
+    reports the same string in the same situation.
+    """
+
+    IO_SERVER_DISCONNECT = "io server disconnect"
+    IO_CLIENT_DISCONNECT = "io client disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PARSE_ERROR = "parse error"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectAccepted:
+    """The server accepted the client's CONNECT.
+
+    Attributes:
+        namespace: the namespace joined.
+        sid: the client's sid in it.
+        pid: the private session id the server sends when connection state recovery is
+            on (``None`` otherwise); the client sends it back on its next CONNECT.
+        recovered: the server restored the previous session of this namespace (same
+            ``pid`` as before): its sid, rooms and data are back, and the events it
+            missed follow.
+    """
+
+    namespace: NamespacePath
+    sid: Sid
+    pid: str | None = None
+    recovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRefused:
+    """The server refused the client's CONNECT (CONNECT_ERROR); the session stays open.
+
+    Attributes:
+        namespace: the namespace refused.
+        message: the reason the server gave.
+        data: the details it sent along (``None`` when there were none).
+    """
+
+    namespace: NamespacePath
+    message: str
+    data: JSONValue = None
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceClosed:
+    """A namespace the client had joined is no longer joined.
+
+    Reported by ``receive_message`` when the server sent DISCONNECT, and returned by
+    ``disconnect`` and ``session_ended``.
+
+    Attributes:
+        namespace: the namespace left.
+        sid: the sid the client had in it.
+        reason: why, as the official client names it.
+        unanswered: ids of events sent in this namespace whose acknowledgement will
+            never come now (fail their callbacks).
+    """
+
+    namespace: NamespacePath
+    sid: Sid
+    reason: ClientDisconnectReason
+    unanswered: tuple[int, ...] = ()
+
+
+#: Every event a :class:`~plexio.socketio.client.ClientConnection` reports.
+ClientEvent: TypeAlias = (
+    ConnectAccepted | ConnectRefused | EventReceived | AckReceived | NamespaceClosed
+)
