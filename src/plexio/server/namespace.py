@@ -110,6 +110,14 @@ class Namespace(_Registry):
             self.middlewares = parent.middlewares
             self.server_handlers = parent.server_handlers
         self._tasks = TaskOwner()  # server-side event handlers that suspended
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # started by the first connection, or by ready()
+        else:
+            # created while serving: other servers' messages for it must arrive even
+            # before one of its own clients joins
+            self._tasks.spawn(self._ensure_ready(), name=f"adapter init {name}")
         self.sockets: dict[str, ServerSocket] = {}
         self._ack_id = 0
         self.adapter: Adapter = server.adapter_factory(self)
@@ -276,6 +284,16 @@ class Namespace(_Registry):
         await self.adapter.close()
 
     # --------------------------------------------------- connections
+
+    async def ready(self) -> None:
+        """Starts the adapter (a cluster adapter connects and subscribes).
+
+        The first client's connection does it; a namespace created while the event loop
+        runs starts by itself. Await it to broadcast to the cluster from a namespace
+        created before the loop ran (``server.sockets`` included) that no client of this
+        server has joined yet.
+        """
+        await self._ensure_ready()
 
     async def _ensure_ready(self) -> None:
         if self._ready is None:

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
 from plexio.exceptions import AckTimeoutError, DisconnectedError
-from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, check_event_name
+from plexio.server.broadcast import (
+    BroadcastFlags,
+    BroadcastOperator,
+    BroadcastOptions,
+    check_event_name,
+)
 from plexio.server.recovery import RECOVERABLE_REASONS, Session
 from plexio.socketio.packets import Packet
 
@@ -230,7 +235,8 @@ class ServerSocket(Listeners):
             # keeps the event in case the transport drops before it arrives
             self.nsp.adapter.broadcast(
                 Packet.event(self.nsp.name, [event, *args]),
-                BroadcastOptions(rooms=frozenset((self.id,))),
+                # local: the socket's own room is on this server (nothing for Redis)
+                BroadcastOptions(rooms=frozenset((self.id,)), flags=BroadcastFlags(local=True)),
             )
             for listener in self._any_out:
                 call_handler(listener, (event, *args), None, self.conn.tasks, "on_any_outgoing")

@@ -1,0 +1,358 @@
+"""plexio.server.adapters.redis (classic pub/sub): two plexio servers on one real Redis.
+
+Each server is a real plexio Server served by the native listener on its own port with
+its own Redis connections; each has one plexio client. The Redis server is Debian's
+redis-server started by the test on a free port (tests/helpers/redis.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+import plexio
+from plexio.client import ClientSocket, ManagerCache
+from plexio.exceptions import AckTimeoutError, ClusterError, ClusterTimeoutError
+from plexio.server.adapters.redis import Kind, RedisAdapter, create_adapter
+from plexio.server.adapters.redis.wire import unpack
+from plexio.server.adapters.remote import RemoteSocket
+from tests.helpers.redis import RedisProcess, running_redis
+from tests.helpers.waiting import eventually
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
+
+
+@dataclass
+class Client:
+    """A plexio client recording every event it receives."""
+
+    socket: ClientSocket
+    got: list[tuple[str, list[Any]]] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)
+
+    def events(self, name: str) -> list[list[Any]]:
+        return [args for event, args in self.got if event == name]
+
+
+@dataclass
+class Node:
+    """One plexio server on the shared Redis, with one client."""
+
+    server: plexio.Server
+    port: int
+    client: Client
+
+    def adapter(self, nsp: str = "/") -> RedisAdapter:
+        adapter = self.server.of(nsp).adapter
+        assert isinstance(adapter, RedisAdapter)
+        return adapter
+
+    @property
+    def sid(self) -> str:
+        assert self.client.socket.id is not None
+        return self.client.socket.id
+
+
+Start = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisProcess]:
+    async with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+async def start_node(redis_server: RedisProcess, serve_native: Any) -> AsyncIterator[Start]:
+    servers: list[plexio.Server] = []
+    clients: list[ClientSocket] = []
+    cache = ManagerCache()
+
+    async def start(name: str, *, requests_timeout: float = 2.0, **kwargs: Any) -> Node:
+        server = plexio.Server(
+            adapter=create_adapter(redis_server.url, requests_timeout=requests_timeout, **kwargs)
+        )
+
+        @server.on("join")
+        def join(socket: plexio.ServerSocket, room: str) -> None:
+            socket.join(room)
+
+        @server.on("connection")
+        def connected(socket: plexio.ServerSocket) -> None:
+            socket.data["name"] = socket.handshake.auth.get("name")
+
+        servers.append(server)
+        running = await serve_native(server)
+        socket = await plexio.connect(
+            f"http://127.0.0.1:{running.port}",
+            auth={"name": name},
+            force_new=True,
+            cache=cache,
+            transports=("websocket",),
+            reconnection=False,
+        )
+        clients.append(socket)
+        client = Client(socket)
+        socket.on_any(lambda event, *args: client.got.append((event, list(args))))
+        socket.on("disconnect", client.disconnects.append)
+        return Node(server, running.port, client)
+
+    yield start
+    for socket in clients:
+        with contextlib.suppress(Exception):
+            await socket.disconnect()
+    for server in servers:
+        await server.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def watch(url: str, pattern: str = "*") -> AsyncIterator[list[tuple[str, bytes]]]:
+    """Records what goes through Redis (a subscriber of our own)."""
+    client = aioredis.Redis.from_url(url)
+    pubsub = client.pubsub()
+    seen: list[tuple[str, bytes]] = []
+    await pubsub.psubscribe(pattern)
+
+    async def read() -> None:
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None:
+                seen.append((message["channel"].decode(), message["data"]))
+
+    task = asyncio.get_running_loop().create_task(read())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def test_broadcasts_rooms_except_and_flags_cross_servers(
+    start_node: Start, redis_server: RedisProcess
+) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    b.client.socket.emit("join", "room1")
+    await eventually(lambda: "room1" in b.adapter().rooms)
+    async with watch(redis_server.url) as wire:
+        a.server.emit("all", 1, b"\x00\x01")
+        a.server.to("room1").emit("room", {"x": [1, 2]})
+        a.server.except_("room1").emit("except", "only-a")
+        a.server.local.emit("local")
+        await eventually(lambda: len(b.client.got) >= 2 and len(a.client.got) >= 3)
+        # volatile: dropped by a transport that is busy, so sent once all is quiet
+        a.server.to("room1").volatile.compress(False).emit("flags")
+        await eventually(lambda: len(b.client.got) >= 3)
+    assert b.client.events("all") == [[1, b"\x00\x01"]]
+    assert a.client.events("all") == [[1, b"\x00\x01"]]
+    assert b.client.events("room") == [[{"x": [1, 2]}]]
+    assert a.client.events("room") == []
+    assert a.client.events("except") == [["only-a"]]
+    assert b.client.events("except") == []
+    assert b.client.events("flags") == [[]]
+    assert a.client.events("local") == [[]]
+    assert b.client.events("local") == []
+    broadcasts = [(ch, unpack(data)) for ch, data in wire if ch.startswith("socket.io#")]
+    # one message per non-local broadcast; one-room broadcasts go to the room's channel
+    assert [ch for ch, _ in broadcasts] == [
+        "socket.io#/#",
+        "socket.io#/#room1#",
+        "socket.io#/#",
+        "socket.io#/#room1#",
+    ]
+    uid, packet, opts = broadcasts[3][1]
+    assert uid == a.adapter().uid
+    assert packet == {"type": 2, "data": ["flags"], "nsp": "/"}
+    assert opts == {
+        "rooms": ["room1"],
+        "except": [],
+        "flags": {"volatile": True, "compress": False},
+    }
+    assert broadcasts[0][1][1]["data"] == ["all", 1, b"\x00\x01"]  # binary stays bin
+
+
+async def test_broadcast_with_acks_gathers_every_server(start_node: Start) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    a.client.socket.on("q", lambda n: ("a", n))
+    b.client.socket.on("q", lambda n: ("b", n))
+    replies = await a.server.timeout(3).emit_with_ack("q", 7)
+    assert sorted(replies) == ["a", "b"]
+    # from the other side, to one room only
+    b.client.socket.emit("join", "r")
+    await eventually(lambda: "r" in b.adapter().rooms)
+    assert await a.server.to("r").timeout(3).emit_with_ack("q", 1) == ["b"]
+    # a client that never answers: the wait times out, with what came
+    b.client.socket.on("silent", lambda: None)
+    a.client.socket.on("silent", lambda: "ok")
+
+    def never(*_args: Any) -> Any:
+        return asyncio.get_running_loop().create_future()  # suspends for ever
+
+    b.client.socket.on("slow", never)
+    a.client.socket.on("slow", lambda: "fast")
+    with pytest.raises(AckTimeoutError) as err:
+        await a.server.timeout(0.5).emit_with_ack("slow")
+    assert err.value.responses == ["fast"]
+    assert "2 of 2 servers reported" in str(err.value)
+
+
+async def test_fetch_sockets_and_remote_socket_actions(start_node: Start) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    b.client.socket.emit("join", "blue")
+    await eventually(lambda: "blue" in b.adapter().rooms)
+    found = await a.server.fetch_sockets()
+    assert len(found) == 2
+    local = [s for s in found if isinstance(s, plexio.ServerSocket)]
+    remote = [s for s in found if isinstance(s, RemoteSocket)]
+    assert [s.id for s in local] == [a.sid]
+    (far,) = remote
+    assert far.id == b.sid
+    assert far.rooms == {b.sid, "blue"}
+    assert far.data == {"name": "b"}
+    assert far.handshake["auth"] == {"name": "b"}
+    assert set(far.handshake) >= {"headers", "time", "address", "issued", "url", "query"}
+    assert [s.id for s in await a.server.in_("blue").fetch_sockets()] == [b.sid]
+    assert [s.id for s in await a.server.local.fetch_sockets()] == [a.sid]
+    far.emit("direct", 1)
+    await eventually(lambda: b.client.events("direct") == [[1]])
+    assert a.client.events("direct") == []
+    b.client.socket.on("ask", lambda: "answer")
+    assert await far.emit_with_ack("ask") == "answer"
+    far.join("green")
+    await eventually(lambda: b.sid in b.adapter().rooms.get("green", ()))
+    far.leave("blue")
+    await eventually(lambda: "blue" not in b.adapter().rooms)
+    assert await a.adapter().all_rooms() == {a.sid, b.sid, "green"}
+    far.disconnect()
+    await eventually(lambda: b.client.disconnects == ["io server disconnect"])
+
+
+async def test_sockets_join_leave_and_disconnect_across_servers(start_node: Start) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    a.server.sockets_join("everyone")
+    await eventually(lambda: "everyone" in b.adapter().rooms)
+    assert a.adapter().rooms["everyone"] == {a.sid}  # applied here at once
+    a.server.in_("everyone").except_(a.sid).sockets_join("others")
+    await eventually(lambda: "others" in b.adapter().rooms)
+    a.server.sockets_leave("everyone")
+    await eventually(lambda: "everyone" not in b.adapter().rooms)
+    a.server.local.sockets_join("here")
+    await asyncio.sleep(0.2)
+    assert "here" not in b.adapter().rooms and "here" in a.adapter().rooms
+    b.server.in_("others").disconnect_sockets()
+    await eventually(lambda: b.client.disconnects == ["io server disconnect"])
+    assert a.client.disconnects == []
+    b.server.disconnect_sockets(close=True)
+    await eventually(lambda: a.client.disconnects == ["io server disconnect"])
+
+
+async def test_server_side_emit_with_and_without_acks(start_node: Start) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    c = await start_node("c")
+    heard: list[Any] = []
+    b.server.on_server_side_emit("hello", lambda *args: heard.append(("b", args)) or "from-b")
+
+    @c.server.on_server_side_emit("hello")
+    async def on_hello(*args: Any) -> str:
+        heard.append(("c", args))
+        return "from-c"
+
+    await a.server.server_side_emit("hello", 1, {"k": "v"})
+    await eventually(lambda: len(heard) == 2)
+    assert sorted(heard) == [("b", (1, {"k": "v"})), ("c", (1, {"k": "v"}))]
+    assert sorted(await a.server.server_side_emit_with_ack("hello", 2)) == ["from-b", "from-c"]
+    # a server without a handler does not answer: the error names it
+    with pytest.raises(ClusterTimeoutError) as err:
+        await b.server.server_side_emit_with_ack("only-c-knows")
+    assert err.value.expected == 2 and err.value.answered == 0
+    assert a.adapter().uid in err.value.silent and c.adapter().uid in err.value.silent
+    assert "2 of 2 servers did not answer within 2 s" in str(err.value)
+    # a partial answer keeps what came
+    a.server.on_server_side_emit("only-a", lambda: "a-answer")
+    with pytest.raises(ClusterTimeoutError) as err:
+        await b.server.server_side_emit_with_ack("only-a")
+    assert err.value.responses == ["a-answer"]
+    assert err.value.silent == [c.adapter().uid]
+
+
+async def test_other_namespaces_and_their_own_channels(
+    start_node: Start, redis_server: RedisProcess
+) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    b.server.of("/chat")
+    chat_b = await plexio.connect(
+        f"http://127.0.0.1:{b.port}/chat",
+        force_new=True,
+        transports=("websocket",),
+        reconnection=False,
+    )
+    got: list[Any] = []
+    chat_b.on("news", got.append)
+    # created while serving, no client: its adapter starts by itself
+    chat_a = a.server.of("/chat")
+    await chat_a.ready()
+    async with watch(redis_server.url) as wire:
+        chat_a.emit("news", "n1")
+        a.server.emit("news", "root-only")
+        await eventually(lambda: got == ["n1"])
+        await asyncio.sleep(0.1)
+    assert got == ["n1"]
+    assert ("socket.io#/chat#", wire[0][1]) == wire[0]
+    await chat_b.disconnect()
+
+
+async def test_specific_response_channel_and_custom_key(
+    start_node: Start, redis_server: RedisProcess
+) -> None:
+    options = {"key": "myapp", "publish_on_specific_response_channel": True}
+    a, b = await start_node("a", **options), await start_node("b", **options)
+    async with watch(redis_server.url) as wire:
+        assert {s.id for s in await a.server.fetch_sockets()} == {a.sid, b.sid}
+    channels = [ch for ch, _ in wire]
+    assert "myapp-request#/#" in channels
+    assert f"myapp-response#/#{a.adapter().uid}#" in channels
+    assert not any(ch.startswith("socket.io") for ch in channels)
+
+
+async def test_redis_restart_local_traffic_goes_on_and_the_link_comes_back(
+    start_node: Start, redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="plexio.server.adapters.redis.link")
+    a, b = await start_node("a"), await start_node("b")
+    a.server.emit("before", 1)
+    await eventually(lambda: b.client.events("before") == [[1]])
+    link = a.adapter().link
+    await redis_server.kill()
+    await eventually(lambda: not link.up and not b.adapter().link.up)
+    # local delivery goes on; what could not reach the other server is counted
+    for n in range(5):
+        a.server.emit("during", n)
+    await eventually(lambda: len(a.client.events("during")) == 5)
+    assert link.lost[Kind.BROADCAST] == 5
+    with pytest.raises(ClusterError, match="unreachable"):
+        await a.server.fetch_sockets()
+    with pytest.raises(ClusterError, match="unreachable"):
+        await a.server.server_side_emit("x")
+    assert a.server.local.emit("still", "fine") is None
+    await redis_server.start()
+    await eventually(lambda: link.up and b.adapter().link.up, timeout=10)
+    a.server.emit("after", 2)
+    await eventually(lambda: b.client.events("after") == [[2]])
+    assert b.client.events("during") == []  # dropped, and said so
+    assert {s.id for s in await a.server.fetch_sockets()} == {a.sid, b.sid}
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    back = [r for r in caplog.records if "reachable again" in r.getMessage()]
+    # once per outage and per server: not once per lost message
+    assert len(errors) == 2
+    assert len(back) == 2
+    assert any("5 broadcasts" in r.getMessage() for r in back)
+    assert link.outages == 1
