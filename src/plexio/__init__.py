@@ -8,6 +8,7 @@ from plexio.asgi import ASGIApp
 from plexio.config import EngineOptions, Limits
 from plexio.exceptions import (
     AckTimeoutError,
+    ConnectionRefusedError,
     ConnectRefusedError,
     DisconnectedError,
     PlexioError,
@@ -27,6 +28,7 @@ __all__ = [
     "BroadcastOperator",
     "ClientSocket",
     "ConnectRefusedError",
+    "ConnectionRefusedError",
     "DisconnectedError",
     "EngineHandler",
     "EngineOptions",

@@ -11,7 +11,8 @@ The tree::
     ├── HandshakeError                 an HTTP request that cannot open or join a session;
     │                                  carries the Engine.IO error code and HTTP status
     ├── ConnectRefusedError            a namespace CONNECT was refused (raised by middleware
-    │                                  on the server; seen as ``connect_error`` by clients)
+    │   │                              on the server; seen as ``connect_error`` by clients)
+    │   └── ConnectionRefusedError     the same with python-socketio's arguments
     ├── ClientConnectionError          base of client-side connection failures; ``reason``
     │   │                              (a ConnectionFailure), ``status`` and ``__cause__``
     │   │                              say what went wrong
@@ -37,6 +38,7 @@ __all__ = [
     "ClusterTimeoutError",
     "ConnectionFailure",
     "ConnectRefusedError",
+    "ConnectionRefusedError",
     "DecodeError",
     "DisconnectedError",
     "HandshakeError",
@@ -106,6 +108,32 @@ class ConnectRefusedError(PlexioError):
         super().__init__(message)
         self.message = message
         self.data = data
+
+
+class ConnectionRefusedError(ConnectRefusedError):  # noqa: A001 (python-socketio's name)
+    """python-socketio's spelling of :class:`ConnectRefusedError`, with its arguments.
+
+    ``ConnectionRefusedError()`` refuses with "Connection rejected by server",
+    ``ConnectionRefusedError(message)`` with that message, ``(message, data)`` sends
+    ``data`` along, and ``(message, a, b, ...)`` sends ``[a, b, ...]`` as the data.
+    It is not Python's built-in ``ConnectionRefusedError`` (an ``OSError``, which a
+    failing network call may raise): import it from plexio.
+
+    Attributes:
+        error_args: ``{"message": ..., "data": ...}`` as python-socketio exposes it.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        message = str(args[0]) if args else "Connection rejected by server"
+        data: Any = None
+        if len(args) == 2:
+            data = args[1]
+        elif len(args) > 2:
+            data = list(args[1:])
+        super().__init__(message, data)
+        self.error_args: dict[str, Any] = {"message": message}
+        if len(args) > 1:
+            self.error_args["data"] = data
 
 
 class ConnectionFailure(StrEnum):

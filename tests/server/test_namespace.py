@@ -355,3 +355,108 @@ async def test_server_side_event_runs_handlers_and_the_first_one_answers() -> No
     assert seen == [("first", 1, "two"), ("second", 1, "two")]
     assert replies == ["from-first"]
     await server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), {"message": "Connection rejected by server"}),
+        (("auth failed",), {"message": "auth failed"}),
+        (("auth failed", {"code": 4}), {"message": "auth failed", "data": {"code": 4}}),
+        (("auth failed", 1, "two"), {"message": "auth failed", "data": [1, "two"]}),
+    ],
+    ids=["no-args", "message", "message-data", "message-many"],
+)
+async def test_python_socketio_connection_refused_error_in_middleware(
+    serve: Serve, args: tuple[Any, ...], expected: dict[str, Any]
+) -> None:
+    """``plexio.ConnectionRefusedError`` takes python-socketio's arguments."""
+    server = plexio.Server()
+
+    @server.of("/sync").use
+    def refuse(socket: ServerSocket) -> None:
+        raise plexio.ConnectionRefusedError(*args)
+
+    @server.of("/async").use
+    async def refuse_later(socket: ServerSocket) -> None:
+        await asyncio.sleep(0)
+        raise plexio.ConnectionRefusedError(*args)
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        for nsp in ("/sync", "/async"):
+            await raw.send(f"40{nsp},")
+            frame = await raw.recv()
+            assert isinstance(frame, str) and frame.startswith(f"44{nsp},")
+            assert json.loads(frame[len(f"44{nsp},") :]) == expected
+        await raw.connect()  # the connection stays usable
+    assert plexio.ConnectionRefusedError(*args).error_args == expected
+
+
+async def test_builtin_connection_refused_error_is_a_server_error(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Python's own ConnectionRefusedError (an OSError a failing network call raises)
+    is an internal error like any other: generic message, traceback logged."""
+    server = plexio.Server()
+
+    @server.use
+    def database_down(socket: ServerSocket) -> None:
+        raise ConnectionRefusedError(111, "db at 10.0.0.7:5432 refused")
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40")
+        assert await raw.recv() == '44{"message":"Server error"}'
+    assert any(
+        r.levelno == logging.ERROR and r.exc_info and "10.0.0.7" in str(r.exc_info[1])
+        for r in caplog.records
+    )
+
+
+async def test_connection_refused_in_a_connection_handler_disconnects(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the CONNECT reply (as in Node) a refusal can only disconnect the socket."""
+    caplog.set_level(logging.INFO, "plexio.server.namespace")
+    server = plexio.Server()
+    after: list[str] = []
+
+    @server.of("/room").on("connection")
+    async def check(socket: ServerSocket) -> None:
+        await asyncio.sleep(0)
+        raise plexio.ConnectionRefusedError("not today", {"retry": False})
+
+    @server.of("/room").on("connection")
+    def later(socket: ServerSocket) -> None:
+        after.append(socket.id)
+
+    server.on("echo", lambda socket, x: x)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.connect("/room")
+        assert await raw.recv() == "41/room,"
+        await raw.send('421["echo","main still works"]')
+        assert await raw.recv() == '431["main still works"]'
+    assert after == [] and server.of("/room").sockets == {}
+    assert any(
+        "refused socket" in r.getMessage() and "not today" in r.getMessage() for r in caplog.records
+    )
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+async def test_a_namespace_matcher_may_refuse_with_a_reason(serve: Serve) -> None:
+    server = plexio.Server()
+
+    def matcher(name: str, auth: dict[str, Any]) -> bool:
+        if auth.get("token") != "ok":
+            raise plexio.ConnectionRefusedError("token needed", {"name": name})
+        return True
+
+    server.of(matcher)
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40/dyn,")
+        assert await raw.recv() == '44/dyn,{"message":"token needed","data":{"name":"/dyn"}}'
+        await raw.connect("/dyn", {"token": "ok"})

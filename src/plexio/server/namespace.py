@@ -358,9 +358,22 @@ class Namespace(_Registry):
         for handler in list(self.handlers.get("connection", ())):
             if not socket.connected:
                 break
-            result = handler(socket)
-            if asyncio.iscoroutine(result):
-                await result
+            try:
+                result = handler(socket)
+                if asyncio.iscoroutine(result):
+                    await result
+            except ConnectRefusedError as exc:
+                # The CONNECT reply has gone already (as in Node, the connection event
+                # follows it), so the client cannot get a connect_error any more: the
+                # socket is disconnected ("io server disconnect" on the client).
+                logger.info(
+                    "connection handler of %s refused socket %s: %s",
+                    self.name,
+                    socket.id,
+                    exc.message,
+                )
+                socket.disconnect()
+                return
 
     async def _run_middleware(self, socket: ServerSocket) -> tuple[str, Any] | None:
         """Runs the connection middleware; returns (message, data) of a refusal."""

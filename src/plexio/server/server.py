@@ -17,6 +17,7 @@ from typing import Any, overload
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits
 from plexio.engineio.sid import generate_sid
+from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter, AdapterFactory
 from plexio.server.adapters.memory import InMemoryAdapter
 from plexio.server.broadcast import BroadcastOperator
@@ -160,6 +161,9 @@ class Server:
     async def _connect(self, conn: Connection, name: str, auth: dict[str, Any]) -> None:
         try:
             nsp = await self._resolve(name, auth)
+        except ConnectRefusedError as exc:  # a matcher may refuse with a reason of its own
+            conn.connect_refused(name, exc.message, exc.data)
+            return
         except Exception:
             # A failing namespace matcher must still answer the CONNECT (the client
             # would wait for ever), without telling the client why.
