@@ -87,11 +87,31 @@ async def test_ack_timeout_exits_3(server: RunningServer) -> None:
     assert code == 3 and lines[-1] == {"namespace": "/", "error": "ack timeout"}
 
 
-async def test_unreachable_server_exits_1(unused_tcp_port: int) -> None:
+async def test_unreachable_server_exits_1_and_says_why(unused_tcp_port: int) -> None:
     code, lines = await run_listen(
         f"http://127.0.0.1:{unused_tcp_port}", "--no-reconnect", "--connect-timeout", "5"
     )
     assert code == 1 and lines[0]["event"] == "error"
+    assert lines[0]["reason"] == "connection refused"
+    assert "connection refused" in lines[0]["message"]
+    assert lines[0]["cause"]  # the underlying error, e.g. "ConnectError: All connection ..."
+
+
+async def test_still_retrying_at_the_deadline_says_why(unused_tcp_port: int) -> None:
+    code, lines = await run_listen(
+        f"http://127.0.0.1:{unused_tcp_port}", "--connect-timeout", "0.5"
+    )
+    assert code == 1
+    assert lines[0]["reason"] == "connection refused"
+    assert "not connected after 0.5 s" in lines[0]["message"]
+
+
+async def test_a_wrong_path_prints_the_http_status(server: RunningServer) -> None:
+    code, lines = await run_listen(
+        server.http_url, "--path", "/nope/", "--no-reconnect", "--transports", "polling"
+    )
+    assert code == 1
+    assert lines[0]["reason"] == "http status" and lines[0]["status"] == 404
 
 
 def test_bad_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
