@@ -142,7 +142,7 @@ class Gateway:
                 ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout,
                 max_buffered_bytes=opts.max_buffered_bytes,
-                limits=plexio.Limits(max_payload=opts.max_payload_bytes),
+                limits=plexio.Limits(max_http_buffer_size=opts.max_payload_bytes),
             ),
         )
         self.single = self.server.of(SINGLE_NAMESPACE)

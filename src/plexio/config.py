@@ -16,15 +16,15 @@ class Limits:
     """Input limits enforced by the codecs.
 
     Attributes:
-        max_payload: largest polling body or WebSocket frame in bytes
-            (advertised to clients as ``maxPayload``; Node's ``maxHttpBufferSize``).
+        max_http_buffer_size: largest polling body or WebSocket frame in bytes (Node's
+            ``maxHttpBufferSize``; advertised to clients as ``maxPayload``).
         max_packets_per_payload: most packets one polling body may carry.
         max_attachments: most binary attachments in one Socket.IO packet.
         max_ack_id_digits: longest ack id accepted.
         max_int_digits: longest integer literal accepted in JSON payloads.
     """
 
-    max_payload: int = 1_000_000
+    max_http_buffer_size: int = 1_000_000
     max_packets_per_payload: int = 16_384
     max_attachments: int = 10
     max_ack_id_digits: int = 16
@@ -32,7 +32,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in (
-            "max_payload",
+            "max_http_buffer_size",
             "max_packets_per_payload",
             "max_attachments",
             "max_ack_id_digits",
@@ -52,7 +52,7 @@ class EngineOptions:
         upgrade_timeout: seconds an upgrade may take before the probe socket is dropped.
         transports: transports accepted, in preference order.
         allow_upgrades: whether polling sessions may upgrade to WebSocket.
-        limits: codec limits; ``limits.max_payload`` is ``maxHttpBufferSize``.
+        limits: codec limits; ``limits.max_http_buffer_size`` is ``maxHttpBufferSize``.
         max_buffered_bytes: outgoing bytes queued for one session before it is
             considered stuck (volatile packets are dropped past this).
         slow_client_grace: seconds a session may stay over ``max_buffered_bytes``

@@ -24,7 +24,7 @@ async def target(request: pytest.FixtureRequest) -> AsyncIterator[PlexioTarget]:
     parser, _, limit = param.partition(":")
     kwargs: dict[str, float] = {"ping_interval": 1.0, "ping_timeout": 1.0}
     if limit:
-        kwargs["max_payload"] = int(limit)
+        kwargs["max_http_buffer_size"] = int(limit)
     server = PlexioTarget(parser=parser, kwargs=kwargs)
     await server.start()
     try:

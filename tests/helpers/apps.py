@@ -134,7 +134,7 @@ def make_echo_engine(
     from plexio.server.engine import EngineServer
 
     if "max_payload" in options:
-        options["limits"] = Limits(max_payload=options.pop("max_payload"))
+        options["limits"] = Limits(max_http_buffer_size=options.pop("max_payload"))
     if "transports" in options:
         options["transports"] = tuple(options["transports"])
     handler = handler or RecordingEcho()

@@ -35,7 +35,9 @@ async def native(target: object) -> AsyncIterator[int]:
 @pytest.fixture
 async def echo() -> AsyncIterator[tuple[RawEngineIO, RecordingEcho, EngineServer]]:
     handler = RecordingEcho()
-    options = EngineOptions(ping_interval=0.3, ping_timeout=0.2, limits=Limits(max_payload=1000))
+    options = EngineOptions(
+        ping_interval=0.3, ping_timeout=0.2, limits=Limits(max_http_buffer_size=1000)
+    )
     engine = EngineServer(handler, options, cors_allowed_origins="*")
     async with native(engine) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as h:
         yield RawEngineIO(h, f"ws://127.0.0.1:{port}"), handler, engine
@@ -211,7 +213,7 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 async def test_frame_parsing_edge_cases_over_raw_tcp() -> None:
     handler = RecordingEcho()
-    engine = EngineServer(handler, EngineOptions(limits=Limits(max_payload=100_000)))
+    engine = EngineServer(handler, EngineOptions(limits=Limits(max_http_buffer_size=100_000)))
     async with native(engine) as port:
         reader, writer = await _raw_ws(port)
         opcode, data = await _read_frame(reader)

@@ -46,7 +46,7 @@ async def served(
     **options: object,
 ) -> AsyncIterator[tuple[int, RawEngineIO, RecordingEcho]]:
     handler = RecordingEcho()
-    opts = EngineOptions(limits=Limits(max_payload=10_000), **options)  # type: ignore[arg-type]
+    opts = EngineOptions(limits=Limits(max_http_buffer_size=10_000), **options)  # type: ignore[arg-type]
     engine = EngineServer(handler, opts)
     async with native(engine) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as h:
         yield port, RawEngineIO(h, f"ws://127.0.0.1:{port}"), handler

@@ -26,13 +26,32 @@ def test_engine_keyword_options() -> None:
     options = server.engine.options
     assert options.ping_interval == 1.5
     assert options.ping_timeout == 2.5
-    assert options.limits.max_payload == 1234
-    explicit = EngineOptions(limits=Limits(max_payload=99))
+    assert options.limits.max_http_buffer_size == 1234
+    explicit = EngineOptions(limits=Limits(max_http_buffer_size=99))
     assert plexio.Server(engine_options=explicit).engine.options is explicit
     with pytest.raises(TypeError, match="not both"):
         plexio.Server(engine_options=explicit, ping_interval=1)
     with pytest.raises(TypeError):
         plexio.Server(no_such_option=1)
+
+
+def test_every_engine_option_and_limit_is_a_server_keyword_spelled_once() -> None:
+    # One spelling per limit: the JS name in snake_case, the same on Server, on
+    # EngineOptions and on Limits (no aliases such as max_payload).
+    import dataclasses
+    import inspect
+
+    params = inspect.signature(plexio.Server).parameters
+    fields = [f.name for f in dataclasses.fields(EngineOptions) if f.name != "limits"]
+    limits = [f.name for f in dataclasses.fields(Limits)]
+    assert set(fields + limits) <= set(params)
+    assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY for name in fields + limits)
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    with pytest.raises(TypeError):
+        plexio.Server(max_payload=10)  # type: ignore[call-arg]
+    server = plexio.Server(max_attachments=3, transports=["websocket"], max_int_digits=7)
+    assert server.engine.options.limits == Limits(max_attachments=3, max_int_digits=7)
+    assert server.engine.options.transports == ("websocket",)
 
 
 def test_defaults() -> None:

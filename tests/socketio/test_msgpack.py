@@ -258,9 +258,9 @@ def test_text_messages_are_refused() -> None:
 
 def test_limits() -> None:
     wire = encode_one(Packet.event("/", ["e", "x" * 100], 999))
-    assert PARSER.decoder(Limits(max_payload=len(wire), max_ack_id_digits=3)).feed(wire)
+    assert PARSER.decoder(Limits(max_http_buffer_size=len(wire), max_ack_id_digits=3)).feed(wire)
     with pytest.raises(PayloadTooLargeError):
-        PARSER.decoder(Limits(max_payload=len(wire) - 1)).feed(wire)
+        PARSER.decoder(Limits(max_http_buffer_size=len(wire) - 1)).feed(wire)
     with pytest.raises(PayloadTooLargeError):
         PARSER.decoder(Limits(max_ack_id_digits=2)).feed(wire)
 

@@ -237,13 +237,13 @@ def test_attachment_limit() -> None:
 
 
 def test_payload_limit() -> None:
-    decoder = PARSER.decoder(Limits(max_payload=20))
+    decoder = PARSER.decoder(Limits(max_http_buffer_size=20))
     assert decoder.feed('2["' + "x" * 15 + '"]') is not None
     with pytest.raises(PayloadTooLargeError):
         decoder.feed('2["' + "x" * 16 + '"]')
     header = '51-["",{"_placeholder":true,"num":0}]'
     assert len(header) == 37
-    decoder = PARSER.decoder(Limits(max_payload=37))
+    decoder = PARSER.decoder(Limits(max_http_buffer_size=37))
     assert decoder.feed(header) is None
     with pytest.raises(PayloadTooLargeError):
         decoder.feed(b"x" * 38)

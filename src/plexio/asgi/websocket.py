@@ -117,7 +117,7 @@ async def serve_websocket(
     else:
         socket = target
         engine.attach_probe(socket, sink)
-    max_size = engine.options.limits.max_payload
+    max_size = engine.options.limits.max_http_buffer_size
     try:
         while True:
             message = await receive()
@@ -129,7 +129,7 @@ async def serve_websocket(
                 socket.ws_failed(
                     sink,
                     DisconnectReason.PAYLOAD_TOO_LARGE,
-                    f"{len(frame)}-byte WebSocket frame over max_payload",
+                    f"{len(frame)}-byte WebSocket frame over max_http_buffer_size",
                 )
                 sink.close(1009)
                 break

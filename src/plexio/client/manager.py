@@ -97,7 +97,7 @@ class ManagerOptions:
         handshake_timeout: seconds each Engine.IO handshake may take (the JS client's
             ``timeout`` option).
         upgrade_timeout: seconds a WebSocket upgrade probe may take.
-        limits: decoding limits for what the server sends (``max_payload`` also caps
+        limits: decoding limits for what the server sends (``max_http_buffer_size`` also caps
             WebSocket frames).
         headers: extra HTTP headers on every request.
         query: extra query parameters on every request.
@@ -459,7 +459,7 @@ class Manager:
                 headers=options.headers,
                 handshake_timeout=options.handshake_timeout,
                 upgrade_timeout=options.upgrade_timeout,
-                max_frame_size=options.limits.max_payload,
+                max_frame_size=options.limits.max_http_buffer_size,
             )
             self._closed_reported = False
             self.engine = engine

@@ -111,7 +111,7 @@ class Session:
             upgrades=upgrades,
             ping_interval_ms=round(options.ping_interval * 1000),
             ping_timeout_ms=round(options.ping_timeout * 1000),
-            max_payload=options.limits.max_payload,
+            max_payload=options.limits.max_http_buffer_size,
         )
         self._out: list[Frame] = ["0" + info.to_json()]
         self._out_size = 0

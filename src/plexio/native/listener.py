@@ -247,7 +247,7 @@ class NativeWebSocket:
         if exc is not None and self.socket is not None and not self._closing:
             if isinstance(exc, PayloadTooBig):
                 reason = DisconnectReason.PAYLOAD_TOO_LARGE
-                detail = "WebSocket frame over max_payload"
+                detail = "WebSocket frame over max_http_buffer_size"
             else:
                 reason = DisconnectReason.PROTOCOL_ERROR
                 detail = f"bad WebSocket frame: {exc}"
@@ -403,13 +403,13 @@ class HttpConnection(asyncio.Protocol):
         if self._too_large:
             return
         self._body_size += len(body)
-        if self._body_size > self._listener.engine.options.limits.max_payload:
+        if self._body_size > self._listener.engine.options.limits.max_http_buffer_size:
             self._refuse_body()
             return
         self._body.append(body)
 
     def _refuse_body(self) -> None:
-        # Over max_payload (announced or counted): the request is answered now (413
+        # Over max_http_buffer_size (announced or counted): the request is answered now (413
         # from the engine, which closes the session) and the rest is never read.
         self._too_large = True
         self._body = []
@@ -429,7 +429,8 @@ class HttpConnection(asyncio.Protocol):
         request = self._request()
         length = self._headers.get("content-length", "")
         announced_too_large = (
-            length.isdigit() and int(length) > self._listener.engine.options.limits.max_payload
+            length.isdigit()
+            and int(length) > self._listener.engine.options.limits.max_http_buffer_size
         )
         if request is None:
             self._body_future = None
@@ -578,7 +579,7 @@ class HttpConnection(asyncio.Protocol):
                 f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
             ).encode()
         )
-        ws = NativeWebSocket(self, engine.options.limits.max_payload, self._listener.cache)
+        ws = NativeWebSocket(self, engine.options.limits.max_http_buffer_size, self._listener.cache)
         self._ws = ws
         if target is None:
             ws.socket = await engine.open_websocket(request, ws)

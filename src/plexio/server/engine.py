@@ -516,11 +516,11 @@ class EngineServer:
             raise handshake.bad_request()
         socket._post_busy = True
         try:
-            raw = await body(self.options.limits.max_payload)
+            raw = await body(self.options.limits.max_http_buffer_size)
         finally:
             socket._post_busy = False
         if raw is None:
-            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE, "POST body over max_payload")
+            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE, "POST body over max_http_buffer_size")
             socket._after_session_change()
             return self._error_response(HandshakeError(3, "Payload too large", 413), cors)
         try:

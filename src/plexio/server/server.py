@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, overload
 
 from plexio.aio.handlers import TaskOwner
@@ -53,8 +53,16 @@ class Server:
         connection_state_recovery: :class:`RecoveryOptions` to let clients whose
             transport dropped get their socket back with the events they missed;
             ``None`` (default) = off.
-        **engine_kwargs: ``ping_interval``, ``ping_timeout``, ``max_http_buffer_size``
-            and other :class:`EngineOptions` fields, as a shortcut.
+
+    Engine.IO settings, as a shortcut for ``engine_options`` (each ``None`` keeps the
+    :class:`EngineOptions` / :class:`Limits` default; see those for their meaning):
+    ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
+    ``allow_upgrades``, ``cookie``, ``max_http_buffer_size``, ``max_packets_per_payload``,
+    ``max_attachments``, ``max_ack_id_digits``, ``max_int_digits``, ``max_buffered_bytes``,
+    ``slow_client_grace``, ``handshake_timeout``, ``max_pending_connections``.
+
+    Raises:
+        TypeError: ``engine_options`` together with one of the shortcuts.
     """
 
     def __init__(
@@ -71,12 +79,50 @@ class Server:
         max_namespaces: int = 100,
         cleanup_empty_child_namespaces: bool = False,
         connection_state_recovery: RecoveryOptions | None = None,
-        **engine_kwargs: Any,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        upgrade_timeout: float | None = None,
+        transports: Sequence[str] | None = None,
+        allow_upgrades: bool | None = None,
+        cookie: str | None = None,
+        max_http_buffer_size: int | None = None,
+        max_packets_per_payload: int | None = None,
+        max_attachments: int | None = None,
+        max_ack_id_digits: int | None = None,
+        max_int_digits: int | None = None,
+        max_buffered_bytes: int | None = None,
+        slow_client_grace: float | None = None,
+        handshake_timeout: float | None = None,
+        max_pending_connections: int | None = None,
     ) -> None:
+        engine_settings: dict[str, Any] = {
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "upgrade_timeout": upgrade_timeout,
+            "transports": None if transports is None else tuple(transports),
+            "allow_upgrades": allow_upgrades,
+            "cookie": cookie,
+            "max_buffered_bytes": max_buffered_bytes,
+            "slow_client_grace": slow_client_grace,
+            "handshake_timeout": handshake_timeout,
+            "max_pending_connections": max_pending_connections,
+        }
+        limit_settings: dict[str, Any] = {
+            "max_http_buffer_size": max_http_buffer_size,
+            "max_packets_per_payload": max_packets_per_payload,
+            "max_attachments": max_attachments,
+            "max_ack_id_digits": max_ack_id_digits,
+            "max_int_digits": max_int_digits,
+        }
+        engine_given = {k: v for k, v in engine_settings.items() if v is not None}
+        limits_given = {k: v for k, v in limit_settings.items() if v is not None}
         if engine_options is None:
-            engine_options = _engine_options(engine_kwargs)
-        elif engine_kwargs:
-            raise TypeError("pass engine_options or Engine.IO keyword options, not both")
+            if limits_given:
+                engine_given["limits"] = Limits(**limits_given)
+            engine_options = EngineOptions(**engine_given)
+        elif engine_given or limits_given:
+            names = ", ".join(sorted([*engine_given, *limits_given]))
+            raise TypeError(f"pass engine_options or {names}, not both")
         self.parser: Parser = parser or JsonParser()
         self.adapter_factory: Callable[[Namespace], Adapter] = adapter or InMemoryAdapter
         self.default_path = path
@@ -291,21 +337,3 @@ class Server:
         await self.engine.shutdown()
         for nsp in list(self._namespaces.values()):
             await nsp.close()
-
-
-_ENGINE_ALIASES = {"max_http_buffer_size": "max_payload"}
-
-
-def _engine_options(kwargs: dict[str, Any]) -> EngineOptions:
-    limit_fields = {"max_payload", "max_packets_per_payload", "max_attachments"}
-    engine: dict[str, Any] = {}
-    limits: dict[str, Any] = {}
-    for key, value in kwargs.items():
-        key = _ENGINE_ALIASES.get(key, key)
-        if key in limit_fields:
-            limits[key] = value
-        else:
-            engine[key] = value
-    if limits:
-        engine["limits"] = Limits(**limits)
-    return EngineOptions(**engine)

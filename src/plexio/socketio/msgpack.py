@@ -147,7 +147,7 @@ class MsgPackDecoder:
     Every packet is complete in one message, so the decoder never waits.
 
     Args:
-        limits: ``max_payload`` bounds each message and ``max_ack_id_digits`` the ack id.
+        limits: ``max_http_buffer_size`` bounds each message and ``max_ack_id_digits`` the ack id.
     """
 
     __slots__ = ("_ext_hook", "_limits", "_max_ack_id", "_message", "_undefined")
@@ -198,8 +198,8 @@ class MsgPackDecoder:
             raise DecodeError("the msgpack parser accepts binary messages only")
         if not isinstance(message, bytes | bytearray | memoryview):
             raise TypeError(f"expected str or bytes-like, got {type(message).__name__}")
-        if len(message) > self._limits.max_payload:
-            raise PayloadTooLargeError("packet larger than max_payload")
+        if len(message) > self._limits.max_http_buffer_size:
+            raise PayloadTooLargeError("packet larger than max_http_buffer_size")
         self._message = message if type(message) is bytes else bytes(message)
         self._undefined = False
         try:

@@ -204,7 +204,7 @@ class JsonDecoder:
     """Per-connection state of :class:`JsonParser` (see :class:`Decoder`).
 
     Args:
-        limits: input limits (defaults: ``Limits()``). ``max_payload`` bounds each
+        limits: input limits (defaults: ``Limits()``). ``max_http_buffer_size`` bounds each
             message, ``max_attachments`` the attachment count, ``max_ack_id_digits``
             the ack id.
     """
@@ -221,7 +221,7 @@ class JsonDecoder:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits = limits if limits is not None else _DEFAULT_LIMITS
-        self._max_payload = limits.max_payload
+        self._max_payload = limits.max_http_buffer_size
         self._max_ack_digits = limits.max_ack_id_digits
         self._count_digits = len(str(limits.max_attachments))
         self._packet: Packet | None = None
@@ -257,7 +257,7 @@ class JsonDecoder:
         if not size:
             raise DecodeError("empty packet")
         if size > self._max_payload:
-            raise PayloadTooLargeError("packet larger than max_payload")
+            raise PayloadTooLargeError("packet larger than max_http_buffer_size")
         kind = _TYPE_BY_CHAR.get(text[0])
         if kind is None:
             raise DecodeError(f"unknown packet type {text[0]!r}")
@@ -322,7 +322,7 @@ class JsonDecoder:
             raise DecodeError("binary message without a pending BINARY_EVENT/BINARY_ACK")
         if len(message) > self._max_payload:
             self.reset()
-            raise PayloadTooLargeError("attachment larger than max_payload")
+            raise PayloadTooLargeError("attachment larger than max_http_buffer_size")
         buffers = self._buffers
         buffers.append(bytes(message))
         if len(buffers) < self._wanted:
