@@ -9,7 +9,7 @@ NPM_DIRS := tests/interop/js community/web bench/node topology/js
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[msgpack,fast,uvicorn,pydantic]' --group test
+	$(PY) -m pip install -q -e '.[msgpack,redis,fast,uvicorn,pydantic]' --group test
 	touch $@
 
 install: $(VENV)/.installed
