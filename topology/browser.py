@@ -135,7 +135,8 @@ async def browser_costs(
     communities: list[int],
     samples: int = 3,
 ) -> dict[str, Any]:
-    """Connects one user ``samples`` times in one page; medians of what each connect cost.
+    """Connects one user ``samples`` times in one page (after one unmeasured warm-up
+    connect); medians of what each connect cost.
 
     Returns:
         ``ready_ms``, ``heap_bytes`` (JS heap growth once subscribed, after GC),
@@ -150,7 +151,7 @@ async def browser_costs(
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable")
         runs = []
-        for _ in range(samples):
+        for index in range(samples + 1):  # the first connect warms up, unmeasured
             before = await _metrics(cdp)
             result = await page.evaluate(
                 "cfg => topologyConnect(io, location.origin, cfg)",
@@ -158,6 +159,8 @@ async def browser_costs(
             )
             after = await _metrics(cdp)
             await page.evaluate("() => topologyClose()")
+            if index == 0:
+                continue
             runs.append(
                 {
                     "ready_ms": float(result["ready_ms"]),

@@ -11,6 +11,7 @@ server (no delay), ``samples`` times per client:
 * ``plexio``: plexio's client in this process: ``tracemalloc`` bytes, ``gc`` objects,
   ``process_time``.
 
+Each client connects once more first, unmeasured (warm-up: imports, JIT, first sockets).
 The cost per namespace is the slope between the smallest and the largest N in A.
 Then chromium records a HAR of A and B at ``har_rtt_ms`` (``results/har/``), and the
 timelines go into the results (``python -m topology.har show`` prints them again).
@@ -69,8 +70,8 @@ def _median(rows: list[dict[str, Any]], key: str) -> float:
 
 
 async def _node(port: int, style: str, communities: list[int], samples: int) -> dict[str, Any]:
-    runs = await run_client("node", style, [port] * samples, 0, communities)
-    rows = [{"ready_ms": r.ready_ms, **r.extra} for r in runs]
+    runs = await run_client("node", style, [port] * (samples + 1), 0, communities)
+    rows = [{"ready_ms": r.ready_ms, **r.extra} for r in runs[1:]]  # the first one warms up
     out: dict[str, Any] = {k: _median(rows, k) for k in ("ready_ms", "heap_bytes", "cpu_us")}
     out["sockets"] = rows[-1]["sockets"]
     out["samples"] = rows
@@ -80,8 +81,8 @@ async def _node(port: int, style: str, communities: list[int], samples: int) -> 
 async def _plexio(port: int, style: str, communities: list[int], samples: int) -> dict[str, Any]:
     rows = [
         await plexio_client_cost(style, port, 0, communities, ("polling", "websocket"))
-        for _ in range(samples)
-    ]
+        for _ in range(samples + 1)
+    ][1:]  # the first one warms up
     out: dict[str, Any] = {
         k: _median(rows, k) for k in ("ready_ms", "heap_bytes", "cpu_us", "gc_objects")
     }

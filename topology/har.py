@@ -8,8 +8,9 @@ server, a delay proxy and headless chromium, records one user connecting in topo
 and B with the official socket.io-client (polling first, the browser default), writes
 ``DIR/A.har`` and ``DIR/B.har`` and prints both timelines.
 
-Each line is one event at the client: a request leaving (→), a response or frame
-arriving (←), with the Engine.IO / Socket.IO packets it carried, decoded
+Each line is one event at the client: a request leaving (→), a response (its first
+byte, from the HAR timings) or a frame arriving (←), with the Engine.IO / Socket.IO
+packets it carried, decoded
 (``CONNECT /socket/commu-3``, ``CONNECT ok /socket/commu-3``, ``EVENT subscribe``, ...).
 The step column numbers the Socket.IO connection's phases: 1 the Engine.IO handshake,
 2 CONNECTs sent, 3 CONNECT replies received, 4 the WebSocket upgrade probe,
@@ -124,6 +125,17 @@ def _step(packets: list[str], upstream: bool, seen: set[int]) -> int:
     return 0
 
 
+def _first_byte_ms(entry: dict[str, Any]) -> float:
+    """When the response began to arrive, from the request's start (the HAR ``timings``
+    up to ``wait``; ``connect`` includes ``ssl``). Falls back to the entry's ``time``."""
+    timings = entry.get("timings", {})
+    if float(timings.get("wait", -1)) < 0:
+        return float(entry.get("time") or 0)
+    return sum(
+        max(0.0, float(timings.get(k, 0))) for k in ("blocked", "dns", "connect", "send", "wait")
+    )
+
+
 def timeline(har: dict[str, Any]) -> list[Event]:
     """The Socket.IO traffic of a HAR as time-ordered events."""
     entries = [
@@ -156,7 +168,7 @@ def timeline(har: dict[str, Any]) -> list[Event]:
         channel = f"{request['method']}#{counter}"
         body = (request.get("postData") or {}).get("text", "")
         raw.append((start, channel, "→", decode_engine_payload(body)))
-        total = float(entry.get("time") or 0)
+        total = _first_byte_ms(entry)
         if total >= 0 and entry.get("response", {}).get("status", 0) > 0:
             text = entry["response"].get("content", {}).get("text", "")
             packets = decode_engine_payload(text) if request["method"] == "GET" else []

@@ -119,6 +119,7 @@ async def _point(
         "traffic": samples[0].traffic,
         "extra": samples[0].extra,
     }
+    record["proxy_total"] = proxies[0].stats.as_dict()  # the whole session, close included
     if snapshots:
         record["proxy_at_ready"] = snapshots[0]
         rts = sorted({s["round_trips"] for s in snapshots.values()})

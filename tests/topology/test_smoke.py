@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from topology.browser import browser_available
+from topology.clients import node_available
 from topology.model import Membership, ModelParams
 from topology.report import PLOTS
+from topology.sections import PLOTS as PART_PLOTS
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -135,3 +138,41 @@ def test_report_and_plots_are_written(smoke: tuple[Path, dict[str, Any]]) -> Non
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC), name
         assert f"]({name})" in report
+
+
+@pytest.mark.slow
+def test_the_parts_beyond_loopback_ran(smoke: tuple[Path, dict[str, Any]]) -> None:
+    out, results = smoke
+    for part in ("latency", "moving", "clients", "cluster"):
+        assert part in results, part
+        errors = results[part]["errors"]
+        assert [e for e in errors if not e.startswith("skipped")] == [], errors
+        if node_available() and browser_available():
+            assert errors == []
+    latency = results["latency"]["points"]
+    assert {p["style"] for p in latency} == {"A", "A-seq", "B", "B-sub"}
+    assert {p["rtt_ms"] for p in latency} == {0, 100}
+    for p in latency:
+        if p["kind"].startswith("wire") and p["rtt_ms"] == 100:
+            assert p["proxy_round_trips"] >= 3
+    moving = results["moving"]["points"]
+    assert {(p["transport"], p["topology"]) for p in moving} == {
+        ("websocket", "A"),
+        ("websocket", "B"),
+        ("polling", "A"),
+        ("polling", "B"),
+    }
+    report = (out / "report.md").read_text()
+    for heading in (
+        "## On a network: time to ready through a delay proxy",
+        "**Where a person notices**",
+        "## Moving around: leaving and joining a channel and a community",
+        "## Cluster scale: what one channel message costs Redis and every node",
+    ):
+        assert heading in report
+    if browser_available():
+        assert "## What the browser's network log shows" in report
+        for style in ("A", "B"):
+            assert (out / "har" / f"{style}.har").exists()
+    for name, _ in PART_PLOTS:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC), name

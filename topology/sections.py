@@ -1,0 +1,557 @@
+"""The report's parts beyond loopback: latency, moving around, client-side cost, the
+browser's timeline and the cluster model (markdown lines and PNG plots).
+
+:func:`noticeable` computes the conclusion from the data: for each client and N, the
+smallest RTT at which A (pipelined, and awaited one by one) is ready at least
+:data:`NOTICEABLE_MS` later than B.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "NOTICEABLE_MS",
+    "PLOTS",
+    "clients_section",
+    "cluster_section",
+    "latency_section",
+    "moving_section",
+    "noticeable",
+    "plot_parts",
+]
+
+Record = dict[str, Any]
+
+#: A delay a person notices in an interface (about 0.1 s: below it a response feels instant).
+NOTICEABLE_MS = 100.0
+PLOTS: tuple[tuple[str, str], ...] = (
+    ("latency_ready.png", "Time to ready against round-trip time"),
+    ("client_cost.png", "Client-side cost of one connected user"),
+)
+KIND_NAMES = {
+    "wire-ws": "counting client, WebSocket only",
+    "wire-polling": "counting client, polling only",
+    "node": "socket.io-client (Node), polling first",
+    "node-ws": "socket.io-client (Node), WebSocket only",
+    "plexio": "plexio client, polling first",
+}
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if not isinstance(value, int | float) or value != value:
+        return "–"
+    if abs(value) >= 1000 and digits <= 1:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out.extend("| " + " | ".join(r) + " |" for r in rows)
+    return out
+
+
+def _net_name(p: Record) -> str:
+    base = f"{p['rtt_ms']:g} ms"
+    return f"{base}, {p['kbps']:g} kbit/s" if p.get("kbps") else base
+
+
+def _ready(points: list[Record], kind: str, style: str, n: int, net: str) -> float:
+    for p in points:
+        if p["kind"] == kind and p["style"] == style and p["n"] == n and _net_name(p) == net:
+            return float(p["ready_ms"])
+    return float("nan")
+
+
+def noticeable(latency: Record) -> list[dict[str, Any]]:
+    """Per client, N and A style: the smallest RTT where A is ready ``NOTICEABLE_MS`` after B.
+
+    Returns:
+        ``{"kind", "n", "style", "rtt_ms" (None: never in this sweep), "extra_ms"}`` rows,
+        ``extra_ms`` being A minus B at the largest uncapped RTT measured.
+    """
+    points = [p for p in latency.get("points", []) if not p.get("kbps")]
+    rtts = sorted({p["rtt_ms"] for p in points})
+    out = []
+    for kind in sorted({p["kind"] for p in points}):
+        for n in sorted({p["n"] for p in points}):
+            for style in ("A", "A-seq"):
+                first = None
+                extra = float("nan")
+                for rtt in rtts:
+                    net = f"{rtt:g} ms"
+                    diff = _ready(points, kind, style, n, net) - _ready(points, kind, "B", n, net)
+                    if diff == diff:
+                        extra = diff
+                        if first is None and diff >= NOTICEABLE_MS:
+                            first = rtt
+                if extra == extra:
+                    out.append(
+                        {"kind": kind, "n": n, "style": style, "rtt_ms": first, "extra_ms": extra}
+                    )
+    return out
+
+
+def latency_conclusion(latency: Record) -> list[str]:
+    """Sentences computed from :func:`noticeable`: for each A style, from which RTT each
+    client and N is ready a noticeable time after B, and which never are."""
+    rows = noticeable(latency)
+    if not rows:
+        return []
+    points = [p for p in latency.get("points", []) if not p.get("kbps")]
+    top = max(p["rtt_ms"] for p in points)
+    lines = []
+    for style, what in (
+        ("A", "A, the namespaces opened in one tick"),
+        ("A-seq", "A, each namespace awaited before the next"),
+    ):
+        mine = [r for r in rows if r["style"] == style]
+        if not mine:
+            continue
+        hits = sorted((r for r in mine if r["rtt_ms"] is not None), key=lambda r: r["rtt_ms"])
+        never = [r for r in mine if r["rtt_ms"] is None]
+        text = f"- **{what}**: "
+        if hits:
+            text += f"noticeably later than B (≥ {NOTICEABLE_MS:g} ms) " + "; ".join(
+                f"from {r['rtt_ms']:g} ms RTT with {r['kind']} at N={r['n']} "
+                f"(+{_fmt(r['extra_ms'], 0)} ms at {top:g} ms)"
+                for r in hits
+            )
+        if never:
+            text += ("; " if hits else "") + (
+                f"never up to {top:g} ms RTT with "
+                + ", ".join(f"{r['kind']} N={r['n']} (+{_fmt(r['extra_ms'], 0)} ms)" for r in never)
+            )
+        lines.append(text + ".")
+    return lines
+
+
+def latency_section(results: Record) -> list[str]:
+    """The latency tables and the computed conclusion."""
+    latency = results.get("latency")
+    if not latency or not latency.get("points"):
+        return []
+    points = latency["points"]
+    nets = []
+    for p in sorted(points, key=lambda p: (p["rtt_ms"], p.get("kbps") or 0)):
+        if _net_name(p) not in nets:
+            nets.append(_net_name(p))
+    plan = latency.get("plan", {})
+    md = [
+        "## On a network: time to ready through a delay proxy",
+        "",
+        "A TCP proxy started by the tool (`topology/delayproxy.py`) adds half the RTT to "
+        "every chunk in each direction, one RTT to every new TCP connection (the handshake), "
+        "and optionally caps each direction of each connection "
+        "(`python -m topology --parts latency --rtt-ms 20,50,150 --kbps 1000`). One user "
+        f"connects {plan.get('samples', '?')} times per point, each time through a fresh "
+        "proxy; the table gives the median time from the first byte to subscribed to every "
+        "community. *RTs (proxy)* are the round trips on the critical path as the proxy "
+        "counted them (TCP handshakes included; in-process clients only: the proxy is read "
+        "the moment the client is ready). *RTs (time)* are "
+        "(ready at the largest RTT − ready on loopback) / RTT: what the delay cost, in RTTs. "
+        "Styles: **A** opens the N namespaces in one tick, **A-seq** awaits each namespace "
+        "before the next, **B** one CONNECT (server subscribes), **B-sub** CONNECT then a "
+        "`subscribe` event with an ack.",
+        "",
+    ]
+    uncapped = [n for n in nets if "kbit" not in n]
+    top = uncapped[-1] if uncapped else ""
+    top_rtt = max((p["rtt_ms"] for p in points if not p.get("kbps")), default=0)
+    header = [
+        "client",
+        "N",
+        "style",
+        *[f"ready ms, {n}" for n in nets],
+        "RTs (proxy)",
+        f"RTs (time, {top})",
+    ]
+    rows = []
+    keys = sorted(
+        {(p["kind"], p["n"], p["style"]) for p in points},
+        key=lambda k: (list(KIND_NAMES).index(k[0]) if k[0] in KIND_NAMES else 9, k[1], k[2]),
+    )
+    for kind, n, style in keys:
+        proxy_rts = [
+            p.get("proxy_round_trips")
+            for p in points
+            if (p["kind"], p["n"], p["style"]) == (kind, n, style) and p["rtt_ms"] == top_rtt
+        ]
+        base = _ready(points, kind, style, n, "0 ms")
+        eff = (_ready(points, kind, style, n, top) - base) / top_rtt if top_rtt else float("nan")
+        rts = proxy_rts[0] if proxy_rts and proxy_rts[0] is not None else "–"
+        rows.append(
+            [
+                kind,
+                str(n),
+                style,
+                *[_fmt(_ready(points, kind, style, n, net), 0) for net in nets],
+                str(rts),
+                _fmt(eff, 1),
+            ]
+        )
+    md += _table(header, rows)
+    md += ["", "**Where a person notices** (computed from the table):", ""]
+    md += latency_conclusion(latency)
+    if latency.get("errors"):
+        md += ["", *[f"- problem: {e}" for e in latency["errors"][:20]]]
+    md.append("")
+    return md
+
+
+_MOVE_HEADER = [
+    "N",
+    "transport",
+    "topology",
+    "move",
+    "packets sent / received",
+    "frames or requests sent / received",
+    "bytes sent / received",
+    "RTs (client)",
+    "RTs (proxy)",
+    "ms at the proxy RTT",
+]
+
+
+def moving_section(results: Record) -> list[str]:
+    """The moving-around table."""
+    moving = results.get("moving")
+    if not moving or not moving.get("points"):
+        return []
+    plan = moving.get("plan", {})
+    rows = []
+    cpu_rows = []
+    for p in moving["points"]:
+        for move, m in p["moves"].items():
+            rows.append(
+                [
+                    str(p["n"]),
+                    p["transport"],
+                    p["topology"],
+                    f"`{move}`",
+                    f"{_fmt(m['packets_tx'], 0)} / {_fmt(m['packets_rx'], 0)}",
+                    f"{_fmt(m['frames_tx'], 0)} / {_fmt(m['frames_rx'], 0)}",
+                    f"{_fmt(m['bytes_tx'], 0)} / {_fmt(m['bytes_rx'], 0)}",
+                    _fmt(m["round_trips"], 0),
+                    _fmt(m.get("proxy_round_trips"), 0),
+                    _fmt(m.get("ms_at_rtt"), 0),
+                ]
+            )
+        for cycle, c in p["cycles"].items():
+            cpu_rows.append(
+                [
+                    str(p["n"]),
+                    p["transport"],
+                    p["topology"],
+                    cycle,
+                    _fmt(c["server_cpu_us"], 0),
+                ]
+            )
+    md = [
+        "## Moving around: leaving and joining a channel and a community",
+        "",
+        "After connecting, one user leaves and joins a channel, then leaves and joins a "
+        f"community, {plan.get('reps', '?')} times (figures per move). A: a channel move is "
+        "an event with an ack in the community's namespace; leaving a community sends a "
+        "DISCONNECT for its namespace (socket.io-client does not wait for anything), "
+        "joining it is a new CONNECT with the token (verified again, a new server socket). "
+        "B: every move is an event with an ack in `/socket` (`channel:join`/`channel:leave`, "
+        "`unsubscribe`/`subscribe`). *RTs (proxy)* come from a second user doing each move "
+        f"once through the delay proxy at {plan.get('rtt_ms', '?')} ms RTT (the counting "
+        "polling client waits for the POST's `ok`, one round trip that socket.io-client "
+        "would not wait for).",
+        "",
+        *_table(_MOVE_HEADER, rows),
+        "",
+        "Server CPU per cycle (leave + join, µs, /proc schedstat; shared machine):",
+        "",
+        *_table(["N", "transport", "topology", "cycle", "server CPU µs"], cpu_rows),
+    ]
+    if moving.get("errors"):
+        md += ["", *[f"- problem: {e}" for e in moving["errors"][:20]]]
+    md.append("")
+    return md
+
+
+def clients_section(results: Record) -> list[str]:
+    """Client-side cost per namespace, and the browser's timelines."""
+    clients = results.get("clients")
+    if not clients:
+        return []
+    md: list[str] = []
+    points = clients.get("points", [])
+    if points:
+        rows = []
+        for p in sorted(points, key=lambda p: (p["kind"], p["style"], p["n"])):
+            cpu = p.get("task_ms") if p["kind"] == "chromium" else p.get("cpu_us", 0) / 1e3
+            rows.append(
+                [
+                    p["kind"],
+                    p["style"],
+                    str(p["n"]),
+                    _fmt(p.get("ready_ms"), 1),
+                    _fmt(p.get("heap_bytes", float("nan")) / 1024, 1),
+                    _fmt(cpu, 2),
+                    _fmt(p.get("sockets"), 0),
+                    _fmt(p.get("gc_objects"), 0),
+                ]
+            )
+        slope_rows = []
+        for kind, d in clients.get("per_namespace", {}).items():
+            cpu = d.get("task_ms") if kind == "chromium" else d.get("cpu_us", float("nan")) / 1e3
+            slope_rows.append(
+                [
+                    kind,
+                    _fmt(d.get("heap_bytes", float("nan")) / 1024, 2),
+                    _fmt(cpu, 3),
+                    _fmt(d.get("gc_objects"), 0),
+                    _fmt(d.get("ready_ms"), 2),
+                ]
+            )
+        md += [
+            "## Real clients: what a connected user costs the client",
+            "",
+            "One user connects straight to the server (loopback), in A (N namespaces) and B "
+            "(one), with socket.io-client 4.8 under Node (`node --expose-gc`: heap growth "
+            "after GC, `process.cpuUsage` of the connect) and in Chromium (the measurement "
+            "page, Playwright + CDP: JS heap growth after `HeapProfiler.collectGarbage`, "
+            "main-thread `TaskDuration` of the connect), and with plexio's client in the "
+            "tool's process (`tracemalloc` bytes, `gc` objects, `process_time`). Medians of "
+            f"{clients.get('plan', {}).get('samples', '?')} connects; CPU and heap figures of "
+            "a few ms / KiB are noisy on the shared machine.",
+            "",
+            *_table(
+                [
+                    "client",
+                    "style",
+                    "N",
+                    "ready ms",
+                    "heap KiB",
+                    "CPU ms",
+                    "sockets",
+                    "Python objects",
+                ],
+                rows,
+            ),
+            "",
+            "Per namespace (slope over N in A):",
+            "",
+            *_table(
+                ["client", "heap KiB", "CPU ms", "Python objects", "ready ms"],
+                slope_rows,
+            ),
+            "",
+        ]
+    har = clients.get("har", {})
+    if har:
+        plan = clients.get("plan", {})
+        md += [
+            "## What the browser's network log shows",
+            "",
+            f"Chromium with socket.io-client's defaults (polling first), N={plan.get('har_n')}, "
+            f"through the delay proxy at {plan.get('har_rtt_ms')} ms RTT. HAR files: "
+            + ", ".join(f"[`{h['file']}`]({h['file']})" for h in har.values())
+            + ". Reproduce with `python -m topology.har capture --out /tmp/har` (prints these "
+            "timelines) or print a saved one with `python -m topology.har show FILE.har`. "
+            "Steps: 1 handshake, 2 first CONNECT sent, 3 first CONNECT reply, 4 upgrade "
+            "probe, 5 upgrade done.",
+            "",
+        ]
+        for style, h in har.items():
+            md += [
+                f"**{style}** — ready after {_fmt(h['ready_ms'], 0)} ms:",
+                "",
+                "```",
+                h["text"],
+                "```",
+                "",
+            ]
+        md += _har_notes(har)
+    if clients.get("errors"):
+        md += [*[f"- problem: {e}" for e in clients["errors"][:20]], ""]
+    return md
+
+
+def _har_notes(har: Record) -> list[str]:
+    """Which request carried the CONNECTs, computed from the A timeline."""
+    a = har.get("A")
+    if not a:
+        return []
+    carriers = []
+    for e in a["events"]:
+        connects = [p for p in e["packets"] if p.startswith("40")]
+        if e["direction"] == "→" and connects:
+            carriers.append(f"{e['channel']} ({len(connects)})")
+    replies = []
+    for e in a["events"]:
+        oks = [p for p in e["packets"] if p.startswith("40")]
+        if e["direction"] == "←" and oks:
+            replies.append(f"{e['channel']} ({len(oks)})")
+    return [
+        f"- In A the CONNECTs left in: {', '.join(carriers) or '–'}; their replies came "
+        f"in: {', '.join(replies) or '–'} (request, number of CONNECT packets).",
+        "",
+    ]
+
+
+def cluster_section(results: Record) -> list[str]:
+    """The cluster model: inputs, formulas, evaluated sizes, and the measured check."""
+    cluster = results.get("cluster")
+    if not cluster or not cluster.get("model"):
+        return []
+    grid = cluster["model"]
+    inputs = grid[0]["inputs"]
+    md = [
+        "## Cluster scale: what one channel message costs Redis and every node",
+        "",
+        "Model (`topology/cluster.py`), from how a Socket.IO Redis adapter routes a "
+        "broadcast: classic pub/sub — a node subscribes `socket.io#<nsp>#*` for each "
+        "namespace it has instantiated and a room broadcast is one PUBLISH that Redis sends "
+        "to every node subscribed to the namespace; sharded (`SPUBLISH`) static — one "
+        "channel per namespace, same receivers; sharded dynamic — one channel per room, a "
+        "node subscribed only while it has a socket in the room. A instantiates a "
+        "community's namespace only on the nodes where a member is connected, so in classic "
+        "mode only those hear its messages; B's single namespace makes every node hear every "
+        "message unless sharded-dynamic.",
+        "",
+        "With users spread evenly over K nodes, a room with m online members is held by "
+        "H(m) = K·(1 − (1 − 1/K)^m) nodes. Per channel message: published 1; Redis "
+        "deliveries D = H(c) for A (c online members of the community), K for B classic and "
+        "sharded-static, H(m) for B sharded-dynamic (m online members of the channel); "
+        "discarded D − H(m); with R channel messages/s in the cluster a node receives R·D/K "
+        "and discards R·(D − H(m))/K per second.",
+        "",
+        "Inputs: "
+        + ", ".join(f"`{k}`={v}" for k, v in inputs.items() if k not in ("nodes", "users"))
+        + " (message size and discard cost are estimates until measured; delivery cost "
+        "from the steady-state table).",
+        "",
+    ]
+    rows = []
+    for g in grid:
+        i = g["inputs"]
+        for name, d in g["designs"].items():
+            rows.append(
+                [
+                    f"{i['users']:,}",
+                    str(i["nodes"]),
+                    name,
+                    _fmt(g["rate_per_s"], 0),
+                    _fmt(d["redis_deliveries"], 2),
+                    _fmt(d["discarded"], 2),
+                    _fmt(d["redis_msgs_out_s"], 0),
+                    _fmt(d["node_received_s"], 0),
+                    _fmt(d["node_discarded_s"], 0),
+                    _fmt(100 * d["node_cpu_discard_share"], 1),
+                ]
+            )
+    md += _table(
+        [
+            "users",
+            "nodes",
+            "design",
+            "channel msgs/s",
+            "Redis deliveries per msg",
+            "discarded per msg",
+            "Redis msgs out/s",
+            "received per node/s",
+            "discarded per node/s",
+            "node CPU on discards %",
+        ],
+        rows,
+    )
+    md.append("")
+    if cluster.get("measured"):
+        md += ["Measured with 3 gateway processes:", "", str(cluster["measured"]), ""]
+    else:
+        md += [f"**Not measured yet:** {cluster.get('not_measured', '')}", ""]
+    return md
+
+
+def plot_parts(results: Record, out: Path) -> list[str]:
+    """Writes the plots of these parts; returns the file names written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written: list[str] = []
+    latency = results.get("latency", {})
+    points = [p for p in latency.get("points", []) if not p.get("kbps")]
+    if points:
+        kinds = [k for k in KIND_NAMES if any(p["kind"] == k for p in points)]
+        n = max(p["n"] for p in points)
+        fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 4), squeeze=False)
+        colors = {"A": "tab:red", "A-seq": "tab:orange", "B": "tab:blue", "B-sub": "tab:green"}
+        for ax, kind in zip(axes[0], kinds, strict=True):
+            for style, color in colors.items():
+                pts = sorted(
+                    (p["rtt_ms"], p["ready_ms"])
+                    for p in points
+                    if p["kind"] == kind and p["style"] == style and p["n"] == n
+                )
+                if pts:
+                    ax.plot(
+                        [x for x, _ in pts], [y for _, y in pts], "o-", color=color, label=style
+                    )
+            ax.set_title(f"{kind}, N={n}", fontsize=9)
+            ax.set_xlabel("RTT ms")
+            ax.set_ylabel("ready ms")
+            ax.axhline(NOTICEABLE_MS, color="grey", linewidth=0.5)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(dict(PLOTS)["latency_ready.png"])
+        fig.tight_layout()
+        fig.savefig(out / "latency_ready.png", dpi=80)
+        plt.close(fig)
+        written.append("latency_ready.png")
+    clients = results.get("clients", {}).get("points", [])
+    if clients:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for kind, color in (("node", "tab:green"), ("chromium", "tab:blue"), ("plexio", "tab:red")):
+            for style, line in (("A", "-"), ("B", "--")):
+                costs: list[tuple[int, float, float]] = sorted(
+                    (int(p["n"]), float(p.get("heap_bytes", math.nan)) / 1024, _cpu_ms(p))
+                    for p in clients
+                    if p["kind"] == kind and p["style"] == style
+                )
+                if not costs:
+                    continue
+                label = f"{kind} {style}"
+                axes[0].plot(
+                    [x for x, _, _ in costs],
+                    [h for _, h, _ in costs],
+                    line,
+                    color=color,
+                    marker="o",
+                    label=label,
+                )
+                axes[1].plot(
+                    [x for x, _, _ in costs],
+                    [c for _, _, c in costs],
+                    line,
+                    color=color,
+                    marker="o",
+                    label=label,
+                )
+        axes[0].set_ylabel("heap growth KiB")
+        axes[1].set_ylabel("CPU ms of the connect")
+        for ax in axes:
+            ax.set_xlabel("communities per user (N)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.suptitle(dict(PLOTS)["client_cost.png"])
+        fig.tight_layout()
+        fig.savefig(out / "client_cost.png", dpi=80)
+        plt.close(fig)
+        written.append("client_cost.png")
+    return written
+
+
+def _cpu_ms(p: Record) -> float:
+    if p["kind"] == "chromium":
+        return float(p.get("task_ms", math.nan))
+    return float(p.get("cpu_us", math.nan)) / 1e3
