@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexio.engineio.packets import OpenInfo, Packet, PacketType, decode_frame, encode_frame
+from plexio.engineio.packets import (
+    OpenInfo,
+    Packet,
+    PacketType,
+    decode_frame,
+    encode_frame,
+    frame_message,
+    frame_messages,
+)
 from plexio.exceptions import DecodeError
 
 packets = st.one_of(
@@ -88,3 +96,20 @@ def test_open_info_has_exactly_the_spec_keys() -> None:
 def test_open_info_rejects_bad_json(text: str) -> None:
     with pytest.raises(DecodeError):
         OpenInfo.from_json(text)
+
+
+def test_message_framing_adds_the_type_prefix_to_text_only() -> None:
+    assert frame_message("hi") == "4hi"
+    assert frame_message(b"\x01") == b"\x01"
+    assert frame_messages(['51-["e",{"_placeholder":true,"num":0}]', b"\x01"]) == [
+        '451-["e",{"_placeholder":true,"num":0}]',
+        b"\x01",
+    ]
+    assert frame_messages(["2"]) == ["42"]
+    assert frame_messages([b""]) == [b""]
+
+
+@given(st.lists(st.text() | st.binary(), min_size=1, max_size=5))
+def test_framed_messages_decode_back(messages: list[str | bytes]) -> None:
+    decoded = [decode_frame(frame) for frame in frame_messages(messages)]
+    assert decoded == [Packet(PacketType.MESSAGE, m) for m in messages]

@@ -272,3 +272,13 @@ def test_client_close_over_websocket_sends_nothing_back() -> None:
     session = new("websocket")
     session.receive_frame("1", now=0.1)
     assert session.closed and session.data_to_send() == []
+
+
+def test_send_messages_frames_a_packet_and_its_attachments_together() -> None:
+    session = new("websocket", EngineOptions(max_buffered_bytes=10))
+    session.data_to_send()
+    assert session.send_messages(['51-["e",{"_placeholder":true,"num":0}]', b"\x01"])
+    assert session.data_to_send() == ['451-["e",{"_placeholder":true,"num":0}]', b"\x01"]
+    session.send_message("x" * 20)
+    assert not session.send_messages(["2", b"\x02"], volatile=True)  # all or none
+    assert session.data_to_send() == ["4" + "x" * 20]

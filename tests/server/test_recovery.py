@@ -15,6 +15,7 @@ import pytest
 
 import plexio
 from plexio.exceptions import ConnectRefusedError
+from plexio.server.adapters.memory import InMemoryAdapter
 from plexio.server.recovery import RecoveryOptions
 from plexio.server.socket import ServerSocket
 from tests.server.conftest import Serve
@@ -79,7 +80,7 @@ async def test_reply_has_pid_and_events_get_offsets(serve: Serve) -> None:
         assert got_one == got_two  # one packet, encoded once, for both
         assert isinstance(got_one[2], str)
 
-        socket.emit("direct", "x")  # a plain emit goes through the adapter as well
+        socket.emit("direct", "x")  # a plain emit is kept by the adapter as well
         direct = await event(one)
         assert direct[:2] == ["direct", "x"] and len(direct) == 3
         assert direct[2] != got_one[2]
@@ -413,3 +414,24 @@ async def test_a_ping_timeout_keeps_the_session(serve: Serve) -> None:
     async with raw_socketio(running.ws_url) as raw:
         assert await hello(raw, {"pid": first["pid"], "offset": offset}) == first
         assert (await event(raw))[:2] == ["e", 2]
+
+
+async def test_a_unicast_is_kept_without_going_through_adapter_broadcast(serve: Serve) -> None:
+    broadcasts: list[Any] = []
+
+    class Watching(InMemoryAdapter):
+        def broadcast(self, packet: Any, opts: Any) -> None:
+            broadcasts.append(packet)
+            super().broadcast(packet, opts)
+
+    server = plexio.Server(adapter=Watching, connection_state_recovery=RecoveryOptions())
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        reply = await hello(raw)
+        socket = server.sockets.sockets[reply["sid"]]
+        socket.emit("direct", 1)
+        direct = await event(raw)
+        assert direct[:2] == ["direct", 1] and isinstance(direct[2], str)
+        assert broadcasts == []  # a unicast leaves through the socket's own connection
+        (kept,) = server.sockets.adapter._packets
+        assert kept[0] == direct[2] and kept[3].rooms == {socket.id}

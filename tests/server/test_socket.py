@@ -209,23 +209,23 @@ async def test_server_to_client_acks(serve: Serve) -> None:
         socket = socket_of(server, await raw.connect())
         replies: list[tuple[Any, ...]] = []
         socket.emit("q", 1, callback=lambda *args: replies.append(args))
-        assert await raw.recv() == '421["q",1]'
-        await raw.send('431["a",2]')
+        assert await raw.recv() == '420["q",1]'
+        await raw.send('430["a",2]')
         await eventually(lambda: replies == [("a", 2)])
 
         waiting = asyncio.ensure_future(socket.emit_with_ack("q2"))
-        assert await raw.recv() == '422["q2"]'
-        await raw.send('432["first","second"]')
+        assert await raw.recv() == '421["q2"]'
+        await raw.send('431["first","second"]')
         assert await waiting == "first"
 
         # ack with no arguments
         waiting = asyncio.ensure_future(socket.emit_with_ack("q3"))
-        assert await raw.recv() == '423["q3"]'
-        await raw.send("433[]")
+        assert await raw.recv() == '422["q3"]'
+        await raw.send("432[]")
         assert await waiting is None
 
         # a second ack for the same id is ignored
-        await raw.send('431["again"]')
+        await raw.send('430["again"]')
         await raw.send('43999["never asked"]')
         assert await raw.silent(0.05) == []
         assert replies == [("a", 2)]
@@ -239,14 +239,14 @@ async def test_timeout_emit_with_ack(serve: Serve) -> None:
         socket = socket_of(server, await raw.connect())
         with pytest.raises(AckTimeoutError):
             await socket.timeout(0.05).emit_with_ack("slow")
-        assert await raw.recv() == '421["slow"]'
+        assert await raw.recv() == '420["slow"]'
         assert socket._acks == {}
-        await raw.send('431["too late"]')  # ignored
+        await raw.send('430["too late"]')  # ignored
 
         # in time
         waiting = asyncio.ensure_future(socket.timeout(5).emit_with_ack("fast"))
-        assert await raw.recv() == '422["fast"]'
-        await raw.send('432["yes"]')
+        assert await raw.recv() == '421["fast"]'
+        await raw.send('431["yes"]')
         assert await waiting == "yes"
         assert socket._acks == {}
 
@@ -254,9 +254,9 @@ async def test_timeout_emit_with_ack(serve: Serve) -> None:
         results: list[tuple[Any, ...]] = []
         socket.timeout(0.05).emit("cb-slow", callback=lambda *a: results.append(a))
         socket.timeout(5).emit("cb-fast", callback=lambda *a: results.append(a))
-        assert await raw.recv() == '423["cb-slow"]'
-        assert await raw.recv() == '424["cb-fast"]'
-        await raw.send('434["ok",1]')
+        assert await raw.recv() == '422["cb-slow"]'
+        assert await raw.recv() == '423["cb-fast"]'
+        await raw.send('433["ok",1]')
         await eventually(lambda: len(results) == 2)
         assert results[0] == (None, "ok", 1)
         (err,) = results[1]
@@ -711,3 +711,39 @@ async def test_handlers_run_as_tasks_of_their_own(
         assert disconnects == []
     finally:
         await client.disconnect()
+
+
+async def test_ack_ids_come_from_the_connection_and_span_its_namespaces(serve: Serve) -> None:
+    # Ids are allocated by the connection's Socket.IO core: unique across the
+    # namespaces of one Engine.IO session (a per-namespace counter gave 1 and 1).
+    server = plexio.Server()
+    server.of("/a")
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        main = socket_of(server, await raw.connect())
+        other = socket_of(server, await raw.connect("/a"), "/a")
+        main.emit("q", callback=lambda *args: None)
+        other.emit("q", callback=lambda *args: None)
+        assert await raw.recv() == '420["q"]'
+        assert await raw.recv() == '42/a,1["q"]'
+
+
+async def test_a_broadcast_ack_id_never_collides_with_a_pending_unicast_one(serve: Serve) -> None:
+    server = plexio.Server()
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as one, raw_socketio(running.ws_url) as two:
+        first = socket_of(server, await one.connect())
+        await two.connect()
+        unicast: list[tuple[Any, ...]] = []
+        for _ in range(3):  # ids 0..2 stay pending on the first connection
+            first.emit("u", callback=lambda *args: unicast.append(args))
+        assert [await one.recv() for _ in range(3)] == ['420["u"]', '421["u"]', '422["u"]']
+        waiting = asyncio.ensure_future(server.timeout(5).emit_with_ack("b"))
+        # one id for both (encoded once), free on both connections
+        assert await one.recv() == await two.recv() == '423["b"]'
+        await one.send('433["from one"]')
+        await two.send('433["from two"]')
+        assert sorted(await waiting) == ["from one", "from two"]
+        assert unicast == [] and sorted(first._acks) == [0, 1, 2]
+        await one.send('431["late unicast"]')
+        await eventually(lambda: unicast == [("late unicast",)])

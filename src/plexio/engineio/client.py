@@ -50,6 +50,7 @@ from plexio.engineio.packets import (
     Packet,
     PacketType,
     decode_frame,
+    frame_message,
 )
 from plexio.engineio.payload import SEPARATOR, decode_payload, encode_payload
 from plexio.exceptions import DecodeError, LocalProtocolError
@@ -307,7 +308,7 @@ class ClientSession:
             raise LocalProtocolError("session is closed")
         if isinstance(data, str) and SEPARATOR in data:
             raise LocalProtocolError("a text message may not contain the separator \\x1e")
-        self._out.append(data if isinstance(data, bytes) else MESSAGE_PREFIX + data)
+        self._out.append(frame_message(data))
 
     def close(self) -> None:
         """Client-initiated close: queues ``1`` after what is queued, then CLOSED.

@@ -1,25 +1,16 @@
-"""What an Engine.IO session reports upward (layer L1, sans-I/O)."""
+"""What an Engine.IO session reports upward (layer L1, sans-I/O).
+
+:class:`~plexio.enums.DisconnectReason` is re-exported here: the Engine.IO core
+reports the transport-level members.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from plexio.enums import DisconnectReason
 
 __all__ = ["DisconnectReason", "Disconnected", "Event", "MessageReceived", "Upgraded"]
-
-
-class DisconnectReason(StrEnum):
-    """Why a session ended; values are the reference server's reason strings."""
-
-    TRANSPORT_CLOSE = "transport close"
-    TRANSPORT_ERROR = "transport error"
-    PING_TIMEOUT = "ping timeout"
-    PARSE_ERROR = "parse error"
-    FORCED_CLOSE = "forced close"
-    SERVER_SHUTTING_DOWN = "server shutting down"
-    PAYLOAD_TOO_LARGE = "payload too large"
-    SLOW_CLIENT = "slow client"
-    PROTOCOL_ERROR = "protocol error"
 
 
 @dataclass(frozen=True, slots=True)

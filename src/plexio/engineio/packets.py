@@ -10,6 +10,7 @@ by its data (``4hello``); a binary message travels as the raw bytes with no type
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
@@ -31,6 +32,8 @@ __all__ = [
     "PacketType",
     "decode_frame",
     "encode_frame",
+    "frame_message",
+    "frame_messages",
 ]
 
 #: One wire frame: ``str`` is a text packet (type digit + data), ``bytes`` a binary message.
@@ -132,6 +135,27 @@ class OpenInfo:
         if not isinstance(sid, str) or not all(isinstance(u, str) for u in upgrades):
             raise DecodeError("invalid open packet: bad sid or upgrades")
         return info
+
+
+def frame_message(message: str | bytes) -> Frame:
+    """The wire frame of one MESSAGE: ``"4"`` + text, or the binary bytes as they are.
+
+    This and :func:`frame_messages` are the only places where the MESSAGE type prefix
+    is added to outgoing data (server and client sessions both queue through them).
+    """
+    return message if isinstance(message, bytes) else MESSAGE_PREFIX + message
+
+
+def frame_messages(messages: Sequence[str | bytes]) -> list[Frame]:
+    """The wire frames of several MESSAGEs that belong together (a Socket.IO packet
+    and its binary attachments), in order.
+
+    A broadcast frames its messages once and queues the same list on every session.
+    """
+    if len(messages) == 1:
+        first = messages[0]
+        return [first if isinstance(first, bytes) else MESSAGE_PREFIX + first]
+    return [m if isinstance(m, bytes) else MESSAGE_PREFIX + m for m in messages]
 
 
 def encode_frame(packet: Packet) -> Frame:

@@ -30,6 +30,7 @@ session that stays over the bound for ``slow_client_grace`` seconds is closed wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 
 from plexio.config import EngineOptions
@@ -50,6 +51,8 @@ from plexio.engineio.packets import (
     Packet,
     PacketType,
     decode_frame,
+    frame_message,
+    frame_messages,
 )
 from plexio.engineio.payload import decode_payload, encode_payload
 from plexio.exceptions import DecodeError, LocalProtocolError
@@ -292,8 +295,16 @@ class Session:
             False when the frame was dropped (closed session, or a volatile frame
             while the queue is over ``max_buffered_bytes``).
         """
-        frame = data if isinstance(data, bytes) else MESSAGE_PREFIX + data
-        return self.send_frame(frame, volatile=volatile)
+        return self.send_frames([frame_message(data)], volatile=volatile)
+
+    def send_messages(self, messages: Sequence[str | bytes], *, volatile: bool = False) -> bool:
+        """Queues MESSAGEs that must stay together (a Socket.IO packet and its
+        attachments): all or none.
+
+        Returns:
+            False when they were dropped.
+        """
+        return self.send_frames(frame_messages(messages), volatile=volatile)
 
     def send_frame(self, frame: Frame, *, volatile: bool = False) -> bool:
         """Queues an already-encoded wire frame (``"4…"`` text or binary bytes).

@@ -1,66 +1,24 @@
-"""Broadcast targeting: options value objects and the fluent operator (layer L3).
+"""The fluent broadcast API (layer L3).
 
-May import: plexio L0, plexio.socketio. :class:`BroadcastOptions` is a plain,
-serialisable value (rooms, excluded rooms, flags) that adapters receive and can send
-to other servers; :class:`BroadcastOperator` is the fluent API
-(``server.to("room").except_("other").volatile.emit(...)``) that builds it.
+May import: plexio L0, plexio.socketio, plexio.server.adapters.base.
+:class:`BroadcastOperator` (``server.to("room").except_("other").volatile.emit(...)``)
+builds a :class:`~plexio.server.adapters.base.BroadcastOptions` value and hands the
+packet to the namespace's adapter, which encodes it once for every recipient.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from plexio.exceptions import AckTimeoutError
+from plexio.server.adapters.base import Adapter, BroadcastFlags, BroadcastOptions
 from plexio.socketio.packets import RESERVED_EVENTS, Packet
 
-if TYPE_CHECKING:
-    from plexio.server.adapters.base import Adapter
-
+# BroadcastFlags and BroadcastOptions live with the adapter contract; re-exported here.
 __all__ = ["BroadcastFlags", "BroadcastOperator", "BroadcastOptions", "check_event_name"]
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastFlags:
-    """Delivery flags of one emit.
-
-    Attributes:
-        volatile: may be dropped when a recipient is not ready or is behind.
-        compress: whether the transport may compress it.
-        local: only this server's sockets (no cluster publish).
-        timeout: seconds to wait for acknowledgements, for emits with acks.
-    """
-
-    volatile: bool = False
-    compress: bool = True
-    local: bool = False
-    timeout: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastOptions:
-    """Who receives a broadcast.
-
-    Attributes:
-        rooms: target rooms (their union); empty means every socket of the namespace.
-        except_rooms: sockets in any of these rooms are skipped.
-        flags: delivery flags.
-    """
-
-    rooms: frozenset[str] = frozenset()
-    except_rooms: frozenset[str] = frozenset()
-    flags: BroadcastFlags = field(default_factory=BroadcastFlags)
-
-
-class _AckIds(Protocol):
-    def next_ack_id(self) -> int: ...
-
-    def forget_ack(self, ack_id: int) -> None: ...
-
-    @property
-    def name(self) -> str: ...
 
 
 def check_event_name(event: str) -> None:
@@ -82,7 +40,7 @@ class BroadcastOperator:
 
     Args:
         adapter: the namespace's adapter.
-        namespace: gives ack ids and the namespace name.
+        namespace: the namespace name.
         options: the targeting built so far.
     """
 
@@ -91,7 +49,7 @@ class BroadcastOperator:
     def __init__(
         self,
         adapter: Adapter,
-        namespace: _AckIds,
+        namespace: str,
         options: BroadcastOptions | None = None,
     ) -> None:
         self._adapter = adapter
@@ -144,7 +102,7 @@ class BroadcastOperator:
             ValueError: a reserved event name.
         """
         check_event_name(event)
-        packet = Packet.event(self._nsp.name, [event, *args])
+        packet = Packet.event(self._nsp, [event, *args])
         self._adapter.broadcast(packet, self._opts)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
@@ -184,17 +142,15 @@ class BroadcastOperator:
             responses.append(args[0] if args else None)
             check()
 
-        ack_id = self._nsp.next_ack_id()
-        packet = Packet.event(self._nsp.name, [event, *args], ack_id)
+        # No ack id yet: the adapter picks one every recipient can take (one id for
+        # all, so the packet is still encoded once).
+        packet = Packet.event(self._nsp, [event, *args])
         servers = await self._adapter.broadcast_with_ack(packet, self._opts, on_count, on_ack)
         check()
         try:
             async with asyncio.timeout(timeout):
                 await done
         except TimeoutError:
-            # Sockets that never answered would keep expecting this ack until they
-            # disconnect: forget it.
-            self._nsp.forget_ack(ack_id)
             message = "operation has timed out"
             if servers > 1:
                 message += (
@@ -202,9 +158,10 @@ class BroadcastOperator:
                     f" {len(responses)} of {sum(counts)} acks)"
                 )
             raise AckTimeoutError(message, responses=list(responses)) from None
-        except asyncio.CancelledError:
-            self._nsp.forget_ack(ack_id)
-            raise
+        finally:
+            # Sockets that never answered would keep expecting this ack until they
+            # disconnect: forget it.
+            self._adapter.forget_acks(on_ack)
         return responses
 
     async def fetch_sockets(self) -> list[Any]:

@@ -14,20 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.events import DisconnectReason
-from plexio.exceptions import DecodeError, LocalProtocolError, RemoteProtocolError
+from plexio.engineio.packets import Frame
+from plexio.exceptions import LocalProtocolError
 from plexio.server.engine import EngineSocket
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.events import (
     AckReceived,
+    ConnectionClosed,
     ConnectRequested,
     EventReceived,
     NamespaceDisconnected,
 )
-from plexio.socketio.packets import Packet
+from plexio.typing import JSONValue
 
 if TYPE_CHECKING:
     from plexio.server.server import Server
@@ -87,18 +89,10 @@ class Connection:
 
     def on_message(self, data: str | bytes) -> None:
         """Feeds one Engine.IO message."""
-        try:
-            event = self.core.receive_message(data)
-        except DecodeError as exc:
-            logger.info("connection %s sent a malformed packet (%s), closing", self.engine.sid, exc)
-            self.engine.close(DisconnectReason.PARSE_ERROR)
-            return
-        except RemoteProtocolError as exc:
-            logger.info("connection %s: protocol violation (%s), closing", self.engine.sid, exc)
-            self.engine.close(DisconnectReason.PROTOCOL_ERROR)
-            return
-        except LocalProtocolError:
-            return  # the connection is already closed
+        core = self.core
+        if core.closed:
+            return  # frames that arrived in the same batch as a protocol violation
+        event = core.receive_message(data)
         if event is None:
             return
         if type(event) is EventReceived:  # the hot path first
@@ -121,32 +115,71 @@ class Connection:
             socket = self.sockets.get(event.namespace)
             if socket is not None:
                 socket._on_close("client namespace disconnect")
+        elif type(event) is ConnectionClosed:
+            what = (
+                "sent a malformed packet"
+                if event.reason is DisconnectReason.PARSE_ERROR
+                else "broke the protocol"
+            )
+            logger.info("connection %s %s (%s), closing", self.engine.sid, what, event.detail)
+            self.engine.close(event.reason)
 
     # ------------------------------------------------------------ outgoing
+    #
+    # Every packet leaves through the Socket.IO core (``self.core`` encodes it and
+    # checks the namespace rules) and the Engine.IO session (which frames it), once.
 
-    def send_packet(self, packet: Packet, volatile: bool) -> None:
-        """Encodes and queues a packet for this client."""
-        self.engine.send_frames(self.server.encode(packet), volatile=volatile)
+    @property
+    def next_ack_id(self) -> int:
+        """The ack id the core would allocate now (see :meth:`allocate_ack_id`)."""
+        return self.core.next_ack_id
 
-    def _write(self, messages: list[str | bytes]) -> None:
-        self.engine.send_frames(self.server.frame(messages))
+    def allocate_ack_id(self, at_least: int = 0) -> int:
+        """A fresh ack id from the core (unique across the session's namespaces)."""
+        return self.core.allocate_ack_id(at_least)
 
-    def connect_refused(self, namespace: str, message: str, data: Any) -> None:
+    def encode_event(
+        self, namespace: str, data: list[JSONValue], ack_id: int | None = None
+    ) -> list[str | bytes]:
+        """Encodes an EVENT for a joined namespace (nothing is queued yet).
+
+        Raises:
+            LocalProtocolError: the namespace is not joined, or the data is invalid.
+        """
+        return self.core.send_event(namespace, data, ack_id)
+
+    def write(self, messages: list[str | bytes], volatile: bool = False) -> bool:
+        """Queues encoded Socket.IO messages on the Engine.IO session (which frames them).
+
+        Returns:
+            False if they were dropped (closed session, or volatile and the client is behind).
+        """
+        return self.engine.send_messages(messages, volatile=volatile)
+
+    def write_frames(self, frames: list[Frame], volatile: bool = False) -> bool:
+        """Queues frames a broadcast encoded and framed once for all its recipients."""
+        return self.engine.send_frames(frames, volatile=volatile)
+
+    def send_ack(self, namespace: str, ack_id: int, data: list[JSONValue]) -> None:
+        """Answers the client's event ``ack_id`` in a joined namespace.
+
+        Raises:
+            LocalProtocolError: the namespace is not joined, or the data is invalid.
+        """
+        self.write(self.core.send_ack(namespace, ack_id, data))
+
+    def connect_refused(self, namespace: str, message: str, data: JSONValue) -> None:
         """Answers a pending CONNECT with CONNECT_ERROR (the connection stays open)."""
         try:
-            self._write(self.core.refuse(namespace, message, data))
+            self.write(self.core.refuse(namespace, message, data))
         except LocalProtocolError:
             pass  # the connection closed while the CONNECT was decided
 
     def joined(self, socket: ServerSocket) -> None:
         """Accepts a pending CONNECT: sends the CONNECT reply, before any event."""
         name = socket.nsp.name
-        messages = self.core.accept(name, socket.id)
-        if socket.pid is not None:
-            # connection state recovery: the reply also carries the private session id
-            reply = {"sid": socket.id, "pid": socket.pid}
-            messages = self.server.parser.encode(Packet.connect(name, reply))
-        self._write(messages)
+        # with connection state recovery, the reply also carries the private session id
+        self.write(self.core.accept(name, socket.id, pid=socket.pid))
         self.sockets[name] = socket
         if self._connect_timer is not None:
             self._connect_timer.cancel()
@@ -156,7 +189,7 @@ class Connection:
         """Server-side disconnect of one namespace: sends DISCONNECT."""
         name = socket.nsp.name
         if self.sockets.get(name) is socket and not self.core.closed:
-            self._write(self.core.send_disconnect(name))
+            self.write(self.core.send_disconnect(name))
 
     def _forget(self, socket: ServerSocket) -> None:
         name = socket.nsp.name

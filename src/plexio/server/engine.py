@@ -26,7 +26,7 @@ import orjson
 from plexio.config import EngineOptions
 from plexio.engineio import handshake
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
-from plexio.engineio.packets import MESSAGE_PREFIX, Frame
+from plexio.engineio.packets import Frame, frame_message, frame_messages
 from plexio.engineio.session import Session
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError, LocalProtocolError
@@ -138,11 +138,19 @@ class EngineSocket:
         Returns:
             False if it was dropped (closed session, or volatile and the client is behind).
         """
-        frame = data if isinstance(data, bytes) else MESSAGE_PREFIX + data
-        return self.send_frames([frame], volatile=volatile)
+        return self.send_frames([frame_message(data)], volatile=volatile)
+
+    def send_messages(self, messages: Sequence[str | bytes], *, volatile: bool = False) -> bool:
+        """Queues messages that travel together (a Socket.IO packet and its attachments).
+
+        Returns:
+            False if they were dropped.
+        """
+        return self.send_frames(frame_messages(messages), volatile=volatile)
 
     def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
-        """Queues pre-encoded wire frames (the encode-once broadcast path)."""
+        """Queues wire frames framed once by :func:`~plexio.engineio.packets.frame_messages`
+        (the encode-once broadcast path: the same list goes to every recipient)."""
         if volatile and not self.writable:
             return False  # as the reference server: volatile packets need a ready transport
         ok = self.session.send_frames(frames, volatile=volatile)

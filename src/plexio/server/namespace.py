@@ -13,10 +13,11 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from plexio.aio.handlers import TaskOwner, call_handler
+from plexio.engineio.packets import Frame, frame_messages
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
@@ -119,7 +120,6 @@ class Namespace(_Registry):
             # before one of its own clients joins
             self._tasks.spawn(self._ensure_ready(), name=f"adapter init {name}")
         self.sockets: dict[str, ServerSocket] = {}
-        self._ack_id = 0
         self.adapter: Adapter = server.adapter_factory(self)
         if server.recovery is not None:
             self.adapter.enable_recovery(server.recovery)
@@ -132,21 +132,29 @@ class Namespace(_Registry):
 
     # --------------------------------------------------- SocketEmitter
 
-    def next_ack_id(self) -> int:
-        """A fresh ack id, unique in this namespace (so one id serves a broadcast)."""
-        self._ack_id += 1
-        return self._ack_id
+    def encode(self, packet: Packet) -> list[Frame]:
+        """Encodes a packet with the server's codec and frames it, once for every
+        recipient of a broadcast."""
+        return frame_messages(self.server.parser.encode(packet))
 
-    def encode(self, packet: Packet) -> list[str | bytes]:
-        """Encodes a packet into Engine.IO frames."""
-        return self.server.encode(packet)
-
-    def send_frames(self, sid: str, frames: list[str | bytes], volatile: bool) -> bool:
+    def send_frames(self, sid: str, frames: list[Frame], volatile: bool) -> bool:
         """Queues frames for one local socket."""
         socket = self.sockets.get(sid)
         if socket is None:
             return False
-        return socket.conn.engine.send_frames(frames, volatile=volatile)
+        return socket.conn.write_frames(frames, volatile)
+
+    def reserve_ack_id(self, sids: Sequence[str]) -> int:
+        """An ack id free on the connection of each of these local sockets.
+
+        Each connection's core allocates ids counting up, so an id at or above every
+        recipient's next id is free on all of them; it is allocated on each.
+        """
+        conns = [socket.conn for sid in sids if (socket := self.sockets.get(sid)) is not None]
+        ack_id = max((conn.next_ack_id for conn in conns), default=0)
+        for conn in conns:
+            conn.allocate_ack_id(ack_id)
+        return ack_id
 
     def register_ack(self, sid: str, ack_id: int, callback: Callable[[list[Any]], None]) -> bool:
         """Expects an ack from a local socket."""
@@ -156,10 +164,11 @@ class Namespace(_Registry):
         socket.register_ack(ack_id, callback)
         return True
 
-    def forget_ack(self, ack_id: int) -> None:
-        """Stops expecting ``ack_id`` (a broadcast's acks timed out) on every local socket."""
-        for socket in self.sockets.values():
-            socket._acks.pop(ack_id, None)
+    def forget_ack(self, sid: str, ack_id: int) -> None:
+        """Stops expecting ``ack_id`` from a local socket."""
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            socket.forget_ack(ack_id)
 
     def get_socket(self, sid: str) -> ServerSocket | None:
         """The live local socket."""
@@ -202,7 +211,7 @@ class Namespace(_Registry):
     # --------------------------------------------------- broadcasting API
 
     def _operator(self) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter, self)
+        return BroadcastOperator(self.adapter, self.name)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
         """Sockets in ``room``."""
@@ -354,7 +363,7 @@ class Namespace(_Registry):
         conn.joined(socket)
         if session is not None:
             for packet in session.missed_packets:
-                conn.send_packet(packet, False)
+                conn.write(conn.encode_event(self.name, packet.data))
         for handler in list(self.handlers.get("connection", ())):
             if not socket.connected:
                 break

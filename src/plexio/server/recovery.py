@@ -13,13 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from plexio.enums import DisconnectReason
 from plexio.socketio.packets import Packet
 
 __all__ = ["RECOVERABLE_REASONS", "RecoveryOptions", "Session"]
 
 #: Disconnect reasons after which a socket's state is kept for recovery. A client or
 #: server that ended the namespace on purpose, or a server shutting down, gets none.
-RECOVERABLE_REASONS: Final = frozenset({"transport close", "transport error", "ping timeout"})
+RECOVERABLE_REASONS: Final = frozenset(
+    {
+        DisconnectReason.TRANSPORT_CLOSE,
+        DisconnectReason.TRANSPORT_ERROR,
+        DisconnectReason.PING_TIMEOUT,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

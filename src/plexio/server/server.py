@@ -25,7 +25,6 @@ from plexio.server.connection import Connection
 from plexio.server.engine import AllowRequest, CorsOrigins, EngineServer, EngineSocket
 from plexio.server.namespace import Namespace, NamespaceMatcher, ParentNamespace
 from plexio.server.recovery import RecoveryOptions
-from plexio.socketio.packets import Packet
 from plexio.socketio.parser import JsonParser, Parser
 
 __all__ = ["Server"]
@@ -224,18 +223,6 @@ class Server:
     def new_socket_id(self) -> str:
         """A fresh socket id."""
         return generate_sid()
-
-    def encode(self, packet: Packet) -> list[str | bytes]:
-        """Encodes a packet into Engine.IO wire frames (``"4…"`` text, raw binary)."""
-        return self.frame(self.parser.encode(packet))
-
-    @staticmethod
-    def frame(messages: list[str | bytes]) -> list[str | bytes]:
-        """Engine.IO MESSAGE frames for encoded Socket.IO messages."""
-        if len(messages) == 1:
-            first = messages[0]
-            return ["4" + first if isinstance(first, str) else first]
-        return ["4" + m if isinstance(m, str) else m for m in messages]
 
     # ------------------------------------------------------------ EngineHandler
 

@@ -17,7 +17,6 @@ from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
 from plexio.exceptions import AckTimeoutError, DisconnectedError
 from plexio.server.broadcast import (
-    BroadcastFlags,
     BroadcastOperator,
     BroadcastOptions,
     check_event_name,
@@ -230,28 +229,33 @@ class ServerSocket(Listeners):
             if future is not None:
                 future.set_exception(DisconnectedError("socket is disconnected"))
             return
-        if callback is None and not volatile and self.pid is not None:
-            # connection state recovery: through the adapter, which adds an offset and
-            # keeps the event in case the transport drops before it arrives
-            self.nsp.adapter.broadcast(
-                Packet.event(self.nsp.name, [event, *args]),
-                # local: the socket's own room is on this server (nothing for Redis)
-                BroadcastOptions(rooms=frozenset((self.id,)), flags=BroadcastFlags(local=True)),
-            )
-            for listener in self._any_out:
-                call_handler(listener, (event, *args), None, self.conn.tasks, "on_any_outgoing")
-            return
-        ack_id = None if callback is None else self.nsp.next_ack_id()
-        packet = Packet.event(self.nsp.name, [event, *args], ack_id)
-        # Encode before expecting the ack: data that cannot be serialised raises here
-        # and leaves no pending ack behind.
-        frames = self.nsp.encode(packet)
-        if callback is not None:
-            assert ack_id is not None
+        conn = self.conn
+        name = self.nsp.name
+        data: list[Any] = [event, *args]
+        if callback is None:
+            if self.pid is not None and not volatile:
+                # connection state recovery: the event gets an offset and is kept
+                # (aimed at this socket's own room) in case the transport drops before
+                # it arrives; encoded first, so data that cannot be serialised raises
+                # before anything is kept
+                adapter = self.nsp.adapter
+                offset = adapter.new_offset()
+                data.append(offset)
+                messages = conn.encode_event(name, data)
+                adapter.store_packet(
+                    offset, Packet.event(name, data), BroadcastOptions(rooms=frozenset((self.id,)))
+                )
+            else:
+                messages = conn.encode_event(name, data)
+        else:
+            ack_id = conn.allocate_ack_id()
+            # Encode before expecting the ack: data that cannot be serialised raises here
+            # and leaves no pending ack behind.
+            messages = conn.encode_event(name, data, ack_id)
             self._expect_ack(ack_id, callback, timeout, future)
         for listener in self._any_out:
-            call_handler(listener, (event, *args), None, self.conn.tasks, "on_any_outgoing")
-        self.conn.engine.send_frames(frames, volatile=volatile)
+            call_handler(listener, (event, *args), None, conn.tasks, "on_any_outgoing")
+        conn.write(messages, volatile)
 
     def _expect_ack(
         self,
@@ -305,11 +309,15 @@ class ServerSocket(Listeners):
         """Expects an ack for a broadcast packet (the adapter's broadcast with acks)."""
         self._acks[ack_id] = _Pending(callback, None)
 
+    def forget_ack(self, ack_id: int) -> None:
+        """Stops expecting ``ack_id`` (a broadcast's acks timed out)."""
+        self._acks.pop(ack_id, None)
+
     # ------------------------------------------------------------ broadcasting
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(
-            self.nsp.adapter, self.nsp, BroadcastOptions(except_rooms=frozenset((self.id,)))
+            self.nsp.adapter, self.nsp.name, BroadcastOptions(except_rooms=frozenset((self.id,)))
         )
 
     @property
@@ -378,7 +386,7 @@ class ServerSocket(Listeners):
     def _acker(self, ack_id: int) -> Callable[[Any], None]:
         def done(result: Any) -> None:
             if self.connected:
-                self.conn.send_packet(Packet.ack(self.nsp.name, ack_id, ack_args(result)), False)
+                self.conn.send_ack(self.nsp.name, ack_id, ack_args(result))
 
         return done
 

@@ -11,6 +11,7 @@ from plexio.socketio.attachments import extract, has_binary, reinsert
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.events import (
     AckReceived,
+    ConnectionClosed,
     ConnectRequested,
     EventReceived,
     NamespaceDisconnected,
@@ -23,6 +24,7 @@ __all__ = [
     "RESERVED_EVENTS",
     "AckReceived",
     "ConnectRequested",
+    "ConnectionClosed",
     "Decoder",
     "EventReceived",
     "JsonDecoder",

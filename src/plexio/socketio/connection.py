@@ -32,9 +32,11 @@ A namespace moves ``(absent) → pending → joined → (absent)``::
 
 Driving it: pass every Engine.IO message of the session, in order, to
 :meth:`ServerConnection.receive_message` and handle the event it returns; write the
-messages that the ``accept``/``refuse``/``send_*`` methods return. When
-``receive_message`` raises :class:`~plexio.exceptions.RemoteProtocolError` the peer broke
-the protocol: close the Engine.IO session (the connection is already closed). When the
+messages that the ``accept``/``refuse``/``send_*`` methods return. A peer that breaks
+the protocol never raises into the caller (as the Engine.IO core): the failure is
+recorded, the connection closes and ``receive_message`` returns
+:class:`~plexio.socketio.events.ConnectionClosed` with the reason to close the
+Engine.IO session with. When the
 session ends for any reason call :meth:`ServerConnection.close`, which returns the
 joined namespaces so the caller can clean them up. Timers (the connect timeout of
 item 61) belong to the caller; :attr:`ServerConnection.joined_any` tells whether a
@@ -48,9 +50,11 @@ from types import MappingProxyType
 from typing import Final, cast
 
 from plexio.config import Limits
-from plexio.exceptions import LocalProtocolError, RemoteProtocolError
+from plexio.enums import DisconnectReason
+from plexio.exceptions import DecodeError, LocalProtocolError, RemoteProtocolError
 from plexio.socketio.events import (
     AckReceived,
+    ConnectionClosed,
     ConnectRequested,
     EventReceived,
     NamespaceDisconnected,
@@ -160,14 +164,14 @@ class ServerConnection:
         Returns:
             The event to handle, or ``None`` when there is nothing to do (a binary
             packet waits for its attachments, or a late packet for a namespace the
-            server just left was dropped).
+            server just left was dropped). A peer that broke the protocol gets a
+            :class:`~plexio.socketio.events.ConnectionClosed`: the connection is now
+            closed; close the Engine.IO session and clean up the namespaces that
+            :meth:`close` returns.
 
         Raises:
-            RemoteProtocolError: the peer broke the protocol (a
-                :class:`~plexio.exceptions.DecodeError` for undecodable input). The
-                connection is now closed: close the Engine.IO session and clean up
-                the namespaces that :meth:`close` returns.
-            LocalProtocolError: the connection is already closed.
+            LocalProtocolError: the connection is already closed (a caller bug; check
+                :attr:`closed`).
         """
         if self._closed:
             raise LocalProtocolError("the Socket.IO connection is closed")
@@ -176,10 +180,17 @@ class ServerConnection:
             if packet is None:
                 return None
             return self._handle(packet)
-        except RemoteProtocolError:
+        except RemoteProtocolError as exc:
+            # Blame the peer here, once (the only entry point for its bytes): record
+            # the failure and report it as an event, never as an exception.
             self._closed = True
             self._decoder.reset()
-            raise
+            reason = (
+                DisconnectReason.PARSE_ERROR
+                if isinstance(exc, DecodeError)
+                else DisconnectReason.PROTOCOL_ERROR
+            )
+            return ConnectionClosed(reason, str(exc))
 
     def _handle(self, packet: Packet) -> SocketEvent | None:
         kind = packet.type
@@ -229,12 +240,20 @@ class ServerConnection:
 
     # -- output ---------------------------------------------------------------
 
-    def accept(self, namespace: NamespacePath, sid: Sid) -> list[str | bytes]:
+    def accept(
+        self, namespace: NamespacePath, sid: Sid, *, pid: str | None = None
+    ) -> list[str | bytes]:
         """Accept a pending CONNECT: the client joins ``namespace`` as ``sid``.
 
+        Args:
+            namespace: the namespace of the pending CONNECT.
+            sid: the client's socket id in it.
+            pid: the private session id of connection state recovery, sent with the
+                sid when recovery is on (``None``: off).
+
         Returns:
-            The CONNECT reply ``{"sid": sid}`` to write now, before any event of that
-            namespace (item 58).
+            The CONNECT reply ``{"sid": sid}`` (plus ``"pid"``) to write now, before
+            any event of that namespace (item 58).
 
         Raises:
             LocalProtocolError: ``namespace`` has no pending CONNECT, or the
@@ -243,7 +262,8 @@ class ServerConnection:
         self._take_pending(namespace)
         self._joined[namespace] = sid
         self._joined_any = True
-        return self._parser.encode(Packet.connect(namespace, {"sid": sid}))
+        reply: dict[str, JSONValue] = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
+        return self._parser.encode(Packet.connect(namespace, reply))
 
     def refuse(
         self, namespace: NamespacePath, message: str, data: JSONValue = None
@@ -272,13 +292,26 @@ class ServerConnection:
         except KeyError:
             raise LocalProtocolError(f"no pending CONNECT for {namespace[:40]!r}") from None
 
-    def allocate_ack_id(self) -> int:
+    @property
+    def next_ack_id(self) -> int:
+        """The id :meth:`allocate_ack_id` would return now (no id at or above it is
+        in use, until the counter wraps)."""
+        return self._next_ack_id
+
+    def allocate_ack_id(self, at_least: int = 0) -> int:
         """A fresh id for an event that expects an acknowledgement.
 
         Ids count up from 0 for the whole session (so they are unique across its
         namespaces) and wrap before exceeding ``limits.max_ack_id_digits`` digits.
+
+        Args:
+            at_least: skip ahead to this id. A broadcast that expects acks carries
+                one id for all its recipients (it is encoded once): it takes the
+                largest :attr:`next_ack_id` among them and allocates it on each.
         """
-        ack_id = self._next_ack_id
+        ack_id = max(self._next_ack_id, at_least)
+        if ack_id >= self._ack_limit:
+            ack_id = 0
         self._next_ack_id = ack_id + 1 if ack_id + 1 < self._ack_limit else 0
         return ack_id
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeAlias
 
+from plexio.enums import DisconnectReason
 from plexio.typing import JSONValue, NamespacePath, Sid
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ConnectAccepted",
     "ConnectRefused",
     "ConnectRequested",
+    "ConnectionClosed",
     "EventReceived",
     "NamespaceClosed",
     "NamespaceDisconnected",
@@ -94,8 +96,26 @@ class NamespaceDisconnected:
     sid: Sid
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The peer broke the protocol: the connection is now closed (as the Engine.IO
+    core's ``Disconnected``). Close the Engine.IO session with ``reason`` and clean up
+    the namespaces that ``close()`` returns.
+
+    Attributes:
+        reason: ``PARSE_ERROR`` for input that does not decode, ``PROTOCOL_ERROR``
+            for a packet the rules forbid.
+        detail: what was wrong, for logs (never send it to the peer).
+    """
+
+    reason: DisconnectReason
+    detail: str
+
+
 #: Every event a :class:`~plexio.socketio.connection.ServerConnection` reports.
-SocketEvent: TypeAlias = ConnectRequested | EventReceived | AckReceived | NamespaceDisconnected
+SocketEvent: TypeAlias = (
+    ConnectRequested | EventReceived | AckReceived | NamespaceDisconnected | ConnectionClosed
+)
 
 
 # -- client side ------------------------------------------------------------------

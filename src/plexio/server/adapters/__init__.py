@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from plexio.server.adapters.base import Adapter, AdapterFactory, SocketEmitter
+from plexio.server.adapters.base import (
+    Adapter,
+    AdapterFactory,
+    BroadcastFlags,
+    BroadcastOptions,
+    SocketEmitter,
+)
 from plexio.server.adapters.memory import InMemoryAdapter
 
-__all__ = ["Adapter", "AdapterFactory", "InMemoryAdapter", "SocketEmitter"]
+__all__ = [
+    "Adapter",
+    "AdapterFactory",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "InMemoryAdapter",
+    "SocketEmitter",
+]

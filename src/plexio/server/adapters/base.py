@@ -1,8 +1,10 @@
 """The adapter contract: room index, broadcast, and cluster-wide operations (layer L3).
 
-May import: plexio L0, plexio.socketio, plexio.server.broadcast. Adapters reach sockets
-only through the narrow :class:`SocketEmitter` the namespace gives them, never the
-namespace or socket classes.
+May import: plexio L0, plexio.engineio.packets (the framer), plexio.socketio,
+plexio.server.recovery. Adapters reach sockets only through the narrow
+:class:`SocketEmitter` the namespace gives them, never the namespace or socket classes.
+:class:`BroadcastOptions` is a plain, serialisable value (rooms, excluded rooms, flags)
+that adapters receive and can send to other servers.
 
 :class:`Adapter` keeps the local room index and implements every operation for this
 process; a cluster adapter (Redis) subclasses it and adds the remote half of each
@@ -15,15 +17,60 @@ import itertools
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from plexio.server.broadcast import BroadcastOptions
+from plexio.engineio.packets import Frame
 from plexio.server.recovery import RecoveryOptions, Session
 from plexio.socketio.packets import Packet
 
-__all__ = ["Adapter", "AdapterFactory", "ServerSideAck", "SocketDetails", "SocketEmitter"]
+__all__ = [
+    "Adapter",
+    "AdapterFactory",
+    "AckCallback",
+    "BroadcastFlags",
+    "BroadcastOptions",
+    "ServerSideAck",
+    "SocketDetails",
+    "SocketEmitter",
+]
+
+#: Receives the arguments of one socket's acknowledgement.
+AckCallback = Callable[[list[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastFlags:
+    """Delivery flags of one emit.
+
+    Attributes:
+        volatile: may be dropped when a recipient is not ready or is behind.
+        compress: whether the transport may compress it.
+        local: only this server's sockets (no cluster publish).
+        timeout: seconds to wait for acknowledgements, for emits with acks.
+    """
+
+    volatile: bool = False
+    compress: bool = True
+    local: bool = False
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOptions:
+    """Who receives a broadcast.
+
+    Attributes:
+        rooms: target rooms (their union); empty means every socket of the namespace.
+        except_rooms: sockets in any of these rooms are skipped.
+        flags: delivery flags.
+    """
+
+    rooms: frozenset[str] = frozenset()
+    except_rooms: frozenset[str] = frozenset()
+    flags: BroadcastFlags = field(default_factory=BroadcastFlags)
+
 
 #: Answers a server-side event that asked for a reply (only the first call counts).
 ServerSideAck = Callable[[Any], None]
@@ -56,14 +103,6 @@ class SocketEmitter(Protocol):
         """The namespace name."""
         ...
 
-    def next_ack_id(self) -> int:
-        """A fresh ack id of this namespace (a broadcast from another server needs one)."""
-        ...
-
-    def forget_ack(self, ack_id: int) -> None:
-        """Stops expecting ``ack_id`` on every local socket."""
-        ...
-
     def socket_details(self, sid: str) -> SocketDetails | None:
         """A local socket as a serialisable value, or ``None``."""
         ...
@@ -72,16 +111,26 @@ class SocketEmitter(Protocol):
         """Runs this server's handlers of an event another server sent (``[event, *args]``)."""
         ...
 
-    def encode(self, packet: Packet) -> list[str | bytes]:
-        """Encodes a packet into Engine.IO wire frames (once, shared by recipients)."""
+    def encode(self, packet: Packet) -> list[Frame]:
+        """Encodes a packet (Socket.IO core) and frames it (Engine.IO core), once:
+        the frames are shared by every recipient."""
         ...
 
-    def send_frames(self, sid: str, frames: list[str | bytes], volatile: bool) -> bool:
+    def send_frames(self, sid: str, frames: list[Frame], volatile: bool) -> bool:
         """Queues frames for one local socket; False if dropped or unknown."""
         ...
 
-    def register_ack(self, sid: str, ack_id: int, callback: Callable[[list[Any]], None]) -> bool:
+    def reserve_ack_id(self, sids: Sequence[str]) -> int:
+        """An ack id that every one of these local sockets can expect, allocated on
+        each (one id for all, so a broadcast with acks is still encoded once)."""
+        ...
+
+    def register_ack(self, sid: str, ack_id: int, callback: AckCallback) -> bool:
         """Expects an ack with ``ack_id`` from a local socket."""
+        ...
+
+    def forget_ack(self, sid: str, ack_id: int) -> None:
+        """Stops expecting ``ack_id`` from a local socket (no-op if it answered)."""
         ...
 
     def get_socket(self, sid: str) -> Any:
@@ -115,6 +164,8 @@ class Adapter:
         self._packets: deque[tuple[str, float, Packet, BroadcastOptions]] = deque()
         self._offset_prefix = secrets.token_urlsafe(6)
         self._offsets = itertools.count(1)
+        # broadcasts with acks still waiting: callback -> (ack id, sids that got it)
+        self._ack_rounds: dict[AckCallback, tuple[int, list[str]]] = {}
 
     # ----------------------------------------------------------- lifecycle
 
@@ -307,36 +358,57 @@ class Adapter:
         packet: Packet,
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
-        ack: Callable[[list[Any]], None],
+        ack: AckCallback,
     ) -> int:
-        """Broadcasts a packet with an ack id; reports how many sockets got it, then each ack.
+        """Broadcasts an event expecting acks; reports how many sockets got it, then each ack.
 
-        ``client_count`` is called once per server of the cluster (this one included).
+        Args:
+            packet: the EVENT, without an ack id: each server picks one that all its
+                recipients can take (:meth:`local_broadcast_with_ack`).
+            opts: the targeting.
+            client_count: called with the number of recipients, once per server of
+                the cluster (this one included).
+            ack: called with each recipient's ack arguments.
 
         Returns:
             How many servers are expected to call ``client_count``.
+
+        Call :meth:`forget_acks` with ``ack`` when done waiting.
         """
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
         return 1
 
     def local_broadcast_with_ack(
-        self, packet: Packet, opts: BroadcastOptions, ack: Callable[[list[Any]], None]
+        self, packet: Packet, opts: BroadcastOptions, ack: AckCallback
     ) -> int:
         """The local half of :meth:`broadcast_with_ack`; returns the recipient count."""
-        assert packet.ack_id is not None
         sids = self.targets(opts)
         if not sids:
             return 0
-        frames = self.nsp.encode(packet)
-        count = 0
+        emitter = self.nsp
+        ack_id = emitter.reserve_ack_id(sids)
+        frames = emitter.encode(Packet.event(packet.namespace, packet.data, ack_id))
+        volatile = opts.flags.volatile
+        reached: list[str] = []
         for sid in sids:
             # Send first: a volatile packet may be dropped, and a socket that never got
             # it must not wait for its ack (nothing can arrive in between).
-            if self.nsp.send_frames(sid, frames, opts.flags.volatile) and self.nsp.register_ack(
-                sid, packet.ack_id, ack
+            if emitter.send_frames(sid, frames, volatile) and emitter.register_ack(
+                sid, ack_id, ack
             ):
-                count += 1
-        return count
+                reached.append(sid)
+        if reached:
+            self._ack_rounds[ack] = (ack_id, reached)
+        return len(reached)
+
+    def forget_acks(self, ack: AckCallback) -> None:
+        """The broadcaster stopped waiting (all answered, timed out, or cancelled):
+        local sockets that did not answer stop expecting the ack."""
+        round_ = self._ack_rounds.pop(ack, None)
+        if round_ is not None:
+            ack_id, sids = round_
+            for sid in sids:
+                self.nsp.forget_ack(sid, ack_id)
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
         """The targeted sockets (local ones are the live socket objects)."""

@@ -49,7 +49,7 @@ class RemoteSocket:
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(
-            self._adapter, self._adapter.nsp, BroadcastOptions(rooms=frozenset((self.id,)))
+            self._adapter, self._adapter.nsp.name, BroadcastOptions(rooms=frozenset((self.id,)))
         )
 
     def emit(self, event: str, *args: Any) -> None:

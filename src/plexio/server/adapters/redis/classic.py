@@ -439,8 +439,8 @@ class RedisAdapter(Adapter):
         if event is None:
             return
         opts = decode_opts(request.get("opts"))
-        ack_id = self.nsp.next_ack_id()
-        packet = Packet.event(self.nsp.name, event, ack_id)
+        # no ack id: local_broadcast_with_ack picks one all local recipients can take
+        packet = Packet.event(self.nsp.name, event)
 
         def ack(args: list[Any]) -> None:
             body = {
@@ -461,7 +461,7 @@ class RedisAdapter(Adapter):
             # the requester stops listening after its timeout: stop expecting the acks
             timeout = opts.flags.timeout if opts.flags.timeout is not None else 0
             asyncio.get_running_loop().call_later(
-                max(timeout, _DEFAULT_ACK_TIMEOUT) + _ACK_GRACE, self.nsp.forget_ack, ack_id
+                max(timeout, _DEFAULT_ACK_TIMEOUT) + _ACK_GRACE, self.forget_acks, ack
             )
 
     def _on_response(self, response: dict[str, Any]) -> None:
