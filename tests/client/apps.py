@@ -20,11 +20,16 @@ class NoAck(Exception):
 class ClientTestServer:
     """The server, its ASGI app and what it recorded."""
 
-    def __init__(self, *, parser: str = "json", **engine_kwargs: Any) -> None:
+    def __init__(
+        self, *, parser: str = "json", recovery: bool = False, **engine_kwargs: Any
+    ) -> None:
         import plexio
         from plexio import ConnectRefusedError
+        from plexio.server.recovery import RecoveryOptions
 
         kwargs: dict[str, Any] = {"cors_allowed_origins": "*", **engine_kwargs}
+        if recovery:
+            kwargs["connection_state_recovery"] = RecoveryOptions()
         if parser == "msgpack":
             from plexio.socketio.msgpack import MsgPackParser
 
@@ -93,6 +98,26 @@ class ClientTestServer:
             @nsp.on("binary")
             def binary(socket: Any) -> Any:
                 return b"\x01\x02\x03", {"nested": b"\x04\x05"}
+
+            @nsp.on("close_transport")
+            def close_transport(socket: Any) -> None:
+                socket.conn.engine.close()
+
+            @nsp.on("garbage")
+            def garbage(socket: Any) -> None:
+                socket.conn.engine.send("9garbage")
+
+            @nsp.on("join")
+            def join(socket: Any, room: str) -> None:
+                socket.join(room)
+
+            @nsp.on("broadcast_to")
+            def broadcast_to(socket: Any, room: str, *args: Any) -> None:
+                nsp.to(room).emit("news", *args)
+
+            @nsp.on("sockets")
+            def sockets(socket: Any) -> Any:
+                return sorted(nsp.sockets)
 
         for name in ("/", "/a", "/b"):
             setup(sio.of(name))

@@ -8,6 +8,7 @@ transports to use; ``tests/client/test_client_vs_plexio.py`` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,12 +18,19 @@ import pytest
 from plexio.client import ClientSocket, Manager
 from plexio.exceptions import AckTimeoutError, ConnectRefusedError, PayloadTooLargeError
 from tests.client.targets import Target
+from tests.helpers.node import NodeProcess, node_process
 
 __all__ = [
+    "EXPECTED_REASONS",
+    "SITUATIONS",
+    "OfficialProbe",
+    "PlexioProbe",
+    "Probe",
     "Recorder",
     "acks_both_ways",
     "ack_timeout",
     "auth_refused_then_accepted",
+    "disconnect_reason",
     "binary_both_ways",
     "manager_for",
     "multi_namespace_one_engine",
@@ -329,3 +337,153 @@ UPGRADE_ONLY: list[Callable[[Any, str], Awaitable[None]]] = [
     retries_deliver_at_least_once,
     server_disconnect,
 ]
+
+
+# -- disconnect reasons -----------------------------------------------------------------
+
+#: Every situation in which a client loses a namespace.
+SITUATIONS = [
+    "crash",
+    "clean close",
+    "ping timeout",
+    "server disconnect",
+    "parse error",
+    "client disconnect",
+]
+
+
+def _expected(situation: str, transport: str) -> str:
+    if situation == "crash":
+        # A dead server under WebSocket: the socket just closes. Under polling the held
+        # GET fails: engine.io-client's "xhr poll error".
+        return "transport close" if transport == "websocket" else "transport error"
+    return {
+        "clean close": "transport close",
+        "ping timeout": "ping timeout",
+        "server disconnect": "io server disconnect",
+        "parse error": "parse error",
+        "client disconnect": "io client disconnect",
+    }[situation]
+
+
+#: What the official socket.io-client 4.8 reports in each situation, per transport;
+#: ``tests/interop/test_client_vs_node.py`` checks every entry with it, against both
+#: servers, and both client test files check plexio's client against it.
+EXPECTED_REASONS: dict[tuple[str, str], str] = {
+    (situation, transport): _expected(situation, transport)
+    for situation in SITUATIONS
+    for transport in ("websocket", "polling")
+}
+
+
+class Probe:
+    """One client socket on ``/`` whose first ``disconnect`` reason the test reads."""
+
+    async def start(self, target: Target, transport: str) -> None:
+        """Connects (no reconnection)."""
+        raise NotImplementedError
+
+    async def emit(self, event: str) -> None:
+        """Emits ``event`` without arguments."""
+        raise NotImplementedError
+
+    async def disconnect(self) -> None:
+        """Leaves the namespace."""
+        raise NotImplementedError
+
+    async def reason(self, timeout: float = 10.0) -> str:
+        """The reason of the first ``disconnect``."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Releases everything."""
+        raise NotImplementedError
+
+
+class PlexioProbe(Probe):
+    """plexio's client."""
+
+    def __init__(self) -> None:
+        self.rec = Recorder()
+        self.io: Manager | None = None
+        self.sock: ClientSocket | None = None
+
+    async def start(self, target: Target, transport: str) -> None:
+        self.io = manager_for(target, transport, reconnection=False)
+        self.sock = self.io.socket("/")
+        self.sock.on("disconnect", self.rec.handler("disconnect"))
+        await self.sock.connect(timeout=10)
+
+    async def emit(self, event: str) -> None:
+        assert self.sock is not None
+        self.sock.emit(event)
+
+    async def disconnect(self) -> None:
+        assert self.sock is not None
+        await self.sock.disconnect()
+
+    async def reason(self, timeout: float = 10.0) -> str:
+        await self.rec.wait_count("disconnect", 1, timeout)
+        (reason,) = self.rec.of("disconnect")[0]
+        assert isinstance(reason, str)
+        return str(reason)
+
+    async def close(self) -> None:
+        if self.io is not None:
+            await self.io.close()
+
+
+class OfficialProbe(Probe):
+    """The official socket.io-client 4.8 under Node (``tests/interop/js/reason_client.js``)."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        self.proc: NodeProcess | None = None
+
+    async def start(self, target: Target, transport: str) -> None:
+        env = {"SERVER_URL": target.url, "TRANSPORTS": transport}
+        self.proc = await self._stack.enter_async_context(
+            node_process("reason_client.js", env=env, timeout=60)
+        )
+        await self.proc.read_event("connect", 10)
+
+    async def emit(self, event: str) -> None:
+        assert self.proc is not None
+        await self.proc.send_json({"cmd": "emit", "event": event})
+
+    async def disconnect(self) -> None:
+        assert self.proc is not None
+        await self.proc.send_json({"cmd": "disconnect"})
+
+    async def reason(self, timeout: float = 10.0) -> str:
+        assert self.proc is not None
+        line = await self.proc.read_event("disconnect", timeout)
+        return str(line["reason"])
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
+async def disconnect_reason(target: Target, transport: str, situation: str, probe: Probe) -> str:
+    """Puts ``probe``'s socket in ``situation`` and returns the reason it reported."""
+    await probe.start(target, transport)
+    try:
+        if situation == "crash":
+            await target.kill()
+        elif situation == "clean close":
+            await probe.emit("close_transport")
+        elif situation == "ping timeout":
+            target.pause()  # connections stay open; no ping comes
+            try:
+                return await probe.reason(timeout=15)
+            finally:
+                target.resume()
+        elif situation == "server disconnect":
+            await probe.emit("kick")
+        elif situation == "parse error":
+            await probe.emit("garbage")
+        else:
+            await probe.disconnect()
+        return await probe.reason()
+    finally:
+        await probe.close()

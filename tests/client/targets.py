@@ -8,6 +8,8 @@ the same port, so reconnection is tested against a real restart.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,30 @@ class Target:
         """Stops for good (test teardown)."""
         await self.kill()
 
+    @property
+    def pid(self) -> int | None:  # pragma: no cover - overridden
+        """The server's process id (its process group leader) while running."""
+        raise NotImplementedError
+
+    def pause(self) -> None:
+        """Freezes the server (SIGSTOP): connections stay open, nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Lets a paused server run again (SIGCONT)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        pid = self.pid
+        assert pid is not None, "server not running"
+        os.killpg(pid, sig)
+
+    def _continue(self) -> None:
+        """A stopped process is continued before it is killed, so it dies at once."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGCONT)
+
 
 @dataclass
 class PlexioTarget(Target):
@@ -62,13 +88,20 @@ class PlexioTarget(Target):
             await self._proc.start()
         self.port = self._proc.port
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while running."""
+        return None if self._proc is None else self._proc.pid
+
     async def kill(self) -> None:
         """Kills abruptly (SIGKILL)."""
         if self._proc is not None:
+            self._continue()
             await self._proc.kill()
 
     async def stop(self) -> None:
         """Stops for good."""
+        self._continue()
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
@@ -92,8 +125,14 @@ class NodeTarget(Target):
         )
         self.port = self.server.port
 
+    @property
+    def pid(self) -> int | None:
+        """The Node process id while running."""
+        return None if self.server is None else self.server.process.pid
+
     async def kill(self) -> None:
         """Kills the process group."""
+        self._continue()
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None

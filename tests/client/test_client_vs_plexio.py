@@ -69,3 +69,14 @@ async def test_msgpack_reconnect(target: PlexioTarget) -> None:
 @pytest.mark.parametrize("transports", ["polling", "websocket"])
 async def test_payload_over_max_is_refused(target: PlexioTarget, transports: str) -> None:
     await scenarios.payload_over_max_is_refused(target, transports)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+@pytest.mark.parametrize("situation", scenarios.SITUATIONS)
+async def test_disconnect_reason_is_the_official_clients(
+    target: PlexioTarget, situation: str, transport: str
+) -> None:
+    reason = await scenarios.disconnect_reason(
+        target, transport, situation, scenarios.PlexioProbe()
+    )
+    assert reason == scenarios.EXPECTED_REASONS[situation, transport]

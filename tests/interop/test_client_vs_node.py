@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from tests.client import scenarios
-from tests.client.targets import NodeTarget
+from tests.client.targets import NodeTarget, PlexioTarget
 from tests.helpers.node import NodeScriptError
 
 from plexio.client import Manager
@@ -127,3 +127,29 @@ async def test_pings_are_answered_over_polling(target: NodeTarget) -> None:
 @pytest.mark.parametrize("transports", ["polling", "websocket"])
 async def test_payload_over_max_is_refused(target: NodeTarget, transports: str) -> None:
     await scenarios.payload_over_max_is_refused(target, transports)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+@pytest.mark.parametrize("situation", scenarios.SITUATIONS)
+@pytest.mark.parametrize("client", ["plexio", "official"])
+async def test_disconnect_reason(
+    target: NodeTarget, situation: str, transport: str, client: str
+) -> None:
+    """plexio's client and the official one report the same reason (Node's server)."""
+    probe = scenarios.PlexioProbe() if client == "plexio" else scenarios.OfficialProbe()
+    reason = await scenarios.disconnect_reason(target, transport, situation, probe)
+    assert reason == scenarios.EXPECTED_REASONS[situation, transport]
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+@pytest.mark.parametrize("situation", scenarios.SITUATIONS)
+async def test_official_client_reasons_against_plexio(situation: str, transport: str) -> None:
+    """The official client, in the same situations against plexio's server, agrees too."""
+    server = PlexioTarget(kwargs={"ping_interval": 1.0, "ping_timeout": 1.0})
+    await server.start()
+    try:
+        probe = scenarios.OfficialProbe()
+        reason = await scenarios.disconnect_reason(server, transport, situation, probe)
+    finally:
+        await server.stop()
+    assert reason == scenarios.EXPECTED_REASONS[situation, transport]

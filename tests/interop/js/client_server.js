@@ -3,7 +3,8 @@
 // (tests/interop/test_client_vs_node.py). Same behaviour as tests/client/apps.py.
 //
 // env: PORT (default 0: any free port), PARSER ("json" | "msgpack"),
-//      PING_INTERVAL / PING_TIMEOUT (ms), MAX_PAYLOAD (bytes).
+//      PING_INTERVAL / PING_TIMEOUT (ms), MAX_PAYLOAD (bytes),
+//      RECOVERY ("1": connectionStateRecovery on).
 // stdout: first line {"port": N}; then {"event": "connection", nsp, engine, auth} per
 //         namespace join, {"event": "disconnect", nsp, reason} per leave and
 //         {"event": "post", bytes} per polling POST body received.
@@ -18,6 +19,11 @@
 //   count(key)           -> acknowledges only from the second call with that key: ack(n)
 //   kick()               -> server-side disconnect of this socket
 //   binary()             -> ack(Buffer [1,2,3], {nested: Buffer [4,5]})
+//   close_transport()    -> socket.conn.close() (a clean close of the Engine.IO connection)
+//   garbage()            -> socket.conn.send("9garbage") (a Socket.IO packet that does not decode)
+//   join(room)           -> socket.join(room)
+//   broadcast_to(room, ...args) -> nsp.to(room).emit("news", ...args)
+//   sockets()            -> ack(ids of the namespace's sockets, sorted)
 // "/auth" refuses a CONNECT unless auth.token is "good" or starts with "tok-".
 // On connection every socket receives welcome({nsp}).
 
@@ -32,6 +38,9 @@ const options = {
   maxHttpBufferSize: Number(env("MAX_PAYLOAD", "1000000")),
   cors: { origin: "*" },
 };
+if (env("RECOVERY", "") === "1") {
+  options.connectionStateRecovery = {};
+}
 if (env("PARSER", "json") === "msgpack") {
   options.parser = require("socket.io-msgpack-parser");
 }
@@ -74,6 +83,14 @@ function setup(nsp) {
     });
     socket.on("kick", () => socket.disconnect());
     socket.on("binary", (ack) => ack(Buffer.from([1, 2, 3]), { nested: Buffer.from([4, 5]) }));
+    socket.on("close_transport", () => socket.conn.close());
+    socket.on("garbage", () => socket.conn.send("9garbage"));
+    socket.on("join", (room) => socket.join(room));
+    socket.on("broadcast_to", (room, ...args) => {
+      if (typeof args[args.length - 1] === "function") args.pop();
+      nsp.to(room).emit("news", ...args);
+    });
+    socket.on("sockets", (ack) => ack([...nsp.sockets.keys()].sort()));
   });
 }
 
