@@ -11,6 +11,7 @@ from plexio.exceptions import (
     ConnectionRefusedError,
     ConnectRefusedError,
     DisconnectedError,
+    NamespaceError,
     PlexioError,
 )
 from plexio.runner import run
@@ -38,6 +39,7 @@ __all__ = [
     "Limits",
     "Manager",
     "Namespace",
+    "NamespaceError",
     "ParentNamespace",
     "PlexioError",
     "RecoveryOptions",

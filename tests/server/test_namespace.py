@@ -460,3 +460,50 @@ async def test_a_namespace_matcher_may_refuse_with_a_reason(serve: Serve) -> Non
         await raw.send("40/dyn,")
         assert await raw.recv() == '44/dyn,{"message":"token needed","data":{"name":"/dyn"}}'
         await raw.connect("/dyn", {"token": "ok"})
+
+
+async def test_of_cannot_bypass_a_callable_parents_middleware(serve: Serve) -> None:
+    """Security: a name a callable parent may claim never becomes a plain namespace
+    that clients could join without the parent's authentication."""
+    server = plexio.Server()
+    server.of("/static-first")  # created before the parent: served as it is
+
+    def matcher(name: str, auth: dict[str, Any]) -> bool:
+        return name.startswith("/team-")
+
+    teams = server.of(matcher)
+
+    @teams.use
+    def authenticate(socket: ServerSocket) -> None:
+        if socket.handshake.auth.get("token") != "secret":
+            raise ConnectRefusedError("unauthorized")
+
+    with pytest.raises(plexio.NamespaceError, match=r"parent\.of\('/team-1'\)"):
+        server.of("/team-1")
+    with pytest.raises(plexio.NamespaceError):
+        server.of("/anything-else")  # only a client's auth could tell
+    assert "/team-1" not in server.namespaces
+    assert server.of("/static-first") is server.namespaces["/static-first"]
+
+    child = teams.of("/team-1")  # the parent's child, with its middleware
+    assert child.parent is teams and teams.of("team-1") is child
+    assert server.of("/team-1") is child
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.send("40/team-1,")
+        assert await raw.recv() == '44/team-1,{"message":"unauthorized"}'
+        await raw.connect("/team-1", {"token": "secret"})
+        assert len(child.sockets) == 1
+
+
+async def test_parent_of_refuses_names_it_cannot_own() -> None:
+    server = plexio.Server()
+    regex = server.of(re.compile(r"/r-\d+"))
+    called = server.of(lambda name, auth: True)
+    with pytest.raises(plexio.NamespaceError, match="does not match"):
+        regex.of("/other")
+    assert regex.of("/r-1") is server.of("/r-1")
+    with pytest.raises(plexio.NamespaceError, match="already served"):
+        called.of("/r-1")
+    with pytest.raises(plexio.NamespaceError, match="already served"):
+        called.of("/")

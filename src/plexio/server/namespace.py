@@ -398,6 +398,11 @@ class Namespace(_Registry):
                 return "Server error", None
         return None
 
+    def keep(self) -> None:
+        """Keeps this dynamic child even while no client has joined it (the
+        application asked for it)."""
+        self._keep = True
+
     def _drop_if_unused(self) -> None:
         # A dynamic child that never got a socket goes away at once, whatever
         # cleanup_empty_child_namespaces says: refused clients trying made-up names
@@ -435,6 +440,17 @@ class ParentNamespace(_Registry):
         if not isinstance(result, bool):
             result = await result
         return bool(result)
+
+    def of(self, name: str) -> Namespace:
+        """This parent's child ``name``, created if needed (and then kept), with the
+        parent's handlers and middleware: how to reach a dynamic namespace no client
+        has joined yet (e.g. to broadcast to it).
+
+        Raises:
+            NamespaceError: ``name`` is already served by another namespace, or this
+                parent is a regex that does not match it.
+        """
+        return self.server.child_namespace(self, name)
 
     def emit(self, event: str, *args: Any) -> None:
         """Sends an event to every socket of every child namespace."""

@@ -17,7 +17,7 @@ from typing import Any, overload
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits
 from plexio.engineio.sid import generate_sid
-from plexio.exceptions import ConnectRefusedError
+from plexio.exceptions import ConnectRefusedError, NamespaceError
 from plexio.server.adapters.base import Adapter, AdapterFactory
 from plexio.server.adapters.memory import InMemoryAdapter
 from plexio.server.broadcast import BroadcastOperator
@@ -156,6 +156,14 @@ class Server:
             name: a name (``"/chat"``), a compiled regex matched against the whole
                 name, or a callable ``(name, auth) -> bool`` (may be async); the last
                 two return a :class:`ParentNamespace` creating children on demand.
+
+        A name that a regex parent matches gives that parent's child, with its handlers
+        and middleware (as the reference server).
+
+        Raises:
+            NamespaceError: a callable parent registered earlier may claim ``name``
+                (only a client's auth can tell): a plain namespace would let clients
+                in without the parent's middleware. Use ``parent.of(name)``.
         """
         if isinstance(name, str):
             if not name.startswith("/"):
@@ -165,9 +173,21 @@ class Server:
                 # As the reference server: a name a regex parent matches becomes that
                 # parent's child (with its handlers and middleware), so a process can
                 # broadcast to a dynamic namespace none of its own clients joined yet.
+                # Parents are asked in the order clients' CONNECTs ask them.
                 for parent in self._parents:
-                    if isinstance(parent.matcher, re.Pattern) and parent.matcher.fullmatch(name):
-                        return self._add_child(parent, name)
+                    if isinstance(parent.matcher, re.Pattern):
+                        if parent.matcher.fullmatch(name):
+                            return self._add_child(parent, name)
+                        continue
+                    # A callable parent can only tell with a client's auth. A plain
+                    # namespace made here would take that name over without the parent's
+                    # middleware: clients would join it unauthenticated (Node's trap).
+                    raise NamespaceError(
+                        f"server.of({name!r}): the callable parent namespace {parent!r} may "
+                        f"claim this name, and a namespace created here would let clients in "
+                        f"without its middleware; use parent.of({name!r}) for the parent's "
+                        f"child, or create static namespaces before adding a callable parent"
+                    )
                 nsp = self._namespaces[name] = Namespace(self, name)
             return nsp
         parent = ParentNamespace(self, name)
@@ -188,6 +208,25 @@ class Server:
                 # another client may have won the race
                 return self._namespaces.get(name) or self._add_child(parent, name, keep=False)
         return None
+
+    def child_namespace(self, parent: ParentNamespace, name: str) -> Namespace:
+        """The child ``name`` of ``parent`` (see :meth:`ParentNamespace.of`), created if needed.
+
+        Raises:
+            NamespaceError: ``name`` is served by another namespace, or ``parent`` is a
+                regex that does not match it.
+        """
+        if not name.startswith("/"):
+            name = "/" + name
+        existing = self._namespaces.get(name)
+        if existing is not None:
+            if existing.parent is not parent:
+                raise NamespaceError(f"namespace {name!r} is already served by {existing!r}")
+            existing.keep()
+            return existing
+        if isinstance(parent.matcher, re.Pattern) and not parent.matcher.fullmatch(name):
+            raise NamespaceError(f"{parent!r} does not match {name!r}")
+        return self._add_child(parent, name)
 
     def _add_child(self, parent: ParentNamespace, name: str, *, keep: bool = True) -> Namespace:
         nsp = Namespace(self, name, parent)
