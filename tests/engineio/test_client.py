@@ -225,10 +225,21 @@ def test_a_frame_larger_than_max_payload_travels_alone() -> None:
     assert client.payload_to_send() == "4b"
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @given(
     st.lists(
         st.one_of(
-            st.text(st.characters(exclude_characters="\x1e"), max_size=60), st.binary(max_size=60)
+            # lone surrogates included on purpose: such text cannot be sent
+            st.text(st.characters(exclude_characters="\x1e", codec=None), max_size=60),
+            st.text(st.sampled_from("a\ud800\udfff\u00e9"), max_size=5),
+            st.binary(max_size=60),
         ),
         max_size=30,
     ),
@@ -237,15 +248,33 @@ def test_a_frame_larger_than_max_payload_travels_alone() -> None:
 def test_split_payloads_keep_order_and_limit(messages: list[str | bytes], limit: int) -> None:
     info = OpenInfo("s", (), 300, 200, limit)
     client = opened(info=info)
+    sent: list[str | bytes] = []
     for m in messages:
+        if isinstance(m, str) and not _utf8(m):
+            # refused with a clear error, nothing queued, the session goes on
+            with pytest.raises(LocalProtocolError, match="valid UTF-8"):
+                client.send_message(m)
+            continue
         client.send_message(m)
+        sent.append(m)
     received: list[str | bytes] = []
     while (body := client.payload_to_send()) is not None:
         packets = decode_payload(body, Limits(max_packets_per_payload=100))
         if len(packets) > 1:
             assert len(body.encode()) <= limit
         received.extend(p.data for p in packets)
-    assert received == messages
+    assert received == sent
+    assert not client.closed
+
+
+def test_text_that_is_not_utf8_is_refused_and_nothing_is_lost() -> None:
+    client = opened()
+    client.send_message("before")
+    with pytest.raises(LocalProtocolError, match="surrogates not allowed at position 3"):
+        client.send_message("abc\ud800def")
+    client.send_message("after")
+    assert client.payload_to_send() == "4before\x1e4after"
+    assert client.state is ClientState.OPEN
 
 
 def test_upgrade_sequence() -> None:

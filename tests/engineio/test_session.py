@@ -282,3 +282,13 @@ def test_send_messages_frames_a_packet_and_its_attachments_together() -> None:
     session.send_message("x" * 20)
     assert not session.send_messages(["2", b"\x02"], volatile=True)  # all or none
     assert session.data_to_send() == ["4" + "x" * 20]
+
+
+def test_text_that_is_not_utf8_is_refused_and_the_session_goes_on() -> None:
+    session = Session("s", "websocket", OPTS, now=0.0)
+    session.data_to_send()  # the OPEN packet
+    with pytest.raises(LocalProtocolError, match="valid UTF-8"):
+        session.send_message("\udc80 lone")
+    assert session.send_message("ok é")
+    assert session.data_to_send() == ["4ok é"]
+    assert session.state is SessionState.OPEN

@@ -17,7 +17,7 @@ from typing import Final
 
 import orjson
 
-from plexio.exceptions import DecodeError
+from plexio.exceptions import DecodeError, LocalProtocolError
 from plexio.typing import BytesLike
 
 __all__ = [
@@ -142,8 +142,21 @@ def frame_message(message: str | bytes) -> Frame:
 
     This and :func:`frame_messages` are the only places where the MESSAGE type prefix
     is added to outgoing data (server and client sessions both queue through them).
+
+    Raises:
+        LocalProtocolError: a text message that cannot be encoded as UTF-8 (a lone
+            surrogate): it could not be written, so it is refused before it is queued.
     """
-    return message if isinstance(message, bytes) else MESSAGE_PREFIX + message
+    if isinstance(message, bytes):
+        return message
+    if not message.isascii():
+        try:
+            message.encode()
+        except UnicodeEncodeError as exc:
+            raise LocalProtocolError(
+                f"a text message must be valid UTF-8: {exc.reason} at position {exc.start}"
+            ) from None
+    return MESSAGE_PREFIX + message
 
 
 def frame_messages(messages: Sequence[str | bytes]) -> list[Frame]:
