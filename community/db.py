@@ -80,7 +80,9 @@ def create_engine(database_url: str) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout, on the hot path. A connection that
+    # the server dropped fails its statement once and is then discarded by the pool.
+    return create_async_engine(url)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

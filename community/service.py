@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,6 +43,7 @@ from community.events import (
     MessageEdited,
     RemovalReason,
 )
+from community.message_log import Membership, MessageLog
 from community.models import (
     Channel,
     ChannelMember,
@@ -100,6 +101,7 @@ class CommunityService:
     Attributes:
         events: The registry on which committed changes are published.
         limits: The input size limits in force.
+        messages: The log that stores messages in group commits.
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class CommunityService:
         self.events = events if events is not None else EventBus()
         self._clock = clock
         self._passwords = passwords if passwords is not None else PasswordHashing()
+        self.messages = MessageLog(sessionmaker, clock)
 
     # ------------------------------------------------------------------ users and tokens
 
@@ -847,7 +850,13 @@ class CommunityService:
     # ------------------------------------------------------------------ messages
 
     async def create_message(
-        self, user_id: object, channel_id: object, body: object, client_id: object = None
+        self,
+        user_id: object,
+        channel_id: object,
+        body: object,
+        client_id: object = None,
+        *,
+        membership: Membership | None = None,
     ) -> PostedMessage:
         """Store a message from a channel member.
 
@@ -862,9 +871,13 @@ class CommunityService:
             body: Text, 1 to ``limits.message_max_length`` characters, not only blanks.
             client_id: The sender's idempotency key (1 to ``limits.client_id_max_length``
                 printable characters), or ``None`` for none.
+            membership: The caller's word that the user is a member of the channel (the
+                gateway knows it from the socket's rooms); the database is asked otherwise.
 
         Returns:
             The stored message (with its id and creation time) and whether this call stored it.
+            It is returned once committed; messages posted at the same time share one
+            transaction (see :class:`community.message_log.MessageLog`).
 
         Raises:
             InvalidInput: A value is malformed.
@@ -877,86 +890,10 @@ class CommunityService:
         chid = _id(channel_id, "channel")
         text = self._body(body)
         key = None if client_id is None else self._client_id(client_id)
-        try:
-            async with self._sessionmaker() as session, session.begin():
-                if key is not None:
-                    existing = await self._find_by_client_id(session, uid, key, chid)
-                    if existing is not None:
-                        return PostedMessage(message=existing, created=False)
-                # One round trip for the channel, the membership and the author's name: this
-                # is the gateway's hot path.
-                context = (
-                    await session.execute(
-                        select(Channel.community_id, ChannelMember.user_id, User.username)
-                        .select_from(Channel)
-                        .outerjoin(
-                            ChannelMember,
-                            (ChannelMember.channel_id == Channel.id)
-                            & (ChannelMember.user_id == uid),
-                        )
-                        .outerjoin(User, User.id == uid)
-                        .where(Channel.id == chid)
-                    )
-                ).first()
-                if context is None:
-                    raise NotFound("unknown channel")
-                community_id, member, username = context
-                if member is None or username is None:
-                    raise Forbidden("not a member of this channel")
-                created_at = self._clock()
-                message_id = await session.scalar(
-                    insert(Message)
-                    .values(
-                        channel_id=chid,
-                        author_id=uid,
-                        body=text,
-                        client_id=key,
-                        created_at=created_at,
-                    )
-                    .returning(Message.id)
-                )
-                assert message_id is not None  # RETURNING always yields the new id
-                record = MessageRecord(
-                    id=message_id,
-                    channel_id=chid,
-                    community_id=community_id,
-                    author_id=uid,
-                    author_username=username,
-                    body=text,
-                    client_id=key,
-                    created_at=created_at,
-                    edited_at=None,
-                    deleted=False,
-                )
-        except IntegrityError:
-            existing = None
-            if key is not None:
-                # A concurrent call with the same key won the race: return its message.
-                async with self._sessionmaker() as session:
-                    existing = await self._find_by_client_id(session, uid, key, chid)
-            if existing is None:
-                raise Conflict("the message could not be stored; try again") from None
-            return PostedMessage(message=existing, created=False)
-        await self._publish(MessageCreated(record))
-        return PostedMessage(message=record, created=True)
-
-    async def _find_by_client_id(
-        self, session: AsyncSession, uid: int, key: str, chid: int
-    ) -> MessageRecord | None:
-        row = (
-            await session.execute(
-                select(Message, Channel.community_id, User.username)
-                .join(Channel, Channel.id == Message.channel_id)
-                .join(User, User.id == Message.author_id)
-                .where(Message.author_id == uid, Message.client_id == key)
-            )
-        ).first()
-        if row is None:
-            return None
-        message, community_id, username = row
-        if message.channel_id != chid:
-            raise Conflict("client_id was already used for a message in another channel")
-        return _message_record(message, community_id, username)
+        posted = await self.messages.post(uid, chid, text, key, membership)
+        if posted.created:
+            await self._publish(MessageCreated(posted.message))
+        return posted
 
     async def get_message(self, user_id: object, message_id: object) -> MessageRecord:
         """Load one message (channel members only; deleted messages are not found).

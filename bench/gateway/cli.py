@@ -53,7 +53,7 @@ class ServerProcess:
         command = [sys.executable, "-m", "bench.gateway.server", json.dumps(self.config)]
         if self.profile is not None:
             command = [
-                "py-spy", "record", "--rate", "250", "--format", "speedscope", "-o",
+                "py-spy", "record", "--rate", "250", "--format", "raw", "-o",
                 str(self.profile), "--", *command,
             ]  # fmt: skip
         self.proc = subprocess.Popen(
@@ -66,7 +66,11 @@ class ServerProcess:
         )
         assert self.proc.stdout is not None
         loop = asyncio.get_running_loop()
-        line = await asyncio.wait_for(loop.run_in_executor(None, self.proc.stdout.readline), 60)
+        line = ""
+        for _ in range(10):  # py-spy prints a line of its own first
+            line = await asyncio.wait_for(loop.run_in_executor(None, self.proc.stdout.readline), 60)
+            if line.startswith("READY ") or not (line.startswith("py-spy") or not line.strip()):
+                break
         if not line.startswith("READY "):
             raise RuntimeError(f"server did not start: {line!r}")
         self.port = int(line.split()[1])
@@ -124,7 +128,7 @@ async def run_bench(
             config = {"database_url": database.url, "secret": secret}
             tag = secrets.token_hex(3)
             runs: dict[str, ServerRun] = {}
-            gateway_profile = None if profile_dir is None else profile_dir / f"gateway-{kind}.json"
+            gateway_profile = None if profile_dir is None else profile_dir / f"gateway-{kind}.txt"
             async with ServerProcess({**config, "kind": "gateway"}) as setup_server:
                 users = await set_up(setup_server.http_url, params, tag, ["reference", "gateway"])
             async with ServerProcess({**config, "kind": "reference"}) as reference:

@@ -60,6 +60,7 @@ from community.gateway.rooms import (
     member_room,
     user_room,
 )
+from community.message_log import Membership
 from community.records import to_json
 from community.service import MAX_ID, CommunityService
 from plexio import ConnectRefusedError
@@ -517,10 +518,16 @@ class Gateway:
             raise Forbidden("not a member of this channel")
 
     async def _message_send(self, socket: Any, payload: Payload) -> Any:
-        _cid, chid, room = self._channel_target(socket, payload)
+        cid, chid, room = self._channel_target(socket, payload)
+        # The socket is in the channel's room exactly while its user is a member (membership
+        # removals take it out at once), so the database need not be asked again.
         self._require_room(socket, room)
         posted = await self.service.create_message(
-            socket.data["user_id"], chid, payload.get("body"), payload.get("client_id")
+            socket.data["user_id"],
+            chid,
+            payload.get("body"),
+            payload.get("client_id"),
+            membership=Membership(community_id=cid, username=socket.data["username"]),
         )
         data = to_json(posted.message)
         assert isinstance(data, dict)

@@ -1,0 +1,324 @@
+"""Storing chat messages with group commit: the gateway's hot path.
+
+:class:`MessageLog` owns every insert into ``messages``. Posts that arrive while the log is idle
+are stored together on the next turn of the event loop, and posts that arrive while a batch is
+being written wait for the next one, so under load many messages share one transaction: one
+idempotency lookup for the whole batch, one multi-row ``INSERT ... RETURNING``, one commit.
+Every post's result is handed back only after that commit (a message is stored before anyone
+is told so), in the order the posts arrived; batches are written one at a time, so no post
+waits behind a later one, and on SQLite the log is the only writer of messages.
+
+The statements are SQLAlchemy Core constructs built once at import time, so their compiled
+form comes from SQLAlchemy's statement cache; no ORM object is made.
+
+Membership: a caller that already knows the author is a member of the channel (the gateway
+knows it from the rooms the socket is in, which membership removals update at once) passes a
+:class:`Membership` and no membership query is made; otherwise the batch reads the channel's
+community, the membership and the author's name in its own transaction.
+
+Idempotency on ``(author_id, client_id)``: a key already stored, or seen earlier in the same
+batch, gives back the stored message with ``created=False``. A concurrent writer in another
+process that stores the same key first makes the batch's insert fail; the batch is then
+written again one post at a time, each finding the other writer's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from community.errors import CommunityError, Conflict, Forbidden, NotFound
+from community.models import Channel, ChannelMember, Message, User
+from community.records import MessageRecord, PostedMessage
+
+__all__ = ["DEFAULT_MAX_BATCH", "MessageLog", "Membership"]
+
+DEFAULT_MAX_BATCH: Final = 256
+"""Most messages written in one transaction (5 bound values each)."""
+
+_INSERT = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+
+_FIND_KEYS = (
+    select(
+        Message.id,
+        Message.author_id,
+        Message.client_id,
+        Message.channel_id,
+        Message.body,
+        Message.created_at,
+        Message.edited_at,
+        Message.deleted_at,
+        Channel.community_id,
+        User.username,
+    )
+    .join(Channel, Channel.id == Message.channel_id)
+    .join(User, User.id == Message.author_id)
+    .where(tuple_(Message.author_id, Message.client_id).in_(bindparam("keys", expanding=True)))
+)
+
+_CONTEXT = (
+    select(Channel.community_id, ChannelMember.user_id, User.username)
+    .select_from(Channel)
+    .outerjoin(
+        ChannelMember,
+        (ChannelMember.channel_id == Channel.id) & (ChannelMember.user_id == bindparam("uid")),
+    )
+    .outerjoin(User, User.id == bindparam("uid"))
+    .where(Channel.id == bindparam("chid"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """What a caller vouches for: the author is a member of the channel.
+
+    Attributes:
+        community_id: The channel's community.
+        username: The author's username.
+    """
+
+    community_id: int
+    username: str
+
+
+@dataclass(slots=True)
+class _Post:
+    author_id: int
+    channel_id: int
+    body: str
+    client_id: str | None
+    membership: Membership | None
+    future: asyncio.Future[PostedMessage]
+    # Filled while the batch is written.
+    context: Membership | None = None
+    outcome: PostedMessage | CommunityError | None = None
+    twin_of: _Post | None = field(default=None, repr=False)
+
+
+class MessageLog:
+    """Writes messages in group commits.
+
+    Args:
+        sessionmaker: Factory of the service's sessions (the log uses their connection).
+        clock: Returns the current aware UTC time.
+        max_batch: Most posts per transaction.
+
+    Attributes:
+        transactions: Transactions committed so far (for tests and monitoring).
+        stored: Messages inserted so far.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: list[_Post] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.transactions = 0
+        self.stored = 0
+
+    async def post(
+        self,
+        author_id: int,
+        channel_id: int,
+        body: str,
+        client_id: str | None,
+        membership: Membership | None = None,
+    ) -> PostedMessage:
+        """Store a message (arguments already validated) and return it once committed.
+
+        Args:
+            author_id: The author.
+            channel_id: The channel.
+            body: The text.
+            client_id: The idempotency key, or ``None``.
+            membership: The caller's word that the author is a member of the channel, or
+                ``None`` to have it checked.
+
+        Returns:
+            The stored message, and whether this call stored it.
+
+        Raises:
+            NotFound: No such channel (only checked without ``membership``).
+            Forbidden: Not a member of the channel (idem).
+            Conflict: ``client_id`` was used for a message in another channel, or a
+                concurrent writer kept the message from being stored.
+        """
+        loop = asyncio.get_running_loop()
+        post = _Post(author_id, channel_id, body, client_id, membership, loop.create_future())
+        self._queue.append(post)
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_all())
+        return await asyncio.shield(post.future)
+
+    async def _write_all(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                try:
+                    await self._write(batch)
+                except Exception as exc:
+                    for post in batch:
+                        if not post.future.done():
+                            post.future.set_exception(exc)
+                        # The caller may be gone; the exception is theirs, not the loop's.
+                        post.future.exception()
+                    continue
+                for post in batch:
+                    outcome = post.outcome
+                    if post.future.done():
+                        continue
+                    if isinstance(outcome, PostedMessage):
+                        post.future.set_result(outcome)
+                    else:
+                        assert outcome is not None
+                        post.future.set_exception(outcome)
+                        post.future.exception()
+        finally:
+            self._writer = None
+
+    async def _write(self, batch: list[_Post]) -> None:
+        try:
+            await self._transaction(batch)
+        except IntegrityError:
+            # Another writer stored one of the keys meanwhile (or a row went away): write
+            # the posts one at a time, so that each gets its own answer.
+            for post in batch:
+                post.outcome = post.context = None
+                post.twin_of = None
+                try:
+                    await self._transaction([post])
+                except IntegrityError:
+                    post.outcome = None
+                    await self._transaction([post], insert_new=False)
+                    if post.outcome is None:
+                        post.outcome = Conflict("the message could not be stored; try again")
+
+    async def _transaction(self, batch: list[_Post], *, insert_new: bool = True) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            connection = await session.connection()
+            # A retry finds its message even if the author has left the channel since.
+            await self._find_stored(connection, batch)
+            await self._check_context(connection, batch)
+            if insert_new:
+                await self._insert(connection, batch)
+        self.transactions += 1
+
+    async def _check_context(self, connection: AsyncConnection, batch: list[_Post]) -> None:
+        for post in batch:
+            if post.outcome is not None:
+                continue
+            if post.membership is not None:
+                post.context = post.membership
+                continue
+            row = (
+                await connection.execute(_CONTEXT, {"uid": post.author_id, "chid": post.channel_id})
+            ).first()
+            if row is None:
+                post.outcome = NotFound("unknown channel")
+            elif row[1] is None or row[2] is None:
+                post.outcome = Forbidden("not a member of this channel")
+            else:
+                post.context = Membership(community_id=row[0], username=row[2])
+
+    async def _find_stored(self, connection: AsyncConnection, batch: list[_Post]) -> None:
+        keyed = [p for p in batch if p.client_id is not None]
+        if not keyed:
+            return
+        first: dict[tuple[int, str], _Post] = {}
+        for post in keyed:
+            assert post.client_id is not None
+            key = (post.author_id, post.client_id)
+            if key in first:
+                post.twin_of = first[key]
+            else:
+                first[key] = post
+        rows = await connection.execute(_FIND_KEYS, {"keys": list(first)})
+        for row in rows:
+            mid, author_id, client_id, channel_id, body, created_at, edited_at = row[:7]
+            deleted_at, community_id, username = row[7:]
+            for post in keyed:
+                if post.author_id != author_id or post.client_id != client_id:
+                    continue
+                if post.channel_id != channel_id:
+                    post.outcome = Conflict(
+                        "client_id was already used for a message in another channel"
+                    )
+                    continue
+                record = MessageRecord(
+                    id=mid,
+                    channel_id=channel_id,
+                    community_id=community_id,
+                    author_id=author_id,
+                    author_username=username,
+                    body=body,
+                    client_id=client_id,
+                    created_at=created_at,
+                    edited_at=edited_at,
+                    deleted=deleted_at is not None,
+                )
+                post.outcome = PostedMessage(message=record, created=False)
+                post.twin_of = None
+
+    async def _insert(self, connection: AsyncConnection, batch: list[_Post]) -> None:
+        new = [p for p in batch if p.outcome is None and p.twin_of is None]
+        if new:
+            now = self._clock()
+            rows: list[dict[str, Any]] = [
+                {
+                    "channel_id": p.channel_id,
+                    "author_id": p.author_id,
+                    "body": p.body,
+                    "client_id": p.client_id,
+                    "created_at": now,
+                }
+                for p in new
+            ]
+            ids = [row[0] for row in await connection.execute(_INSERT, rows)]
+            for post, mid in zip(new, ids, strict=True):
+                assert post.context is not None
+                record = MessageRecord(
+                    id=mid,
+                    channel_id=post.channel_id,
+                    community_id=post.context.community_id,
+                    author_id=post.author_id,
+                    author_username=post.context.username,
+                    body=post.body,
+                    client_id=post.client_id,
+                    created_at=now,
+                    edited_at=None,
+                    deleted=False,
+                )
+                post.outcome = PostedMessage(message=record, created=True)
+            self.stored += len(new)
+        for post in batch:
+            twin = post.twin_of
+            if twin is None or post.outcome is not None:
+                continue
+            if isinstance(twin.outcome, PostedMessage):
+                if twin.channel_id != post.channel_id:
+                    post.outcome = Conflict(
+                        "client_id was already used for a message in another channel"
+                    )
+                else:
+                    post.outcome = PostedMessage(message=twin.outcome.message, created=False)
+            elif twin.channel_id == post.channel_id:
+                post.outcome = twin.outcome
+            else:
+                post.outcome = Conflict("the message could not be stored; try again")
