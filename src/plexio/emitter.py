@@ -1,0 +1,228 @@
+"""Send to a Socket.IO cluster through Redis without being a server (``@socket.io/redis-emitter``).
+
+A worker, a cron job or a REST handler in another process reaches the clients of every
+server of a cluster that uses the Redis adapter (plexio's or Node's ``createAdapter``),
+in the same format as Node's ``@socket.io/redis-emitter`` 5::
+
+    from plexio.emitter import Emitter
+
+    emitter = Emitter("redis://127.0.0.1:6379")
+    await emitter.emit("news", {"title": "..."})
+    await emitter.to("room1").except_("room2").emit("hello")
+    await emitter.of("/admin").volatile.emit("tick", 1)
+    await emitter.in_("room1").sockets_join("room2")
+    await emitter.disconnect_sockets(close=True)
+    await emitter.server_side_emit("refresh", 42)  # no replies: an emitter has no uid
+    await emitter.aclose()
+
+Needs the ``redis`` extra. Every method returns once Redis took the message and raises
+:class:`~plexio.exceptions.ClusterError` when Redis is unreachable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from plexio.exceptions import ClusterError
+from plexio.server.adapters.redis.wire import (
+    EMITTER_UID,
+    RequestType,
+    pack,
+    packet_object,
+    to_json,
+)
+from plexio.socketio.packets import RESERVED_EVENTS
+
+__all__ = ["Emitter", "EmitterOperator"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    rooms: frozenset[str] = frozenset()
+    except_rooms: frozenset[str] = frozenset()
+    flags: dict[str, bool] = field(default_factory=dict)
+
+
+def _as_rooms(rooms: str | Iterable[str]) -> frozenset[str]:
+    return frozenset((rooms,)) if isinstance(rooms, str) else frozenset(rooms)
+
+
+class EmitterOperator:
+    """Targeting built by :class:`Emitter` (``to``, ``except_``, ``volatile``...)."""
+
+    __slots__ = ("_emitter", "_target")
+
+    def __init__(self, emitter: Emitter, target: _Target) -> None:
+        self._emitter = emitter
+        self._target = target
+
+    def to(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Adds target rooms."""
+        return EmitterOperator(
+            self._emitter, replace(self._target, rooms=self._target.rooms | _as_rooms(room))
+        )
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Excludes the sockets of these rooms."""
+        return EmitterOperator(
+            self._emitter,
+            replace(self._target, except_rooms=self._target.except_rooms | _as_rooms(room)),
+        )
+
+    @property
+    def volatile(self) -> EmitterOperator:
+        """The event may be dropped for clients that are not ready."""
+        return EmitterOperator(
+            self._emitter, replace(self._target, flags={**self._target.flags, "volatile": True})
+        )
+
+    def compress(self, compress: bool) -> EmitterOperator:
+        """Sets the compress flag."""
+        return EmitterOperator(
+            self._emitter, replace(self._target, flags={**self._target.flags, "compress": compress})
+        )
+
+    def _opts(self) -> dict[str, Any]:
+        return {"rooms": sorted(self._target.rooms), "except": sorted(self._target.except_rooms)}
+
+    async def emit(self, event: str, *args: Any) -> int:
+        """Sends an event to the targeted clients of every server.
+
+        Returns:
+            How many Redis subscribers got it (one per server of the cluster).
+
+        Raises:
+            ValueError: a reserved event name.
+            ClusterError: Redis is unreachable.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        emitter = self._emitter
+        opts = {**self._opts(), "flags": dict(self._target.flags)}
+        payload = pack([EMITTER_UID, packet_object(emitter.nsp, [event, *args]), opts])
+        channel = f"{emitter.key}#{emitter.nsp}#"
+        if len(self._target.rooms) == 1:
+            (room,) = self._target.rooms
+            channel = f"{channel}{room}#"
+        return await emitter._publish(channel, payload)
+
+    async def sockets_join(self, rooms: str | Iterable[str]) -> int:
+        """Makes the targeted sockets of every server join rooms."""
+        body = {"type": int(RequestType.REMOTE_JOIN), "opts": self._opts(), "rooms": _list(rooms)}
+        return await self._emitter._request(body)
+
+    async def sockets_leave(self, rooms: str | Iterable[str]) -> int:
+        """Makes the targeted sockets of every server leave rooms."""
+        body = {"type": int(RequestType.REMOTE_LEAVE), "opts": self._opts(), "rooms": _list(rooms)}
+        return await self._emitter._request(body)
+
+    async def disconnect_sockets(self, close: bool = False) -> int:
+        """Disconnects the targeted sockets of every server."""
+        body = {"type": int(RequestType.REMOTE_DISCONNECT), "opts": self._opts(), "close": close}
+        return await self._emitter._request(body)
+
+
+def _list(rooms: str | Iterable[str]) -> list[str]:
+    return [rooms] if isinstance(rooms, str) else list(rooms)
+
+
+class Emitter:
+    """Publishes to a Socket.IO cluster's Redis channels (one namespace).
+
+    Args:
+        redis: a ``redis://`` URL, or a ``redis.asyncio.Redis`` client of your own
+            (then :meth:`aclose` leaves it open).
+        key: the channel prefix of the cluster's adapters.
+        nsp: the namespace.
+    """
+
+    def __init__(
+        self,
+        redis: str | aioredis.Redis = "redis://127.0.0.1:6379",
+        *,
+        key: str = "socket.io",
+        nsp: str = "/",
+    ) -> None:
+        if isinstance(redis, str):
+            self.client = aioredis.Redis.from_url(redis)
+            self._owns = True
+        else:
+            self.client = redis
+            self._owns = False
+        self.key = key
+        self.nsp = nsp if nsp.startswith("/") else "/" + nsp
+
+    def of(self, nsp: str) -> Emitter:
+        """The same emitter for another namespace (sharing the Redis client)."""
+        other = Emitter(self.client, key=self.key, nsp=nsp)
+        return other
+
+    def _operator(self) -> EmitterOperator:
+        return EmitterOperator(self, _Target())
+
+    def to(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Clients in ``room``."""
+        return self._operator().to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> EmitterOperator:
+        """Every client except those in ``room``."""
+        return self._operator().except_(room)
+
+    @property
+    def volatile(self) -> EmitterOperator:
+        """Events that may be dropped for clients that are not ready."""
+        return self._operator().volatile
+
+    def compress(self, compress: bool) -> EmitterOperator:
+        """Sets the compress flag."""
+        return self._operator().compress(compress)
+
+    async def emit(self, event: str, *args: Any) -> int:
+        """Sends an event to every client of the namespace, on every server."""
+        return await self._operator().emit(event, *args)
+
+    async def sockets_join(self, rooms: str | Iterable[str]) -> int:
+        """Makes every socket join rooms."""
+        return await self._operator().sockets_join(rooms)
+
+    async def sockets_leave(self, rooms: str | Iterable[str]) -> int:
+        """Makes every socket leave rooms."""
+        return await self._operator().sockets_leave(rooms)
+
+    async def disconnect_sockets(self, close: bool = False) -> int:
+        """Disconnects every socket."""
+        return await self._operator().disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> int:
+        """Sends an event to every server's ``on_server_side_emit`` handlers (no replies)."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        body = {
+            "uid": EMITTER_UID,
+            "type": int(RequestType.SERVER_SIDE_EMIT),
+            "data": [event, *args],
+        }
+        return await self._request(body)
+
+    async def _request(self, body: dict[str, Any]) -> int:
+        return await self._publish(f"{self.key}-request#{self.nsp}#", to_json(body))
+
+    async def _publish(self, channel: str, payload: bytes) -> int:
+        try:
+            return int(await self.client.publish(channel, payload))
+        except (RedisError, OSError) as exc:
+            raise ClusterError(f"Redis is unreachable ({exc}): nothing was sent") from exc
+
+    async def aclose(self) -> None:
+        """Closes the Redis client if the emitter made it."""
+        if self._owns:
+            await self.client.aclose()
