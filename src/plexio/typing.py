@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
-__all__ = ["BytesLike", "Clock", "JSONValue", "NamespacePath", "Sid"]
+__all__ = ["BytesLike", "Clock", "HandlerT", "JSONValue", "NamespacePath", "Sid"]
 
 #: Any value that can travel as a Socket.IO argument: JSON types plus bytes.
 JSONValue: TypeAlias = Any
@@ -17,3 +17,5 @@ Sid: TypeAlias = str
 NamespacePath: TypeAlias = str
 #: A monotonic clock returning seconds.
 Clock: TypeAlias = Callable[[], float]
+#: A handler whose exact signature a registering decorator keeps.
+HandlerT = TypeVar("HandlerT", bound=Callable[..., object])

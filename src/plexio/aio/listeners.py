@@ -9,7 +9,9 @@ reads ``_handlers``, ``_any`` and ``_any_out`` when it dispatches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
+
+from plexio.typing import HandlerT
 
 __all__ = ["Handler", "Listeners"]
 
@@ -26,6 +28,12 @@ class Listeners:
         self._any: list[Handler] = []
         self._any_out: list[Handler] = []
 
+    @overload
+    def on(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: Any, handler: HandlerT) -> HandlerT: ...
+
     def on(self, event: Any, handler: Handler | None = None) -> Any:
         """Registers ``handler(*args)`` for an event (usable as a decorator).
 
@@ -39,6 +47,12 @@ class Listeners:
             return fn
 
         return register if handler is None else register(handler)
+
+    @overload
+    def once(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def once(self, event: Any, handler: HandlerT) -> HandlerT: ...
 
     def once(self, event: Any, handler: Handler | None = None) -> Any:
         """Like :meth:`on`, but the handler is removed after its first call."""
@@ -64,12 +78,12 @@ class Listeners:
             if handler in handlers:
                 handlers.remove(handler)
 
-    def on_any(self, listener: Handler) -> Handler:
+    def on_any(self, listener: HandlerT) -> HandlerT:
         """Calls ``listener(event, *args)`` for every incoming event."""
         self._any.append(listener)
         return listener
 
-    def prepend_any(self, listener: Handler) -> Handler:
+    def prepend_any(self, listener: HandlerT) -> HandlerT:
         """Like :meth:`on_any`, but called before the others."""
         self._any.insert(0, listener)
         return listener
@@ -81,7 +95,7 @@ class Listeners:
         elif listener in self._any:
             self._any.remove(listener)
 
-    def on_any_outgoing(self, listener: Handler) -> Handler:
+    def on_any_outgoing(self, listener: HandlerT) -> HandlerT:
         """Calls ``listener(event, *args)`` for every event this socket emits."""
         self._any_out.append(listener)
         return listener

@@ -29,7 +29,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypedDict
+from typing import Any, Final, TypedDict, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
@@ -46,6 +46,7 @@ from plexio.exceptions import (
 from plexio.socketio.client import ClientConnection
 from plexio.socketio.events import ClientDisconnectReason, NamespaceClosed
 from plexio.socketio.parser import JsonParser, Parser
+from plexio.typing import HandlerT
 
 __all__ = ["Manager", "ManagerKeywords", "ManagerOptions"]
 
@@ -291,6 +292,12 @@ class Manager:
         self._close_callbacks.append(callback)
 
     # ------------------------------------------------------------ events
+
+    @overload
+    def on(self, event: str) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, handler: HandlerT) -> HandlerT: ...
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Registers a manager event handler (see the module docstring)."""

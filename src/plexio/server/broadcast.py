@@ -15,6 +15,7 @@ from typing import Any
 
 from plexio.exceptions import AckTimeoutError
 from plexio.server.adapters.base import Adapter, BroadcastFlags, BroadcastOptions
+from plexio.server.fetched import FetchedSocket
 from plexio.socketio.packets import RESERVED_EVENTS, Packet
 
 # BroadcastFlags and BroadcastOptions live with the adapter contract; re-exported here.
@@ -164,7 +165,7 @@ class BroadcastOperator:
             self._adapter.forget_acks(on_ack)
         return responses
 
-    async def fetch_sockets(self) -> list[Any]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """The targeted sockets (live local sockets, and remote ones in a cluster)."""
         return await self._adapter.fetch_sockets(self._opts)
 

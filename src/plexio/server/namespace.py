@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.packets import Frame, frame_messages
@@ -22,6 +22,7 @@ from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
 from plexio.server.broadcast import BroadcastOperator
+from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import Session
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
@@ -30,11 +31,38 @@ if TYPE_CHECKING:
     from plexio.server.connection import Connection
     from plexio.server.server import Server
 
-__all__ = ["Namespace", "NamespaceMatcher", "ParentNamespace"]
+__all__ = [
+    "ConnectionHandler",
+    "DisconnectHandler",
+    "EventDecorator",
+    "Middleware",
+    "Namespace",
+    "NamespaceMatcher",
+    "ParentNamespace",
+]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: A ``connection`` handler: ``handler(socket)`` (may be async).
+ConnectionHandler = TypeVar("ConnectionHandler", bound=Callable[[ServerSocket], object])
+#: A ``disconnecting`` / ``disconnect`` handler: ``handler(socket, reason)``.
+DisconnectHandler = TypeVar("DisconnectHandler", bound=Callable[[ServerSocket, str], object])
+#: A connection middleware: ``middleware(socket)`` (may be async; raise to refuse).
+Middleware = TypeVar("Middleware", bound=Callable[[ServerSocket], object])
+
+
+class EventDecorator(Protocol):
+    """What ``ns.on(event)`` returns: keeps the handler's signature, whose first
+    parameter receives the :class:`ServerSocket`."""
+
+    def __call__(
+        self, handler: Callable[Concatenate[ServerSocket, _P], _R], /
+    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
+
+
 #: A callable deciding whether a dynamic namespace name is served (may be async).
 NamespaceMatcher = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
 
@@ -46,6 +74,34 @@ class _Registry:
         self.handlers: dict[str, list[Handler]] = {}
         self.middlewares: list[Handler] = []
         self.server_handlers: dict[str, list[Handler]] = {}
+
+    @overload
+    def on(
+        self, event: Literal["connection", "connect"]
+    ) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["connection", "connect"], handler: ConnectionHandler
+    ) -> ConnectionHandler: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"]
+    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"], handler: DisconnectHandler
+    ) -> DisconnectHandler: ...
+
+    @overload
+    def on(self, event: str) -> EventDecorator: ...
+
+    @overload
+    def on(
+        self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
+    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Registers a namespace-level handler (usable as a decorator).
@@ -80,7 +136,7 @@ class _Registry:
 
         return register if handler is None else register(handler)
 
-    def use(self, middleware: Handler) -> Handler:
+    def use(self, middleware: Middleware) -> Middleware:
         """Adds a connection middleware ``middleware(socket)`` (may be async).
 
         Raise :class:`~plexio.exceptions.ConnectRefusedError` to refuse the client
@@ -253,7 +309,7 @@ class Namespace(_Registry):
         """Sends an event to every socket and collects their acks."""
         return await self._operator().emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Any]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """Every socket of the namespace (cluster-wide with a cluster adapter)."""
         return await self._operator().fetch_sockets()
 
@@ -457,7 +513,7 @@ class ParentNamespace(_Registry):
         for child in list(self.children.values()):
             child.emit(event, *args)
 
-    async def fetch_sockets(self) -> list[Any]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """Every socket of every child."""
         found: list[Any] = []
         for child in list(self.children.values()):

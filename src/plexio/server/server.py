@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, overload
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits
@@ -23,8 +23,18 @@ from plexio.server.adapters.memory import InMemoryAdapter
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
 from plexio.server.engine import AllowRequest, CorsOrigins, EngineServer, EngineSocket
-from plexio.server.namespace import Namespace, NamespaceMatcher, ParentNamespace
+from plexio.server.fetched import FetchedSocket
+from plexio.server.namespace import (
+    ConnectionHandler,
+    DisconnectHandler,
+    EventDecorator,
+    Middleware,
+    Namespace,
+    NamespaceMatcher,
+    ParentNamespace,
+)
 from plexio.server.recovery import RecoveryOptions
+from plexio.server.socket import ServerSocket
 from plexio.socketio.parser import JsonParser, Parser
 
 __all__ = ["Server"]
@@ -32,6 +42,8 @@ __all__ = ["Server"]
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class Server:
@@ -282,11 +294,41 @@ class Server:
 
     # ------------------------------------------------------------ main namespace shortcuts
 
+    @overload
+    def on(
+        self, event: Literal["connection", "connect"]
+    ) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["connection", "connect"], handler: ConnectionHandler
+    ) -> ConnectionHandler: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"]
+    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"], handler: DisconnectHandler
+    ) -> DisconnectHandler: ...
+
+    @overload
+    def on(self, event: str) -> EventDecorator: ...
+
+    @overload
+    def on(
+        self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
+    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
+
     def on(self, event: str, handler: Handler | None = None) -> Any:
-        """Registers a handler on the main namespace ``/``."""
+        """Registers a handler on the main namespace ``/`` (see :meth:`Namespace.on`)."""
+        if handler is None:
+            return self.sockets.on(event)
         return self.sockets.on(event, handler)
 
-    def use(self, middleware: Handler) -> Handler:
+    def use(self, middleware: Middleware) -> Middleware:
         """Adds a connection middleware on the main namespace."""
         return self.sockets.use(middleware)
 
@@ -330,7 +372,7 @@ class Server:
         """Emits ``message`` to every socket of ``/``."""
         self.sockets.send(*args)
 
-    async def fetch_sockets(self) -> list[Any]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """Every socket of ``/``."""
         return await self.sockets.fetch_sockets()
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from plexio.engineio.packets import Frame
+from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, Session
 from plexio.socketio.packets import Packet
 
@@ -410,7 +411,7 @@ class Adapter:
             for sid in sids:
                 self.nsp.forget_ack(sid, ack_id)
 
-    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[FetchedSocket]:
         """The targeted sockets (local ones are the live socket objects)."""
         found = (self.nsp.get_socket(sid) for sid in self.targets(opts))
         return [s for s in found if s is not None]

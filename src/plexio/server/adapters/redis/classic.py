@@ -44,6 +44,7 @@ from plexio.server.adapters.redis.wire import (
 )
 from plexio.server.adapters.remote import RemoteSocket
 from plexio.server.broadcast import BroadcastOptions
+from plexio.server.fetched import FetchedSocket
 from plexio.socketio.packets import Packet
 
 __all__ = ["RedisAdapter", "RedisAdapterOptions", "create_adapter"]
@@ -196,7 +197,7 @@ class RedisAdapter(Adapter):
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
         return max(servers, 1)
 
-    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[FetchedSocket]:
         """Local sockets plus :class:`RemoteSocket` s from every other server.
 
         Raises:
