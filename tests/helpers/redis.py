@@ -171,7 +171,16 @@ async def running_redis_cluster(masters: int = 3) -> AsyncIterator[RedisCluster]
                 node = RedisProcess(
                     free_port(),
                     node_dir,
-                    ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                    (
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        # its own free port for the cluster bus (the default, port +
+                        # 10000, may be taken or beyond 65535)
+                        "--cluster-port",
+                        str(free_port()),
+                    ),
                 )
                 await node.start()
                 nodes.append(node)

@@ -19,13 +19,18 @@ from typing import Any
 
 import pytest
 from tests.helpers.node import NodeProcess, node_server
-from tests.helpers.redis import RedisProcess, running_redis
+from tests.helpers.redis import RedisProcess, running_redis, running_redis_cluster
 from tests.helpers.waiting import eventually
 
 import plexio
 from plexio.client import ClientSocket, ManagerCache
 from plexio.emitter import Emitter
-from plexio.server.adapters.redis import RedisAdapter, create_adapter
+from plexio.server.adapters.redis import (
+    RedisAdapter,
+    ShardedRedisAdapter,
+    create_adapter,
+    create_sharded_adapter,
+)
 from plexio.server.adapters.remote import RemoteSocket
 
 pytestmark = [pytest.mark.interop, pytest.mark.redis, pytest.mark.timeout(90)]
@@ -133,9 +138,9 @@ class PySide:
         return self.socket.id
 
     @property
-    def adapter(self) -> RedisAdapter:
+    def adapter(self) -> Any:
         adapter = self.server.sockets.adapter
-        assert isinstance(adapter, RedisAdapter)
+        assert isinstance(adapter, RedisAdapter | ShardedRedisAdapter)
         return adapter
 
 
@@ -147,15 +152,13 @@ class Mixed:
     node_sid: str
 
 
-@pytest.fixture
-async def mixed(serve_native: Any) -> AsyncIterator[Mixed]:
-    async with (
-        running_redis() as redis_server,
-        node_server(
-            "redis_node.js", env={"REDIS_URL": redis_server.url, "REQUESTS_TIMEOUT": "3000"}
-        ) as node,
-    ):
-        server = plexio.Server(adapter=create_adapter(redis_server.url, requests_timeout=3.0))
+@contextlib.asynccontextmanager
+async def mixed_cluster(
+    serve_native: Any, url: str, adapter: Any, node_env: dict[str, str]
+) -> AsyncIterator[tuple[NodeSide, PySide, str]]:
+    """A plexio server with ``adapter`` and the Node server, each with one client."""
+    async with node_server("redis_node.js", env={"REDIS_URL": url, **node_env}) as node:
+        server = plexio.Server(adapter=adapter)
 
         @server.on("connection")
         def connected(socket: plexio.ServerSocket) -> None:
@@ -177,14 +180,28 @@ async def mixed(serve_native: Any) -> AsyncIterator[Mixed]:
         socket.on("disconnect", py.disconnects.append)
         socket.on("q", lambda *args: "py")
         side = NodeSide(node.process, node.info)
-        node_sid = await side.client("n")
         try:
-            yield Mixed(redis_server, side, py, node_sid)
+            node_sid = await side.client("n")
+            yield side, py, node_sid
         finally:
             with contextlib.suppress(Exception):
                 await socket.disconnect()
             await server.shutdown()
             await side.close()
+
+
+@pytest.fixture
+async def mixed(serve_native: Any) -> AsyncIterator[Mixed]:
+    async with (
+        running_redis() as redis_server,
+        mixed_cluster(
+            serve_native,
+            redis_server.url,
+            create_adapter(redis_server.url, requests_timeout=3.0),
+            {"REQUESTS_TIMEOUT": "3000"},
+        ) as (node, py, node_sid),
+    ):
+        yield Mixed(redis_server, node, py, node_sid)
 
 
 async def test_broadcasts_and_rooms_in_both_directions(mixed: Mixed) -> None:
@@ -367,3 +384,57 @@ async def test_redis_restart_with_node_in_the_cluster(mixed: Mixed) -> None:
     await eventually(lambda: py.received("node-back") == [[3]])
     assert node.received("n", "lost") == []
     assert sorted(await py.server.server_side_emit_with_ack("hello")) == ["node-answer"]
+
+
+@pytest.mark.slow
+async def test_sharded_adapters_on_a_three_master_cluster(serve_native: Any) -> None:
+    """plexio's and Node's createShardedAdapter (dynamic mode) on one Redis Cluster."""
+    async with (
+        running_redis_cluster(3) as cluster,
+        mixed_cluster(
+            serve_native,
+            cluster.url,
+            create_sharded_adapter(cluster.url, requests_timeout=3.0),
+            {"SHARDED": "1"},
+        ) as (node, py, node_sid),
+    ):
+        assert await node.call("serverCount") == 2
+        assert await py.adapter.server_count() == 2
+        await node.send("clientEmit", id="n", name="join", args=["node-room"])
+        py.socket.emit("join", "py-room")
+        await eventually(lambda: "py-room" in py.adapter.rooms)
+        await node.until("localRooms", lambda rooms: "node-room" in rooms)
+        # one-room broadcasts travel on the room's own shard channel, both ways
+        await eventually(lambda: "socket.io#/#py-room#" in py.adapter.link._subscribed())
+        py.server.to("node-room").emit("room", b"\x01")
+        py.server.emit("all", 1)
+        await node.call("broadcast", name="to-py-room", rooms=["py-room"], args=[plain(b"\x02")])
+        await node.call("broadcast", name="node-all", args=[2])
+        await eventually(
+            lambda: (
+                node.received("n", "all") and py.received("node-all") and py.received("to-py-room")
+            )
+        )
+        assert node.received("n", "room") == [[b"\x01"]]
+        assert py.received("to-py-room") == [[b"\x02"]]
+        assert py.received("room") == []
+        # acks, fetch_sockets, server-side events, room operations, disconnects
+        assert sorted(await py.server.timeout(3).emit_with_ack("q")) == ["node:n", "py"]
+        result = await node.call("emitWithAck", name="q", ackTimeout=3000)
+        assert sorted(result["responses"]) == ["node:n", "py"]
+        found = await py.server.fetch_sockets()
+        assert {s.id for s in found} == {py.sid, node_sid}
+        sockets = await node.call("fetchSockets")
+        assert {s["id"] for s in sockets} == {py.sid, node_sid}
+        assert [s["data"] for s in sockets if s["id"] == py.sid] == [{"name": "p"}]
+        assert await py.server.server_side_emit_with_ack("hello") == ["node-answer"]
+        result = await node.call("serverSideEmit", name="hello", args=[1], ack=True)
+        assert result == {"responses": ["py-answer"]}
+        await node.call("socketsJoin", target="from-node")
+        await eventually(lambda: "from-node" in py.adapter.rooms)
+        py.server.sockets_join("from-py")
+        await node.until("localRooms", lambda rooms: "from-py" in rooms)
+        await node.call("disconnectSockets", rooms=[py.sid])
+        await eventually(lambda: py.disconnects == ["io server disconnect"])
+        py.server.in_(node_sid).disconnect_sockets()
+        await eventually(lambda: node.events("client-disconnect", id="n"))

@@ -17,6 +17,13 @@ from plexio.server.adapters.redis.classic import (
     create_adapter,
 )
 from plexio.server.adapters.redis.link import Kind, RedisLink, ShardedRedisLink
+from plexio.server.adapters.redis.sharded import (
+    ShardedRedisAdapter,
+    ShardedRedisAdapterFactory,
+    ShardedRedisAdapterOptions,
+    SubscriptionMode,
+    create_sharded_adapter,
+)
 
 __all__ = [
     "Kind",
@@ -24,6 +31,11 @@ __all__ = [
     "RedisAdapterFactory",
     "RedisAdapterOptions",
     "RedisLink",
+    "ShardedRedisAdapter",
+    "ShardedRedisAdapterFactory",
+    "ShardedRedisAdapterOptions",
     "ShardedRedisLink",
+    "SubscriptionMode",
     "create_adapter",
+    "create_sharded_adapter",
 ]

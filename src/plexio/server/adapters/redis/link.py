@@ -176,8 +176,8 @@ class _Bus:
 
     async def unsubscribe(self, channel: str) -> None:
         """Drops a channel subscription."""
-        reader = self._reader_for(channel)
-        if reader.channels.pop(channel, None) is None:
+        reader = self._readers.get(self._reader_name(channel))
+        if reader is None or reader.channels.pop(channel, None) is None:
             return
         pubsub = reader.pubsub
         if pubsub is not None:
@@ -193,8 +193,8 @@ class _Bus:
 
     def unsubscribe_soon(self, channel: str) -> None:
         """:meth:`unsubscribe` from synchronous code."""
-        reader = self._reader_for(channel)
-        if channel in reader.channels:
+        reader = self._readers.get(self._reader_name(channel))
+        if reader is not None and channel in reader.channels:
             self._spawn(self.unsubscribe(channel))
 
     def _spawn(self, coro: Any) -> None:
@@ -318,6 +318,12 @@ class _Bus:
             handler(channel, data if isinstance(data, bytes) else str(data).encode())
         except Exception:
             logger.exception("handling a Redis message on %s failed", channel)
+
+    def _subscribed(self) -> set[str]:
+        """Channels and patterns confirmed on live connections (for tests and stats)."""
+        return {
+            name for r in self._readers.values() if r.pubsub is not None for name in r.confirmed
+        }
 
     # ----------------------------------------------------------- publishing
 
