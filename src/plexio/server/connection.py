@@ -7,6 +7,10 @@ namespace, or a CONNECT_ERROR from a client closes the connection; at most
 :class:`~plexio.socketio.connection.ServerConnection`; this module routes what it
 reports to the namespace sockets, writes what it encodes, owns the connect timeout and
 the tasks of handlers that suspended.
+
+May import: plexio L0, plexio.aio, plexio.engineio, plexio.socketio,
+plexio.server.engine. It knows the namespace sockets and the server only through the
+:class:`JoinedSocket` and :data:`ConnectHandler` protocols below (no import cycle).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.events import DisconnectReason
@@ -31,13 +36,48 @@ from plexio.socketio.events import (
 )
 from plexio.typing import JSONValue
 
-if TYPE_CHECKING:
-    from plexio.server.server import Server
-    from plexio.server.socket import ServerSocket
-
-__all__ = ["Connection"]
+__all__ = ["ConnectHandler", "Connection", "JoinedSocket"]
 
 logger = logging.getLogger(__name__)
+
+
+class JoinedSocket(Protocol):
+    """What a connection needs from the socket of a namespace it joined."""
+
+    @property
+    def id(self) -> str:
+        """The socket id."""
+        ...
+
+    @property
+    def pid(self) -> str | None:
+        """The private session id of connection state recovery, or ``None``."""
+        ...
+
+    @property
+    def namespace_name(self) -> str:
+        """The name of its namespace."""
+        ...
+
+    def deliver_event(self, event: Any, args: list[Any], ack_id: int | None) -> None:
+        """An EVENT the client sent in this namespace."""
+        ...
+
+    def deliver_ack(self, ack_id: int, args: list[Any]) -> None:
+        """The client's ACK of an event this socket sent."""
+        ...
+
+    def end(self, reason: str) -> None:
+        """The socket is gone (client left, or the connection ended) for ``reason``."""
+        ...
+
+    def disconnect(self, close: bool = False) -> object:
+        """Server-side disconnect of this socket (sends DISCONNECT)."""
+        ...
+
+
+#: ``handler(connection, namespace, auth)``: decides a CONNECT (the server's).
+ConnectHandler = Callable[["Connection", str, dict[str, Any]], Awaitable[None]]
 
 
 class Connection:
@@ -54,28 +94,45 @@ class Connection:
 
     __slots__ = (
         "engine",
-        "server",
         "core",
         "sockets",
         "tasks",
         "issued",
         "closed",
+        "_on_connect",
+        "_close_grace",
         "_connect_timer",
         "_close_timer",
     )
 
-    def __init__(self, server: Server, engine: EngineSocket) -> None:
+    def __init__(
+        self,
+        engine: EngineSocket,
+        core: ServerConnection,
+        on_connect: ConnectHandler,
+        *,
+        connect_timeout: float,
+        close_grace: float,
+    ) -> None:
+        """
+        Args:
+            engine: the Engine.IO socket of the session.
+            core: the session's sans-I/O Socket.IO state.
+            on_connect: decides each CONNECT the client sends.
+            connect_timeout: seconds the client may take to join a namespace.
+            close_grace: most seconds :meth:`disconnect_all` waits for its
+                DISCONNECT packets to leave before closing.
+        """
         self.engine = engine
-        self.server = server
-        self.core = ServerConnection(
-            server.parser, server.engine.options.limits, max_namespaces=server.max_namespaces
-        )
-        self.sockets: dict[str, ServerSocket] = {}
+        self.core = core
+        self.sockets: dict[str, JoinedSocket] = {}
         self.tasks = TaskOwner()
         self.issued = int(time.time() * 1000)
         self.closed = False
+        self._on_connect = on_connect
+        self._close_grace = close_grace
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            server.connect_timeout, self._on_connect_timeout
+            connect_timeout, self._on_connect_timeout
         )
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -98,14 +155,14 @@ class Connection:
         if type(event) is EventReceived:  # the hot path first
             socket = self.sockets.get(event.namespace)
             if socket is not None:
-                socket._on_event(event.name, event.args, event.ack_id)
+                socket.deliver_event(event.name, event.args, event.ack_id)
         elif type(event) is AckReceived:
             socket = self.sockets.get(event.namespace)
             if socket is not None:
-                socket._on_ack(event.ack_id, event.args)
+                socket.deliver_ack(event.ack_id, event.args)
         elif type(event) is ConnectRequested:
             call_handler(
-                self.server._connect,
+                self._on_connect,
                 (self, event.namespace, event.auth),
                 None,
                 self.tasks,
@@ -114,7 +171,7 @@ class Connection:
         elif type(event) is NamespaceDisconnected:
             socket = self.sockets.get(event.namespace)
             if socket is not None:
-                socket._on_close("client namespace disconnect")
+                socket.end(DisconnectReason.CLIENT_NAMESPACE_DISCONNECT)
         elif type(event) is ConnectionClosed:
             what = (
                 "sent a malformed packet"
@@ -175,9 +232,9 @@ class Connection:
         except LocalProtocolError:
             pass  # the connection closed while the CONNECT was decided
 
-    def joined(self, socket: ServerSocket) -> None:
+    def joined(self, socket: JoinedSocket) -> None:
         """Accepts a pending CONNECT: sends the CONNECT reply, before any event."""
-        name = socket.nsp.name
+        name = socket.namespace_name
         # with connection state recovery, the reply also carries the private session id
         self.write(self.core.accept(name, socket.id, pid=socket.pid))
         self.sockets[name] = socket
@@ -185,14 +242,15 @@ class Connection:
             self._connect_timer.cancel()
             self._connect_timer = None
 
-    def leave(self, socket: ServerSocket) -> None:
+    def leave(self, socket: JoinedSocket) -> None:
         """Server-side disconnect of one namespace: sends DISCONNECT."""
-        name = socket.nsp.name
+        name = socket.namespace_name
         if self.sockets.get(name) is socket and not self.core.closed:
             self.write(self.core.send_disconnect(name))
 
-    def _forget(self, socket: ServerSocket) -> None:
-        name = socket.nsp.name
+    def forget(self, socket: JoinedSocket) -> None:
+        """The socket ended: the connection stops routing its namespace to it."""
+        name = socket.namespace_name
         if self.sockets.get(name) is socket:
             del self.sockets[name]
 
@@ -209,7 +267,7 @@ class Connection:
             socket.disconnect()
         if self._close_timer is None and not self.closed:
             loop = asyncio.get_running_loop()
-            self._close_when_sent(loop.time() + self.server.engine.options.ping_timeout)
+            self._close_when_sent(loop.time() + self._close_grace)
 
     def _close_when_sent(self, deadline: float) -> None:
         self._close_timer = None
@@ -243,5 +301,5 @@ class Connection:
             self._close_timer.cancel()
             self._close_timer = None
         for socket in list(self.sockets.values()):
-            socket._on_close(reason)
+            socket.end(reason)
         self.core.close()

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.packets import Frame, frame_messages
@@ -22,14 +22,12 @@ from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
 from plexio.server.broadcast import BroadcastOperator
+from plexio.server.connection import Connection
 from plexio.server.fetched import FetchedSocket
-from plexio.server.recovery import Session
+from plexio.server.recovery import RecoveryOptions, Session
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
-
-if TYPE_CHECKING:
-    from plexio.server.connection import Connection
-    from plexio.server.server import Server
+from plexio.socketio.parser import Parser
 
 __all__ = [
     "ConnectionHandler",
@@ -38,6 +36,7 @@ __all__ = [
     "Middleware",
     "Namespace",
     "NamespaceMatcher",
+    "NamespaceOwner",
     "ParentNamespace",
 ]
 
@@ -61,6 +60,42 @@ class EventDecorator(Protocol):
     def __call__(
         self, handler: Callable[Concatenate[ServerSocket, _P], _R], /
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
+
+
+class NamespaceOwner(Protocol):
+    """What a namespace needs from the server that owns it
+    (:class:`plexio.server.server.Server`; no import of it, so no cycle)."""
+
+    @property
+    def parser(self) -> Parser:
+        """The packet codec."""
+        ...
+
+    @property
+    def recovery(self) -> RecoveryOptions | None:
+        """Connection state recovery settings, ``None`` when off."""
+        ...
+
+    @property
+    def cleanup_empty_children(self) -> bool:
+        """Whether a dynamic child namespace goes away when its last socket leaves."""
+        ...
+
+    def make_adapter(self, nsp: Namespace) -> Adapter:
+        """A new adapter for the namespace."""
+        ...
+
+    def new_socket_id(self) -> str:
+        """A fresh socket id."""
+        ...
+
+    def drop_child(self, nsp: Namespace) -> None:
+        """Stops serving a dynamic child namespace."""
+        ...
+
+    def child_namespace(self, parent: ParentNamespace, name: str) -> Namespace:
+        """The child ``name`` of ``parent``, created if needed."""
+        ...
 
 
 #: A callable deciding whether a dynamic namespace name is served (may be async).
@@ -157,7 +192,23 @@ class Namespace(_Registry):
         parent: the parent namespace for a dynamic child, else ``None``.
     """
 
-    def __init__(self, server: Server, name: str, parent: ParentNamespace | None = None) -> None:
+    def __init__(
+        self,
+        server: NamespaceOwner,
+        name: str,
+        parent: ParentNamespace | None = None,
+        *,
+        keep: bool = True,
+    ) -> None:
+        """
+        Args:
+            server: the owning server.
+            name: the namespace name.
+            parent: the parent of a dynamic child.
+            keep: ``False`` for a child created by a client's CONNECT: dropped at
+                once if that CONNECT fails (refused clients trying made-up names must
+                not pile up namespaces).
+        """
         super().__init__()
         self.server = server
         self.name = name
@@ -176,12 +227,12 @@ class Namespace(_Registry):
             # before one of its own clients joins
             self._tasks.spawn(self._ensure_ready(), name=f"adapter init {name}")
         self.sockets: dict[str, ServerSocket] = {}
-        self.adapter: Adapter = server.adapter_factory(self)
+        self.adapter: Adapter = server.make_adapter(self)
         if server.recovery is not None:
             self.adapter.enable_recovery(server.recovery)
         self._ready: asyncio.Future[None] | None = None
         self._connecting = 0
-        self._keep = False
+        self._keep = keep
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -370,8 +421,9 @@ class Namespace(_Registry):
         elif not self._ready.done():
             await self._ready
 
-    async def _add(self, conn: Connection, auth: dict[str, Any]) -> None:
-        """Runs the middleware and connects a client (called for its CONNECT)."""
+    async def admit(self, conn: Connection, auth: dict[str, Any]) -> None:
+        """Runs the middleware and connects a client (the server calls it for the
+        client's CONNECT); answers the CONNECT either way."""
         if self._ready is None or not self._ready.done():
             await self._ensure_ready()
         recovery = self.server.recovery
@@ -401,7 +453,7 @@ class Namespace(_Registry):
             finally:
                 self._connecting -= 1
         if refusal is not None or conn.closed:
-            socket._ended = True  # the application may hold it: no more joins
+            socket.abandon()  # the application may hold it: no more joins
             self.adapter.del_all(socket.id)  # rooms a middleware may have joined
             if refusal is not None:
                 conn.connect_refused(self.name, *refusal)
@@ -464,12 +516,13 @@ class Namespace(_Registry):
         # cleanup_empty_child_namespaces says: refused clients trying made-up names
         # must not pile up namespaces.
         if self.parent is not None and not self.sockets and not self._connecting and not self._keep:
-            self.server._drop_child(self)
+            self.server.drop_child(self)
 
-    def _remove(self, socket: ServerSocket) -> None:
+    def remove_socket(self, socket: ServerSocket) -> None:
+        """The socket ended: forgets it (and drops an empty dynamic child when asked to)."""
         self.sockets.pop(socket.id, None)
         if not self.sockets and self.parent is not None and self.server.cleanup_empty_children:
-            self.server._drop_child(self)
+            self.server.drop_child(self)
 
 
 class ParentNamespace(_Registry):
@@ -479,7 +532,7 @@ class ParentNamespace(_Registry):
         children: the child namespaces created so far, by name.
     """
 
-    def __init__(self, server: Server, matcher: re.Pattern[str] | NamespaceMatcher) -> None:
+    def __init__(self, server: NamespaceOwner, matcher: re.Pattern[str] | NamespaceMatcher) -> None:
         super().__init__()
         self.server = server
         self.matcher = matcher

@@ -35,6 +35,7 @@ from plexio.server.namespace import (
 )
 from plexio.server.recovery import RecoveryOptions
 from plexio.server.socket import ServerSocket
+from plexio.socketio.connection import ServerConnection
 from plexio.socketio.parser import JsonParser, Parser
 
 __all__ = ["Server"]
@@ -241,13 +242,14 @@ class Server:
         return self._add_child(parent, name)
 
     def _add_child(self, parent: ParentNamespace, name: str, *, keep: bool = True) -> Namespace:
-        nsp = Namespace(self, name, parent)
-        nsp._keep = keep  # asked for by the application: not dropped when a CONNECT fails
+        # keep: asked for by the application, not dropped when a CONNECT fails
+        nsp = Namespace(self, name, parent, keep=keep)
         self._namespaces[name] = nsp
         parent.children[name] = nsp
         return nsp
 
-    def _drop_child(self, nsp: Namespace) -> None:
+    def drop_child(self, nsp: Namespace) -> None:
+        """Stops serving a dynamic child namespace (empty, or its only CONNECT failed)."""
         if self._namespaces.get(nsp.name) is nsp:
             del self._namespaces[nsp.name]
         if nsp.parent is not None:
@@ -269,7 +271,11 @@ class Server:
         if nsp is None:
             conn.connect_refused(name, "Invalid namespace", None)
             return
-        await nsp._add(conn, auth)
+        await nsp.admit(conn, auth)
+
+    def make_adapter(self, nsp: Namespace) -> Adapter:
+        """A new adapter for ``nsp`` from the ``adapter`` factory."""
+        return self.adapter_factory(nsp)
 
     def new_socket_id(self) -> str:
         """A fresh socket id."""
@@ -279,7 +285,15 @@ class Server:
 
     async def on_connect(self, socket: EngineSocket) -> None:
         """A new Engine.IO session: attach its Socket.IO state."""
-        socket.state = Connection(self, socket)
+        options = self.engine.options
+        core = ServerConnection(self.parser, options.limits, max_namespaces=self.max_namespaces)
+        socket.state = Connection(
+            socket,
+            core,
+            self._connect,
+            connect_timeout=self.connect_timeout,
+            close_grace=options.ping_timeout,
+        )
 
     def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
         """Routes one Engine.IO message."""

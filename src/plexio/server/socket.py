@@ -11,29 +11,51 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
+from plexio.enums import DisconnectReason
 from plexio.exceptions import AckTimeoutError, DisconnectedError
+from plexio.server.adapters.base import Adapter
 from plexio.server.broadcast import (
     BroadcastOperator,
     BroadcastOptions,
     check_event_name,
 )
+from plexio.server.connection import Connection
 from plexio.server.recovery import RECOVERABLE_REASONS, Session
 from plexio.socketio.packets import Packet
 
-if TYPE_CHECKING:
-    from plexio.server.connection import Connection
-    from plexio.server.namespace import Namespace
-
-__all__ = ["AckCallback", "Handshake", "ServerSocket"]
+__all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
 logger = logging.getLogger(__name__)
 
 AckCallback = Callable[..., Any]
 Handler = Callable[..., Any]
+
+
+class SocketNamespace(Protocol):
+    """What a socket needs from its namespace (:class:`plexio.server.namespace.Namespace`)."""
+
+    @property
+    def name(self) -> str:
+        """The namespace name."""
+        ...
+
+    @property
+    def adapter(self) -> Adapter:
+        """Its room index / cluster hook."""
+        ...
+
+    @property
+    def handlers(self) -> dict[str, list[Handler]]:
+        """Namespace-level handlers by event."""
+        ...
+
+    def remove_socket(self, socket: ServerSocket) -> None:
+        """The socket ended: the namespace forgets it."""
+        ...
 
 
 @dataclass(slots=True)
@@ -101,7 +123,9 @@ class ServerSocket(Listeners):
         "__weakref__",
     )
 
-    def __init__(self, nsp: Namespace, conn: Connection, sid: str, handshake: Handshake) -> None:
+    def __init__(
+        self, nsp: SocketNamespace, conn: Connection, sid: str, handshake: Handshake
+    ) -> None:
         self.id = sid
         self.nsp = nsp
         self.conn = conn
@@ -129,6 +153,11 @@ class ServerSocket(Listeners):
     def sid(self) -> str:
         """Alias of :attr:`id`."""
         return self.id
+
+    @property
+    def namespace_name(self) -> str:
+        """The name of this socket's namespace."""
+        return self.nsp.name
 
     @property
     def transport(self) -> str:
@@ -337,7 +366,8 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ incoming
 
-    def _on_event(self, event: Any, params: list[Any], ack_id: int | None) -> None:
+    def deliver_event(self, event: Any, params: list[Any], ack_id: int | None) -> None:
+        """An EVENT from the client (called by its connection): runs the listeners."""
         # Catch-all listeners see every incoming event, before the per-packet
         # middleware may refuse it (as the JS server's onAny).
         if self._any:
@@ -390,7 +420,8 @@ class ServerSocket(Listeners):
 
         return done
 
-    def _on_ack(self, ack_id: int, args: list[Any]) -> None:
+    def deliver_ack(self, ack_id: int, args: list[Any]) -> None:
+        """The client's ACK (called by its connection): runs the waiting callback."""
         pending = self._acks.pop(ack_id, None)
         if pending is None:
             logger.debug("socket %s: ack %d for no pending emit, ignored", self.id, ack_id)
@@ -416,10 +447,18 @@ class ServerSocket(Listeners):
             self.conn.disconnect_all()
             return self
         self.conn.leave(self)
-        self._on_close("server namespace disconnect")
+        self.end(DisconnectReason.SERVER_NAMESPACE_DISCONNECT)
         return self
 
-    def _on_close(self, reason: str) -> None:
+    def abandon(self) -> None:
+        """The CONNECT of a socket that never connected was refused: it can join no
+        room from now on (the application may still hold it)."""
+        self._ended = True
+
+    def end(self, reason: str) -> None:
+        """The socket is gone for ``reason``: fails its pending acks, leaves its rooms
+        (kept for recovery when the transport dropped), then runs the disconnect
+        handlers. Called once; later calls do nothing."""
         if not self.connected:
             return
         self._fire("disconnecting", (reason,))
@@ -443,8 +482,8 @@ class ServerSocket(Listeners):
                 Session(self.id, self.pid, self.nsp.adapter.socket_rooms(self.id), self.data)
             )
         self.nsp.adapter.del_all(self.id)
-        self.nsp._remove(self)
-        self.conn._forget(self)
+        self.nsp.remove_socket(self)
+        self.conn.forget(self)
         self._fire("disconnect", (reason,))
         for handler in self.nsp.handlers.get("disconnect", ()):
             call_handler(handler, (self, reason), None, self.conn.tasks, "disconnect")
