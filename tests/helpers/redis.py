@@ -117,6 +117,16 @@ class RedisProcess:
                 raise RuntimeError(f"redis-server on port {self.port} did not start:\n{text}")
             await asyncio.sleep(0.02)
 
+    def pause(self) -> None:
+        """Freezes the server (SIGSTOP): connections stay open, nothing answers."""
+        assert self._proc is not None
+        os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Lets a paused server go on (SIGCONT)."""
+        assert self._proc is not None
+        os.killpg(self._proc.pid, signal.SIGCONT)
+
     async def kill(self) -> None:
         """Ends the server abruptly (SIGKILL to its process group)."""
         proc, self._proc = self._proc, None

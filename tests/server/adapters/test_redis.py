@@ -356,3 +356,35 @@ async def test_redis_restart_local_traffic_goes_on_and_the_link_comes_back(
     assert len(back) == 2
     assert any("5 broadcasts" in r.getMessage() for r in back)
     assert link.outages == 1
+
+
+async def test_a_hung_redis_keeps_memory_bounded_and_counts_what_it_lost(
+    redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="plexio.server.adapters.redis.link")
+    server = plexio.Server(
+        adapter=create_adapter(redis_server.url, max_backlog=50, command_timeout=1.0)
+    )
+    await server.sockets.ready()
+    adapter = server.sockets.adapter
+    assert isinstance(adapter, RedisAdapter)
+    link = adapter.link
+    redis_server.pause()
+    try:
+        for n in range(1000):
+            server.emit("e", n)
+            assert link.backlog <= 50
+        # beyond the backlog nothing is kept: dropped and counted at once
+        assert link.lost[Kind.BROADCAST] >= 1000 - 2 * 50 - 256
+        full = [r for r in caplog.records if "not keeping up" in r.getMessage()]
+        assert len(full) == 1  # once, not once per message
+        # the stuck publish times out: an outage, and the backlog is let go
+        await eventually(lambda: not link.up, timeout=10)
+        assert link.backlog == 0
+        with pytest.raises(ClusterError):
+            await server.timeout(1).emit_with_ack("x")
+    finally:
+        redis_server.resume()
+    await eventually(lambda: link.up, timeout=20)
+    assert link.lost[Kind.BROADCAST] >= 1000 - 256
+    await server.shutdown()

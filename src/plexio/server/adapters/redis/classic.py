@@ -522,6 +522,7 @@ def create_adapter(
     requests_timeout: float = 5.0,
     publish_on_specific_response_channel: bool = False,
     max_backlog: int = 10_000,
+    command_timeout: float = 5.0,
 ) -> RedisAdapterFactory:
     """An adapter factory for ``plexio.Server(adapter=...)`` on classic Redis pub/sub.
 
@@ -536,9 +537,11 @@ def create_adapter(
             server_side_emit_with_ack).
         publish_on_specific_response_channel: answer on the requester's own channel.
         max_backlog: most messages queued for Redis at once.
+        command_timeout: seconds a Redis command may take before Redis counts as
+            unreachable.
     """
     factory: AdapterFactory = RedisAdapterFactory(
-        RedisLink(url, max_backlog=max_backlog),
+        RedisLink(url, max_backlog=max_backlog, command_timeout=command_timeout),
         RedisAdapterOptions(key, requests_timeout, publish_on_specific_response_channel),
     )
     assert isinstance(factory, RedisAdapterFactory)

@@ -81,6 +81,8 @@ class _Bus:
         max_backlog: most messages waiting to be published; beyond, new ones are
             dropped and counted in :attr:`lost`.
         reconnect_delay: first and longest wait between reconnection attempts (s).
+        command_timeout: seconds a Redis command may take before Redis counts as
+            unreachable (a hung server).
     """
 
     _subscribe_cmd = "subscribe"
@@ -94,11 +96,15 @@ class _Bus:
         *,
         max_backlog: int = 10_000,
         reconnect_delay: tuple[float, float] = (0.1, 2.0),
+        command_timeout: float = 5.0,
     ) -> None:
         if max_backlog < 1:
             raise ValueError("max_backlog must be >= 1")
+        if not command_timeout > 0:
+            raise ValueError("command_timeout must be > 0")
         self.where = where
         self.max_backlog = max_backlog
+        self.command_timeout = command_timeout
         self.reconnect_delay = reconnect_delay
         #: messages dropped by kind since this link started
         self.lost: dict[Kind, int] = dict.fromkeys(Kind, 0)
@@ -119,6 +125,11 @@ class _Bus:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------- lifecycle
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting to be published."""
+        return len(self._backlog)
 
     @property
     def up(self) -> bool:
@@ -495,12 +506,14 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _client_options() -> dict[str, Any]:
+def _client_options(command_timeout: float) -> dict[str, Any]:
     # Errors surface at once (no silent retries inside redis-py): the link does the
-    # reconnecting, and counts what was lost meanwhile.
+    # reconnecting, and counts what was lost meanwhile. A Redis that hangs is an
+    # outage after ``command_timeout``.
     return {
         "retry": Retry(NoBackoff(), 0),
         "socket_connect_timeout": 2.0,
+        "socket_timeout": command_timeout,
         "health_check_interval": 0,
     }
 
@@ -541,7 +554,7 @@ class RedisLink(_Bus):
         return self._client
 
     async def _open(self) -> None:
-        self._client = aioredis.Redis.from_url(self.url, **_client_options())
+        self._client = aioredis.Redis.from_url(self.url, **_client_options(self.command_timeout))
         for reader in self._readers.values():
             self._start_reader(reader)
 
@@ -600,7 +613,9 @@ class ShardedRedisLink(_Bus):
         return self._cluster
 
     async def _open(self) -> None:
-        cluster = RedisCluster.from_url(self.url, socket_connect_timeout=2.0)
+        cluster = RedisCluster.from_url(
+            self.url, socket_connect_timeout=2.0, socket_timeout=self.command_timeout
+        )
         try:
             await cluster.initialize()
         except Exception as exc:
@@ -623,7 +638,7 @@ class ShardedRedisLink(_Bus):
 
     async def _open_pubsub(self, reader: _Reader) -> Any:
         host, _, port = reader.name.rpartition(":")
-        client = aioredis.Redis(host=host, port=int(port), **_client_options())
+        client = aioredis.Redis(host=host, port=int(port), **_client_options(self.command_timeout))
         pubsub = client.pubsub()
         self._node_clients[id(pubsub)] = client  # closed with it
         await pubsub.connect()  # type: ignore[no-untyped-call]

@@ -495,6 +495,7 @@ def create_sharded_adapter(
     subscription_mode: SubscriptionMode | str = SubscriptionMode.DYNAMIC,
     requests_timeout: float = 5.0,
     max_backlog: int = 10_000,
+    command_timeout: float = 5.0,
 ) -> ShardedRedisAdapterFactory:
     """An adapter factory for ``plexio.Server(adapter=...)`` on Redis Cluster sharded pub/sub.
 
@@ -508,9 +509,11 @@ def create_sharded_adapter(
         requests_timeout: seconds to wait for replies (fetch_sockets,
             server_side_emit_with_ack).
         max_backlog: most messages queued for Redis at once.
+        command_timeout: seconds a Redis command may take before Redis counts as
+            unreachable.
     """
     return ShardedRedisAdapterFactory(
-        ShardedRedisLink(url, max_backlog=max_backlog),
+        ShardedRedisLink(url, max_backlog=max_backlog, command_timeout=command_timeout),
         ShardedRedisAdapterOptions(
             channel_prefix, SubscriptionMode(subscription_mode), requests_timeout
         ),
