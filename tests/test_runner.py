@@ -179,3 +179,10 @@ async def test_native_listener_serves_tls(tmp_path: Path, certificate: tuple[Pat
             answer = await http.get(url)
         assert answer.status_code == 200
         assert answer.text.startswith('0{"sid":')
+
+
+def test_uvicorn_gets_plexio_limits() -> None:
+    from plexio.runner import uvicorn_limits
+
+    app = plexio.ASGIApp(plexio.Server(max_http_buffer_size=50_000, handshake_timeout=7.0))
+    assert uvicorn_limits(app) == {"ws_max_size": 50_000, "timeout_keep_alive": 7.0}

@@ -53,10 +53,16 @@ class EngineOptions:
         transports: transports accepted, in preference order.
         allow_upgrades: whether polling sessions may upgrade to WebSocket.
         limits: codec limits; ``limits.max_http_buffer_size`` is ``maxHttpBufferSize``.
-        max_buffered_bytes: outgoing bytes queued for one session before it is
-            considered stuck (volatile packets are dropped past this).
+        max_buffered_bytes: unsent bytes (queued, plus what the transport holds) of
+            one session past which it is behind: volatile packets are dropped and the
+            ``slow_client_grace`` clock starts.
+        max_buffered_bytes_hard: unsent bytes past which a send closes the session
+            at once ("slow client"): the memory one slow reader can hold is this plus
+            one message. When set below ``max_buffered_bytes``, that one is used.
         slow_client_grace: seconds a session may stay over ``max_buffered_bytes``
-            before it is closed.
+            before it is closed ("slow client").
+        close_timeout: seconds a closing connection gets to deliver what it holds
+            (and finish the WebSocket close handshake) before it is aborted.
         cookie: name of the sid cookie set on the handshake, or ``None`` for none.
         handshake_timeout: seconds a connection may wait before sending the headers
             of its first (or next keep-alive) HTTP request; it is closed after that
@@ -71,8 +77,10 @@ class EngineOptions:
     transports: tuple[str, ...] = ("polling", "websocket")
     allow_upgrades: bool = True
     limits: Limits = field(default_factory=Limits)
-    max_buffered_bytes: int = 8_000_000
-    slow_client_grace: float = 10.0
+    max_buffered_bytes: int = 256_000
+    max_buffered_bytes_hard: int = 1_000_000
+    slow_client_grace: float = 5.0
+    close_timeout: float = 3.0
     cookie: str | None = None
     handshake_timeout: float = 10.0
     max_pending_connections: int = 1024
@@ -84,6 +92,8 @@ class EngineOptions:
             raise ValueError("transports must be a non-empty subset of polling, websocket")
         if self.max_buffered_bytes < 1:
             raise ValueError("max_buffered_bytes must be >= 1")
+        if self.slow_client_grace < 0 or self.close_timeout < 0:
+            raise ValueError("slow_client_grace and close_timeout must be >= 0")
         if self.handshake_timeout <= 0:
             raise ValueError("handshake_timeout must be > 0")
         if self.max_pending_connections < 1:

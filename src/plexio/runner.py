@@ -20,7 +20,7 @@ from plexio.asgi import ASGIApp
 if TYPE_CHECKING:
     from plexio.native.http import HttpParserName
 
-__all__ = ["LoopName", "ServerName", "run"]
+__all__ = ["LoopName", "ServerName", "run", "uvicorn_limits"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +178,22 @@ def _run_uvicorn(
         "ssl_certfile": certfile,
         "ssl_keyfile": keyfile,
         "ssl_keyfile_password": password,
+        **uvicorn_limits(app),
     }
     settings.update(options)
     uvicorn.run(app, **settings)
+
+
+def uvicorn_limits(app: ASGIApp) -> dict[str, Any]:
+    """The ``uvicorn.Config`` settings that carry plexio's limits to uvicorn.
+
+    ``ws_max_size``: uvicorn reads a whole WebSocket message (up to 16 MiB by default)
+    before the app sees it; with ``max_http_buffer_size`` a larger frame is refused while it
+    arrives. ``timeout_keep_alive``: an idle keep-alive connection is closed after
+    ``handshake_timeout``, as on the native listener.
+    """
+    options = app.engine.options
+    return {
+        "ws_max_size": options.limits.max_http_buffer_size,
+        "timeout_keep_alive": options.handshake_timeout,
+    }

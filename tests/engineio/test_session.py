@@ -292,3 +292,56 @@ def test_text_that_is_not_utf8_is_refused_and_the_session_goes_on() -> None:
     assert session.send_message("ok é")
     assert session.data_to_send() == ["4ok é"]
     assert session.state is SessionState.OPEN
+
+
+def test_a_send_finding_the_backlog_over_the_hard_limit_closes_the_session() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=10, max_buffered_bytes_hard=30
+    )
+    session = new("websocket", options)
+    assert session.send_message("x" * 40)  # one big message into an empty backlog is taken
+    assert not session.send_message("y")  # the next one finds 41 bytes unsent
+    assert session.close_reason is DisconnectReason.SLOW_CLIENT
+    assert session.close_detail == "41 bytes unsent, over max_buffered_bytes_hard=30"
+    assert session.events() == [Disconnected(DisconnectReason.SLOW_CLIENT)]
+    assert session.data_to_send() == []  # what was queued is dropped, not sent
+
+
+def test_bytes_held_by_the_transport_count_against_the_limits() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=10, max_buffered_bytes_hard=30
+    )
+    session = new("websocket", options)
+    session.send_message("x" * 5)
+    session.data_to_send()
+    session.set_transport_backlog(12)  # written, but the peer is not reading
+    assert session.backlog == 12
+    assert not session.send_message("v", volatile=True)
+    assert session.next_deadline() == 0.0  # the slow-client clock starts
+    session.handle_timeout(1.0)
+    session.set_transport_backlog(31)
+    assert not session.send_message("z")
+    assert session.close_reason is DisconnectReason.SLOW_CLIENT
+
+
+def test_a_transport_that_drains_stops_the_slow_client_clock() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=10, slow_client_grace=1.0
+    )
+    session = new("websocket", options)
+    session.set_transport_backlog(20)
+    session.handle_timeout(1.0)
+    assert session.next_deadline() == pytest.approx(2.0)
+    session.set_transport_backlog(0)
+    session.handle_timeout(2.5)
+    assert not session.closed
+
+
+def test_hard_limit_below_the_soft_one_uses_the_soft_one() -> None:
+    options = EngineOptions(
+        ping_interval=100, ping_timeout=100, max_buffered_bytes=50, max_buffered_bytes_hard=10
+    )
+    session = new("websocket", options)
+    assert session.send_message("x" * 45)
+    assert session.send_message("y")  # 46 unsent: under 50
+    assert not session.closed

@@ -13,6 +13,7 @@ class RecordingSink:
     def __init__(self) -> None:
         self.on_drain: Callable[[], None] | None = None
         self.paused = False
+        self.buffered_size = 0
         self.frames: list[str | bytes] = []
         self.closed_with: int | None = None
 

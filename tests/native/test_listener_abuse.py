@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
@@ -183,3 +184,58 @@ async def test_bad_base64_in_a_polling_body_is_logged(caplog: pytest.LogCaptureF
         assert response.status_code == 400
         assert await handler.wait_disconnected(hs.sid) == "parse error"
         assert "closed: parse error (invalid base64" in caplog.text
+
+
+async def _raw_ws(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
+
+
+async def test_a_reader_that_stops_is_dropped_and_its_connection_aborted() -> None:
+    handler = RecordingEcho()
+    options = EngineOptions(
+        max_buffered_bytes=20_000, max_buffered_bytes_hard=100_000, close_timeout=0.2
+    )
+    engine = EngineServer(handler, options)
+    async with native(engine) as port, httpx.AsyncClient() as http:
+        eio = RawEngineIO(http, f"ws://127.0.0.1:{port}")
+        reader, writer = await _raw_ws(port)  # this client never reads
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        async with eio.ws_connect() as ws:
+            await eio.ws_handshake(ws)
+            while len(handler.connected) < 2:
+                await asyncio.sleep(0.01)
+            slow_sid, healthy_sid = handler.connected
+            received: list[str | bytes] = []
+
+            async def read_healthy() -> None:
+                while len(received) < 1000:
+                    received.append(await eio.ws_recv(ws))
+
+            reading = asyncio.create_task(read_healthy())
+            sockets = [engine.sockets[slow_sid], engine.sockets[healthy_sid]]
+            for n in range(1000):
+                for sock in sockets:
+                    sock.send(f"{n}:" + "x" * 10_000)
+                await asyncio.sleep(0)  # let the server flush (one write per tick)
+            assert await handler.wait_disconnected(slow_sid) == "slow client"
+            await asyncio.wait_for(reading, 10)
+            assert received == [f"4{n}:" + "x" * 10_000 for n in range(1000)]
+            assert handler.reason_for(healthy_sid) is None
+        # close_timeout after the drop, the server gave up on the unread bytes and reset
+        # the connection (a graceful close would wait for this reader for ever).
+        await asyncio.sleep(0.5)
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(_read_until_eof_or_reset(reader), 10)
+        writer.close()
+
+
+async def _read_until_eof_or_reset(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass

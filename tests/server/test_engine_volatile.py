@@ -92,3 +92,35 @@ async def test_a_client_ping_over_websocket_is_answered_at_once() -> None:
     socket.ws_received(sink, ["2hello"])
     engine._flush_dirty()
     assert sink.frames[-1] == "3hello"
+
+
+async def test_a_reader_whose_transport_holds_too_much_is_dropped_others_get_everything() -> None:
+    from plexio.config import EngineOptions
+
+    closed: list[tuple[str, str]] = []
+
+    class Recorder(Quiet):
+        def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+            closed.append((socket.sid, reason))
+
+    options = EngineOptions(max_buffered_bytes=1_000, max_buffered_bytes_hard=5_000)
+    engine = EngineServer(Recorder(), options)
+    stuck, healthy = RecordingSink(), RecordingSink()
+    slow = await engine.open_websocket(request(transport="websocket"), stuck)
+    fine = await engine.open_websocket(request(transport="websocket"), healthy)
+    engine._flush_dirty()
+    frame = "4" + "z" * 999
+    for _ in range(20):
+        # the stuck sink's transport keeps everything written to it
+        stuck.buffered_size = sum(len(f) for f in stuck.frames[1:])
+        assert fine.send_frames([frame])
+        before = list(closed)
+        slow.send_frames([frame])
+        assert closed == before  # never inside the send: the disconnect comes on the next step
+        engine._flush_dirty()
+        await asyncio.sleep(0)
+    assert closed == [(slow.sid, "slow client")] and slow.closed and not fine.closed
+    assert healthy.frames[1:] == [frame] * 20
+    # the open packet and about hard/1000 frames (+1: the sink's size is read at flush)
+    assert len(stuck.frames) <= 1 + 7
+    assert stuck.closed_with == 1000

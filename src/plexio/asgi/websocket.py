@@ -4,6 +4,13 @@ The ASGI connection's own coroutine reads ``websocket.receive`` messages and fee
 them to the Engine.IO socket; one writer task per WebSocket (ASGI ``send`` is async)
 pulls frames from the session while the previous batch is being sent, so a slow
 client's backlog stays in its session, where it is bounded.
+
+What the backlog counts under ASGI: the frames handed to this sink and not yet
+accepted by ``websocket.send``. ASGI servers apply backpressure there (uvicorn and
+hypercorn wait while their transport is over its write limit, 64 KiB by default), so
+what the ASGI server itself holds for a slow reader is bounded by its own write limit
+and cannot be seen from here. A closing WebSocket whose last ``send`` is still waiting
+after ``close_timeout`` has that send cancelled and ``websocket.close`` sent.
 """
 
 from __future__ import annotations
@@ -26,9 +33,22 @@ logger = logging.getLogger(__name__)
 class ASGIWebSocketSink:
     """A :class:`~plexio.transports.base.FrameSink` over ASGI ``send``."""
 
-    __slots__ = ("on_drain", "_send", "_queue", "_busy", "_close_code", "_wake", "_done")
+    __slots__ = (
+        "on_drain",
+        "_send",
+        "_queue",
+        "_busy",
+        "_close_code",
+        "_wake",
+        "_done",
+        "_unsent",
+        "_close_timeout",
+        "_task",
+        "_cutting",
+        "_give_up",
+    )
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, close_timeout: float = 3.0) -> None:
         self.on_drain: Callable[[], None] | None = None
         self._send = send
         self._queue: list[str | bytes] = []
@@ -36,25 +56,48 @@ class ASGIWebSocketSink:
         self._close_code: int | None = None
         self._wake: asyncio.Future[None] | None = None
         self._done = False
+        self._unsent = 0
+        self._close_timeout = close_timeout
+        self._task: asyncio.Task[None] | None = None
+        self._cutting = False
+        self._give_up: asyncio.TimerHandle | None = None
 
     @property
     def paused(self) -> bool:
         """True while a batch is being sent."""
         return self._busy
 
+    @property
+    def buffered_size(self) -> int:
+        """Bytes handed to this sink that ``websocket.send`` has not accepted yet."""
+        return self._unsent
+
     def write(self, frames: list[str | bytes]) -> None:
         """Queues frames for the writer task."""
         if self._done:
             return
         self._queue.extend(frames)
+        self._unsent += sum(len(f) for f in frames)
         self._busy = True
         self._poke()
 
     def close(self, code: int = 1000) -> None:
-        """Closes after the queued frames."""
+        """Closes after the queued frames (or after ``close_timeout``, whatever is left)."""
         if self._close_code is None:
             self._close_code = code
+            if self._busy and not self._done:
+                loop = asyncio.get_running_loop()
+                self._give_up = loop.call_later(self._close_timeout, self._cut)
         self._poke()
+
+    def _cut(self) -> None:
+        # The peer has not taken the last frames within close_timeout: stop waiting.
+        self._give_up = None
+        self._queue = []
+        task = self._task
+        if task is not None and not task.done() and self._busy:
+            self._cutting = True
+            task.cancel()
 
     def stop(self) -> None:
         """The peer is gone: end the writer without sending more."""
@@ -70,6 +113,7 @@ class ASGIWebSocketSink:
         """The writer loop; returns once closed or stopped."""
         send = self._send
         loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
         while not self._done:
             if self._queue:
                 batch, self._queue = self._queue, []
@@ -79,6 +123,14 @@ class ASGIWebSocketSink:
                             await send({"type": "websocket.send", "text": frame})
                         else:
                             await send({"type": "websocket.send", "bytes": frame})
+                        self._unsent -= len(frame)
+                except asyncio.CancelledError:
+                    if not self._cutting or self._task is None:
+                        raise  # the writer itself was cancelled
+                    self._task.uncancel()  # cut by close_timeout: go on to the close
+                    self._cutting = False
+                    self._queue = []
+                    self._unsent = 0
                 except Exception:  # the peer went away mid-write
                     self._done = True
                     return
@@ -88,6 +140,8 @@ class ASGIWebSocketSink:
                 continue
             if self._close_code is not None:
                 self._done = True
+                if self._give_up is not None:
+                    self._give_up.cancel()
                 try:
                     await send({"type": "websocket.close", "code": self._close_code})
                 except Exception:  # already closed by the peer
@@ -109,7 +163,7 @@ async def serve_websocket(
         await send({"type": "websocket.close", "code": 1008})
         return
     await send({"type": "websocket.accept"})
-    sink = ASGIWebSocketSink(send)
+    sink = ASGIWebSocketSink(send, engine.options.close_timeout)
     writer = asyncio.get_running_loop().create_task(sink.run())
     socket: EngineSocket
     if target is None:

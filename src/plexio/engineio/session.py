@@ -23,9 +23,14 @@ with a ``6`` (noop) and nothing else; ``5`` completes the upgrade and the queue 
 over the WebSocket. Anything else on the probe, or ``upgrade_timeout``, aborts the
 upgrade and the session goes on over polling.
 
-Bounded output: past ``max_buffered_bytes`` queued, volatile frames are dropped; a
-session that stays over the bound for ``slow_client_grace`` seconds is closed with
-``slow client`` so the healthy sessions beside it never wait for it.
+Bounded output: the backlog of a session is what it has queued plus what its
+transport holds unsent (the I/O layer reports that with
+:meth:`Session.set_transport_backlog`). Past ``max_buffered_bytes`` of backlog,
+volatile frames are dropped, and a session that stays over it for
+``slow_client_grace`` seconds is closed with ``slow client``; a send that finds the
+backlog already over ``max_buffered_bytes_hard`` closes it at once. Memory per slow
+reader is thus bounded by the hard limit plus one message, and the healthy sessions
+beside it never wait for it.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class Session:
         "_options",
         "_out",
         "_out_size",
+        "_transport_size",
         "_events",
         "_next_ping",
         "_pong_deadline",
@@ -118,6 +124,7 @@ class Session:
         )
         self._out: list[Frame] = ["0" + info.to_json()]
         self._out_size = 0
+        self._transport_size = 0
         self._events: list[Event] = []
         self._next_ping: float | None = now + options.ping_interval
         self._pong_deadline: float | None = None
@@ -148,6 +155,21 @@ class Session:
     def buffered_size(self) -> int:
         """Approximate size in bytes of the queued outgoing frames."""
         return self._out_size
+
+    @property
+    def backlog(self) -> int:
+        """Bytes not yet sent: the queue plus what the transport holds."""
+        return self._out_size + self._transport_size
+
+    def set_transport_backlog(self, size: int) -> None:
+        """The I/O layer reports how many bytes its transport holds unsent."""
+        self._transport_size = size
+        if self._out_size + size > self._options.max_buffered_bytes:
+            self._note_over_limit()
+        elif self._over_since is not None or self._over_pending:
+            self._over_since = None
+            self._over_pending = False
+            self.timers_changed = True
 
     # ------------------------------------------------------------------ incoming
 
@@ -324,14 +346,27 @@ class Session:
             self.timers_changed = True
 
     def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
-        """Queues several pre-encoded frames that must stay together (all or none)."""
+        """Queues several pre-encoded frames that must stay together (all or none).
+
+        A send that finds the backlog over ``max_buffered_bytes_hard`` closes the
+        session (``slow client``) instead: check :attr:`closed` and :meth:`events`.
+        """
         if self.state is SessionState.CLOSED:
             return False
-        if self._out_size >= self._options.max_buffered_bytes and volatile:
-            return False
+        options = self._options
+        backlog = self._out_size + self._transport_size
+        if backlog >= options.max_buffered_bytes:
+            if volatile:
+                return False
+            hard = max(options.max_buffered_bytes_hard, options.max_buffered_bytes)
+            if backlog > hard:
+                self.close_detail = f"{backlog} bytes unsent, over max_buffered_bytes_hard={hard}"
+                self._close(DisconnectReason.SLOW_CLIENT, send_close=False)
+                return False
         self._out.extend(frames)
-        self._out_size += sum(len(f) for f in frames)
-        if self._out_size > self._options.max_buffered_bytes:
+        size = sum(len(f) for f in frames)
+        self._out_size += size
+        if backlog + size > options.max_buffered_bytes:
             self._note_over_limit()
         return True
 
@@ -351,7 +386,9 @@ class Session:
             return out
         self._out = []
         self._out_size = 0
-        if self._over_since is not None or self._over_pending:
+        if self._transport_size <= self._options.max_buffered_bytes and (
+            self._over_since is not None or self._over_pending
+        ):
             self._over_since = None
             self._over_pending = False
             self.timers_changed = True
@@ -398,10 +435,14 @@ class Session:
             self._close(DisconnectReason.PING_TIMEOUT, send_close=False)
             return
         self._over_pending = False
-        if self._out_size > self._options.max_buffered_bytes:
+        if self._out_size + self._transport_size > self._options.max_buffered_bytes:
             if self._over_since is None:
                 self._over_since = now
             elif now >= self._over_since + self._options.slow_client_grace:
+                self.close_detail = (
+                    f"over max_buffered_bytes={self._options.max_buffered_bytes} "
+                    f"for slow_client_grace={self._options.slow_client_grace:g}s"
+                )
                 self._close(DisconnectReason.SLOW_CLIENT, send_close=False)
                 return
         else:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
+import socket
 import ssl as ssl_module
 import struct
 from collections.abc import Callable
@@ -55,6 +57,8 @@ logger = logging.getLogger(__name__)
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: How long a connection closed after a refused request may take to read the response.
 _LINGER_SECONDS = 2.0
+#: SO_LINGER on, 0 s: closing the socket sends a reset and frees its kernel buffers.
+_LINGER_RESET = struct.pack("ii", 1, 0)
 _REASONS = {
     101: "Switching Protocols",
     200: "OK",
@@ -114,9 +118,12 @@ class NativeWebSocket:
         "socket",
         "_closing",
         "_max_size",
+        "_close_timeout",
     )
 
-    def __init__(self, conn: HttpConnection, max_size: int, cache: _FrameCache) -> None:
+    def __init__(
+        self, conn: HttpConnection, max_size: int, cache: _FrameCache, close_timeout: float
+    ) -> None:
         self.on_drain: Callable[[], None] | None = None
         self._conn = conn
         self._proto = WsProtocol(Side.SERVER, state=State.OPEN, max_size=max_size)
@@ -126,11 +133,18 @@ class NativeWebSocket:
         self.socket: EngineSocket | None = None
         self._closing = False
         self._max_size = max_size
+        self._close_timeout = close_timeout
 
     @property
     def paused(self) -> bool:
         """True while the transport's write buffer is over its high-water mark."""
         return self._conn.write_paused
+
+    @property
+    def buffered_size(self) -> int:
+        """Bytes in the transport's write buffer."""
+        transport = self._conn.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
 
     def write(self, frames: list[str | bytes]) -> None:
         """Writes frames in one transport write."""
@@ -152,9 +166,7 @@ class NativeWebSocket:
         if proto.state is State.OPEN:
             proto.send_close(code)
         self._flush_protocol()
-        transport = self._conn.transport
-        if transport is not None:
-            transport.close()
+        self._conn.close_within(self._close_timeout)
 
     def _fail(self, code: int, reason: DisconnectReason, detail: str) -> None:
         # Bad input: the session ends with ``reason`` (logged), then the WebSocket closes.
@@ -255,7 +267,7 @@ class NativeWebSocket:
         if exc is not None or proto.state is not State.OPEN:
             self._flush_protocol()
             if proto.state is not State.OPEN:
-                self._conn.close_soon()
+                self._conn.close_within(self._close_timeout)
         else:
             pending = proto.data_to_send()
             if pending:
@@ -363,9 +375,27 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
     def abort(self) -> None:
-        """Drops the TCP connection now, discarding what is buffered."""
-        if self.transport is not None:
-            self.transport.abort()
+        """Drops the TCP connection now with a reset, discarding what is buffered
+        here and in the kernel (a plain close would let the kernel go on trickling
+        its send buffer to a peer that does not read)."""
+        transport = self.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        transport.abort()
+
+    def close_within(self, timeout: float) -> None:
+        """Closes the TCP connection after what is buffered, or aborts it after
+        ``timeout`` seconds (a peer that stopped reading never takes the rest)."""
+        transport = self.transport
+        if transport is None:
+            return
+        transport.close()
+        if transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(timeout, self.abort)
 
     def _linger(self) -> None:
         # Closing a socket whose peer is still sending makes the kernel answer with a
@@ -579,7 +609,10 @@ class HttpConnection(asyncio.Protocol):
                 f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
             ).encode()
         )
-        ws = NativeWebSocket(self, engine.options.limits.max_http_buffer_size, self._listener.cache)
+        options = engine.options
+        ws = NativeWebSocket(
+            self, options.limits.max_http_buffer_size, self._listener.cache, options.close_timeout
+        )
         self._ws = ws
         if target is None:
             ws.socket = await engine.open_websocket(request, ws)

@@ -153,11 +153,17 @@ class EngineSocket:
         (the encode-once broadcast path: the same list goes to every recipient)."""
         if volatile and not self.writable:
             return False  # as the reference server: volatile packets need a ready transport
-        ok = self.session.send_frames(frames, volatile=volatile)
+        session = self.session
+        ok = session.send_frames(frames, volatile=volatile)
         if ok:
-            if self.session.timers_changed:
+            if session.timers_changed:
                 self._arm_timer()  # the client fell behind: start its grace period
             self._wake()
+        elif session.closed and not self._closed:
+            # Over max_buffered_bytes_hard: the session ended. Its disconnect runs on
+            # the next loop step, not inside the broadcast that is sending right now
+            # (which may be iterating over the rooms the disconnect changes).
+            self._server.loop.call_soon(self._after_session_change)
         return ok
 
     @property
@@ -194,11 +200,15 @@ class EngineSocket:
         sink = self._sink
         if sink is None:
             return
+        session = self.session
         if not sink.paused:
-            frames = self.session.data_to_send()
+            frames = session.data_to_send()
             if frames:
                 sink.write(frames)
-        if self._closed and not self.session.has_data():
+        session.set_transport_backlog(sink.buffered_size)
+        if session.timers_changed and not self._closed:
+            self._arm_timer()
+        if self._closed and not session.has_data():
             self._sink = None
             sink.close(1000)
 

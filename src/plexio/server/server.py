@@ -71,7 +71,8 @@ class Server:
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
     ``allow_upgrades``, ``cookie``, ``max_http_buffer_size``, ``max_packets_per_payload``,
     ``max_attachments``, ``max_ack_id_digits``, ``max_int_digits``, ``max_buffered_bytes``,
-    ``slow_client_grace``, ``handshake_timeout``, ``max_pending_connections``.
+    ``max_buffered_bytes_hard``, ``slow_client_grace``, ``close_timeout``,
+    ``handshake_timeout``, ``max_pending_connections``.
 
     Raises:
         TypeError: ``engine_options`` together with one of the shortcuts.
@@ -103,7 +104,9 @@ class Server:
         max_ack_id_digits: int | None = None,
         max_int_digits: int | None = None,
         max_buffered_bytes: int | None = None,
+        max_buffered_bytes_hard: int | None = None,
         slow_client_grace: float | None = None,
+        close_timeout: float | None = None,
         handshake_timeout: float | None = None,
         max_pending_connections: int | None = None,
     ) -> None:
@@ -115,7 +118,9 @@ class Server:
             "allow_upgrades": allow_upgrades,
             "cookie": cookie,
             "max_buffered_bytes": max_buffered_bytes,
+            "max_buffered_bytes_hard": max_buffered_bytes_hard,
             "slow_client_grace": slow_client_grace,
+            "close_timeout": close_timeout,
             "handshake_timeout": handshake_timeout,
             "max_pending_connections": max_pending_connections,
         }

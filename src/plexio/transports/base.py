@@ -57,8 +57,9 @@ class FrameSink(Protocol):
 
     The server calls :meth:`write` with a batch of Engine.IO frames (``str`` → text
     frame, ``bytes`` → binary frame) only while :attr:`paused` is false; while paused,
-    frames stay queued in the session, where they are counted against
-    ``max_buffered_bytes``. When the sink can take more it calls :attr:`on_drain`.
+    frames stay queued in the session. The session's backlog, bounded by
+    ``max_buffered_bytes``, counts those and :attr:`buffered_size`. When the sink can
+    take more it calls :attr:`on_drain`.
     """
 
     on_drain: Callable[[], None] | None
@@ -66,6 +67,11 @@ class FrameSink(Protocol):
     @property
     def paused(self) -> bool:
         """Whether the sink wants no more frames for now."""
+        ...
+
+    @property
+    def buffered_size(self) -> int:
+        """Bytes written to the sink and not sent yet (as far as it can tell)."""
         ...
 
     def write(self, frames: list[str | bytes]) -> None:
