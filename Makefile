@@ -27,9 +27,9 @@ node-deps:
 	done
 
 lint: install
-	$(VENV)/bin/ruff check src tests community bench topology benchmarks fuzz
-	$(VENV)/bin/ruff format --check src tests community bench topology benchmarks fuzz
-	$(VENV)/bin/mypy src community topology
+	$(VENV)/bin/ruff check src tests community bench topology measure fuzz
+	$(VENV)/bin/ruff format --check src tests community bench topology measure fuzz
+	$(VENV)/bin/mypy src community topology measure
 	$(VENV)/bin/lint-imports
 
 test: install system-deps node-deps lint

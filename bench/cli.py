@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure.procstat import raise_nofile_limit
+
 from bench.machine import describe
-from bench.procstat import raise_nofile_limit
 from bench.report import markdown, summarize, write_json, write_plots
 from bench.runner import Options, RunError, ServerProcess, run_scenario
 from bench.scenarios import Scenario, scenarios

@@ -29,10 +29,10 @@ from time import monotonic, monotonic_ns
 from typing import Any
 
 import uvloop
+from measure.procstat import raise_nofile_limit, set_priority
 from picows import ws_connect
 
 from bench.client import FanoutSender, SioClient, Stats, event_frame
-from bench.procstat import raise_nofile_limit, set_priority
 
 __all__ = ["Worker", "worker_main"]
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from measure.procstat import CpuSample, cpu_sample, rss_bytes, set_priority, system_busy_s
 
 from bench.loadgen import worker_main
-from bench.procstat import CpuSample, cpu_sample, rss_bytes, set_priority, system_busy_s
 from bench.scenarios import Scenario
 from bench.targets import REPO_ROOT, Target
 

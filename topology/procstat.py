@@ -1,5 +1,5 @@
 """CPU time, memory and scheduler state of another process, from /proc (shared readers
-come from the benchmark harness, :mod:`bench.procstat`)."""
+come from :mod:`measure.procstat`, shared with the benchmarks)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 
-from bench.procstat import cpu_sample, raise_nofile_limit, rss_bytes
+from measure.procstat import cpu_sample, raise_nofile_limit, rss_bytes
 
 __all__ = ["StateSampler", "cpu_seconds", "raise_nofile_limit", "rss_bytes"]
 
@@ -15,7 +15,7 @@ __all__ = ["StateSampler", "cpu_seconds", "raise_nofile_limit", "rss_bytes"]
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU time process ``pid`` has used: ``(utime+stime from /proc/PID/stat, schedstat)``.
 
-    The benchmark harness's reader (:func:`bench.procstat.cpu_sample`), as a tuple.
+    The shared reader (:func:`measure.procstat.cpu_sample`), as a tuple.
 
     Raises:
         OSError: the process does not exist.

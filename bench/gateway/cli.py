@@ -27,9 +27,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from measure.procstat import system_busy_s
+
 from bench.gateway.database import Database, postgres_available
 from bench.gateway.load import LoadParams, ServerRun, run_phases, set_up
-from bench.procstat import system_busy_s
 
 __all__ = ["build_report", "main", "run_bench"]
 

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
+from measure.procstat import cpu_sample
 
 from bench.gateway.wire import GatewayClient
-from bench.procstat import cpu_sample
 
 __all__ = ["BenchUser", "Check", "LoadParams", "PhaseResult", "ServerRun", "run_phases", "set_up"]
 

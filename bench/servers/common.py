@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from bench.procstat import raise_nofile_limit
+from measure.procstat import raise_nofile_limit
 
 __all__ = ["NAMESPACE_PATTERN", "ServerArgs", "parse_args"]
 

@@ -2,7 +2,7 @@
 
 No network: a WebSocket sink that drops bytes stands in for the transport, so what is
 timed is decode → dispatch → handler → ack encode → frame queue/flush (and, for fan-out,
-encode once + queue per member). Run: ``python benchmarks/server_echo.py``.
+encode once + queue per member). Run: ``python -m bench.micro.server_echo``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Micro-benchmark of the Socket.IO codecs (not run by the test suite).
 
-Usage: ``python benchmarks/socketio_codec.py [--number N]``. Prints µs per operation
+Usage: ``python -m bench.micro.socketio_codec [--number N]``. Prints µs per operation
 for encoding and decoding typical packets with :class:`JsonParser` and, when the
 ``msgpack`` package is installed, :class:`MsgPackParser`.
 """
