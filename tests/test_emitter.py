@@ -11,9 +11,8 @@ import pytest
 from plexio.emitter import Emitter
 from plexio.exceptions import ClusterError
 from plexio.server.adapters.redis.wire import unpack
-from tests.helpers.redis import running_redis
+from tests.helpers.redis import running_redis, watch
 from tests.helpers.waiting import eventually
-from tests.server.adapters.test_redis import watch
 
 pytestmark = pytest.mark.redis
 

@@ -8,6 +8,8 @@ from plexio.asgi import ASGIApp
 from plexio.config import EngineOptions, Limits
 from plexio.exceptions import (
     AckTimeoutError,
+    ClusterError,
+    ClusterTimeoutError,
     ConnectionRefusedError,
     ConnectRefusedError,
     DisconnectedError,
@@ -28,6 +30,8 @@ __all__ = [
     "AckTimeoutError",
     "BroadcastOperator",
     "ClientSocket",
+    "ClusterError",
+    "ClusterTimeoutError",
     "ConnectRefusedError",
     "ConnectionRefusedError",
     "DisconnectedError",

@@ -24,8 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
-__all__ = ["RedisCluster", "RedisProcess", "free_port", "running_redis", "running_redis_cluster"]
+__all__ = [
+    "RedisCluster",
+    "RedisProcess",
+    "free_port",
+    "running_redis",
+    "running_redis_cluster",
+    "watch",
+]
 
 HOST = "127.0.0.1"
 
@@ -238,3 +246,28 @@ async def _wait_cluster_ok(cli: str, nodes: list[RedisProcess], timeout: float =
             if loop.time() > end:
                 raise RuntimeError(f"cluster not ok on port {node.port}:\n{out.decode()}")
             await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def watch(url: str, pattern: str = "*") -> AsyncIterator[list[tuple[str, bytes]]]:
+    """Records what goes through Redis (a subscriber of our own)."""
+    client = aioredis.Redis.from_url(url)
+    pubsub = client.pubsub()
+    seen: list[tuple[str, bytes]] = []
+    await pubsub.psubscribe(pattern)
+
+    async def read() -> None:
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None:
+                seen.append((message["channel"].decode(), message["data"]))
+
+    task = asyncio.get_running_loop().create_task(read())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pubsub.aclose()
+        await client.aclose()

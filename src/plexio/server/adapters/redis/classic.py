@@ -18,6 +18,7 @@ queued on the shared :class:`~plexio.server.adapters.redis.link.RedisLink`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -106,11 +107,39 @@ class RedisAdapter(Adapter):
         self._requests: dict[str, tuple[RequestType, Gather]] = {}
         self._ack_requests: dict[str, _AckRequest] = {}
         self._started = False
+        self._init_task: asyncio.Task[None] | None = None
+        self._early_logged = False
 
     # ----------------------------------------------------------- lifecycle
 
     async def init(self) -> None:
-        """Connects (first namespace) and subscribes this namespace's channels."""
+        """Connects (first namespace) and subscribes this namespace's channels (once)."""
+        if self._init_task is None:
+            self._init_task = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(self._init_task)
+
+    def _cluster_ready(self, what: str) -> bool:
+        """Whether ``what`` can go to the cluster now; starts the adapter on first use."""
+        if self._started:
+            return True
+        if self._init_task is None:
+            try:
+                self._init_task = asyncio.get_running_loop().create_task(self._start())
+            except RuntimeError:
+                return False  # no event loop yet
+        if not self._early_logged:
+            self._early_logged = True
+            logger.warning(
+                "namespace %s: a %s was sent before its cluster adapter had started (no "
+                "client had joined it yet): it stayed on this server; the adapter is starting "
+                "now (await server.of(%r).ready() first to avoid this)",
+                self.nsp.name,
+                what,
+                self.nsp.name,
+            )
+        return False
+
+    async def _start(self) -> None:
         await self.link.acquire()
         self._started = True
         await self.link.psubscribe(self.channel + "*", self._on_broadcast)
@@ -123,6 +152,11 @@ class RedisAdapter(Adapter):
 
     async def close(self) -> None:
         """Unsubscribes, and closes the link with the last namespace."""
+        task, self._init_task = self._init_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if not self._started:
             return
         self._started = False
@@ -150,7 +184,7 @@ class RedisAdapter(Adapter):
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         """Delivers locally and publishes to the other servers (unless ``local``)."""
-        if not opts.flags.local and self._started:
+        if not opts.flags.local and self._cluster_ready("broadcast"):
             data = packet.data
             assert isinstance(data, list)
             payload = pack([self.uid, packet_object(self.nsp.name, data), encode_opts(opts)])
@@ -173,8 +207,9 @@ class RedisAdapter(Adapter):
         Raises:
             ClusterError: Redis is unreachable (nothing was sent).
         """
-        if opts.flags.local or not self._started:
+        if opts.flags.local:
             return await super().broadcast_with_ack(packet, opts, client_count, ack)
+        await self.init()
         servers = await self.server_count()
         request_id = new_uid()
         data = packet.data
@@ -205,8 +240,9 @@ class RedisAdapter(Adapter):
             ClusterTimeoutError: some servers did not answer in time.
         """
         local = await super().fetch_sockets(opts)
-        if opts.flags.local or not self._started:
+        if opts.flags.local:
             return local
+        await self.init()
         replies = await self._request(
             RequestType.REMOTE_FETCH,
             "fetch_sockets",
@@ -228,10 +264,10 @@ class RedisAdapter(Adapter):
             ClusterTimeoutError: some servers did not answer in time.
         """
         rooms = set(self.rooms)
-        if self._started:
-            for room in await self._request(RequestType.ALL_ROOMS, "all_rooms", {}):
-                if isinstance(room, str):
-                    rooms.add(room)
+        await self.init()
+        for room in await self._request(RequestType.ALL_ROOMS, "all_rooms", {}):
+            if isinstance(room, str):
+                rooms.add(room)
         return rooms
 
     def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
@@ -255,8 +291,7 @@ class RedisAdapter(Adapter):
         Raises:
             ClusterError: Redis is unreachable.
         """
-        if not self._started:
-            return
+        await self.init()
         body = {"uid": self.uid, "type": int(RequestType.SERVER_SIDE_EMIT), "data": args}
         payload = to_json(body)
         await self.link.publish_wait(
@@ -270,8 +305,7 @@ class RedisAdapter(Adapter):
             ClusterError: Redis is unreachable.
             ClusterTimeoutError: some servers did not answer in time.
         """
-        if not self._started:
-            return []
+        await self.init()
         return await self._request(
             RequestType.SERVER_SIDE_EMIT,
             f"server_side_emit_with_ack {args[0]!r}",
@@ -281,7 +315,7 @@ class RedisAdapter(Adapter):
     def _remote_operation(
         self, kind: RequestType, opts: BroadcastOptions, extra: dict[str, Any]
     ) -> None:
-        if opts.flags.local or not self._started:
+        if opts.flags.local or not self._cluster_ready(kind.name.lower()):
             return
         body = {
             "uid": self.uid,

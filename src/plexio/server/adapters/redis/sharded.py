@@ -18,6 +18,7 @@ prefix ``p`` (default ``socket.io``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -134,11 +135,39 @@ class ShardedRedisAdapter(Adapter):
         self._requests: dict[str, Gather] = {}
         self._ack_requests: dict[str, _AckRequest] = {}
         self._started = False
+        self._init_task: asyncio.Task[None] | None = None
+        self._early_logged = False
 
     # ----------------------------------------------------------- lifecycle
 
     async def init(self) -> None:
-        """Connects (first namespace) and subscribes this namespace's channels."""
+        """Connects (first namespace) and subscribes this namespace's channels (once)."""
+        if self._init_task is None:
+            self._init_task = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(self._init_task)
+
+    def _cluster_ready(self, what: str) -> bool:
+        """Whether ``what`` can go to the cluster now; starts the adapter on first use."""
+        if self._started:
+            return True
+        if self._init_task is None:
+            try:
+                self._init_task = asyncio.get_running_loop().create_task(self._start())
+            except RuntimeError:
+                return False  # no event loop yet
+        if not self._early_logged:
+            self._early_logged = True
+            logger.warning(
+                "namespace %s: a %s was sent before its cluster adapter had started (no "
+                "client had joined it yet): it stayed on this server; the adapter is starting "
+                "now (await server.of(%r).ready() first to avoid this)",
+                self.nsp.name,
+                what,
+                self.nsp.name,
+            )
+        return False
+
+    async def _start(self) -> None:
         await self.link.acquire()
         self._started = True
         await self.link.subscribe(self.channel, self._on_raw)
@@ -148,6 +177,11 @@ class ShardedRedisAdapter(Adapter):
 
     async def close(self) -> None:
         """Unsubscribes, and closes the link with the last namespace."""
+        task, self._init_task = self._init_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if not self._started:
             return
         self._started = False
@@ -211,7 +245,7 @@ class ShardedRedisAdapter(Adapter):
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         """Delivers locally and publishes to the other servers (unless ``local``)."""
-        if not opts.flags.local and self._started:
+        if not opts.flags.local and self._cluster_ready("broadcast"):
             data = packet.data
             assert isinstance(data, list)
             self._publish(
@@ -225,8 +259,9 @@ class ShardedRedisAdapter(Adapter):
         self, packet: Packet, opts: BroadcastOptions, client_count: Any, ack: Any
     ) -> int:
         """Broadcasts with acks across the cluster; returns how many servers report."""
-        if opts.flags.local or not self._started:
+        if opts.flags.local:
             return await super().broadcast_with_ack(packet, opts, client_count, ack)
+        await self.init()
         servers = await self.server_count()
         request_id = secrets.token_hex(8)
         timeout = opts.flags.timeout if opts.flags.timeout is not None else _DEFAULT_ACK_TIMEOUT
@@ -249,7 +284,7 @@ class ShardedRedisAdapter(Adapter):
         return max(servers, 1)
 
     def _operation(self, kind: MessageType, opts: BroadcastOptions, extra: dict[str, Any]) -> None:
-        if not opts.flags.local and self._started:
+        if not opts.flags.local and self._cluster_ready(kind.name.lower()):
             self._publish(kind, {"opts": encode_opts(opts), **extra}, Kind.REQUEST)
 
     def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
@@ -283,8 +318,9 @@ class ShardedRedisAdapter(Adapter):
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
         """Local sockets plus :class:`RemoteSocket` s from every other server."""
         local = await super().fetch_sockets(opts)
-        if opts.flags.local or not self._started:
+        if opts.flags.local:
             return local
+        await self.init()
         replies = await self._request(
             MessageType.FETCH_SOCKETS, "fetch_sockets", {"opts": encode_opts(opts)}
         )
@@ -298,15 +334,14 @@ class ShardedRedisAdapter(Adapter):
 
     async def server_side_emit(self, args: list[Any]) -> None:
         """Sends ``[event, *args]`` to the other servers."""
-        if self._started:
-            await self._publish_wait(
-                MessageType.SERVER_SIDE_EMIT, {"packet": args}, f"server_side_emit {args[0]!r}"
-            )
+        await self.init()
+        await self._publish_wait(
+            MessageType.SERVER_SIDE_EMIT, {"packet": args}, f"server_side_emit {args[0]!r}"
+        )
 
     async def server_side_emit_with_ack(self, args: list[Any]) -> list[Any]:
         """Sends ``[event, *args]`` and returns one reply per other server."""
-        if not self._started:
-            return []
+        await self.init()
         return await self._request(
             MessageType.SERVER_SIDE_EMIT,
             f"server_side_emit_with_ack {args[0]!r}",

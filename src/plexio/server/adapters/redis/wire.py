@@ -176,7 +176,7 @@ def encode_opts(opts: BroadcastOptions, *, timeout: bool = False) -> dict[str, A
     if not f.compress:
         flags["compress"] = False
     if timeout and f.timeout is not None:
-        flags["timeout"] = int(f.timeout * 1000)
+        flags["timeout"] = round(f.timeout * 1000)
     return {"rooms": sorted(opts.rooms), "except": sorted(opts.except_rooms), "flags": flags}
 
 

@@ -1,4 +1,4 @@
-"""plexio.server.adapters.redis (classic pub/sub): two plexio servers on one real Redis.
+"""plexio.server.adapters.redis.classic (classic pub/sub): two plexio servers on one real Redis.
 
 Each server is a real plexio Server served by the native listener on its own port with
 its own Redis connections; each has one plexio client. The Redis server is Debian's
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 import plexio
 from plexio.client import ClientSocket, ManagerCache
@@ -23,7 +22,7 @@ from plexio.exceptions import AckTimeoutError, ClusterError, ClusterTimeoutError
 from plexio.server.adapters.redis import Kind, RedisAdapter, create_adapter
 from plexio.server.adapters.redis.wire import unpack
 from plexio.server.adapters.remote import RemoteSocket
-from tests.helpers.redis import RedisProcess, running_redis
+from tests.helpers.redis import RedisProcess, running_redis, watch
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -110,31 +109,6 @@ async def start_node(redis_server: RedisProcess, serve_native: Any) -> AsyncIter
             await socket.disconnect()
     for server in servers:
         await server.shutdown()
-
-
-@contextlib.asynccontextmanager
-async def watch(url: str, pattern: str = "*") -> AsyncIterator[list[tuple[str, bytes]]]:
-    """Records what goes through Redis (a subscriber of our own)."""
-    client = aioredis.Redis.from_url(url)
-    pubsub = client.pubsub()
-    seen: list[tuple[str, bytes]] = []
-    await pubsub.psubscribe(pattern)
-
-    async def read() -> None:
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is not None:
-                seen.append((message["channel"].decode(), message["data"]))
-
-    task = asyncio.get_running_loop().create_task(read())
-    try:
-        yield seen
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pubsub.aclose()
-        await client.aclose()
 
 
 async def test_broadcasts_rooms_except_and_flags_cross_servers(
@@ -388,3 +362,25 @@ async def test_a_hung_redis_keeps_memory_bounded_and_counts_what_it_lost(
     await eventually(lambda: link.up, timeout=20)
     assert link.lost[Kind.BROADCAST] >= 1000 - 256
     await server.shutdown()
+
+
+async def test_an_adapter_no_client_started_yet_starts_on_first_use(
+    start_node: Start, redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="plexio.server.adapters.redis.classic")
+    b = await start_node("b")
+    # a server that no client joined: its "/" adapter was made before the loop ran
+    quiet = plexio.Server(adapter=create_adapter(redis_server.url))
+    try:
+        quiet.emit("early", 1)  # cannot reach the cluster yet: said so, and the start begins
+        early = [r for r in caplog.records if "before its cluster adapter had started" in r.msg]
+        assert len(early) == 1
+        quiet.emit("early", 2)
+        assert len([r for r in caplog.records if "before its cluster" in r.msg]) == 1
+        # requests wait for the start instead of answering for this server alone
+        assert {s.id for s in await quiet.fetch_sockets()} == {b.sid}
+        quiet.emit("later", 3)
+        await eventually(lambda: b.client.events("later") == [[3]])
+        assert b.client.events("early") == []
+    finally:
+        await quiet.shutdown()

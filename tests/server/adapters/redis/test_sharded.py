@@ -25,7 +25,7 @@ from plexio.server.adapters.redis import (
 from plexio.server.adapters.remote import RemoteSocket
 from tests.helpers.redis import RedisCluster, running_redis_cluster
 from tests.helpers.waiting import eventually
-from tests.server.adapters.test_redis import Client
+from tests.server.adapters.redis.test_classic import Client
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(90)]
 
