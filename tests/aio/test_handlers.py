@@ -72,6 +72,28 @@ async def test_coroutine_that_suspends_gets_one_owned_task() -> None:
     assert len(owner) == 0
 
 
+async def test_two_handlers_waiting_on_one_future_both_resume(
+    loop_errors: list[dict[str, Any]],
+) -> None:
+    # Two eager first steps yield the same pending future before either task has taken
+    # its first step (e.g. two CONNECTs waiting for one namespace's cluster adapter).
+    owner = TaskOwner()
+    results: list[Any] = []
+    shared: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def handler(x: int) -> tuple[int, str]:
+        return x, await shared
+
+    call_handler(handler, (1,), results.append, owner, "first")
+    call_handler(handler, (2,), results.append, owner, "second")
+    shared.set_result("ready")
+    async with asyncio.timeout(5):
+        while len(results) < 2:
+            await asyncio.sleep(0)
+    assert sorted(results) == [(1, "ready"), (2, "ready")]
+    assert loop_errors == []
+
+
 async def test_exception_thrown_into_a_resumed_coroutine_reaches_it() -> None:
     owner = TaskOwner()
     results: list[Any] = []

@@ -94,13 +94,23 @@ class _EagerStep(Coroutine[Any, Any, None]):
     itself ends with ``None`` (or cancelled).
     """
 
-    __slots__ = ("_coro", "_done", "_what", "_waiting", "_first", "_finished", "_cancelled")
+    __slots__ = (
+        "_coro",
+        "_done",
+        "_what",
+        "_waiting",
+        "_blocking",
+        "_first",
+        "_finished",
+        "_cancelled",
+    )
 
     def __init__(self, coro: Coroutine[Any, Any, Any], done: Done | None, what: str) -> None:
         self._coro = coro
         self._done = done
         self._what = what
         self._waiting: Any = None  # what the eager step yielded to the event loop
+        self._blocking = False  # it was a future awaited with ``await`` (see start)
         self._first = True  # the task has not taken its first step yet
         self._finished = False
         self._cancelled = False
@@ -110,6 +120,13 @@ class _EagerStep(Coroutine[Any, Any, None]):
         """Runs the handler's first step; returns whether it finished."""
         try:
             self._waiting = self._coro.send(None)
+            # A future's ``await`` flags it as blocking, and the task that receives it
+            # clears the flag at once. The task only receives it at its first step, so the
+            # flag is put aside until then: another handler's eager step may await the same
+            # future meanwhile, and its task must find its own flag set.
+            if getattr(self._waiting, "_asyncio_future_blocking", False):
+                self._waiting._asyncio_future_blocking = False
+                self._blocking = True
         except StopIteration as stop:
             self._complete(stop.value)
         except asyncio.CancelledError:
@@ -150,6 +167,8 @@ class _EagerStep(Coroutine[Any, Any, None]):
                 if self._cancelled:
                     raise asyncio.CancelledError
                 raise StopIteration
+            if self._blocking:
+                waiting._asyncio_future_blocking = True
             return waiting  # the task now waits for what the handler waits for
         return self._resume(self._coro.send, value)
 
