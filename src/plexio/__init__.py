@@ -22,11 +22,13 @@ from plexio.server.engine import EngineHandler, EngineServer, EngineSocket
 from plexio.server.namespace import Namespace, ParentNamespace
 from plexio.server.recovery import RecoveryOptions
 from plexio.server.server import Server
+from plexio.server.signatures import Ack, PayloadValidationError
 from plexio.server.socket import ServerSocket
 from plexio.socketio.parser import JsonParser
 
 __all__ = [
     "ASGIApp",
+    "Ack",
     "AckTimeoutError",
     "BroadcastOperator",
     "ClientSocket",
@@ -45,6 +47,7 @@ __all__ = [
     "Namespace",
     "NamespaceError",
     "ParentNamespace",
+    "PayloadValidationError",
     "PlexioError",
     "RecoveryOptions",
     "Server",

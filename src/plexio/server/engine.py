@@ -17,12 +17,14 @@ coalesced per loop tick into one ``write`` per socket. The ASGI application
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
+from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.config import EngineOptions
 from plexio.engineio import handshake
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
@@ -61,9 +63,10 @@ _QUIET_REASONS = frozenset(
 class EngineHandler(Protocol):
     """What the layer above (the Socket.IO server, or an app) implements.
 
-    ``on_message`` and ``on_disconnect`` are plain functions called on the event
-    loop for every message: they must not block; start work of your own (owned by
-    you) if a message needs awaiting.
+    ``on_message`` and ``on_disconnect`` are called on the event loop for every message
+    and must not block. Each of the three may be a plain function or a coroutine
+    function: a coroutine handler runs as a task of its own, started at once (so
+    handlers start in message order; one that waits lets the next start).
     """
 
     async def on_connect(self, socket: EngineSocket) -> None:
@@ -371,7 +374,7 @@ class EngineServer:
         allow_request: AllowRequest | None = None,
         sid_generator: Callable[[], str] = generate_sid,
     ) -> None:
-        self.handler = handler
+        self.handler = _adapt_handler(handler)
         self.options = options or EngineOptions()
         self.sockets: dict[str, EngineSocket] = {}
         self._cors_origins = cors_allowed_origins
@@ -632,3 +635,61 @@ class EngineServer:
     def _error_response(exc: HandshakeError, cors: list[tuple[str, str]]) -> HttpResponse:
         body = orjson.dumps({"code": exc.code, "message": exc.message})
         return HttpResponse(exc.status, body, [("Content-Type", "application/json"), *cors])
+
+
+class _AdaptedHandler:
+    """An :class:`EngineHandler` some of whose methods are not of the kind the server
+    calls (an ``async def on_message``, a plain ``def on_connect``): each is run the
+    way it needs, its tasks owned here."""
+
+    def __init__(self, handler: Any) -> None:
+        self._handler = handler
+        self.tasks = TaskOwner()
+
+    async def on_connect(self, socket: EngineSocket) -> None:
+        result = self._handler.on_connect(socket)
+        if inspect.isawaitable(result):
+            await result
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+        call_handler(self._handler.on_message, (socket, data), None, self.tasks, "message")
+
+    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+        call_handler(self._handler.on_disconnect, (socket, reason), None, self.tasks, "disconnect")
+
+
+def _adapt_handler(handler: Any) -> EngineHandler:
+    """Checks the handler when the server is made; adapts sync/async methods to the
+    kind the server calls (the Socket.IO server, of the right kinds, is used as is).
+
+    Raises:
+        TypeError: a method is missing, or cannot take the arguments it will get.
+    """
+    shapes = {
+        "on_connect": ("on_connect(socket)", 1),
+        "on_message": ("on_message(socket, data)", 2),
+        "on_disconnect": ("on_disconnect(socket, reason)", 2),
+    }
+    for name, (right, count) in shapes.items():
+        method = getattr(handler, name, None)
+        if not callable(method):
+            raise TypeError(
+                f"an Engine.IO handler needs {right} (plain or async def); "
+                f"{type(handler).__name__} has no {name}"
+            )
+        try:
+            inspect.signature(method).bind(*([None] * count))
+        except TypeError:
+            raise TypeError(
+                f"{type(handler).__name__}.{name}{inspect.signature(method)} cannot be "
+                f"called as {right}"
+            ) from None
+        except ValueError:
+            pass  # no signature to read (a C callable)
+    if (
+        inspect.iscoroutinefunction(handler.on_connect)
+        and not inspect.iscoroutinefunction(handler.on_message)
+        and not inspect.iscoroutinefunction(handler.on_disconnect)
+    ):
+        return cast(EngineHandler, handler)
+    return _AdaptedHandler(handler)

@@ -25,6 +25,7 @@ from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
 from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, Session
+from plexio.server.signatures import check_callable_with, spec_for
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Parser
@@ -43,6 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
+_RESERVED = frozenset({"connection", "disconnecting", "disconnect"})
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 #: A ``connection`` handler: ``handler(socket)`` (may be async).
@@ -150,6 +152,8 @@ class _Registry:
             event = "connection"
 
         def register(fn: Handler) -> Handler:
+            if event not in _RESERVED:
+                spec_for(fn, event, skip=1)  # an Ack parameter, validated payloads
             self.handlers.setdefault(event, []).append(fn)
             return fn
 
@@ -176,8 +180,13 @@ class _Registry:
 
         Raise :class:`~plexio.exceptions.ConnectRefusedError` to refuse the client
         (it gets ``connect_error`` with the message and data); ``socket.handshake``
-        (auth, headers, query) and ``socket.data`` are available.
+        (auth, headers, query) and ``socket.data`` are available. The JavaScript
+        ``(socket, next)`` form is refused here, with a message showing this one.
+
+        Raises:
+            TypeError: ``middleware`` cannot be called with one argument.
         """
+        check_callable_with(middleware, 1, "namespace.use", "middleware(socket)")
         self.middlewares.append(middleware)
         return middleware
 

@@ -8,10 +8,11 @@ documentation carries over: ``emit``, ``emit_with_ack``, ``timeout``, ``join``,
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -25,13 +26,24 @@ from plexio.server.broadcast import (
 )
 from plexio.server.connection import Connection
 from plexio.server.recovery import RECOVERABLE_REASONS, Session
+from plexio.server.signatures import (
+    Ack,
+    HandlerSpec,
+    PayloadValidationError,
+    check_callable_with,
+    special_handlers,
+    validation_error,
+)
 from plexio.socketio.packets import Packet
 
 __all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
 logger = logging.getLogger(__name__)
+_SPECIAL = special_handlers()
 
 AckCallback = Callable[..., Any]
+#: A per-packet middleware ``middleware(packet)`` (``packet`` = ``[event, *args]``).
+PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[Any]], object])
 Handler = Callable[..., Any]
 
 
@@ -166,12 +178,17 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ listeners
 
-    def use(self, middleware: Handler) -> Handler:
+    def use(self, middleware: PacketMiddleware) -> PacketMiddleware:
         """Adds a per-packet middleware ``middleware(args)`` (``args`` = [event, ...]).
 
         Raising refuses the packet: the socket's ``error`` handlers get the exception.
-        May be a coroutine function.
+        May be a coroutine function. The JavaScript ``(packet, next)`` form is refused
+        here, with a message showing this one.
+
+        Raises:
+            TypeError: ``middleware`` cannot be called with one argument.
         """
+        check_callable_with(middleware, 1, "socket.use", "middleware(packet)")
         self._packet_mw.append(middleware)
         return middleware
 
@@ -409,9 +426,50 @@ class ServerSocket(Listeners):
                 done = None
         ns_handlers = self.nsp.handlers.get(event)
         if ns_handlers:
+            special = _SPECIAL
             for handler in ns_handlers:
-                call_handler(handler, (self, *params), done, tasks, event)
+                if special and handler in special:
+                    self._call_special(handler, special[handler], event, params, ack_id, done)
+                else:
+                    call_handler(handler, (self, *params), done, tasks, event)
                 done = None
+
+    def _call_special(
+        self,
+        handler: Handler,
+        spec: HandlerSpec,
+        event: str,
+        params: list[Any],
+        ack_id: int | None,
+        done: Callable[[Any], None] | None,
+    ) -> None:
+        """Runs a handler that validates its payload or takes the :class:`Ack` itself."""
+        args = list(params)
+        for position, validate in spec.validators:
+            try:
+                if position >= len(args):
+                    raise PayloadValidationError(
+                        event, position, [{"loc": [], "msg": "argument missing", "type": "missing"}]
+                    )
+                args[position] = validate(args[position])
+            except PayloadValidationError as exc:
+                logger.info("socket %s: %s (handler not called)", self.id, exc)
+                if done is not None:
+                    done(validation_error(exc))
+                return
+        if spec.ack_param is not None:
+            send = None
+            if done is not None and ack_id is not None:
+                answer = ack_id
+
+                def send(values: list[Any]) -> None:
+                    if self.connected:
+                        self.conn.send_ack(self.nsp.name, answer, values)
+
+            bound = functools.partial(handler, **{spec.ack_param: Ack(send)})
+            call_handler(bound, (self, *args), None, self.conn.tasks, event)
+        else:
+            call_handler(handler, (self, *args), done, self.conn.tasks, event)
 
     def _acker(self, ack_id: int) -> Callable[[Any], None]:
         def done(result: Any) -> None:

@@ -1,0 +1,282 @@
+"""What an event handler's signature asks for, read once when it is registered (layer L3).
+
+Most handlers are plain: ``handler(socket, *args)``, the return value acknowledges the
+event, and nothing here is consulted when they run (the dispatcher checks one empty
+dict). A handler is *special* when
+
+* a parameter is annotated :class:`Ack`: it receives the acknowledgement function
+  itself (call it later, from another task, with several values, or never) and its
+  return value no longer acknowledges anything; or
+* a parameter is annotated with a pydantic model, a dataclass or a ``TypedDict``:
+  the argument in that position is validated (and converted) before the handler runs;
+  a failed validation is answered with an error acknowledgement and the handler is not
+  called (see :func:`validation_error`). Needs pydantic (``plexio[pydantic]``).
+
+Wrong signatures fail at registration with a message, never at run time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any, Final
+
+try:  # also recognises typing_extensions.TypedDict (what pydantic needs on 3.11)
+    from typing_extensions import is_typeddict
+except ImportError:  # pragma: no cover - typing_extensions comes with pydantic
+    from typing import is_typeddict
+
+__all__ = [
+    "Ack",
+    "HandlerSpec",
+    "check_callable_with",
+    "PayloadValidationError",
+    "spec_for",
+    "special_handlers",
+    "validation_error",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class Ack:
+    """The acknowledgement of one received event, for a handler that takes it.
+
+    Declare a parameter annotated ``Ack`` and plexio passes it (by keyword)::
+
+        @sio.on("job")
+        async def job(socket: ServerSocket, spec: dict, ack: Ack) -> None:
+            ack("queued")                  # wire: [ack id, "queued"]
+            ...
+
+    Calling it sends the ACK packet with exactly the values given: ``ack()`` sends no
+    argument, ``ack(None)`` sends ``[null]`` (as Node's ``ack(null)``), ``ack(a, b)``
+    two. Only the first call sends; later ones are ignored (as in Node). When the
+    client did not ask for an acknowledgement, :attr:`requested` is false and calling
+    it does nothing.
+    """
+
+    __slots__ = ("_send", "sent")
+
+    def __init__(self, send: Callable[[list[Any]], None] | None) -> None:
+        self._send = send
+        self.sent = False
+
+    @property
+    def requested(self) -> bool:
+        """Whether the client asked for an acknowledgement of this event."""
+        return self._send is not None
+
+    def __call__(self, *args: Any) -> None:
+        send = self._send
+        if send is None or self.sent:
+            if self.sent:
+                logger.debug("acknowledgement already sent; a second call is ignored")
+            return
+        self.sent = True
+        send(list(args))
+
+
+class PayloadValidationError(ValueError):
+    """An event's argument did not match the handler's annotation.
+
+    Attributes:
+        event: the event name.
+        position: the argument's index among the event's arguments.
+        errors: pydantic's error list (``loc``, ``msg``, ``type``), JSON-able.
+    """
+
+    def __init__(self, event: str, position: int, errors: list[dict[str, Any]]) -> None:
+        self.event = event
+        self.position = position
+        self.errors = errors
+        first = errors[0] if errors else {"msg": "invalid", "loc": ()}
+        where = ".".join(str(p) for p in first.get("loc", ())) or "value"
+        super().__init__(f"{event}: argument {position}: {where}: {first.get('msg')}")
+
+
+def validation_error(exc: PayloadValidationError) -> dict[str, Any]:
+    """The acknowledgement sent for a payload that failed validation.
+
+    ``{"ok": false, "error": {"code": "invalid_payload", "message": ..., "details":
+    [{"loc": [...], "msg": ..., "type": ...}, ...]}}``: the same shape as the
+    community gateway's error acknowledgements.
+    """
+    return {
+        "ok": False,
+        "error": {
+            "code": "invalid_payload",
+            "message": str(exc),
+            "details": exc.errors,
+        },
+    }
+
+
+Validator = Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HandlerSpec:
+    """What a special handler asks for.
+
+    Attributes:
+        ack_param: the name of the parameter that receives the :class:`Ack`, if any.
+        validators: by argument index (after the socket, if any), a function that
+            validates and converts that argument (raising ``PayloadValidationError``).
+    """
+
+    ack_param: str | None
+    validators: tuple[tuple[int, Validator], ...]
+
+
+#: Special handlers by function; plain handlers are not in it, so while none is special
+#: the dispatcher's check is one test of an empty dict. A plain dict (a C-level check on
+#: the hot path): namespace-level handlers live as long as their namespace anyway.
+_SPECIAL: Final[dict[Callable[..., Any], HandlerSpec]] = {}
+
+
+def special_handlers() -> dict[Callable[..., Any], HandlerSpec]:
+    """The registry the dispatcher reads (empty while no handler is special)."""
+    return _SPECIAL
+
+
+def _is_model(tp: Any) -> bool:
+    if not isinstance(tp, type):
+        return False
+    if dataclasses.is_dataclass(tp) or is_typeddict(tp):
+        return True
+    return any(
+        base.__module__.startswith("pydantic") and base.__name__ == "BaseModel"
+        for base in tp.__mro__
+    )
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        # Unresolvable annotations (a name defined later, a typo): only the plain
+        # spelling of Ack can be recognised then.
+        raw = getattr(fn, "__annotations__", {})
+        return {
+            name: Ack
+            for name, value in raw.items()
+            if value is Ack or value in ("Ack", "plexio.Ack")
+        }
+
+
+def _validator(tp: Any, event: str, position: int) -> Validator:
+    try:
+        import pydantic
+    except ImportError:
+        raise TypeError(
+            f"the handler of {event!r} annotates argument {position} with {tp.__name__}: "
+            "validating payloads needs pydantic: pip install 'plexio[pydantic]'"
+        ) from None
+    adapter: Any = pydantic.TypeAdapter(tp)
+
+    def validate(value: Any) -> Any:
+        try:
+            return adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            errors = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_context=False, include_input=False)
+            ]
+            raise PayloadValidationError(event, position, errors) from None
+
+    return validate
+
+
+def spec_for(fn: Callable[..., Any], event: str, *, skip: int) -> HandlerSpec | None:
+    """Reads ``fn``'s signature; registers and returns its spec if it is special.
+
+    Args:
+        fn: the handler.
+        event: the event name (for messages).
+        skip: leading parameters that are not event arguments (1 for the socket of a
+            namespace-level handler, 0 for a socket-level one).
+
+    Raises:
+        TypeError: an ``Ack`` parameter that cannot be passed by keyword, more than
+            one, or a model annotation without pydantic installed.
+    """
+    try:
+        known = _SPECIAL.get(fn)
+    except TypeError:  # not hashable: never special
+        return None
+    if known is not None:
+        return known
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    hints = _hints(fn)
+    if not hints:
+        return None
+    ack_param: str | None = None
+    validators: list[tuple[int, Validator]] = []
+    position = 0
+    for index, param in enumerate(params):
+        hint = hints.get(param.name)
+        if hint is Ack:
+            if ack_param is not None:
+                raise TypeError(f"the handler of {event!r} takes two Ack parameters")
+            if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                raise TypeError(
+                    f"the handler of {event!r}: the Ack parameter {param.name!r} must be "
+                    "a normal or keyword-only parameter (it is passed by keyword)"
+                )
+            ack_param = param.name
+            continue
+        if index < skip or param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            continue
+        if _is_model(hint):
+            validators.append((position, _validator(hint, event, position)))
+        position += 1
+    if ack_param is None and not validators:
+        return None
+    spec = HandlerSpec(ack_param, tuple(validators))
+    _SPECIAL[fn] = spec
+    return spec
+
+
+def check_callable_with(fn: Callable[..., Any], count: int, what: str, right: str) -> None:
+    """Refuses, at registration, a callable that cannot take ``count`` positional arguments.
+
+    Args:
+        fn: what is being registered.
+        count: how many positional arguments plexio will pass.
+        what: what it is registered as (for the message).
+        right: the right signature, shown in the message.
+
+    Raises:
+        TypeError: naming the right signature.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # a builtin or C callable: nothing to check
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise TypeError(
+            f"{what}: {name}{signature} cannot be called as {right}. {_HINTS.get(what, '')}"
+        ) from None
+
+
+_HINTS = {
+    "socket.use": (
+        "There is no next(): return to let the packet through (it may be changed in "
+        "place), raise to refuse it (the socket's 'error' handlers get the exception)."
+    ),
+    "namespace.use": (
+        "There is no next(): return to accept the client, raise ConnectRefusedError("
+        "message, data) to refuse it (the client gets connect_error)."
+    ),
+    "engine handler": "",
+}

@@ -1,0 +1,176 @@
+"""Handlers that take the Ack themselves, and handlers whose payload is validated.
+
+Wire results are checked frame by frame (``43<id>[...]`` is an ACK packet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pydantic
+import pytest
+from typing_extensions import TypedDict  # pydantic needs it on Python 3.11
+
+import plexio
+from tests.server.conftest import Serve
+from tests.server.raw import raw_socketio
+
+
+async def test_return_value_style_wire_results(serve: Serve) -> None:
+    sio = plexio.Server()
+
+    @sio.on("none")
+    def none(socket: plexio.ServerSocket) -> None:
+        return None
+
+    @sio.on("pair")
+    def pair(socket: plexio.ServerSocket) -> tuple[int, str]:
+        return 1, "a"
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["none"]', '422["pair"]')
+        assert await raw.recv() == "431[]"  # return None: no argument (Node's ack() )
+        assert await raw.recv() == '432[1,"a"]'
+
+
+async def test_handler_takes_the_ack_function(serve: Serve) -> None:
+    sio = plexio.Server()
+    later: list[plexio.Ack] = []
+
+    @sio.on("null")
+    def null(socket: plexio.ServerSocket, ack: plexio.Ack) -> str:
+        ack(None)  # as Node's ack(null)
+        return "the return value no longer acks"
+
+    @sio.on("several")
+    def several(socket: plexio.ServerSocket, a: int, ack: plexio.Ack) -> None:
+        ack(a, a + 1, {"x": a})
+        ack("second call: ignored, as in Node")
+
+    @sio.on("later")
+    async def keep(socket: plexio.ServerSocket, ack: plexio.Ack) -> None:
+        assert ack.requested
+        later.append(ack)
+
+    @sio.on("never")
+    def never(socket: plexio.ServerSocket, ack: plexio.Ack) -> None:
+        pass
+
+    @sio.on("unasked")
+    def unasked(socket: plexio.ServerSocket, ack: plexio.Ack) -> None:
+        assert not ack.requested
+        ack("goes nowhere")
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["null"]', '422["several",5]', '423["later"]', '424["never"]')
+        await raw.send('42["unasked"]')
+        assert await raw.recv() == "431[null]"
+        assert await raw.recv() == '432[5,6,{"x":5}]'
+
+        async def from_another_task() -> None:
+            later[0]("done")
+
+        await asyncio.get_running_loop().create_task(from_another_task())
+        assert await raw.recv() == '433["done"]'
+        assert await raw.silent(0.3) == []  # "never" and "unasked" sent nothing
+
+
+def test_ack_parameters_are_checked_at_registration() -> None:
+    sio = plexio.Server()
+    with pytest.raises(TypeError, match="two Ack parameters"):
+
+        @sio.on("x")
+        def two(socket: plexio.ServerSocket, a: plexio.Ack, b: plexio.Ack) -> None: ...
+
+    with pytest.raises(TypeError, match="passed by keyword"):
+
+        @sio.on("y")
+        def positional(socket: plexio.ServerSocket, ack: plexio.Ack, /) -> None: ...
+
+
+class Message(pydantic.BaseModel):
+    channel_id: int
+    body: str = pydantic.Field(min_length=1, max_length=100)
+
+
+@dataclasses.dataclass
+class Point:
+    x: float
+    y: float
+
+
+class Typing(TypedDict):
+    channel_id: int
+
+
+async def test_validated_payloads(serve: Serve) -> None:
+    sio = plexio.Server()
+    seen: list[Any] = []
+
+    @sio.on("message:send")
+    def send(socket: plexio.ServerSocket, message: Message) -> dict[str, Any]:
+        seen.append(message)
+        return {"ok": True, "data": message.model_dump()}
+
+    @sio.on("move")
+    def move(socket: plexio.ServerSocket, room: str, to: Point) -> float:
+        seen.append(to)
+        return to.x + to.y
+
+    @sio.on("typing")
+    def typing(socket: plexio.ServerSocket, what: Typing, ack: plexio.Ack) -> None:
+        seen.append(what)
+        ack("typing")
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["message:send",{"channel_id":"7","body":"hi"}]')
+        assert await raw.recv_json("431") == [{"ok": True, "data": {"channel_id": 7, "body": "hi"}}]
+        assert seen == [Message(channel_id=7, body="hi")]
+
+        await raw.send('422["message:send",{"channel_id":1,"body":""}]')
+        [error] = await raw.recv_json("432")
+        assert error["ok"] is False
+        assert error["error"]["code"] == "invalid_payload"
+        assert error["error"]["details"][0]["loc"] == ["body"]
+        assert "message:send" in error["error"]["message"]
+
+        await raw.send('423["message:send"]')  # the payload is missing
+        [error] = await raw.recv_json("433")
+        assert error["error"]["details"][0]["type"] == "missing"
+
+        await raw.send('424["move","r",{"x":1,"y":2.5}]', '425["move","r",{"x":1}]')
+        assert await raw.recv() == "434[3.5]"
+        [error] = await raw.recv_json("435")
+        assert error["error"]["details"][0]["loc"] == ["y"]
+
+        await raw.send('426["typing",{"channel_id":3}]', '427["typing",{}]')
+        assert await raw.recv() == '436["typing"]'
+        assert (await raw.recv_json("437"))[0]["error"]["code"] == "invalid_payload"
+
+        await raw.send('42["message:send",{"body":1}]')  # no ack asked: dropped, logged
+        assert await raw.silent(0.3) == []
+    assert seen == [Message(channel_id=7, body="hi"), Point(1, 2.5), {"channel_id": 3}]
+
+
+def test_unannotated_and_plainly_annotated_handlers_are_not_special() -> None:
+    from plexio.server.signatures import special_handlers
+
+    sio = plexio.Server()
+
+    @sio.on("a")
+    def plain(socket, text):  # type: ignore[no-untyped-def]
+        return text
+
+    @sio.on("b")
+    def annotated(socket: plexio.ServerSocket, text: str, n: int) -> str:
+        return text * n
+
+    assert plain not in special_handlers() and annotated not in special_handlers()
