@@ -22,8 +22,10 @@ ALL_TRANSPORTS = ["upgrade", "polling", "websocket"]
 async def target(request: pytest.FixtureRequest) -> AsyncIterator[PlexioTarget]:
     param = getattr(request, "param", "json")
     parser, _, limit = param.partition(":")
-    kwargs: dict[str, float] = {"ping_interval": 1.0, "ping_timeout": 1.0}
-    if limit:
+    kwargs: dict[str, float | bool] = {"ping_interval": 1.0, "ping_timeout": 1.0}
+    if limit == "recovery":
+        kwargs["recovery"] = True
+    elif limit:
         kwargs["max_http_buffer_size"] = int(limit)
     server = PlexioTarget(parser=parser, kwargs=kwargs)
     await server.start()
@@ -80,3 +82,16 @@ async def test_disconnect_reason_is_the_official_clients(
         target, transport, situation, scenarios.PlexioProbe()
     )
     assert reason == scenarios.EXPECTED_REASONS[situation, transport]
+
+
+@pytest.mark.parametrize("target", ["json:recovery"], indirect=True)
+@pytest.mark.parametrize("transports", ALL_TRANSPORTS)
+async def test_recovery(target: PlexioTarget, transports: str) -> None:
+    await scenarios.recovery_after_a_network_cut(target, transports)
+
+
+@pytest.mark.parametrize("transports", ["websocket", "polling"])
+async def test_no_recovery_when_the_server_has_it_off(
+    target: PlexioTarget, transports: str
+) -> None:
+    await scenarios.no_recovery_without_it_on_the_server(target, transports)

@@ -153,3 +153,15 @@ async def test_official_client_reasons_against_plexio(situation: str, transport:
     finally:
         await server.stop()
     assert reason == scenarios.EXPECTED_REASONS[situation, transport]
+
+
+@pytest.mark.parametrize("target", [{"env": {"RECOVERY": "1"}}], indirect=True)
+@pytest.mark.parametrize("transports", ALL_TRANSPORTS)
+async def test_recovery(target: NodeTarget, transports: str) -> None:
+    """Node's server with connectionStateRecovery: plexio's client gets its session back."""
+    await scenarios.recovery_after_a_network_cut(target, transports)
+
+
+@pytest.mark.parametrize("transports", ["websocket", "polling"])
+async def test_no_recovery_when_the_server_has_it_off(target: NodeTarget, transports: str) -> None:
+    await scenarios.no_recovery_without_it_on_the_server(target, transports)

@@ -162,7 +162,7 @@ def test_packets_for_namespaces_not_joined_are_dropped() -> None:
     # As the official client: it routes by namespace and ignores the rest.
     client = ClientConnection(JsonParser())
     client.connect("/")
-    assert client.receive_message('2["early"]') is None  # before the CONNECT reply
+    assert client.receive_message('2["early"]') is None  # kept until the CONNECT reply
     assert client.receive_message('0/other,{"sid":"x"}') is None  # never asked for
     assert client.receive_message('4/other,{"message":"m"}') is None
     assert client.receive_message("1/other,") is None
@@ -321,3 +321,45 @@ def test_any_event_the_client_sends_reaches_the_server_unchanged(
         except LocalProtocolError:
             continue  # a reserved name: refused before anything was sent
         assert deliver(messages, server) == EventReceived("/", "s", name, args)
+
+
+def test_events_before_the_connect_reply_come_with_it() -> None:
+    # Node's server sends a recovered session's missed events before its CONNECT reply;
+    # the official client keeps them and emits them once connected.
+    client = ClientConnection(JsonParser())
+    client.connect("/")
+    client.receive_message('0{"sid":"s1","pid":"p1"}')
+    client.receive_message('2["news",1,"o1"]')
+    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.connect("/")
+    assert client.receive_message('2["news",2,"o2"]') is None
+    assert client.receive_message('21["news",3,"o3"]') is None
+    assert client.receive_message('2/other,["x"]') is None  # not connecting there
+    accepted = client.receive_message('0{"sid":"s1","pid":"p1"}')
+    assert accepted == ConnectAccepted(
+        "/",
+        "s1",
+        "p1",
+        True,
+        (
+            EventReceived("/", "s1", "news", [2, "o2"]),
+            EventReceived("/", "s1", "news", [3, "o3"], 1),
+        ),
+    )
+    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    assert client.connect("/") == ['0{"pid":"p1","offset":"o3"}']
+
+
+def test_early_events_are_dropped_with_a_refusal_or_the_session() -> None:
+    client = ClientConnection(JsonParser())
+    client.connect("/")
+    client.receive_message('2["early"]')
+    client.receive_message('4{"message":"no"}')
+    client.connect("/")
+    assert client.receive_message('0{"sid":"s"}') == ConnectAccepted("/", "s")
+    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.connect("/")
+    client.receive_message('2["early"]')
+    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.connect("/")
+    assert client.receive_message('0{"sid":"s"}') == ConnectAccepted("/", "s")

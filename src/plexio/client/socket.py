@@ -360,9 +360,13 @@ class ClientSocket(Listeners):
                 self.io.release(self)
 
     def _on_connect(self, accepted: ConnectAccepted) -> None:
+        # The official client's order: joined, events that came before the reply (a
+        # recovered session's missed ones), buffered emits, the retry queue, "connect".
         self.id = accepted.sid
         self.recovered = accepted.recovered
         self.connected = True
+        for early in accepted.events:
+            self._on_event(early.name, early.args, early.ack_id)
         buffered, self._buffer = self._buffer, []
         for item in buffered:
             try:
@@ -371,8 +375,8 @@ class ClientSocket(Listeners):
                 # Buffered while offline, not sendable now: fail it, not the rest.
                 logger.warning("%s: buffered %r dropped: %s", self.namespace, item.data[0], exc)
                 self._fail_ack(item.ack_id, exc)
-        self._fire("connect")
         self._drain_queue(force=True)
+        self._fire("connect")
         self._resolve_waiters(None)
 
     def _on_event(self, event: Any, args: list[Any], ack_id: int | None) -> None:

@@ -25,7 +25,10 @@ A namespace moves ``(absent) → connecting → joined → (absent)``::
 
 Leniency, as the official ``socket.io-client``: a packet for a namespace the client is
 not in (or an ACK nobody waits for) is dropped (``receive_message`` returns ``None``);
-only input that does not decode is a protocol error.
+only input that does not decode is a protocol error. Events for a namespace whose
+CONNECT reply has not come yet are kept and handed over with it
+(:attr:`ConnectAccepted.events`): Node's server sends a recovered session's missed
+events before its reply.
 
 Connection state recovery (Socket.IO v5 with a server that has it on). The server's
 CONNECT reply then carries a ``pid``; every event it sends ends with a string offset.
@@ -103,6 +106,7 @@ class ClientConnection:
         "_ack_limit",
         "_connecting",
         "_decoder",
+        "_early",
         "_joined",
         "_limits",
         "_next_ack_id",
@@ -118,6 +122,8 @@ class ClientConnection:
         self._next_ack_id = 0
         self._joined: dict[NamespacePath, _Joined] = {}
         self._connecting: set[NamespacePath] = set()
+        # Events received while a namespace's CONNECT awaits its reply, in order.
+        self._early: dict[NamespacePath, list[Packet]] = {}
         self._recovery: dict[NamespacePath, _Recovery] = {}
 
     # -- state ----------------------------------------------------------------
@@ -192,6 +198,7 @@ class ClientConnection:
             connecting or not joined) and, when it was joined, what was left.
         """
         self._connecting.discard(namespace)
+        self._early.pop(namespace, None)
         joined = self._joined.pop(namespace, None)
         if joined is None:
             return [], None
@@ -290,15 +297,10 @@ class ClientConnection:
         if kind == _EVENT:
             joined = self._joined.get(namespace)
             if joined is None:
+                if namespace in self._connecting:
+                    self._early.setdefault(namespace, []).append(packet)
                 return None
-            data = packet.data
-            args = data[1:]
-            recovery = self._recovery.get(namespace)
-            if recovery is not None and recovery.pid is not None and args:
-                offset = args[-1]
-                if isinstance(offset, str):
-                    recovery.offset = offset
-            return EventReceived(namespace, joined.sid, data[0], args, packet.ack_id)
+            return self._event(packet, joined.sid)
         if kind == _ACK:
             joined = self._joined.get(namespace)
             ack_id = cast(int, packet.ack_id)  # an ACK packet always carries one
@@ -310,6 +312,7 @@ class ClientConnection:
             if namespace not in self._connecting:
                 return None
             self._connecting.discard(namespace)
+            early = self._early.pop(namespace, [])
             data = packet.data if isinstance(packet.data, dict) else {}
             sid = data.get("sid")
             if not isinstance(sid, str) or not sid:
@@ -320,11 +323,13 @@ class ClientConnection:
             recovered = pid is not None and pid == recovery.pid
             recovery.pid = pid  # the last offset stays, as in the official client
             self._joined[namespace] = _Joined(sid)
-            return ConnectAccepted(namespace, sid, pid, recovered)
+            events = tuple(self._event(p, sid) for p in early)
+            return ConnectAccepted(namespace, sid, pid, recovered, events)
         if kind == _CONNECT_ERROR:
             if namespace not in self._connecting:
                 return None
             self._connecting.discard(namespace)
+            self._early.pop(namespace, None)
             data = packet.data
             if isinstance(data, dict):
                 return ConnectRefused(namespace, str(data.get("message", "")), data.get("data"))
@@ -333,8 +338,20 @@ class ClientConnection:
         joined = self._joined.pop(namespace, None)
         if joined is None:
             self._connecting.discard(namespace)
+            self._early.pop(namespace, None)
             return None
         return self._closed(namespace, joined, ClientDisconnectReason.IO_SERVER_DISCONNECT)
+
+    def _event(self, packet: Packet, sid: Sid) -> EventReceived:
+        """An EVENT of a joined namespace; with recovery on, its offset is remembered."""
+        data = packet.data
+        args = data[1:]
+        recovery = self._recovery.get(packet.namespace)
+        if recovery is not None and recovery.pid is not None and args:
+            offset = args[-1]
+            if isinstance(offset, str):
+                recovery.offset = offset
+        return EventReceived(packet.namespace, sid, data[0], args, packet.ack_id)
 
     # -- end of a session -----------------------------------------------------
 
@@ -349,6 +366,7 @@ class ClientConnection:
         """
         self._decoder = self._parser.decoder(self._limits)
         self._connecting.clear()
+        self._early.clear()
         joined, self._joined = self._joined, {}
         return [self._closed(ns, j, reason) for ns, j in joined.items()]
 

@@ -150,14 +150,18 @@ class ConnectAccepted:
         pid: the private session id the server sends when connection state recovery is
             on (``None`` otherwise); the client sends it back on its next CONNECT.
         recovered: the server restored the previous session of this namespace (same
-            ``pid`` as before): its sid, rooms and data are back, and the events it
-            missed follow.
+            ``pid`` as before): its sid, rooms and data are back.
+        events: events of this namespace that arrived before the reply (Node's server
+            sends the events a recovered session missed first). Handle them right
+            after marking the namespace joined and before anything else, as the
+            official client does.
     """
 
     namespace: NamespacePath
     sid: Sid
     pid: str | None = None
     recovered: bool = False
+    events: tuple[EventReceived, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
