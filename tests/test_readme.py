@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,39 @@ def test_quick_start_runs_as_printed(tmp_path: Path) -> None:
         server.terminate()
         out = server.communicate(timeout=10)[0].decode()
     assert "Traceback" not in out, out
+
+
+@pytest.mark.slow
+async def test_migration_guide_plexio_example_runs(tmp_path: Path) -> None:
+    import asyncio
+
+    import plexio
+
+    text = (REPO / "docs" / "migrating-from-python-socketio.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[-1]
+    assert "plexio.run(sio, port=8000)" in code
+    port = free_port()
+    (tmp_path / "chat.py").write_text(code.replace("8000", str(port)))
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-W", "error", "chat.py", cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):  # bounded: until the server listens
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        with pytest.raises(plexio.ConnectRefusedError, match="who are you"):
+            await plexio.connect(url, force_new=True, timeout=10)
+        sock = await plexio.connect(url, auth={"name": "ann"}, force_new=True, timeout=10)
+        said: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        sock.on("said", lambda message: said.done() or said.set_result(message))
+        assert await sock.timeout(10).emit_with_ack("say", "hello") == "ok"
+        assert await asyncio.wait_for(said, 10) == {"name": "ann", "text": "hello"}
+        await sock.disconnect()
+    finally:
+        server.terminate()
+        await server.wait()

@@ -87,7 +87,7 @@ async def start(path: Path, pattern: str = r"PORT (\d+)") -> AsyncIterator[Start
 
 
 async def echo_through(port: int) -> object:
-    sock = await plexio.connect(f"http://127.0.0.1:{port}", force_new=True, wait_timeout=10)
+    sock = await plexio.connect(f"http://127.0.0.1:{port}", force_new=True, timeout=10)
     try:
         return await sock.timeout(10).emit_with_ack("echo", "hi")
     finally:

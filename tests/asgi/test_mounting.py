@@ -103,7 +103,7 @@ async def echo(url: str, path: str, transports: list[str]) -> Any:
     sock = await plexio.connect(
         url,
         force_new=True,
-        wait_timeout=10,
+        timeout=10,
         path=path,
         transports=transports,
         reconnection=False,
