@@ -50,6 +50,9 @@ class EngineOptions:
         ping_interval: seconds between server pings (handshake ``pingInterval``).
         ping_timeout: seconds to wait for a pong (handshake ``pingTimeout``).
         upgrade_timeout: seconds an upgrade may take before the probe socket is dropped.
+        upgrade_noop_interval: during an upgrade (after ``2probe``), a polling GET is held
+            and released with a noop at this period, so the client can pause polling
+            without a burst of GETs (Node's fixed 100 ms).
         transports: transports accepted, in preference order.
         allow_upgrades: whether polling sessions may upgrade to WebSocket.
         limits: codec limits; ``limits.max_http_buffer_size`` is ``maxHttpBufferSize``.
@@ -74,6 +77,7 @@ class EngineOptions:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     upgrade_timeout: float = 10.0
+    upgrade_noop_interval: float = 0.1
     transports: tuple[str, ...] = ("polling", "websocket")
     allow_upgrades: bool = True
     limits: Limits = field(default_factory=Limits)
@@ -90,6 +94,8 @@ class EngineOptions:
             raise ValueError("ping_interval and ping_timeout must be > 0")
         if not self.transports or any(t not in ("polling", "websocket") for t in self.transports):
             raise ValueError("transports must be a non-empty subset of polling, websocket")
+        if self.upgrade_noop_interval <= 0:
+            raise ValueError("upgrade_noop_interval must be > 0")
         if self.max_buffered_bytes < 1:
             raise ValueError("max_buffered_bytes must be >= 1")
         if self.slow_client_grace < 0 or self.close_timeout < 0:

@@ -376,7 +376,9 @@ def test_pair_upgrade() -> None:
     answer = server.receive_probe_frame(client.begin_upgrade(), 0.1)
     assert answer == ["3probe"]
     assert client.receive_probe_frame(answer[0])
-    assert server.payload_to_send() == "6"  # the pending GET is released with a noop
+    assert server.payload_to_send() is None  # the pending GET is held...
+    server.handle_timeout(0.1 + opts.upgrade_noop_interval)
+    assert server.payload_to_send() == "6"  # ...and released with a noop
     client.receive_payload("6", 0.1)
     client.finish_upgrade()
     frames = client.data_to_send()

@@ -122,18 +122,29 @@ def test_eof_closes_with_transport_close() -> None:
 
 
 def test_upgrade_sequence() -> None:
-    session = new()
+    session = new(options=EngineOptions(ping_interval=10, ping_timeout=10, upgrade_timeout=1.0))
     session.send_message("queued")
     session.begin_upgrade(now=0.1)
     assert session.upgrading and session.state is SessionState.OPEN
     assert session.receive_probe_frame("2probe", now=0.1) == ["3probe"]
     assert session.state is SessionState.UPGRADING
-    # GETs during the upgrade get a noop and the queue is kept for the WebSocket.
+    # GETs during the upgrade are held, then released with a noop every
+    # upgrade_noop_interval (0.1 s); the queue is kept for the WebSocket.
+    assert session.payload_to_send() is None
+    assert session.next_deadline() == pytest.approx(0.2)
+    session.handle_timeout(0.2)
     assert session.has_data()
     assert session.payload_to_send() == "6"
+    assert session.payload_to_send() is None  # the next GET waits for the next tick
+    assert session.next_deadline() == pytest.approx(0.3)
+    session.handle_timeout(0.31)
     assert session.payload_to_send() == "6"
     session.send_message("during")
-    assert session.receive_probe_frame("5", now=0.2) == []
+    assert session.payload_to_send() is None
+    assert session.receive_probe_frame("5", now=0.35) == []
+    assert session.next_deadline() != pytest.approx(0.41)  # no more noop ticks
+    # a GET still held when the session moved to WebSocket gets a noop at once
+    assert session.payload_to_send() == "6"
     assert session.transport == "websocket" and not session.upgrading
     assert session.events() == [Upgraded()]
     assert session.data_to_send() == ["4queued", "4during"]
@@ -165,7 +176,7 @@ def test_upgrade_timeout() -> None:
     session = new(options=options)
     session.begin_upgrade(now=1.0)
     session.receive_probe_frame("2probe", now=1.0)
-    assert session.next_deadline() == pytest.approx(1.5)
+    assert session.next_deadline() == pytest.approx(1.1)  # the first noop tick
     session.handle_timeout(1.5)
     assert not session.upgrading and session.state is SessionState.OPEN
     assert session.payload_to_send() is None

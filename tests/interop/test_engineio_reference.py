@@ -20,7 +20,8 @@ import httpx
 import pytest
 from tests.helpers.apps import get_is_held, make_echo_engine
 from tests.helpers.eio import SEP, RawEngineIO, b64, split_payload
-from tests.helpers.node import NodeProcess, node_server
+from tests.helpers.node import NodeProcess, node_process, node_server
+from tests.helpers.proxy import delaying_websocket_proxy
 from tests.helpers.servers import running_native, running_uvicorn
 from tests.helpers.waiting import eventually
 from websockets.exceptions import InvalidStatus
@@ -236,6 +237,38 @@ async def test_bad_request_and_forbidden(start: StartTarget) -> None:
 
 
 # ---------------------------------------------------------------- polling
+
+#: Headers the HTTP server adds (Node's http module, uvicorn, the native listener).
+HTTP_LEVEL = {"date", "connection", "keep-alive", "server", "content-length", "transfer-encoding"}
+
+
+def engine_headers(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k not in HTTP_LEVEL}
+
+
+async def test_polling_headers_as_node(start: StartTarget) -> None:
+    """What the polling transport's answers carry besides the HTTP server's own headers."""
+    t = await start()
+    text = {
+        "access-control-allow-origin": "*",
+        "content-type": "text/plain; charset=UTF-8",
+        "cache-control": "no-store",
+    }
+    hs = await t.eio.handshake()
+    assert engine_headers(hs.response) == text
+    post = await t.eio.post(hs.sid, "4a")
+    assert engine_headers(post) == {**text, "content-type": "text/html"}
+    assert engine_headers(await t.eio.get(hs.sid)) == text
+    # old Internet Explorers get their XSS filter switched off, as Node does
+    ie = {"User-Agent": "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko"}
+    response = await t.eio.request("GET", {"EIO": "4", "transport": "polling"}, headers=ie)
+    assert engine_headers(response) == {**text, "x-xss-protection": "0"}
+    # error answers are not the transport's: JSON, no cache-control
+    error = await t.eio.request("GET", {"EIO": "4", "transport": "polling", "sid": SID_X})
+    assert engine_headers(error) == {
+        "access-control-allow-origin": "*",
+        "content-type": "application/json",
+    }
 
 
 async def test_post_ok_order_and_binary(start: StartTarget) -> None:
@@ -475,3 +508,109 @@ async def test_post_during_upgrade_is_delivered_once(start: StartTarget) -> None
         if polled == "6":
             assert await t.eio.ws_recv(ws) == "4sent while probing"
         await t.eio.ws_echo(ws, "4then this")
+
+
+# ---------------------------------------------------------------- upgrade edges (issue 10)
+
+
+async def _second_ws(t: Target, sid: str) -> None:
+    """Opens another WebSocket for ``sid``: accepted (101), then closed at once, silently."""
+    async with t.eio.ws_connect(sid) as ws:  # a refusal (HTTP 400/403) raises here
+        assert await t.eio.ws_wait_closed(ws) == []
+        received = ws.protocol.close_rcvd
+        # Node's ws sends a close frame without a status (1005); ASGI cannot, so plexio
+        # sends 1000 from both of its shells.
+        assert received is not None and received.code in (1000, 1005), received
+
+
+async def test_second_websocket_while_upgrading_is_accepted_then_closed(
+    start: StartTarget,
+) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        await _second_ws(t, hs.sid)
+        await ws.send("5")  # the first one completes the upgrade
+        await t.eio.ws_echo(ws, "4upgraded")
+
+
+async def test_second_websocket_after_the_upgrade_is_accepted_then_closed(
+    start: StartTarget,
+) -> None:
+    t = await start()
+    hs = await t.eio.handshake()
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        await ws.send("5")
+        await t.eio.ws_echo(ws, "4upgraded")
+        await _second_ws(t, hs.sid)
+        await t.eio.ws_echo(ws, "4first still works")
+
+
+async def test_get_held_when_the_upgrade_completes_is_answered_at_once(
+    start: StartTarget,
+) -> None:
+    """2probe and 5 arrive back to back while a GET is held: the GET is answered at once
+    (Node closes the old transport with "1"; plexio answers "6", see the README), and
+    the session goes on over the WebSocket."""
+    t = await start()
+    hs = await t.eio.handshake()
+    pending = await held_get(t, hs.sid)
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        await ws.send("5")
+        async with asyncio.timeout(3):
+            response = await pending
+        assert response.status_code == 200
+        assert response.text == ("1" if t.kind == "node" else "6")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        await t.eio.ws_echo(ws, "4on the websocket")
+    assert await t.wait_closed(hs.sid) == "transport close"
+
+
+async def test_gets_during_an_upgrade_are_held_not_answered_at_once(start: StartTarget) -> None:
+    """Between 2probe and 5 a GET is held and released by a periodic noop (Node: every
+    100 ms), so a client that polls again at once cannot spin."""
+    t = await start()
+    hs = await t.eio.handshake()
+    async with t.eio.ws_connect(hs.sid) as ws:
+        await ws.send("2probe")
+        assert await t.eio.ws_recv(ws) == "3probe"
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 0.5
+        answers = []
+        while loop.time() < end:
+            answers.append((await t.eio.get(hs.sid)).text)
+        # a storm would answer hundreds; the noop period allows about five
+        assert answers and set(answers) == {"6"}
+        assert len(answers) <= 8, len(answers)
+        await ws.send("5")
+        await t.eio.ws_echo(ws, "4upgraded")
+
+
+async def test_official_client_upgrades_without_a_polling_storm(start: StartTarget) -> None:
+    """engine.io-client over polling then WebSocket, with the WebSocket's server-to-client
+    data 150 ms late (as a real network may make it): how many GETs it sends after the
+    handshake until the upgrade. Node holds them and releases them with a noop every
+    100 ms, so there are a few; answering them at once makes the client spin."""
+    t = await start()
+    port = t.eio.http.base_url.port
+    assert port is not None
+    async with delaying_websocket_proxy(port, 0.15) as proxy_port:
+        env = {
+            "SERVER_URL": f"http://127.0.0.1:{proxy_port}",
+            "TRANSPORTS": "polling,websocket",
+            "REPORT_POLLS": "1",
+        }
+        async with node_process("eio_client.js", env=env, timeout=30) as proc:
+            _, before = await proc.read_until(
+                lambda v: isinstance(v, dict) and v.get("event") == "upgrade", timeout=10
+            )
+            polls = sum(
+                1 for line in before if isinstance(line, dict) and line.get("event") == "poll"
+            )
+            assert 1 <= polls <= 3, (polls, before)
+            await proc.send_json({"cmd": "close"})

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from plexio.asgi.types import Receive, Send
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
-from plexio.server.engine import EngineServer, EngineSocket
+from plexio.server.engine import EngineServer, EngineSocket, WebSocketVerdict
 from plexio.transports.base import HttpRequest
 
 __all__ = ["ASGIWebSocketSink", "serve_websocket"]
@@ -163,6 +163,9 @@ async def serve_websocket(
         await send({"type": "websocket.close", "code": 1008})
         return
     await send({"type": "websocket.accept"})
+    if target is WebSocketVerdict.DUPLICATE:
+        await send({"type": "websocket.close", "code": 1000})
+        return
     sink = ASGIWebSocketSink(send, engine.options.close_timeout)
     writer = asyncio.get_running_loop().create_task(sink.run())
     socket: EngineSocket

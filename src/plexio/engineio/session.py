@@ -18,9 +18,10 @@ Heartbeat (Engine.IO v4 "Heartbeat"): ``ping_interval`` after the handshake, and
 
 Upgrade (Engine.IO v4 "Upgrade"): :meth:`Session.begin_upgrade` when a WebSocket with
 this sid arrives, then its frames go to :meth:`Session.receive_probe_frame`: ``2probe``
-is answered ``3probe`` and the session enters UPGRADING, where polling GETs are answered
-with a ``6`` (noop) and nothing else; ``5`` completes the upgrade and the queue flushes
-over the WebSocket. Anything else on the probe, or ``upgrade_timeout``, aborts the
+is answered ``3probe`` and the session enters UPGRADING, where a polling GET is held and
+released with a ``6`` (noop), and nothing else, every ``upgrade_noop_interval`` (as Node);
+``5`` completes the upgrade and the queue flushes over the WebSocket (a GET still held
+then gets a noop at once). Anything else on the probe, or ``upgrade_timeout``, aborts the
 upgrade and the session goes on over polling.
 
 Bounded output: the backlog of a session is what it has queued plus what its
@@ -101,6 +102,8 @@ class Session:
         "close_detail",
         "timers_changed",
         "_over_pending",
+        "_noop_at",
+        "_noop_due",
     )
 
     def __init__(self, sid: str, transport: str, options: EngineOptions, now: float) -> None:
@@ -138,6 +141,8 @@ class Session:
         #: after re-arming its timer (saves recomputing deadlines per message).
         self.timers_changed = True
         self._over_pending = False
+        self._noop_at: float | None = None  # next release of a GET held during an upgrade
+        self._noop_due = False  # a held GET may be released with a noop now
 
     # ------------------------------------------------------------------ status
 
@@ -287,12 +292,18 @@ class Session:
             return []
         if frame == "2probe" and self.state is SessionState.OPEN:
             self.state = SessionState.UPGRADING
+            # As Node: a GET held from now on is released with a noop by a timer, not
+            # at once, or the client would poll in a tight loop until it reads 3probe.
+            self._noop_at = now + self._options.upgrade_noop_interval
+            self.timers_changed = True
             return ["3probe"]
         if frame == "5" and self.state is SessionState.UPGRADING:
             self.state = SessionState.OPEN
             self.transport = "websocket"
             self._probing = False
             self._upgrade_deadline = None
+            self._noop_at = None
+            self._noop_due = False
             self.timers_changed = True
             self._events.append(Upgraded())
             return []
@@ -304,6 +315,8 @@ class Session:
         if self._probing:
             self._probing = False
             self._upgrade_deadline = None
+            self._noop_at = None
+            self._noop_due = False
             self.timers_changed = True
             if self.state is SessionState.UPGRADING:
                 self.state = SessionState.OPEN
@@ -376,8 +389,8 @@ class Session:
             self._close(reason, send_close=True)
 
     def has_data(self) -> bool:
-        """Whether a drain would return something (a polling GET can be answered)."""
-        return bool(self._out) or self.state is SessionState.UPGRADING
+        """Whether something is queued, or a held polling GET may be released now."""
+        return bool(self._out) or self._noop_due
 
     def data_to_send(self) -> list[Frame]:
         """Drains the queue as WebSocket frames, one frame each, in order."""
@@ -395,13 +408,21 @@ class Session:
         return out
 
     def payload_to_send(self) -> str | None:
-        """Drains the queue as one polling body, or returns ``None`` if nothing is queued.
+        """Drains the queue as one polling body, or returns ``None`` if there is
+        nothing to say yet (hold the GET).
 
-        While an upgrade is in progress the answer is a lone ``6`` (noop) and the
-        queue is kept for the WebSocket (Engine.IO v4 "Upgrade").
+        While an upgrade is in progress the queue is kept for the WebSocket (Engine.IO
+        v4 "Upgrade"): a GET is held, and released with a lone ``6`` (noop) every
+        ``upgrade_noop_interval`` seconds (as Node). A GET still held once the session
+        has moved to WebSocket gets a noop at once.
         """
-        if self.state is SessionState.UPGRADING:
+        if self.transport != "polling":
             return NOOP_FRAME
+        if self.state is SessionState.UPGRADING:
+            if self._noop_due:
+                self._noop_due = False
+                return NOOP_FRAME
+            return None
         if not self._out:
             return None
         return encode_payload(self.data_to_send())
@@ -414,7 +435,7 @@ class Session:
             return None
         deadlines = [
             d
-            for d in (self._next_ping, self._pong_deadline, self._upgrade_deadline)
+            for d in (self._next_ping, self._pong_deadline, self._upgrade_deadline, self._noop_at)
             if d is not None
         ]
         if self._over_pending:
@@ -449,6 +470,9 @@ class Session:
             self._over_since = None
         if self._upgrade_deadline is not None and now >= self._upgrade_deadline:
             self.abort_upgrade()
+        if self._noop_at is not None and now >= self._noop_at:
+            self._noop_due = True
+            self._noop_at = now + self._options.upgrade_noop_interval
         if self._next_ping is not None and now >= self._next_ping:
             self._next_ping = None
             self._pong_deadline = now + self._options.ping_timeout
@@ -475,7 +499,8 @@ class Session:
         self.state = SessionState.CLOSED
         self.close_reason = reason
         self._probing = False
-        self._next_ping = self._pong_deadline = self._upgrade_deadline = None
+        self._next_ping = self._pong_deadline = self._upgrade_deadline = self._noop_at = None
+        self._noop_due = False
         self._over_since = None
         self._over_pending = False
         self.timers_changed = True

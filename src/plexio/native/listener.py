@@ -47,7 +47,7 @@ try:  # websockets' C helper; its pure-Python twin when the wheel has no speedup
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - depends on how websockets was built
     from websockets.utils import apply_mask
-from plexio.server.engine import EngineServer, EngineSocket
+from plexio.server.engine import EngineServer, EngineSocket, WebSocketVerdict
 from plexio.transports.base import HttpRequest, HttpResponse
 
 __all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "servable", "serve"]
@@ -599,7 +599,7 @@ class HttpConnection(asyncio.Protocol):
             return
         transport = self.transport
         if transport is None:
-            if target is not None:
+            if isinstance(target, EngineSocket):
                 target.session.abort_upgrade()
             return
         accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
@@ -614,6 +614,10 @@ class HttpConnection(asyncio.Protocol):
             self, options.limits.max_http_buffer_size, self._listener.cache, options.close_timeout
         )
         self._ws = ws
+        if target is WebSocketVerdict.DUPLICATE:
+            self._task = None
+            ws.close(1000)  # as Node: accepted, then closed at once
+            return
         if target is None:
             ws.socket = await engine.open_websocket(request, ws)
         else:

@@ -20,6 +20,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
 from typing import Any, Protocol, cast
 
 import orjson
@@ -40,6 +41,7 @@ __all__ = [
     "EngineHandler",
     "EngineServer",
     "EngineSocket",
+    "WebSocketVerdict",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,14 @@ _QUIET_REASONS = frozenset(
         DisconnectReason.SERVER_SHUTTING_DOWN,
     }
 )
+
+
+class WebSocketVerdict(Enum):
+    """What :meth:`EngineServer.prepare_websocket` answers besides a session."""
+
+    DUPLICATE = "duplicate"
+    """One more WebSocket for a session that is upgrading or upgraded: the shell
+    accepts it and closes it at once (code 1000)."""
 
 
 class EngineHandler(Protocol):
@@ -246,7 +256,8 @@ class EngineSocket:
                 if rest:
                     self.ws_received(sink, rest)
                 return
-        self._release_poll()  # a pending GET gets its noop once the probe is answered
+        # A GET held now is released with a noop by the session's timer (as Node), not
+        # at once: the client would poll in a tight loop until it reads 3probe.
         self._after_session_change()
 
     def ws_closed(self, sink: FrameSink) -> None:
@@ -348,6 +359,14 @@ class EngineSocket:
             logger.exception("engine.io disconnect handler failed (sid %s)", self.sid)
 
 
+def _polling_headers(request: HttpRequest, cors: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    headers = [("Cache-Control", "no-store"), *cors]
+    agent = request.headers.get("user-agent", "")
+    if ";MSIE" in agent or "Trident/" in agent:
+        headers.append(("X-XSS-Protection", "0"))  # as Node, for old Internet Explorers
+    return headers
+
+
 class EngineServer:
     """The Engine.IO v4 server.
 
@@ -437,21 +456,24 @@ class EngineServer:
             return HttpResponse(204, b"", headers)
         try:
             params = handshake.parse_params(request.query, self.options.transports)
+            # Answers to the polling transport itself carry Node's headers: proxies
+            # and browsers must not cache them.
+            polling = _polling_headers(request, cors)
             if params.sid is None:
                 if request.method != "GET":
                     raise handshake.bad_handshake_method()
                 if params.transport != "polling":
                     raise handshake.bad_request()
-                return await self._polling_handshake(request, cors)
+                return await self._polling_handshake(request, polling)
             socket = self.sockets.get(params.sid)
             if socket is None:
                 raise handshake.unknown_sid()
             if params.transport != "polling" or socket.transport != "polling":
                 raise handshake.bad_request()
             if request.method == "GET":
-                return await self._polling_get(socket, cors)
+                return await self._polling_get(socket, polling)
             if request.method == "POST":
-                return await self._polling_post(socket, body, cors)
+                return await self._polling_post(socket, body, polling)
             raise handshake.bad_request()
         except HandshakeError as exc:
             return self._error_response(exc, cors)
@@ -559,13 +581,17 @@ class EngineServer:
 
     # ------------------------------------------------------------ WebSocket
 
-    async def prepare_websocket(self, request: HttpRequest) -> EngineSocket | None:
+    async def prepare_websocket(
+        self, request: HttpRequest
+    ) -> EngineSocket | WebSocketVerdict | None:
         """Checks a WebSocket request before the shell accepts it.
 
         Returns:
             ``None`` for a new WebSocket session (then accept and call
-            :meth:`open_websocket`), or the polling session to upgrade (then accept and
-            call :meth:`attach_probe`).
+            :meth:`open_websocket`), the polling session to upgrade (then accept and
+            call :meth:`attach_probe`), or :attr:`WebSocketVerdict.DUPLICATE` for one
+            more WebSocket of a session that is upgrading or upgraded (then accept and
+            close it at once with 1000, as Node does; the first one goes on).
 
         Raises:
             HandshakeError: refuse the WebSocket (the shell answers with a close/HTTP error).
@@ -579,10 +605,15 @@ class EngineServer:
         socket = self.sockets.get(params.sid)
         if socket is None:
             raise handshake.unknown_sid()
+        session = socket.session
+        if session.upgrading or session.transport == "websocket":
+            # Node accepts it (101) and closes it: clients built on ``ws`` see a close
+            # rather than an error event. The session keeps its first WebSocket.
+            return WebSocketVerdict.DUPLICATE
         try:
-            socket.session.begin_upgrade(self.loop.time())
+            session.begin_upgrade(self.loop.time())
         except LocalProtocolError:
-            # e.g. a second WebSocket for an upgraded session: refuse it, keep the first.
+            # upgrades disabled, or the session is closing: refuse it
             raise handshake.bad_request() from None
         socket._arm_timer()
         return socket

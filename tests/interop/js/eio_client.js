@@ -6,6 +6,7 @@
 //       EIO_PATH     mount path, default /engine.io/
 //       TRANSPORTS   comma list, default "polling,websocket"
 //       UPGRADE      "0" disables upgrading, default "1"
+//       REPORT_POLLS "1" reports {"event":"poll"} for each polling GET after the handshake
 // stdin commands:  {"cmd":"send","text":"..."} | {"cmd":"send","binary":"<base64>"}
 //                  {"cmd":"close"}  (client-side close; the script exits once idle)
 // stdout events:   {"event":"open","sid","transport"} {"event":"upgrading","transport"}
@@ -24,6 +25,11 @@ const socket = new Socket(url, {
   // No reconnection logic lives in engine.io-client; keep the run deterministic.
   rememberUpgrade: false,
 });
+
+if (env("REPORT_POLLS", "0") === "1" && socket.transport && socket.transport.name === "polling") {
+  // The handshake GET has already started: this counts the GETs after it.
+  socket.transport.on("poll", () => emit({ event: "poll" }));
+}
 
 socket.on("open", () => {
   emit({ event: "open", sid: socket.id, transport: socket.transport.name });
