@@ -13,7 +13,9 @@ Then the parts beyond loopback (``--parts``, all by default):
 * ``moving``: leaving and joining channels and communities (:mod:`topology.moving`);
 * ``clients``: socket.io-client under Node and in Chromium, plexio's client: client-side
   cost per namespace, and the browser's HAR (:mod:`topology.clientcost`);
-* ``cluster``: what a channel message costs a Redis cluster (:mod:`topology.cluster`).
+* ``cluster``: what a channel message costs Redis and every node of a cluster: Redis's
+  costs measured on a real redis-server, 3 real gateway processes on plexio's Redis
+  adapter, and the model up to 100 nodes and a million users (:mod:`topology.cluster`).
 
 Writes ``results.json``, ``report.md`` and PNG plots to ``--out``
 (default ``topology/results``). ``--smoke`` runs tiny counts quickly. A progress line on
@@ -36,10 +38,12 @@ from typing import Any
 from topology.clientcost import ClientCostPlan, run_client_costs
 from topology.clients import CLIENT_KINDS
 from topology.cluster import ClusterPlan, run_cluster
+from topology.clusterrun import ClusterRunPlan
 from topology.latency import NETWORKS, LatencyPlan, Network, run_latency
 from topology.moving import MovingPlan, run_moving
 from topology.procstat import raise_nofile_limit
 from topology.progress import Progress
+from topology.redisbench import RedisPlan
 from topology.runner import PointSpec, run_point
 from topology.scenario import TOPOLOGIES, TRANSPORTS
 
@@ -168,7 +172,12 @@ def client_cost_plan(args: argparse.Namespace) -> ClientCostPlan:
 
 def cluster_plan(args: argparse.Namespace) -> ClusterPlan:
     """The cluster measurement the arguments ask for."""
-    return ClusterPlan(users=12 if args.smoke else 60, messages=5 if args.smoke else 100)
+    if args.smoke:
+        return ClusterPlan(
+            redis=RedisPlan(patterns=(0, 1000), receivers=(1, 3), messages=200),
+            run=ClusterRunPlan(users=12, messages=20),
+        )
+    return ClusterPlan()
 
 
 def plan_points(args: argparse.Namespace) -> list[tuple[str, PointSpec]]:
@@ -288,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [p for p in results["points"] if "failed" in p]
     part_errors = [
         e
-        for part in ("latency", "moving", "clients")
+        for part in ("latency", "moving", "clients", "cluster")
         for e in results.get(part, {}).get("errors", [])
         if not e.startswith("skipped")
     ]

@@ -30,26 +30,37 @@ holding it is ``K * (1 - (1 - 1/K)^m)``. Per channel message:
 * per node, with ``R`` channel messages per second in the cluster: ``R * D / K`` received,
   ``R * (D - H(m)) / K`` discarded, and Redis sends ``R * D`` messages of ``bytes`` each.
 
-:func:`run_cluster` evaluates the model for the planned sizes (up to 100 nodes and a
-million users). Checking it against a measured 3-node cluster needs plexio's Redis adapter
-(``plexio.server.adapters.redis``); when it is not installed the check is recorded as
-still to do.
+Redis's own CPU per message is ``base + per_pattern * P + per_receiver * D``: ``PUBLISH``
+matches the channel against every distinct subscribed pattern ``P`` (A classic: one per
+community with an online member anywhere, ``pool * (1 - (1 - online)^members)``; B
+classic: 1), ``SPUBLISH`` looks its channel up (``P = 0``). The coefficients come from
+:mod:`topology.redisbench` (a real redis-server); Redis runs commands on one core, so a
+share above 1 means one Redis (or one shard) cannot keep up.
+
+:func:`run_cluster` measures the Redis coefficients, then a real 3-node cluster of
+gateway processes on plexio's classic Redis adapter (:mod:`topology.clusterrun`), evaluates
+the model at the measured cluster's parameters (checked against what was counted) and at
+the planned sizes (up to 100 nodes and a million users).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from topology.clusterrun import ClusterRunPlan, run_cluster_measurement
 from topology.progress import Progress
+from topology.redisbench import RedisPlan, measure_redis, redis_available
 
 __all__ = [
     "ClusterInputs",
     "ClusterPlan",
+    "adapter_available",
+    "check_against",
     "cluster_model",
     "holders",
+    "measured_inputs",
     "run_cluster",
 ]
 
@@ -77,8 +88,14 @@ class ClusterInputs:
         channel_share: share of a community's members in a given channel.
         messages_per_user_min: channel messages each online user posts per minute.
         message_bytes: bytes of one adapter message on the Redis wire (measured).
-        discard_us: node CPU to decode and drop one adapter message (measured).
+        discard_us: node CPU to receive and drop one adapter message (measured: the
+            redis-py receive floor).
         deliver_us: node CPU per recipient socket (the sweeps' steady figure).
+        redis_base_us: Redis CPU per PUBLISH, fixed part (measured).
+        redis_per_pattern_us: Redis CPU per PUBLISH per distinct subscribed pattern.
+        redis_per_receiver_us: Redis CPU per PUBLISH per receiving connection.
+        sharded_base_us: Redis CPU per SPUBLISH, fixed part.
+        sharded_per_receiver_us: Redis CPU per SPUBLISH per receiving connection.
     """
 
     nodes: int = 3
@@ -90,14 +107,29 @@ class ClusterInputs:
     channel_share: float = 1.0
     messages_per_user_min: float = 1.0
     message_bytes: float = 200.0
-    discard_us: float = 10.0
+    discard_us: float = 30.0
     deliver_us: float = 7.0
+    redis_base_us: float = 0.8
+    redis_per_pattern_us: float = 0.1
+    redis_per_receiver_us: float = 0.5
+    sharded_base_us: float = 0.7
+    sharded_per_receiver_us: float = 0.5
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.users < 1 or self.per_user < 1 or self.members < 1:
             raise ValueError(f"counts must be positive: {self}")
         if not 0 < self.online <= 1 or not 0 < self.channel_share <= 1:
             raise ValueError(f"shares must be in (0, 1]: {self}")
+
+    @property
+    def pool(self) -> float:
+        """Communities: users × communities per user / members per community."""
+        return self.users * self.per_user / self.members
+
+    @property
+    def live_communities(self) -> float:
+        """Communities with at least one online member (each a namespace somewhere in A)."""
+        return self.pool * (1.0 - (1.0 - self.online) ** self.members)
 
 
 def cluster_model(inputs: ClusterInputs) -> dict[str, Any]:
@@ -118,12 +150,13 @@ def cluster_model(inputs: ClusterInputs) -> dict[str, Any]:
     online_users = inputs.users * inputs.online
     rate = online_users * inputs.messages_per_user_min / 60.0
     deliveries_per_message = max(0.0, channel_online - 1)  # sockets that get the message
-    designs: dict[str, float] = {
-        "A classic": h_community,
-        "A sharded": h_community,
-        "B classic": float(k),
-        "B sharded-static": float(k),
-        "B sharded-dynamic": h_channel,
+    # design -> (Redis deliveries per message, distinct patterns PUBLISH scans, sharded)
+    designs: dict[str, tuple[float, float, bool]] = {
+        "A classic": (h_community, inputs.live_communities, False),
+        "A sharded": (h_community, 0.0, True),
+        "B classic": (float(k), 1.0, False),
+        "B sharded-static": (float(k), 0.0, True),
+        "B sharded-dynamic": (h_channel, 0.0, True),
     }
     out: dict[str, Any] = {
         "inputs": asdict(inputs),
@@ -132,10 +165,21 @@ def cluster_model(inputs: ClusterInputs) -> dict[str, Any]:
         "holders_channel": h_channel,
         "designs": {},
     }
-    for name, deliveries in designs.items():
+    for name, (deliveries, patterns, sharded) in designs.items():
         discarded = max(0.0, deliveries - h_channel)
         received_per_node = deliveries / k
+        if sharded:
+            redis_us = inputs.sharded_base_us + inputs.sharded_per_receiver_us * deliveries
+        else:
+            redis_us = (
+                inputs.redis_base_us
+                + inputs.redis_per_pattern_us * patterns
+                + inputs.redis_per_receiver_us * deliveries
+            )
         out["designs"][name] = {
+            "patterns": patterns,
+            "redis_cpu_us_per_message": redis_us,
+            "redis_cpu_share": rate * redis_us * 1e-6,
             "published": 1.0,
             "redis_deliveries": deliveries,
             "received_by_other_nodes": max(0.0, deliveries - 1),
@@ -154,52 +198,110 @@ def cluster_model(inputs: ClusterInputs) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ClusterPlan:
-    """What the cluster part evaluates (and measures, once the Redis adapter exists).
+    """What the cluster part measures and evaluates.
 
     Attributes:
-        nodes: cluster sizes the model is evaluated at.
-        users: users of the measured small cluster.
-        messages: channel messages posted in the measured small cluster.
-        scale_users: user counts the model is evaluated at.
+        sizes: (users, nodes) the model is evaluated at.
+        redis: the Redis cost measurement.
+        run: the measured small cluster.
     """
 
-    nodes: tuple[int, ...] = (3, 10, 30, 100)
-    users: int = 60
-    messages: int = 100
-    scale_users: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    sizes: tuple[tuple[int, int], ...] = (
+        (10_000, 3),
+        (100_000, 10),
+        (1_000_000, 30),
+        (1_000_000, 100),
+    )
+    redis: RedisPlan = RedisPlan()
+    run: ClusterRunPlan = ClusterRunPlan()
 
     def steps(self) -> int:
-        """Points in the plan (the model, then the measurement)."""
-        return 2
+        """Points in the plan."""
+        return 1 + self.redis.steps() + self.run.steps()
 
 
 def adapter_available() -> bool:
     """Whether plexio's Redis adapter and a redis-server are installed."""
-    return (
-        importlib.util.find_spec("plexio.server.adapters.redis") is not None
-        and shutil.which("redis-server") is not None
+    try:
+        found = importlib.util.find_spec("plexio.server.adapters.redis") is not None
+    except ImportError:
+        found = False
+    return found and redis_available()
+
+
+def measured_inputs(base: ClusterInputs, redis: dict[str, Any]) -> ClusterInputs:
+    """The model's inputs with the Redis coefficients and costs measured here."""
+    classic, sharded = redis.get("classic", {}), redis.get("sharded", {})
+
+    def pick(value: Any, default: float) -> float:
+        return float(value) if isinstance(value, int | float) and value == value else default
+
+    return replace(
+        base,
+        redis_base_us=pick(classic.get("base_us"), base.redis_base_us),
+        redis_per_pattern_us=pick(classic.get("per_pattern_us"), base.redis_per_pattern_us),
+        redis_per_receiver_us=pick(classic.get("per_receiver_us"), base.redis_per_receiver_us),
+        sharded_base_us=pick(sharded.get("base_us"), base.sharded_base_us),
+        sharded_per_receiver_us=pick(sharded.get("per_receiver_us"), base.sharded_per_receiver_us),
+        discard_us=pick(redis.get("receive_us"), base.discard_us),
+        message_bytes=pick(redis.get("payload_bytes"), base.message_bytes),
     )
+
+
+def check_against(measured: dict[str, Any], plan: ClusterRunPlan) -> dict[str, Any]:
+    """The model at the measured cluster's parameters next to what was counted.
+
+    Every user of the measured cluster is online and in every channel of its communities,
+    so for a message in a community of ``s`` members the model expects ``H(s)`` receiving
+    nodes in A and ``K`` in B, ``K - H(s)`` of them discarding in B and none in A; the
+    expectations are averaged over the messages actually posted.
+    """
+    k = plan.nodes
+    out: dict[str, Any] = {"nodes": k, "designs": {}}
+    for design, result in measured.get("designs", {}).items():
+        sizes = result.get("posted_community_sizes") or []
+        if not sizes:
+            continue
+        held = sum(holders(k, s) for s in sizes) / len(sizes)
+        received = held if design == "A" else float(k)
+        out["designs"][design] = {
+            "mean_community_size": sum(sizes) / len(sizes),
+            "received_per_message": result["received_per_message"],
+            "received_model": received,
+            "discarded_per_message": result["discarded_per_message"],
+            "discarded_model": received - held,
+        }
+    return out
 
 
 async def run_cluster(
     plan: ClusterPlan, progress: Progress, base: ClusterInputs | None = None
 ) -> dict[str, Any]:
-    """Evaluates the model over the plan; records whether the measured check could run."""
+    """Measures Redis and the small cluster (when installed), then evaluates the model."""
     base = base or ClusterInputs()
-    grid = [
-        cluster_model(replace(base, nodes=k, users=u)) for u in plan.scale_users for k in plan.nodes
-    ]
-    progress.step("cluster model")
-    result: dict[str, Any] = {"plan": asdict(plan), "model": grid, "errors": []}
+    result: dict[str, Any] = {"plan": asdict(plan), "errors": []}
+    inputs = base
+    if redis_available():
+        redis = await measure_redis(plan.redis, progress)
+        result["redis"] = redis
+        result["errors"] += redis["errors"]
+        inputs = measured_inputs(base, redis)
+    else:
+        result["errors"].append("skipped the Redis measurement: redis-server or redis-py missing")
+        progress.add(-plan.redis.steps())
     if adapter_available():
-        result["measured"] = None
-        result["not_measured"] = (
-            "plexio's Redis adapter is installed but this measurement does not drive it yet"
-        )
+        measured = await run_cluster_measurement(plan.run, progress)
+        result["measured"] = measured
+        result["errors"] += measured["errors"]
+        result["check"] = check_against(measured, plan.run)
     else:
         result["measured"] = None
         result["not_measured"] = (
-            "plexio.server.adapters.redis has not landed: the 3-node check remains to be done"
+            "plexio.server.adapters.redis or redis-server is missing: the 3-node check "
+            "remains to be done"
         )
-    progress.step("cluster measurement")
+        progress.add(-plan.run.steps())
+    result["inputs"] = asdict(inputs)
+    result["model"] = [cluster_model(replace(inputs, nodes=k, users=u)) for u, k in plan.sizes]
+    progress.step("cluster model")
     return result

@@ -31,7 +31,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["DelayProxy", "LinkStats", "main"]
@@ -50,6 +50,7 @@ class LinkStats:
         bytes_up: bytes forwarded client → server.
         bytes_down: bytes forwarded server → client.
         round_trips: depth of the deepest chunk delivered to a client (see the module).
+        matches: occurrences of each watched byte string (see ``watch``), by name.
     """
 
     connections: int = 0
@@ -58,10 +59,13 @@ class LinkStats:
     bytes_up: int = 0
     bytes_down: int = 0
     round_trips: int = 0
+    matches: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         """The counters as a JSON object."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["matches"] = dict(self.matches)
+        return out
 
 
 class DelayProxy:
@@ -74,6 +78,9 @@ class DelayProxy:
         bandwidth_bps: bits per second of each direction of each connection (``None``:
             unlimited).
         tcp_handshake: a new connection waits one RTT before its bytes move.
+        watch: byte strings to count, by name, each with its direction (``"up"``: client
+            to server, ``"down"``); matched case-insensitively, across chunk boundaries
+            (e.g. RESP ``$7\r\npublish\r\n`` to count a Redis client's PUBLISH commands).
 
     Use as an async context manager; :attr:`port` is the port clients connect to.
     """
@@ -85,6 +92,7 @@ class DelayProxy:
         one_way_delay: float = 0.0,
         bandwidth_bps: float | None = None,
         tcp_handshake: bool = True,
+        watch: dict[str, tuple[str, bytes]] | None = None,
     ) -> None:
         if one_way_delay < 0:
             raise ValueError("one_way_delay must be >= 0")
@@ -95,6 +103,9 @@ class DelayProxy:
         self.one_way_delay = one_way_delay
         self.bandwidth_bps = bandwidth_bps
         self.tcp_handshake = tcp_handshake
+        self.watch = {name: (way, text.lower()) for name, (way, text) in (watch or {}).items()}
+        if any(way not in ("up", "down") or not text for way, text in self.watch.values()):
+            raise ValueError('watch entries are ("up" or "down", non-empty bytes)')
         self._up_depth = 0  # deepest chunk delivered to the server
         self.stats = LinkStats()
         self.port = 0
@@ -172,6 +183,9 @@ class DelayProxy:
         """Reads one direction and writes it out ``one_way_delay`` later, in order."""
         queue: asyncio.Queue[tuple[float, int, bytes]] = asyncio.Queue()
         sender = asyncio.ensure_future(self._send_later(queue, writer, up=up))
+        watched = [(n, t) for n, (w, t) in self.watch.items() if (w == "up") == up]
+        keep = max((len(t) for _, t in watched), default=1) - 1
+        tail = b""
         try:
             while True:
                 try:
@@ -182,6 +196,13 @@ class DelayProxy:
                 queue.put_nowait((time.monotonic() + self.one_way_delay, depth, data))
                 if not data:
                     break
+                if watched:
+                    window = tail + data.lower()
+                    for name, text in watched:
+                        self.stats.matches[name] = self.stats.matches.get(name, 0) + window.count(
+                            text
+                        )
+                    tail = window[-keep:] if keep else b""
                 if up:
                     self.stats.chunks_up += 1
                     self.stats.bytes_up += len(data)

@@ -103,10 +103,14 @@ class ServerProcess:
     Args:
         model: the population the server's membership table is built from.
         start_timeout: seconds to wait for ``READY``.
+        redis_url: make the server a cluster node on plexio's classic Redis adapter.
     """
 
-    def __init__(self, model: ModelParams, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self, model: ModelParams, start_timeout: float = 30.0, redis_url: str | None = None
+    ) -> None:
         self.model = model
+        self.redis_url = redis_url
         self.start_timeout = start_timeout
         self.port = 0
         self.pid = 0
@@ -114,7 +118,10 @@ class ServerProcess:
         self._stderr: IO[bytes] | None = None
 
     async def __aenter__(self) -> ServerProcess:
-        config = json.dumps({"model": self.model.to_json()})
+        settings: dict[str, Any] = {"model": self.model.to_json()}
+        if self.redis_url is not None:
+            settings["redis"] = self.redis_url
+        config = json.dumps(settings)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
         self._stderr = tempfile.TemporaryFile()

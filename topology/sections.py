@@ -398,40 +398,197 @@ def _har_notes(har: Record) -> list[str]:
 
 
 def cluster_section(results: Record) -> list[str]:
-    """The cluster model: inputs, formulas, evaluated sizes, and the measured check."""
+    """Redis costs, the measured 3-node cluster, the model's check and its extrapolation."""
     cluster = results.get("cluster")
     if not cluster or not cluster.get("model"):
         return []
-    grid = cluster["model"]
-    inputs = grid[0]["inputs"]
     md = [
         "## Cluster scale: what one channel message costs Redis and every node",
         "",
-        "Model (`topology/cluster.py`), from how a Socket.IO Redis adapter routes a "
-        "broadcast: classic pub/sub — a node subscribes `socket.io#<nsp>#*` for each "
-        "namespace it has instantiated and a room broadcast is one PUBLISH that Redis sends "
-        "to every node subscribed to the namespace; sharded (`SPUBLISH`) static — one "
-        "channel per namespace, same receivers; sharded dynamic — one channel per room, a "
-        "node subscribed only while it has a socket in the room. A instantiates a "
-        "community's namespace only on the nodes where a member is connected, so in classic "
-        "mode only those hear its messages; B's single namespace makes every node hear every "
-        "message unless sharded-dynamic.",
+        "How a Socket.IO Redis adapter routes a room broadcast (plexio's adapter speaks "
+        "`@socket.io/redis-adapter`'s protocol): classic pub/sub — a node pattern-subscribes "
+        "`socket.io#<nsp>#*` for every namespace it has instantiated, and a broadcast to one "
+        "room is one PUBLISH on `socket.io#<nsp>#<room>#` that Redis sends to every node "
+        "subscribed to the namespace, which drops it when it has no socket in the room; "
+        "sharded (`SPUBLISH`, Redis Cluster) static — one channel per namespace, same "
+        "receivers; sharded dynamic — one channel per room, subscribed only by nodes with a "
+        "socket in it. A instantiates a community's namespace only on the nodes where a "
+        "member is connected, so in classic mode only those hear its messages; B's single "
+        "namespace makes every node hear every message unless sharded-dynamic.",
+        "",
+    ]
+    redis = cluster.get("redis")
+    if redis and redis.get("points"):
+        rows = [
+            [
+                "SPUBLISH" if p["sharded"] else "PUBLISH",
+                f"{p['patterns']:,}",
+                str(p["receivers"]),
+                str(p["messages"]),
+                _fmt(p["redis_cpu_us_per_message"], 2),
+                _fmt(p["usec_per_call"], 2),
+                " / ".join(str(c) for c in p["received_per_subscriber"]),
+            ]
+            for p in redis["points"]
+        ]
+        classic, sharded = redis["classic"], redis["sharded"]
+        md += [
+            "### Redis's CPU per message (real redis-server)",
+            "",
+            "Subscribers subscribe like adapter nodes; other namespaces' patterns are added "
+            "to show what PUBLISH pays for each distinct subscribed pattern. *Redis CPU* is "
+            "the redis-server process's CPU (/proc) per message, writes to the receivers "
+            "included; *command* is `INFO commandstats`' `usec_per_call`. Shared machine: "
+            "compare orders of magnitude.",
+            "",
+            *_table(
+                [
+                    "command",
+                    "other patterns",
+                    "receivers",
+                    "messages",
+                    "Redis CPU µs/msg",
+                    "command µs",
+                    "received per subscriber",
+                ],
+                rows,
+            ),
+            "",
+            f"Fitted: PUBLISH {_fmt(classic['base_us'], 2)} µs + "
+            f"{_fmt(classic['per_pattern_us'], 4)} µs per pattern + "
+            f"{_fmt(classic['per_receiver_us'], 2)} µs per receiver; SPUBLISH "
+            f"{_fmt(sharded['base_us'], 2)} µs + {_fmt(sharded['per_receiver_us'], 2)} µs per "
+            f"receiver. A node's floor to receive and parse one message (redis-py): "
+            f"{_fmt(redis.get('receive_us'), 1)} µs. Adapter message: "
+            f"{redis.get('payload_bytes')} bytes of MessagePack.",
+            "",
+        ]
+    measured = cluster.get("measured")
+    if measured and measured.get("designs"):
+        plan = measured["plan"]
+        rows = []
+        for design, d in measured["designs"].items():
+            for n in d["per_node"]:
+                rows.append(
+                    [
+                        design,
+                        str(n["node"]),
+                        f"{n['published']} ({n['published_predicted']})",
+                        f"{n['received']} ({n['received_predicted']})",
+                        str(n["self"]),
+                        str(n["useful"]),
+                        f"{n['discarded']} ({n['discarded_predicted']})",
+                        _fmt(n["cpu_us_per_message"], 0),
+                    ]
+                )
+        totals = [
+            [
+                design,
+                f"{d['deliveries']:,} / {d['expected_deliveries']:,}",
+                _fmt(d["published_per_message"], 2),
+                _fmt(d["received_per_message"], 2),
+                _fmt(d["discarded_per_message"], 2),
+                _fmt(d["redis_bytes_down_per_message"], 0),
+                _fmt(d["redis_cpu_us_per_message"], 1),
+                _fmt(d["node_cpu_us_per_message"], 0),
+            ]
+            for design, d in measured["designs"].items()
+        ]
+        md += [
+            f"### Measured: {plan['nodes']} gateway processes on plexio's classic Redis adapter",
+            "",
+            f"{plan['users']} users (user u on node u mod {plan['nodes']}), "
+            f"{plan['per_user']} communities each of ~{plan['members']} members, "
+            f"{plan['messages']} channel messages posted one at a time by random users. Each "
+            "node reaches Redis through its own counting proxy: *published* counts PUBLISH "
+            "commands, *received* pattern messages pushed by Redis; in brackets what the "
+            "placement predicts. *self*: the node's own messages coming back; *useful*: "
+            "messages with a recipient on the node; *discarded* = received − useful − self. "
+            "Node CPU (/proc) per message includes delivering to its local recipients; "
+            "Redis CPU per message here includes each unbatched command's socket reads and "
+            "writes (the messages are posted one at a time), which the pipelined "
+            "measurement above amortises.",
+            "",
+            *_table(
+                [
+                    "design",
+                    "node",
+                    "published",
+                    "received",
+                    "self",
+                    "useful",
+                    "discarded",
+                    "node CPU µs per message",
+                ],
+                rows,
+            ),
+            "",
+            *_table(
+                [
+                    "design",
+                    "delivered / expected",
+                    "published per msg",
+                    "received per msg",
+                    "discarded per msg",
+                    "Redis bytes out per msg",
+                    "Redis CPU µs per msg",
+                    "all nodes' CPU µs per msg",
+                ],
+                totals,
+            ),
+            "",
+        ]
+        check = cluster.get("check", {})
+        if check.get("designs"):
+            md += [
+                "Model against the measured case (per message; every user online; the "
+                "model's expectation averaged over the communities the messages were "
+                "posted in — with few nodes and small communities the spread of a random "
+                "placement is wide, so expect agreement to within a few tenths):",
+                "",
+                *_table(
+                    ["design", "received: measured", "model", "discarded: measured", "model"],
+                    [
+                        [
+                            design,
+                            _fmt(c["received_per_message"], 2),
+                            _fmt(c["received_model"], 2),
+                            _fmt(c["discarded_per_message"], 2),
+                            _fmt(c["discarded_model"], 2),
+                        ]
+                        for design, c in check["designs"].items()
+                    ],
+                ),
+                "",
+            ]
+    elif cluster.get("not_measured"):
+        md += [f"**Not measured:** {cluster['not_measured']}", ""]
+    inputs = cluster.get("inputs") or cluster["model"][0]["inputs"]
+    md += [
+        "### The model, extended",
         "",
         "With users spread evenly over K nodes, a room with m online members is held by "
         "H(m) = K·(1 − (1 − 1/K)^m) nodes. Per channel message: published 1; Redis "
         "deliveries D = H(c) for A (c online members of the community), K for B classic and "
         "sharded-static, H(m) for B sharded-dynamic (m online members of the channel); "
-        "discarded D − H(m); with R channel messages/s in the cluster a node receives R·D/K "
-        "and discards R·(D − H(m))/K per second.",
+        "discarded D − H(m). With R channel messages/s a node receives R·D/K and discards "
+        "R·(D − H(m))/K per second. Redis CPU per message = base + per_pattern·P + "
+        "per_receiver·D, where P, the distinct patterns PUBLISH scans, is one per community "
+        "with an online member in A classic (pool·(1 − (1 − online)^members)), 1 in B classic "
+        "and 0 with SPUBLISH. Redis executes commands on one core: a share above 100 % means "
+        "one Redis (or one shard for one channel) cannot keep up.",
         "",
         "Inputs: "
-        + ", ".join(f"`{k}`={v}" for k, v in inputs.items() if k not in ("nodes", "users"))
-        + " (message size and discard cost are estimates until measured; delivery cost "
-        "from the steady-state table).",
+        + ", ".join(
+            f"`{k}`={_fmt(v, 4) if isinstance(v, float) else v}"
+            for k, v in inputs.items()
+            if k not in ("nodes", "users")
+        )
+        + ".",
         "",
     ]
     rows = []
-    for g in grid:
+    for g in cluster["model"]:
         i = g["inputs"]
         for name, d in g["designs"].items():
             rows.append(
@@ -440,12 +597,14 @@ def cluster_section(results: Record) -> list[str]:
                     str(i["nodes"]),
                     name,
                     _fmt(g["rate_per_s"], 0),
-                    _fmt(d["redis_deliveries"], 2),
-                    _fmt(d["discarded"], 2),
-                    _fmt(d["redis_msgs_out_s"], 0),
+                    _fmt(d["redis_deliveries"], 1),
+                    _fmt(d["discarded"], 1),
                     _fmt(d["node_received_s"], 0),
                     _fmt(d["node_discarded_s"], 0),
                     _fmt(100 * d["node_cpu_discard_share"], 1),
+                    _fmt(d["patterns"], 0),
+                    _fmt(100 * d["redis_cpu_share"], 0),
+                    _fmt(d["redis_bytes_out_s"] / 1e6, 1),
                 ]
             )
     md += _table(
@@ -456,19 +615,47 @@ def cluster_section(results: Record) -> list[str]:
             "channel msgs/s",
             "Redis deliveries per msg",
             "discarded per msg",
-            "Redis msgs out/s",
             "received per node/s",
             "discarded per node/s",
             "node CPU on discards %",
+            "patterns PUBLISH scans",
+            "Redis CPU %",
+            "Redis out MB/s",
         ],
         rows,
     )
     md.append("")
-    if cluster.get("measured"):
-        md += ["Measured with 3 gateway processes:", "", str(cluster["measured"]), ""]
-    else:
-        md += [f"**Not measured yet:** {cluster.get('not_measured', '')}", ""]
+    md += _cluster_answer(cluster)
+    if cluster.get("errors"):
+        md += [*[f"- problem: {e}" for e in cluster["errors"][:20]], ""]
     return md
+
+
+def _cluster_answer(cluster: Record) -> list[str]:
+    """Sentences computed from the largest modelled size."""
+    biggest = max(cluster["model"], key=lambda g: (g["inputs"]["users"], g["inputs"]["nodes"]))
+    i, d = biggest["inputs"], biggest["designs"]
+
+    def pct(name: str, key: str) -> str:
+        return _fmt(100 * d[name][key], 0)
+
+    return [
+        f"At {i['users']:,} users on {i['nodes']} nodes ({_fmt(biggest['rate_per_s'], 0)} "
+        f"channel messages/s): A classic makes every PUBLISH scan "
+        f"{_fmt(d['A classic']['patterns'], 0)} patterns — Redis would need "
+        f"{pct('A classic', 'redis_cpu_share')} % of a core, so A needs sharded pub/sub; "
+        f"B classic sends every message to all {i['nodes']} nodes, "
+        f"{_fmt(d['B classic']['discarded'], 1)} of which drop it "
+        f"({_fmt(d['B classic']['node_discarded_s'], 0)} drops/s per node, "
+        f"{pct('B classic', 'node_cpu_discard_share')} % of a node's core at the measured "
+        f"receive cost; Redis {pct('B classic', 'redis_cpu_share')} % of a core, "
+        f"{_fmt(d['B classic']['redis_bytes_out_s'] / 1e6, 1)} MB/s out); A sharded and "
+        f"B sharded-dynamic send each message only to the "
+        f"{_fmt(d['B sharded-dynamic']['redis_deliveries'], 1)} nodes that hold the room "
+        f"(Redis {pct('A sharded', 'redis_cpu_share')} % of a core, spread over the "
+        "cluster's shards).",
+        "",
+    ]
 
 
 def plot_parts(results: Record, out: Path) -> list[str]:

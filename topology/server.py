@@ -45,17 +45,28 @@ from topology.model import (
 __all__ = ["build_server", "main", "server_stats"]
 
 
-def build_server(membership: Membership, ping_interval: float = 25.0) -> plexio.Server:
+def build_server(
+    membership: Membership, ping_interval: float = 25.0, redis_url: str | None = None
+) -> plexio.Server:
     """The Socket.IO server with both topologies and the debug namespace.
 
     Args:
         membership: the membership table ("the database").
         ping_interval: Engine.IO ping interval in seconds.
+        redis_url: when given, the server is one node of a cluster on plexio's classic
+            Redis adapter (``plexio.server.adapters.redis``).
 
     Returns:
         The server (not yet serving).
     """
-    sio = plexio.Server(ping_interval=ping_interval, ping_timeout=20.0)
+    if redis_url is not None:
+        from plexio.server.adapters.redis import create_adapter
+
+        sio = plexio.Server(
+            ping_interval=ping_interval, ping_timeout=20.0, adapter=create_adapter(redis_url)
+        )
+    else:
+        sio = plexio.Server(ping_interval=ping_interval, ping_timeout=20.0)
     channels = membership.params.channels
     token_us = _token_verify_us()
 
@@ -238,7 +249,7 @@ async def _serve(config: dict[str, Any]) -> None:
     from plexio.native import serve
 
     membership = Membership(ModelParams(**config["model"]))
-    sio = build_server(membership, float(config.get("ping_interval", 25.0)))
+    sio = build_server(membership, float(config.get("ping_interval", 25.0)), config.get("redis"))
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
 

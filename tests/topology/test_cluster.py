@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 from topology.cluster import ClusterInputs, ClusterPlan, cluster_model, holders, run_cluster
+from topology.clusterrun import ClusterRunPlan
 from topology.progress import Progress
+from topology.redisbench import RedisPlan
 
 
 def test_holders_counts_nodes_with_a_member() -> None:
@@ -49,8 +51,36 @@ def test_bad_inputs_are_refused() -> None:
         ClusterInputs(nodes=0)
 
 
-def test_run_evaluates_the_grid() -> None:
-    plan = ClusterPlan(nodes=(3, 100), scale_users=(1_000_000,))
-    result = asyncio.run(run_cluster(plan, Progress(plan.steps())))
+@pytest.mark.slow
+@pytest.mark.redis
+def test_run_measures_and_evaluates_the_grid() -> None:
+    plan = ClusterPlan(
+        sizes=((1_000_000, 3), (1_000_000, 100)),
+        redis=RedisPlan(patterns=(0, 500), receivers=(1, 2), messages=100),
+        run=ClusterRunPlan(users=9, messages=10),
+    )
+    progress = Progress(plan.steps())
+    result = asyncio.run(run_cluster(plan, progress))
+    assert result["errors"] == []
+    assert progress.done == progress.total
     assert [g["inputs"]["nodes"] for g in result["model"]] == [3, 100]
-    assert result["measured"] is None or isinstance(result["measured"], dict)
+    # the measured Redis coefficients went into the model
+    assert result["inputs"]["redis_per_pattern_us"] == result["redis"]["classic"]["per_pattern_us"]
+    assert set(result["check"]["designs"]) == {"A", "B"}
+    for check in result["check"]["designs"].values():
+        assert check["received_per_message"] > 0
+
+
+def test_a_classic_scans_a_pattern_per_live_community() -> None:
+    inputs = ClusterInputs(users=1000, per_user=5, members=10, online=0.5)
+    model = cluster_model(inputs)
+    assert inputs.pool == 500
+    assert model["designs"]["A classic"]["patterns"] == pytest.approx(500 * (1 - 0.5**10))
+    assert model["designs"]["B classic"]["patterns"] == 1
+    assert model["designs"]["A sharded"]["patterns"] == 0
+    expected = (
+        inputs.redis_base_us
+        + inputs.redis_per_pattern_us * inputs.live_communities
+        + inputs.redis_per_receiver_us * model["holders_community"]
+    )
+    assert model["designs"]["A classic"]["redis_cpu_us_per_message"] == pytest.approx(expected)

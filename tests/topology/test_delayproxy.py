@@ -63,3 +63,14 @@ def test_bad_settings_are_refused() -> None:
         DelayProxy("127.0.0.1", 1, -1.0)
     with pytest.raises(ValueError, match="bandwidth"):
         DelayProxy("127.0.0.1", 1, 0.0, bandwidth_bps=0)
+
+
+async def test_watched_byte_strings_are_counted_across_chunks() -> None:
+    server, port = await _echo_server()
+    watch = {"ping": ("up", b"PING"), "pong": ("down", b"ping")}
+    async with server, DelayProxy("127.0.0.1", port, 0.0, watch=watch) as proxy:
+        # "PI" + "NG" arrive in two chunks (each waits for its echo): still one match.
+        await _exchange(proxy.port, [b"xxPI", b"NGyy ping PING"])
+        assert proxy.stats.matches == {"ping": 3, "pong": 3}
+    with pytest.raises(ValueError, match="watch"):
+        DelayProxy("127.0.0.1", 1, watch={"bad": ("sideways", b"x")})
