@@ -51,7 +51,8 @@ bench-gateway: install node-deps
 clean:
 	rm -rf $(VENV) $(addsuffix /node_modules,$(NPM_DIRS))
 
-# Topology A (namespace per community) vs B (one namespace, rooms): writes topology/results/.
+# Topology A (namespace per community) vs B (one namespace, rooms): loopback sweeps, a delay
+# proxy, Node/Chromium/plexio clients, moving around, a 3-node Redis cluster; writes topology/results/.
 .PHONY: topology
-topology: install
+topology: install system-deps node-deps
 	$(PY) -m topology

@@ -151,7 +151,8 @@ def latency_section(results: Record) -> list[str]:
         "proxy; the table gives the median time from the first byte to subscribed to every "
         "community. *RTs (proxy)* are the round trips on the critical path as the proxy "
         "counted them (TCP handshakes included; in-process clients only: the proxy is read "
-        "the moment the client is ready). *RTs (time)* are "
+        "the moment the client is ready). *TCP connections*: what the client opened "
+        "through the proxy for the whole session (its close included). *RTs (time)* are "
         "(ready at the largest RTT − ready on loopback) / RTT: what the delay cost, in RTTs. "
         "Styles: **A** opens the N namespaces in one tick, **A-seq** awaits each namespace "
         "before the next, **B** one CONNECT (server subscribes), **B-sub** CONNECT then a "
@@ -168,6 +169,7 @@ def latency_section(results: Record) -> list[str]:
         *[f"ready ms, {n}" for n in nets],
         "RTs (proxy)",
         f"RTs (time, {top})",
+        f"TCP connections ({top})",
     ]
     rows = []
     keys = sorted(
@@ -183,6 +185,11 @@ def latency_section(results: Record) -> list[str]:
         base = _ready(points, kind, style, n, "0 ms")
         eff = (_ready(points, kind, style, n, top) - base) / top_rtt if top_rtt else float("nan")
         rts = proxy_rts[0] if proxy_rts and proxy_rts[0] is not None else "–"
+        conns = [
+            p.get("proxy_total", {}).get("connections")
+            for p in points
+            if (p["kind"], p["n"], p["style"]) == (kind, n, style) and p["rtt_ms"] == top_rtt
+        ]
         rows.append(
             [
                 kind,
@@ -191,6 +198,7 @@ def latency_section(results: Record) -> list[str]:
                 *[_fmt(_ready(points, kind, style, n, net), 0) for net in nets],
                 str(rts),
                 _fmt(eff, 1),
+                str(conns[0]) if conns and conns[0] is not None else "–",
             ]
         )
     md += _table(header, rows)
