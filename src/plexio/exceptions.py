@@ -5,6 +5,10 @@ The tree::
     PlexioError
     ├── ProtocolError                  a peer or caller broke Engine.IO / Socket.IO rules
     │   ├── LocalProtocolError         we (the caller) misused the API
+    │   │   └── InvalidPacketError     an emit breaks the packet rules (reserved event
+    │   │                              name, bad namespace, data that cannot be
+    │   │                              serialised); also a ValueError; the same on
+    │   │                              server and client
     │   └── RemoteProtocolError        the peer misbehaved
     │       └── DecodeError            bytes/str that do not decode as a packet or payload
     │           └── PayloadTooLargeError   a payload/frame exceeds a configured limit
@@ -42,6 +46,7 @@ __all__ = [
     "DecodeError",
     "DisconnectedError",
     "HandshakeError",
+    "InvalidPacketError",
     "LocalProtocolError",
     "NamespaceError",
     "PayloadTooLargeError",
@@ -61,6 +66,16 @@ class ProtocolError(PlexioError):
 
 class LocalProtocolError(ProtocolError):
     """The caller misused the API (e.g. sent on a closed session)."""
+
+
+class InvalidPacketError(LocalProtocolError, ValueError):
+    """An emit (or a packet built by hand) breaks the Socket.IO packet rules.
+
+    A reserved event name (``connect``, ``disconnect``...), a namespace or ack id that
+    is not valid, data that cannot be serialised. Raised at once, before anything is
+    sent, with the same type on the server and the client; it is also a
+    :class:`ValueError`.
+    """
 
 
 class RemoteProtocolError(ProtocolError):

@@ -178,3 +178,41 @@ async def test_socket_options_given_again_are_applied(server: RunningServer) -> 
 async def test_connect_timeout_is_named_timeout(mute_port: int) -> None:
     with pytest.raises(TimeoutError):
         await connect(f"http://127.0.0.1:{mute_port}", force_new=True, timeout=0.2)
+
+
+async def test_the_same_mistake_raises_the_same_type_on_server_and_client(
+    serve_uvicorn: Any,
+) -> None:
+    import plexio
+    from plexio.exceptions import InvalidPacketError
+    from plexio.server.socket import ServerSocket
+
+    sio = plexio.Server()
+    joined: asyncio.Future[ServerSocket] = asyncio.get_running_loop().create_future()
+
+    @sio.on("connection")
+    def on_connection(socket: ServerSocket) -> None:
+        joined.set_result(socket)
+
+    @sio.on("echo")
+    def echo(socket: ServerSocket, value: str) -> str:
+        return value
+
+    running = await serve_uvicorn(plexio.ASGIApp(sio))
+    async with Manager(running.http_url, transports=["websocket"]) as io:
+        client = await io.socket("/").connect(timeout=10)
+        server = await asyncio.wait_for(joined, 10)
+        for side in (client, server):
+            with pytest.raises(InvalidPacketError, match="reserved"):
+                side.emit("disconnect", 1)
+            with pytest.raises(InvalidPacketError, match="cannot be serialised"):
+                side.emit("ev", {1, 2})  # a set is not JSON
+            with pytest.raises(ValueError, match="timeout must be > 0"):
+                side.timeout(0)
+        with pytest.raises(InvalidPacketError, match="reserved"):
+            sio.emit("connect")
+        with pytest.raises(ValueError, match="timeout must be > 0"):
+            sio.timeout(0)
+        # Nothing was sent and both sides go on.
+        assert await client.emit_with_ack("echo", "still fine", timeout=5) == "still fine"
+        assert client.connected and server.connected

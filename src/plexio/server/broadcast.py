@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from plexio.exceptions import AckTimeoutError
+from plexio.exceptions import AckTimeoutError, InvalidPacketError
 from plexio.server.adapters.base import Adapter, BroadcastFlags, BroadcastOptions
 from plexio.server.fetched import FetchedSocket
 from plexio.socketio.packets import RESERVED_EVENTS, Packet
@@ -26,10 +26,11 @@ def check_event_name(event: str) -> None:
     """Refuses reserved event names on emit.
 
     Raises:
-        ValueError: ``event`` is reserved (connect, disconnect, ...).
+        InvalidPacketError: ``event`` is reserved (connect, disconnect, ...); a
+            ValueError too, and what the client raises for the same mistake.
     """
     if event in RESERVED_EVENTS:
-        raise ValueError(f"{event!r} is a reserved event name")
+        raise InvalidPacketError(f"event name {event!r} is reserved")
 
 
 def _as_rooms(rooms: Iterable[str] | str) -> frozenset[str]:
@@ -93,7 +94,13 @@ class BroadcastOperator:
         return self._with_flags(compress=compress)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
-        """Sets how long :meth:`emit_with_ack` waits for every reply."""
+        """Sets how long :meth:`emit_with_ack` waits for every reply.
+
+        Raises:
+            ValueError: ``seconds`` is not > 0 (as on the client).
+        """
+        if seconds <= 0:
+            raise ValueError("timeout must be > 0")
         return self._with_flags(timeout=seconds)
 
     def emit(self, event: str, *args: Any) -> None:

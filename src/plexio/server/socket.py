@@ -238,7 +238,13 @@ class ServerSocket(Listeners):
         return await self._emit_wait(event, args, None)
 
     def timeout(self, seconds: float) -> _TimedSocket:
-        """An emitter whose acks fail with :class:`AckTimeoutError` after ``seconds``."""
+        """An emitter whose acks fail with :class:`AckTimeoutError` after ``seconds``.
+
+        Raises:
+            ValueError: ``seconds`` is not > 0 (as on the client).
+        """
+        if seconds <= 0:
+            raise ValueError("timeout must be > 0")
         return _TimedSocket(self, seconds)
 
     @property

@@ -40,7 +40,12 @@ from typing import Final
 import msgpack
 
 from plexio.config import Limits
-from plexio.exceptions import DecodeError, LocalProtocolError, PayloadTooLargeError
+from plexio.exceptions import (
+    DecodeError,
+    InvalidPacketError,
+    LocalProtocolError,
+    PayloadTooLargeError,
+)
 from plexio.socketio.packets import Packet, PacketType
 from plexio.typing import BytesLike, JSONValue
 
@@ -113,7 +118,7 @@ class MsgPackParser:
         """Encode ``packet`` as one binary message; see :class:`~plexio.socketio.Parser`.
 
         Raises:
-            LocalProtocolError: the data holds a value MessagePack cannot encode (an
+            InvalidPacketError: the data holds a value MessagePack cannot encode (an
                 unsupported type, an int beyond 64 bits).
         """
         obj: dict[str, JSONValue] = {"type": int(packet.type)}
@@ -131,7 +136,7 @@ class MsgPackParser:
         except (TypeError, ValueError, OverflowError) as exc:
             # A failed pack leaves partial output in the packer's buffer: drop it.
             packer.reset()
-            raise LocalProtocolError(f"payload cannot be serialised: {exc}") from None
+            raise InvalidPacketError(f"payload cannot be serialised: {exc}") from None
 
     def decoder(self, limits: Limits | None = None) -> MsgPackDecoder:
         """Make a :class:`MsgPackDecoder` for one Engine.IO session."""

@@ -13,7 +13,7 @@ restored in place. This mirrors the reference ``socket.io-parser`` and keeps
 
 **Validation** (Socket.IO v5 payload rules as the reference implementation enforces
 them, PROTOCOL.md items 50 and 52) happens in the constructor, so an invalid packet
-cannot exist; a violation raises :class:`~plexio.exceptions.LocalProtocolError`
+cannot exist; a violation raises :class:`~plexio.exceptions.InvalidPacketError`
 (decoders translate it into :class:`~plexio.exceptions.DecodeError`):
 
 =============  ==============================================================
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from plexio.exceptions import LocalProtocolError
+from plexio.exceptions import InvalidPacketError
 from plexio.typing import JSONValue
 
 __all__ = ["RESERVED_EVENTS", "Packet", "PacketType"]
@@ -84,8 +84,8 @@ _ACK: Final = PacketType.ACK
 _CONNECT_ERROR: Final = PacketType.CONNECT_ERROR
 
 
-def _bad(message: str) -> LocalProtocolError:
-    return LocalProtocolError(message)
+def _bad(message: str) -> InvalidPacketError:
+    return InvalidPacketError(message)
 
 
 def _check_event_name(name: object) -> None:
@@ -150,7 +150,7 @@ class Packet:
         ack_id: acknowledgement id (EVENT: optional, ACK: required).
 
     Raises:
-        LocalProtocolError: the fields break the Socket.IO v5 rules.
+        InvalidPacketError: the fields break the Socket.IO v5 rules.
     """
 
     type: PacketType

@@ -26,7 +26,7 @@ JSON details (orjson), decided here once:
   arbitrary-precision integers, so no literal can make decoding slow; the ack id
   (``Limits.max_ack_id_digits``) and attachment count (``Limits.max_attachments``)
   are the only integers parsed by hand. On *encode*, an ``int`` outside the 64-bit
-  range raises :class:`LocalProtocolError` rather than silently losing precision.
+  range raises :class:`InvalidPacketError` rather than silently losing precision.
 * Dict keys that are not ``str`` (int, float, bool, None) are converted to strings on
   encode, as ``JSON.stringify`` and the stdlib ``json`` module do; they come back as
   ``str``.
@@ -41,7 +41,12 @@ from typing import Final, Protocol
 import orjson
 
 from plexio.config import Limits
-from plexio.exceptions import DecodeError, LocalProtocolError, PayloadTooLargeError
+from plexio.exceptions import (
+    DecodeError,
+    InvalidPacketError,
+    LocalProtocolError,
+    PayloadTooLargeError,
+)
 from plexio.socketio.attachments import AttachmentCollector, reinsert
 from plexio.socketio.packets import Packet, PacketType
 from plexio.typing import BytesLike, JSONValue
@@ -95,7 +100,7 @@ class Parser(Protocol):
             may be written to any number of sessions.
 
         Raises:
-            LocalProtocolError: the data cannot be serialised.
+            InvalidPacketError: the data cannot be serialised.
         """
         ...
 
@@ -128,7 +133,7 @@ def _dumps_plain(data: JSONValue) -> str:
     try:
         return orjson.dumps(data, option=_NON_STR_KEYS).decode()
     except TypeError as exc:
-        raise LocalProtocolError(f"payload cannot be serialised: {exc}") from None
+        raise InvalidPacketError(f"payload cannot be serialised: {exc}") from None
 
 
 class JsonParser:
@@ -177,7 +182,7 @@ class JsonParser:
         try:
             body = orjson.dumps(packet.data, default=collector, option=_NON_STR_KEYS)
         except TypeError as exc:
-            raise LocalProtocolError(f"payload cannot be serialised: {exc}") from None
+            raise InvalidPacketError(f"payload cannot be serialised: {exc}") from None
         buffers = collector.buffers
         if buffers:
             head = "5" if packet.type == _EVENT else "6"
