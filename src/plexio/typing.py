@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
-__all__ = ["BytesLike", "Clock", "HandlerT", "JSONValue", "NamespacePath", "Sid"]
+__all__ = ["BytesLike", "Clock", "HandlerT", "JSONValue", "NamespacePath", "Sid", "UserCallback"]
 
 #: Any value that can travel as a Socket.IO argument: JSON types plus bytes.
 JSONValue: TypeAlias = Any
@@ -19,3 +19,6 @@ NamespacePath: TypeAlias = str
 Clock: TypeAlias = Callable[[], float]
 #: A handler whose exact signature a registering decorator keeps.
 HandlerT = TypeVar("HandlerT", bound=Callable[..., object])
+#: A function the application registers or passes: an event handler, a listener, a
+#: middleware or an ack callback; it may return an awaitable (it is then awaited).
+UserCallback: TypeAlias = Callable[..., Any]

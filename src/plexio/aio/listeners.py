@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
-from plexio.typing import HandlerT
+from plexio.typing import HandlerT, UserCallback
 
-__all__ = ["Handler", "Listeners"]
-
-Handler = Callable[..., Any]
+__all__ = ["Listeners"]
 
 
 class Listeners:
@@ -24,9 +22,9 @@ class Listeners:
     __slots__ = ("_handlers", "_any", "_any_out")
 
     def _init_listeners(self) -> None:
-        self._handlers: dict[Any, list[Handler]] = {}
-        self._any: list[Handler] = []
-        self._any_out: list[Handler] = []
+        self._handlers: dict[Any, list[UserCallback]] = {}
+        self._any: list[UserCallback] = []
+        self._any_out: list[UserCallback] = []
 
     @overload
     def on(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
@@ -34,7 +32,7 @@ class Listeners:
     @overload
     def on(self, event: Any, handler: HandlerT) -> HandlerT: ...
 
-    def on(self, event: Any, handler: Handler | None = None) -> Any:
+    def on(self, event: Any, handler: UserCallback | None = None) -> Any:
         """Registers ``handler(*args)`` for an event (usable as a decorator).
 
         A handler's return value (a tuple for several values) acknowledges the
@@ -42,7 +40,7 @@ class Listeners:
         socket class.
         """
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: UserCallback) -> UserCallback:
             self._handlers.setdefault(event, []).append(fn)
             return fn
 
@@ -54,10 +52,10 @@ class Listeners:
     @overload
     def once(self, event: Any, handler: HandlerT) -> HandlerT: ...
 
-    def once(self, event: Any, handler: Handler | None = None) -> Any:
+    def once(self, event: Any, handler: UserCallback | None = None) -> Any:
         """Like :meth:`on`, but the handler is removed after its first call."""
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: UserCallback) -> UserCallback:
             def wrapper(*args: Any) -> Any:
                 self.off(event, wrapper)
                 return fn(*args)
@@ -67,7 +65,7 @@ class Listeners:
 
         return register if handler is None else register(handler)
 
-    def off(self, event: Any = None, handler: Handler | None = None) -> None:
+    def off(self, event: Any = None, handler: UserCallback | None = None) -> None:
         """Removes one handler, every handler of an event, or every handler."""
         if event is None:
             self._handlers.clear()
@@ -88,7 +86,7 @@ class Listeners:
         self._any.insert(0, listener)
         return listener
 
-    def off_any(self, listener: Handler | None = None) -> None:
+    def off_any(self, listener: UserCallback | None = None) -> None:
         """Removes a catch-all listener, or all of them."""
         if listener is None:
             self._any.clear()
@@ -100,7 +98,7 @@ class Listeners:
         self._any_out.append(listener)
         return listener
 
-    def off_any_outgoing(self, listener: Handler | None = None) -> None:
+    def off_any_outgoing(self, listener: UserCallback | None = None) -> None:
         """Removes an outgoing catch-all listener, or all of them."""
         if listener is None:
             self._any_out.clear()

@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from plexio.asgi.http import read_body, request_from_scope, send_response
-from plexio.asgi.types import ASGIApp as ASGICallable
-from plexio.asgi.types import Receive, Scope, Send
+from plexio.asgi.types import ASGICallable, Receive, Scope, Send
 from plexio.asgi.websocket import serve_websocket
 from plexio.server.engine import EngineServer
 from plexio.transports.base import HttpRequest, HttpResponse

@@ -34,7 +34,7 @@ from typing import Any, Final, TypedDict, overload
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
 from plexio.client.engine import EngineClient
-from plexio.client.socket import Auth, ClientSocket, Handler
+from plexio.client.socket import Auth, ClientSocket
 from plexio.config import Limits
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import (
@@ -46,7 +46,7 @@ from plexio.exceptions import (
 from plexio.socketio.client import ClientConnection
 from plexio.socketio.events import ClientDisconnectReason, NamespaceClosed
 from plexio.socketio.parser import JsonParser, Parser
-from plexio.typing import HandlerT
+from plexio.typing import HandlerT, UserCallback
 
 __all__ = ["Manager", "ManagerKeywords", "ManagerOptions"]
 
@@ -248,7 +248,7 @@ class Manager:
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
         self._closed_reported = True
-        self._handlers: dict[str, list[Handler]] = {}
+        self._handlers: dict[str, list[UserCallback]] = {}
         self._close_callbacks: list[Callable[[Manager], None]] = []
 
     def __repr__(self) -> str:
@@ -299,10 +299,10 @@ class Manager:
     @overload
     def on(self, event: str, handler: HandlerT) -> HandlerT: ...
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> Any:
         """Registers a manager event handler (see the module docstring)."""
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: UserCallback) -> UserCallback:
             self._handlers.setdefault(event, []).append(fn)
             return fn
 

@@ -50,12 +50,12 @@ from plexio.socketio.events import (
     NamespaceClosed,
 )
 from plexio.socketio.packets import Packet
+from plexio.typing import UserCallback
 
-__all__ = ["Auth", "ClientSocket", "Handler", "SocketHost"]
+__all__ = ["Auth", "ClientSocket", "SocketHost"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[..., Any]
 #: The CONNECT payload: a dict, or a callable (sync or async) asked on every connection.
 Auth = dict[str, Any] | Callable[[], Any] | None
 _OnResult = Callable[[BaseException | None, list[Any]], None]
@@ -417,7 +417,7 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ outgoing
 
-    def emit(self, event: Any, *args: Any, callback: Handler | None = None) -> None:
+    def emit(self, event: Any, *args: Any, callback: UserCallback | None = None) -> None:
         """Sends an event (buffered while disconnected).
 
         Args:
@@ -445,7 +445,7 @@ class ClientSocket(Listeners):
 
         self._emit(event, list(args), on_result, None, volatile=False, with_error=False)
 
-    def send(self, *args: Any, callback: Handler | None = None) -> None:
+    def send(self, *args: Any, callback: UserCallback | None = None) -> None:
         """Emits a ``message`` event."""
         self.emit("message", *args, callback=callback)
 
@@ -498,12 +498,12 @@ class ClientSocket(Listeners):
         return VolatileEmitter(self._emit_volatile)
 
     def _emit_timed(
-        self, seconds: float, event: Any, args: list[Any], callback: Handler | None
+        self, seconds: float, event: Any, args: list[Any], callback: UserCallback | None
     ) -> None:
         on_result = None if callback is None else self._timed_callback(callback)
         self._emit(event, args, on_result, seconds, volatile=False)
 
-    def _emit_volatile(self, event: Any, args: list[Any], callback: Handler | None) -> None:
+    def _emit_volatile(self, event: Any, args: list[Any], callback: UserCallback | None) -> None:
         on_result = None
         if callback is not None:
             cb = callback
@@ -513,7 +513,7 @@ class ClientSocket(Listeners):
 
         self._emit(event, args, on_result, None, volatile=True, with_error=False)
 
-    def _timed_callback(self, callback: Handler) -> _OnResult:
+    def _timed_callback(self, callback: UserCallback) -> _OnResult:
         def on_result(err: BaseException | None, ack: list[Any]) -> None:
             args = (err,) if err is not None else (None, *ack)
             call_handler(callback, args, None, self.io.tasks, "ack")
@@ -649,9 +649,9 @@ class ClientSocket(Listeners):
         self._resolve_waiters(exc)
 
 
-_EmitTimed = Callable[[float, Any, list[Any], Handler | None], None]
+_EmitTimed = Callable[[float, Any, list[Any], UserCallback | None], None]
 _EmitWithAck = Callable[..., Awaitable[Any]]
-_EmitVolatile = Callable[[Any, list[Any], Handler | None], None]
+_EmitVolatile = Callable[[Any, list[Any], UserCallback | None], None]
 
 
 class TimedEmitter:
@@ -664,7 +664,7 @@ class TimedEmitter:
         self._emit = emit
         self._emit_with_ack = emit_with_ack
 
-    def emit(self, event: Any, *args: Any, callback: Handler | None = None) -> None:
+    def emit(self, event: Any, *args: Any, callback: UserCallback | None = None) -> None:
         """Sends an event; ``callback(err, *args)`` gets the ack or an :class:`AckTimeoutError`."""
         self._emit(self._seconds, event, list(args), callback)
 
@@ -681,6 +681,6 @@ class VolatileEmitter:
     def __init__(self, emit: _EmitVolatile) -> None:
         self._emit = emit
 
-    def emit(self, event: Any, *args: Any, callback: Handler | None = None) -> None:
+    def emit(self, event: Any, *args: Any, callback: UserCallback | None = None) -> None:
         """Sends an event, or drops it if the socket is not connected."""
         self._emit(event, list(args), callback)

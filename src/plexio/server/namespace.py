@@ -24,11 +24,12 @@ from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
 from plexio.server.fetched import FetchedSocket
-from plexio.server.recovery import RecoveryOptions, Session
+from plexio.server.recovery import RecoveryOptions, SavedSession
 from plexio.server.signatures import check_callable_with, spec_for
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Parser
+from plexio.typing import UserCallback
 
 __all__ = [
     "ConnectionHandler",
@@ -43,7 +44,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[..., Any]
 _RESERVED = frozenset({"connection", "disconnecting", "disconnect"})
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -108,9 +108,9 @@ class _Registry:
     """Handlers and middleware, shared by a parent and its children."""
 
     def __init__(self) -> None:
-        self.handlers: dict[str, list[Handler]] = {}
-        self.middlewares: list[Handler] = []
-        self.server_handlers: dict[str, list[Handler]] = {}
+        self.handlers: dict[str, list[UserCallback]] = {}
+        self.middlewares: list[UserCallback] = []
+        self.server_handlers: dict[str, list[UserCallback]] = {}
 
     @overload
     def on(
@@ -140,7 +140,7 @@ class _Registry:
         self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> Any:
         """Registers a namespace-level handler (usable as a decorator).
 
         ``"connection"`` (alias ``"connect"``) handlers get ``(socket)``;
@@ -151,7 +151,7 @@ class _Registry:
         if event == "connect":
             event = "connection"
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: UserCallback) -> UserCallback:
             if event not in _RESERVED:
                 spec_for(fn, event, skip=1)  # an Ack parameter, validated payloads
             self.handlers.setdefault(event, []).append(fn)
@@ -159,7 +159,7 @@ class _Registry:
 
         return register if handler is None else register(handler)
 
-    def on_server_side_emit(self, event: str, handler: Handler | None = None) -> Any:
+    def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> Any:
         """Registers a handler of an event other servers send with ``server_side_emit``.
 
         The handler gets the event's arguments (no socket; it may be async). When the
@@ -169,7 +169,7 @@ class _Registry:
         Usable as a decorator.
         """
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: UserCallback) -> UserCallback:
             self.server_handlers.setdefault(event, []).append(fn)
             return fn
 
@@ -436,7 +436,7 @@ class Namespace(_Registry):
         if self._ready is None or not self._ready.done():
             await self._ensure_ready()
         recovery = self.server.recovery
-        session: Session | None = None
+        session: SavedSession | None = None
         if recovery is not None:
             pid = auth.get("pid")
             offset = auth.get("offset")

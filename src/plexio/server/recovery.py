@@ -3,7 +3,7 @@
 May import: plexio L0, plexio.socketio. When recovery is on, every broadcast EVENT
 without an ack id that is not volatile gets an offset string appended as its last
 argument and is kept (with its targeting) by the adapter for a while; a socket that
-loses its transport leaves a :class:`Session` behind, and a client that reconnects with
+loses its transport leaves a :class:`SavedSession` behind, and a client that reconnects with
 ``{pid, offset}`` in its CONNECT auth gets its id, rooms and data back plus the events
 it missed (the official JavaScript client does this natively).
 """
@@ -16,7 +16,7 @@ from typing import Any, Final
 from plexio.enums import DisconnectReason
 from plexio.socketio.packets import Packet
 
-__all__ = ["RECOVERABLE_REASONS", "RecoveryOptions", "Session"]
+__all__ = ["RECOVERABLE_REASONS", "RecoveryOptions", "SavedSession"]
 
 #: Disconnect reasons after which a socket's state is kept for recovery. A client or
 #: server that ended the namespace on purpose, or a server shutting down, gets none.
@@ -59,7 +59,7 @@ class RecoveryOptions:
 
 
 @dataclass(slots=True)
-class Session:
+class SavedSession:
     """What is kept of a socket whose transport dropped.
 
     Attributes:

@@ -37,12 +37,12 @@ from plexio.server.recovery import RecoveryOptions
 from plexio.server.socket import ServerSocket
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.parser import JsonParser, Parser
+from plexio.typing import UserCallback
 
 __all__ = ["Server"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[..., Any]
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -341,7 +341,7 @@ class Server:
         self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> Any:
         """Registers a handler on the main namespace ``/`` (see :meth:`Namespace.on`)."""
         if handler is None:
             return self.sockets.on(event)
@@ -407,7 +407,7 @@ class Server:
         """Disconnects every socket of ``/``."""
         self.sockets.disconnect_sockets(close)
 
-    def on_server_side_emit(self, event: str, handler: Handler | None = None) -> Any:
+    def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> Any:
         """Registers a handler of ``/`` for an event other servers send."""
         return self.sockets.on_server_side_emit(event, handler)
 

@@ -25,7 +25,7 @@ from plexio.server.broadcast import (
     check_event_name,
 )
 from plexio.server.connection import Connection
-from plexio.server.recovery import RECOVERABLE_REASONS, Session
+from plexio.server.recovery import RECOVERABLE_REASONS, SavedSession
 from plexio.server.signatures import (
     Ack,
     HandlerSpec,
@@ -35,6 +35,7 @@ from plexio.server.signatures import (
     validation_error,
 )
 from plexio.socketio.packets import Packet
+from plexio.typing import UserCallback
 
 __all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
@@ -44,7 +45,6 @@ _SPECIAL = special_handlers()
 AckCallback = Callable[..., Any]
 #: A per-packet middleware ``middleware(packet)`` (``packet`` = ``[event, *args]``).
 PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[Any]], object])
-Handler = Callable[..., Any]
 
 
 class SocketNamespace(Protocol):
@@ -61,7 +61,7 @@ class SocketNamespace(Protocol):
         ...
 
     @property
-    def handlers(self) -> dict[str, list[Handler]]:
+    def handlers(self) -> dict[str, list[UserCallback]]:
         """Namespace-level handlers by event."""
         ...
 
@@ -147,7 +147,7 @@ class ServerSocket(Listeners):
         self.recovered = False
         self.pid: str | None = None
         self._init_listeners()
-        self._packet_mw: list[Handler] = []
+        self._packet_mw: list[UserCallback] = []
         self._acks: dict[int, _Pending] = {}
         self._ended = False
 
@@ -442,7 +442,7 @@ class ServerSocket(Listeners):
 
     def _call_special(
         self,
-        handler: Handler,
+        handler: UserCallback,
         spec: HandlerSpec,
         event: str,
         params: list[Any],
@@ -543,7 +543,7 @@ class ServerSocket(Listeners):
                 pending.on_error(DisconnectedError("socket disconnected"))
         if self.pid is not None and reason in RECOVERABLE_REASONS:
             self.nsp.adapter.persist_session(
-                Session(self.id, self.pid, self.nsp.adapter.socket_rooms(self.id), self.data)
+                SavedSession(self.id, self.pid, self.nsp.adapter.socket_rooms(self.id), self.data)
             )
         self.nsp.adapter.del_all(self.id)
         self.nsp.remove_socket(self)

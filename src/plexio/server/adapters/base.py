@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from plexio.engineio.packets import Frame
 from plexio.server.fetched import FetchedSocket
-from plexio.server.recovery import RecoveryOptions, Session
+from plexio.server.recovery import RecoveryOptions, SavedSession
 from plexio.socketio.packets import Packet
 
 __all__ = [
@@ -160,7 +160,7 @@ class Adapter:
         #: connection state recovery settings; ``None`` = off (see :meth:`enable_recovery`)
         self.recovery: RecoveryOptions | None = None
         # pid -> (session, expiry on the monotonic clock); insertion order = age
-        self._sessions: dict[str, tuple[Session, float]] = {}
+        self._sessions: dict[str, tuple[SavedSession, float]] = {}
         # (offset, expiry, packet with its offset, targeting), oldest first
         self._packets: deque[tuple[str, float, Packet, BroadcastOptions]] = deque()
         self._offset_prefix = secrets.token_urlsafe(6)
@@ -281,7 +281,7 @@ class Adapter:
         while packets and packets[0][1] <= now:
             packets.popleft()
 
-    def persist_session(self, session: Session) -> None:
+    def persist_session(self, session: SavedSession) -> None:
         """Keeps the state of a socket whose transport dropped, for a while."""
         if self.recovery is None:
             return
@@ -293,11 +293,11 @@ class Adapter:
         while len(sessions) > self.recovery.max_sessions:
             del sessions[next(iter(sessions))]
 
-    async def restore_session(self, pid: str, offset: str) -> Session | None:
+    async def restore_session(self, pid: str, offset: str) -> SavedSession | None:
         """Takes back a kept session and the events it missed after ``offset``.
 
         Returns:
-            The session with :attr:`Session.missed_packets` filled, or ``None`` when
+            The session with :attr:`SavedSession.missed_packets` filled, or ``None`` when
             the pid is unknown or expired or the offset is no longer buffered (the
             session is then gone: the client connects afresh).
         """
