@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -79,6 +79,59 @@ DEFAULT_CHANNEL_NAME = "general"
 
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _CHANNEL_NAME_RE = re.compile(r"[\w-]+")
+
+
+# Statements of the frequent requests, built once (SQLAlchemy caches their compiled form).
+_MESSAGE_FOR_EDIT = (
+    select(
+        Message.author_id,
+        Message.channel_id,
+        Message.client_id,
+        Message.created_at,
+        Message.deleted_at,
+        Channel.community_id,
+        User.username,
+        ChannelMember.user_id.label("member"),
+    )
+    .join(Channel, Channel.id == Message.channel_id)
+    .join(User, User.id == Message.author_id)
+    .outerjoin(
+        ChannelMember,
+        (ChannelMember.channel_id == Message.channel_id)
+        & (ChannelMember.user_id == bindparam("uid")),
+    )
+    .where(Message.id == bindparam("mid"))
+)
+_EDIT_MESSAGE = (
+    update(Message)
+    .where(Message.id == bindparam("mid"))
+    .values(body=bindparam("body"), edited_at=bindparam("edited_at"))
+)
+_CHANNEL_FOR_JOIN = (
+    select(
+        Channel.id,
+        Channel.community_id,
+        Channel.name,
+        Channel.topic,
+        Channel.created_by,
+        Channel.created_at,
+        ChannelMember.user_id,
+    )
+    .outerjoin(
+        ChannelMember,
+        (ChannelMember.channel_id == Channel.id) & (ChannelMember.user_id == bindparam("uid")),
+    )
+    .where(Channel.id == bindparam("chid"))
+)
+_COMMUNITY_MEMBER_LOCKED = (
+    select(CommunityMember.user_id)
+    .where(
+        CommunityMember.community_id == bindparam("cid"),
+        CommunityMember.user_id == bindparam("uid"),
+    )
+    .with_for_update(read=True)
+)
+_ADD_CHANNEL_MEMBER = insert(ChannelMember)
 
 
 def utc_now() -> datetime:
@@ -784,7 +837,9 @@ class CommunityService:
         async with self._sessionmaker() as session:
             return await session.get(ChannelMember, (chid, uid)) is not None
 
-    async def join_channel(self, user_id: object, channel_id: object) -> ChannelRecord:
+    async def join_channel(
+        self, user_id: object, channel_id: object, *, community_id: object = None
+    ) -> ChannelRecord:
         """Join a channel of a community the user is a member of.
 
         Publishes :class:`ChannelMemberJoined`.
@@ -792,6 +847,8 @@ class CommunityService:
         Args:
             user_id: The user.
             channel_id: The channel.
+            community_id: The community the caller believes the channel is in (the gateway's
+                payload names it), or ``None``; a mismatch is :class:`InvalidInput`.
 
         Returns:
             The channel.
@@ -800,19 +857,36 @@ class CommunityService:
             InvalidInput: An id is not an integer.
             NotFound: No such channel.
             Forbidden: Not a member of the channel's community.
+            InvalidInput: The channel is not in ``community_id``.
             Conflict: Already a member of the channel.
         """
         uid = _id(user_id, "user")
         chid = _id(channel_id, "channel")
+        expected = None if community_id is None else _id(community_id, "community")
         try:
             async with self._sessionmaker() as session, session.begin():
-                channel = await _get(session, Channel, chid, "channel")
-                await self._require_member(session, channel.community_id, uid, lock=True)
-                if await session.get(ChannelMember, (chid, uid)) is not None:
+                connection = await session.connection()
+                row = (
+                    await connection.execute(_CHANNEL_FOR_JOIN, {"uid": uid, "chid": chid})
+                ).first()
+                if row is None:
+                    raise NotFound("unknown channel")
+                record = ChannelRecord(*row[:6])
+                # Share-locked until commit (PostgreSQL), so that a concurrent removal from
+                # the community, which write-locks it first, cannot miss this membership.
+                member = await connection.scalar(
+                    _COMMUNITY_MEMBER_LOCKED, {"cid": record.community_id, "uid": uid}
+                )
+                if member is None:
+                    raise Forbidden("not a member of this community")
+                if expected is not None and record.community_id != expected:
+                    raise InvalidInput("the channel is not in this community")
+                if row[6] is not None:
                     raise Conflict("already a member of this channel")
-                session.add(ChannelMember(channel_id=chid, user_id=uid, joined_at=self._clock()))
-                await session.flush()
-                record = _channel_record(channel)
+                await connection.execute(
+                    _ADD_CHANNEL_MEMBER,
+                    {"channel_id": chid, "user_id": uid, "joined_at": self._clock()},
+                )
         except IntegrityError:
             raise Conflict("already a member of this channel") from None
         await self._publish(ChannelMemberJoined(channel=record, user_id=uid))
@@ -942,15 +1016,30 @@ class CommunityService:
         mid = _id(message_id, "message")
         text = self._body(body)
         async with self._sessionmaker() as session, session.begin():
-            message, community_id, username = await _load_message(session, mid)
-            if message.author_id != uid:
+            connection = await session.connection()
+            row = (await connection.execute(_MESSAGE_FOR_EDIT, {"uid": uid, "mid": mid})).first()
+            if row is None or row.deleted_at is not None:
+                raise NotFound("unknown message")
+            if row.author_id != uid:
                 raise Forbidden("only the author can edit a message")
-            if await session.get(ChannelMember, (message.channel_id, uid)) is None:
+            if row.member is None:
                 raise Forbidden("not a member of this channel")
-            message.body = text
-            message.edited_at = self._clock()
-            await session.flush()
-            record = _message_record(message, community_id, username)
+            edited_at = self._clock()
+            await connection.execute(
+                _EDIT_MESSAGE, {"mid": mid, "body": text, "edited_at": edited_at}
+            )
+        record = MessageRecord(
+            id=mid,
+            channel_id=row.channel_id,
+            community_id=row.community_id,
+            author_id=uid,
+            author_username=row.username,
+            body=text,
+            client_id=row.client_id,
+            created_at=row.created_at,
+            edited_at=edited_at,
+            deleted=False,
+        )
         await self._publish(MessageEdited(record))
         return record
 

@@ -556,8 +556,9 @@ class Gateway:
         return chid
 
     async def _channel_join(self, socket: Any, payload: Payload) -> Any:
-        chid = await self._checked_channel(socket, payload)
-        return to_json(await self.service.join_channel(socket.data["user_id"], chid))
+        cid, chid, _room = self._channel_target(socket, payload)
+        channel = await self.service.join_channel(socket.data["user_id"], chid, community_id=cid)
+        return to_json(channel)
 
     async def _channel_leave(self, socket: Any, payload: Payload) -> Any:
         chid = await self._checked_channel(socket, payload)
