@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         The FastAPI app, with the REST API under ``/api`` and docs at ``/docs`` and
         ``/openapi.json``.
     """
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.pool_size)
     service = CommunityService(
         create_sessionmaker(engine),
         secret=settings.secret,
@@ -62,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
                 logger.info("demo data is in place")
             yield
         finally:
+            await service.close()
             await engine.dispose()
 
     app = FastAPI(

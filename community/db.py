@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, make_url
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +29,7 @@ __all__ = [
     "alembic_config",
     "create_engine",
     "create_sessionmaker",
+    "create_writer_engine",
     "downgrade",
     "migrate",
 ]
@@ -38,16 +40,31 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Seconds a SQLite writer waits for another writer's lock before failing.
 _SQLITE_BUSY_TIMEOUT = 30
 
+# Seconds a request waits for a pooled connection before failing.
+_POOL_TIMEOUT = 30
 
-def create_engine(database_url: str) -> AsyncEngine:
+
+DEFAULT_POOL_SIZE = 10
+"""PostgreSQL connections kept open by default (see ``Settings.pool_size``)."""
+
+
+def create_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
     """Create the async engine for a database URL.
 
     For SQLite the file's directory is created, foreign keys are switched on for every
-    connection (SQLite ignores them otherwise), and file databases use WAL journaling so that
-    readers do not block the writer.
+    connection (SQLite ignores them otherwise), and file databases use WAL journaling with
+    ``synchronous=NORMAL`` (a commit is durable once the WAL is checkpointed; a power loss
+    may lose the last commits, never corrupt the file). One connection serves every request
+    of the process: SQLite has one writer at a time anyway, and waiting for the pool is first
+    come, first served, where waiting for the file lock polls and lets later requests pass.
+
+    PostgreSQL gets a pool of ``pool_size`` connections without overflow (an overflow
+    connection is opened and closed again per request under load, losing its prepared
+    statements), and no pre-ping.
 
     Args:
         database_url: Database URL (normalized to its async driver).
+        pool_size: PostgreSQL connections.
 
     Returns:
         The engine; it connects lazily.
@@ -57,32 +74,68 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT})
-        wal = path is not None
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy, not the driver, open transactions (see _on_begin).
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(connection: Connection) -> None:
-            # A deferred transaction that reads and then writes fails at once with
-            # SQLITE_BUSY when another connection wrote meanwhile (the busy timeout does not
-            # apply to lock upgrades). Taking the write lock up front makes concurrent
-            # writers queue on the busy timeout instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+        # An in-memory database already lives on one static connection.
+        pool: dict[str, Any] = (
+            {}
+            if path is None
+            else {"pool_size": 1, "max_overflow": 0, "pool_timeout": _POOL_TIMEOUT}
+        )
+        engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT}, **pool)
+        _configure_sqlite(engine.sync_engine, wal=path is not None)
         return engine
     # No pre-ping: it costs a round trip per checkout, on the hot path. A connection that
     # the server dropped fails its statement once and is then discarded by the pool.
-    return create_async_engine(url)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=_POOL_TIMEOUT)
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, open transactions (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred transaction that reads and then writes fails at once with
+        # SQLITE_BUSY when another connection wrote meanwhile (the busy timeout does not
+        # apply to lock upgrades). Taking the write lock up front makes concurrent
+        # writers queue on the busy timeout instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_writer_engine(database_url: str) -> Engine | None:
+    """Create the synchronous engine of :class:`community.writer.Writer` for a SQLite file.
+
+    One connection (the standard library's ``sqlite3``), configured like
+    :func:`create_engine`'s, used by the writer's own thread only.
+
+    Args:
+        database_url: Database URL.
+
+    Returns:
+        The engine, or ``None`` for other databases (and in-memory SQLite), where the writer
+        uses the application's async engine.
+    """
+    url = normalize_database_url(database_url)
+    path = sqlite_path(url)
+    if not url.startswith("sqlite") or path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlalchemy.create_engine(
+        make_url(url).set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": _SQLITE_BUSY_TIMEOUT, "check_same_thread": False},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=_POOL_TIMEOUT,
+    )
+    _configure_sqlite(engine, wal=True)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,8 +8,10 @@ Every post's result is handed back only after that commit (a message is stored b
 is told so), in the order the posts arrived; batches are written one at a time, so no post
 waits behind a later one, and on SQLite the log is the only writer of messages.
 
-The statements are SQLAlchemy Core constructs built once at import time, so their compiled
-form comes from SQLAlchemy's statement cache; no ORM object is made.
+A batch is one work of the :class:`community.writer.Writer` (so it may share its transaction
+with other frequent writes). The statements are SQLAlchemy Core constructs built once at
+import time, so their compiled form comes from SQLAlchemy's statement cache; no ORM object is
+made.
 
 Membership: a caller that already knows the author is a member of the channel (the gateway
 knows it from the rooms the socket is in, which membership removals update at once) passes a
@@ -28,15 +30,17 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Final
 
 from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from community.errors import CommunityError, Conflict, Forbidden, NotFound
 from community.models import Channel, ChannelMember, Message, User
 from community.records import MessageRecord, PostedMessage
+from community.writer import Writer
 
 __all__ = ["DEFAULT_MAX_BATCH", "MessageLog", "Membership"]
 
@@ -106,31 +110,29 @@ class MessageLog:
     """Writes messages in group commits.
 
     Args:
-        sessionmaker: Factory of the service's sessions (the log uses their connection).
+        writer: The group-commit writer the batches run on.
         clock: Returns the current aware UTC time.
         max_batch: Most posts per transaction.
 
     Attributes:
-        transactions: Transactions committed so far (for tests and monitoring).
-        stored: Messages inserted so far.
+        batches: Batches written so far (for tests and monitoring).
     """
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        writer: Writer,
         clock: Callable[[], datetime],
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._sessionmaker = sessionmaker
+        self._db_writer = writer
         self._clock = clock
         self._max_batch = max_batch
         self._queue: list[_Post] = []
-        self._writer: asyncio.Task[None] | None = None
-        self.transactions = 0
-        self.stored = 0
+        self._flusher: asyncio.Task[None] | None = None
+        self.batches = 0
 
     async def post(
         self,
@@ -162,8 +164,8 @@ class MessageLog:
         loop = asyncio.get_running_loop()
         post = _Post(author_id, channel_id, body, client_id, membership, loop.create_future())
         self._queue.append(post)
-        if self._writer is None:
-            self._writer = loop.create_task(self._write_all())
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._write_all())
         return await asyncio.shield(post.future)
 
     async def _write_all(self) -> None:
@@ -191,7 +193,7 @@ class MessageLog:
                         post.future.set_exception(outcome)
                         post.future.exception()
         finally:
-            self._writer = None
+            self._flusher = None
 
     async def _write(self, batch: list[_Post]) -> None:
         try:
@@ -211,24 +213,27 @@ class MessageLog:
                         post.outcome = Conflict("the message could not be stored; try again")
 
     async def _transaction(self, batch: list[_Post], *, insert_new: bool = True) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            connection = await session.connection()
-            # A retry finds its message even if the author has left the channel since.
-            await self._find_stored(connection, batch)
-            await self._check_context(connection, batch)
-            if insert_new:
-                await self._insert(connection, batch)
-        self.transactions += 1
+        await self._db_writer.run(partial(self._store, batch, insert_new))
+        self.batches += 1
 
-    async def _check_context(self, connection: AsyncConnection, batch: list[_Post]) -> None:
+    def _store(self, batch: list[_Post], insert_new: bool, connection: Connection) -> None:
+        for post in batch:
+            post.outcome = post.context = post.twin_of = None
+        # A retry finds its message even if the author has left the channel since.
+        self._find_stored(connection, batch)
+        self._check_context(connection, batch)
+        if insert_new:
+            self._insert(connection, batch)
+
+    def _check_context(self, connection: Connection, batch: list[_Post]) -> None:
         for post in batch:
             if post.outcome is not None:
                 continue
             if post.membership is not None:
                 post.context = post.membership
                 continue
-            row = (
-                await connection.execute(_CONTEXT, {"uid": post.author_id, "chid": post.channel_id})
+            row = connection.execute(
+                _CONTEXT, {"uid": post.author_id, "chid": post.channel_id}
             ).first()
             if row is None:
                 post.outcome = NotFound("unknown channel")
@@ -237,7 +242,7 @@ class MessageLog:
             else:
                 post.context = Membership(community_id=row[0], username=row[2])
 
-    async def _find_stored(self, connection: AsyncConnection, batch: list[_Post]) -> None:
+    def _find_stored(self, connection: Connection, batch: list[_Post]) -> None:
         keyed = [p for p in batch if p.client_id is not None]
         if not keyed:
             return
@@ -249,7 +254,7 @@ class MessageLog:
                 post.twin_of = first[key]
             else:
                 first[key] = post
-        rows = await connection.execute(_FIND_KEYS, {"keys": list(first)})
+        rows = connection.execute(_FIND_KEYS, {"keys": list(first)})
         for row in rows:
             mid, author_id, client_id, channel_id, body, created_at, edited_at = row[:7]
             deleted_at, community_id, username = row[7:]
@@ -276,7 +281,7 @@ class MessageLog:
                 post.outcome = PostedMessage(message=record, created=False)
                 post.twin_of = None
 
-    async def _insert(self, connection: AsyncConnection, batch: list[_Post]) -> None:
+    def _insert(self, connection: Connection, batch: list[_Post]) -> None:
         new = [p for p in batch if p.outcome is None and p.twin_of is None]
         if new:
             now = self._clock()
@@ -290,7 +295,7 @@ class MessageLog:
                 }
                 for p in new
             ]
-            ids = [row[0] for row in await connection.execute(_INSERT, rows)]
+            ids = [row[0] for row in connection.execute(_INSERT, rows)]
             for post, mid in zip(new, ids, strict=True):
                 assert post.context is not None
                 record = MessageRecord(
@@ -306,7 +311,6 @@ class MessageLog:
                     deleted=False,
                 )
                 post.outcome = PostedMessage(message=record, created=True)
-            self.stored += len(new)
         for post in batch:
             twin = post.twin_of
             if twin is None or post.outcome is not None:

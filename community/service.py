@@ -15,12 +15,15 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from community.db import create_writer_engine
 from community.errors import (
     AuthenticationFailed,
     Conflict,
@@ -65,6 +68,7 @@ from community.records import (
 )
 from community.security import PasswordHashing, decode_token, encode_token
 from community.settings import Limits
+from community.writer import Writer
 
 __all__ = ["DEFAULT_CHANNEL_NAME", "MAX_ID", "USERNAME_PATTERN", "CommunityService", "utc_now"]
 
@@ -150,10 +154,13 @@ class CommunityService:
         events: Event registry; a new one when omitted.
         clock: Returns the current aware UTC time; injectable for tests.
         passwords: Password hashing; argon2id defaults when omitted.
+        writer: The group-commit writer of the frequent writes (messages, edits, channel
+            joins); one on the sessionmaker's engine when omitted. :meth:`close` closes it.
 
     Attributes:
         events: The registry on which committed changes are published.
         limits: The input size limits in force.
+        writer: The group-commit writer of the frequent writes.
         messages: The log that stores messages in group commits.
     """
 
@@ -167,6 +174,7 @@ class CommunityService:
         events: EventBus | None = None,
         clock: Callable[[], datetime] = utc_now,
         passwords: PasswordHashing | None = None,
+        writer: Writer | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._secret = secret
@@ -175,7 +183,18 @@ class CommunityService:
         self.events = events if events is not None else EventBus()
         self._clock = clock
         self._passwords = passwords if passwords is not None else PasswordHashing()
-        self.messages = MessageLog(sessionmaker, clock)
+        if writer is None:
+            engine = sessionmaker.kw.get("bind")
+            if not isinstance(engine, AsyncEngine):
+                raise TypeError("the sessionmaker must be bound to an AsyncEngine")
+            url = engine.url.render_as_string(hide_password=False)
+            writer = Writer(engine, create_writer_engine(url))
+        self.writer = writer
+        self.messages = MessageLog(writer, clock)
+
+    async def close(self) -> None:
+        """Finish the queued writes and release the writer's connection and thread."""
+        await self.writer.close()
 
     # ------------------------------------------------------------------ users and tokens
 
@@ -864,32 +883,33 @@ class CommunityService:
         chid = _id(channel_id, "channel")
         expected = None if community_id is None else _id(community_id, "community")
         try:
-            async with self._sessionmaker() as session, session.begin():
-                connection = await session.connection()
-                row = (
-                    await connection.execute(_CHANNEL_FOR_JOIN, {"uid": uid, "chid": chid})
-                ).first()
-                if row is None:
-                    raise NotFound("unknown channel")
-                record = ChannelRecord(*row[:6])
-                # Share-locked until commit (PostgreSQL), so that a concurrent removal from
-                # the community, which write-locks it first, cannot miss this membership.
-                member = await connection.scalar(
-                    _COMMUNITY_MEMBER_LOCKED, {"cid": record.community_id, "uid": uid}
-                )
-                if member is None:
-                    raise Forbidden("not a member of this community")
-                if expected is not None and record.community_id != expected:
-                    raise InvalidInput("the channel is not in this community")
-                if row[6] is not None:
-                    raise Conflict("already a member of this channel")
-                await connection.execute(
-                    _ADD_CHANNEL_MEMBER,
-                    {"channel_id": chid, "user_id": uid, "joined_at": self._clock()},
-                )
+            record = await self.writer.run(partial(self._join_channel, uid, chid, expected))
         except IntegrityError:
             raise Conflict("already a member of this channel") from None
         await self._publish(ChannelMemberJoined(channel=record, user_id=uid))
+        return record
+
+    def _join_channel(
+        self, uid: int, chid: int, expected: int | None, connection: Connection
+    ) -> ChannelRecord:
+        row = connection.execute(_CHANNEL_FOR_JOIN, {"uid": uid, "chid": chid}).first()
+        if row is None:
+            raise NotFound("unknown channel")
+        record = ChannelRecord(*row[:6])
+        # Share-locked until commit (PostgreSQL), so that a concurrent removal from the
+        # community, which write-locks it first, cannot miss this membership.
+        member = connection.scalar(
+            _COMMUNITY_MEMBER_LOCKED, {"cid": record.community_id, "uid": uid}
+        )
+        if member is None:
+            raise Forbidden("not a member of this community")
+        if expected is not None and record.community_id != expected:
+            raise InvalidInput("the channel is not in this community")
+        if row[6] is not None:
+            raise Conflict("already a member of this channel")
+        connection.execute(
+            _ADD_CHANNEL_MEMBER, {"channel_id": chid, "user_id": uid, "joined_at": self._clock()}
+        )
         return record
 
     async def leave_channel(self, user_id: object, channel_id: object) -> ChannelRecord:
@@ -1015,20 +1035,21 @@ class CommunityService:
         uid = _id(user_id, "user")
         mid = _id(message_id, "message")
         text = self._body(body)
-        async with self._sessionmaker() as session, session.begin():
-            connection = await session.connection()
-            row = (await connection.execute(_MESSAGE_FOR_EDIT, {"uid": uid, "mid": mid})).first()
-            if row is None or row.deleted_at is not None:
-                raise NotFound("unknown message")
-            if row.author_id != uid:
-                raise Forbidden("only the author can edit a message")
-            if row.member is None:
-                raise Forbidden("not a member of this channel")
-            edited_at = self._clock()
-            await connection.execute(
-                _EDIT_MESSAGE, {"mid": mid, "body": text, "edited_at": edited_at}
-            )
-        record = MessageRecord(
+        record = await self.writer.run(partial(self._edit, uid, mid, text))
+        await self._publish(MessageEdited(record))
+        return record
+
+    def _edit(self, uid: int, mid: int, text: str, connection: Connection) -> MessageRecord:
+        row = connection.execute(_MESSAGE_FOR_EDIT, {"uid": uid, "mid": mid}).first()
+        if row is None or row.deleted_at is not None:
+            raise NotFound("unknown message")
+        if row.author_id != uid:
+            raise Forbidden("only the author can edit a message")
+        if row.member is None:
+            raise Forbidden("not a member of this channel")
+        edited_at = self._clock()
+        connection.execute(_EDIT_MESSAGE, {"mid": mid, "body": text, "edited_at": edited_at})
+        return MessageRecord(
             id=mid,
             channel_id=row.channel_id,
             community_id=row.community_id,
@@ -1040,8 +1061,6 @@ class CommunityService:
             edited_at=edited_at,
             deleted=False,
         )
-        await self._publish(MessageEdited(record))
-        return record
 
     async def delete_message(self, user_id: object, message_id: object) -> MessageRecord:
         """Delete one's own message: its body is erased and it leaves the history.

@@ -115,6 +115,9 @@ class Settings:
         seed_demo: Insert the demo users, communities and channels on start-up (idempotent).
         limits: Input size limits.
         password_cost: argon2id cost of password hashing.
+        pool_size: PostgreSQL connections the process keeps open (no overflow: requests beyond
+            them wait, in order, for one to be free). SQLite always uses one connection: one
+            writer, whose waiters are served in order instead of polling the file lock.
     """
 
     database_url: str
@@ -123,6 +126,7 @@ class Settings:
     seed_demo: bool = False
     limits: Limits = field(default_factory=Limits)
     password_cost: PasswordCost = field(default_factory=PasswordCost)
+    pool_size: int = 10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", normalize_database_url(self.database_url))
@@ -130,6 +134,10 @@ class Settings:
             raise ValueError(f"Settings.secret must be at least {MIN_SECRET_BYTES} bytes long")
         if self.token_ttl < timedelta(seconds=1):
             raise ValueError("Settings.token_ttl must be at least one second")
+        if isinstance(self.pool_size, bool) or not isinstance(self.pool_size, int):
+            raise ValueError("Settings.pool_size must be an integer")
+        if self.pool_size < 1:
+            raise ValueError("Settings.pool_size must be at least 1")
 
     @classmethod
     def from_env(

@@ -43,14 +43,14 @@ async def _stored(settings: Settings) -> int:
 
 async def test_messages_posted_together_share_one_transaction(service: CommunityService) -> None:
     alice, bob, channel = await _lounge(service)
-    before = service.messages.transactions
+    before = service.writer.transactions
     results = await asyncio.gather(
         *(
             service.create_message((alice, bob)[i % 2].id, channel.id, f"m{i}", f"k{i}")
             for i in range(12)
         )
     )
-    assert service.messages.transactions == before + 1
+    assert service.writer.transactions == before + 1
     assert all(r.created for r in results)
     ids = [r.message.id for r in results]
     # Stored in the order they were posted; ids still grow with time.
@@ -75,26 +75,16 @@ async def test_each_result_comes_after_its_commit(service: CommunityService) -> 
     assert len(seen) == 6
 
 
-async def test_batches_respect_the_size_limit(settings: Settings, app: object) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        sessionmaker = create_sessionmaker(engine)
-        service = CommunityService(
-            sessionmaker, secret=settings.secret, token_ttl=settings.token_ttl
-        )
-        service.messages = MessageLog(sessionmaker, utc_now, max_batch=2)
-        alice = await service.sign_up("alice", PASSWORD)
-        await service.create_community(alice.id, "Lounge")
-        channel = (await service.list_user_channels(alice.id))[0]
-        results = await asyncio.gather(
-            *(service.create_message(alice.id, channel.id, f"m{i}") for i in range(5))
-        )
-        assert service.messages.transactions == 3
-        assert [r.message.body for r in results] == [f"m{i}" for i in range(5)]
-    finally:
-        await engine.dispose()
+async def test_batches_respect_the_size_limit(service: CommunityService) -> None:
+    alice, _bob, channel = await _lounge(service)
+    small = MessageLog(service.writer, utc_now, max_batch=2)
+    results = await asyncio.gather(
+        *(small.post(alice.id, channel.id, f"m{i}", None) for i in range(5))
+    )
+    assert small.batches == 3
+    assert [r.message.body for r in results] == [f"m{i}" for i in range(5)]
     with pytest.raises(ValueError):
-        MessageLog(sessionmaker, utc_now, max_batch=0)
+        MessageLog(service.writer, utc_now, max_batch=0)
 
 
 async def test_concurrent_duplicates_in_one_batch_store_one_row(
@@ -170,10 +160,10 @@ async def test_concurrent_duplicates_from_two_processes_store_one_row(
     """Two services on one database (two gateway processes): the unique index decides."""
     alice, _bob, channel = await _lounge(service)
     engine = create_engine(settings.database_url)
+    other = CommunityService(
+        create_sessionmaker(engine), secret=settings.secret, token_ttl=settings.token_ttl
+    )
     try:
-        other = CommunityService(
-            create_sessionmaker(engine), secret=settings.secret, token_ttl=settings.token_ttl
-        )
         for round_ in range(5):
             key = f"twice-{round_}"
             results = await asyncio.gather(
@@ -186,4 +176,5 @@ async def test_concurrent_duplicates_from_two_processes_store_one_row(
             assert results[2].created
         assert await _stored(settings) == 10
     finally:
+        await other.close()
         await engine.dispose()

@@ -105,3 +105,9 @@ def test_settings_and_limits_validation() -> None:
         PasswordCost(time_cost=0)
     with pytest.raises(ValueError):
         PasswordCost(memory_kib=8, parallelism=4)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "10"])
+def test_pool_size_must_be_a_positive_integer(bad: object) -> None:
+    with pytest.raises(ValueError, match="pool_size"):
+        Settings(database_url="sqlite:///x.sqlite3", secret="s" * 40, pool_size=bad)  # type: ignore[arg-type]
