@@ -201,11 +201,19 @@ class AckTimeoutError(PlexioError):
 
     Attributes:
         responses: for a broadcast with acks, the replies that did arrive.
+        silent: for a broadcast with acks across a cluster, the ids of the servers known
+            to be up that did not report how many sockets they reached.
     """
 
-    def __init__(self, message: str = "operation has timed out", responses: Any = None) -> None:
+    def __init__(
+        self,
+        message: str = "operation has timed out",
+        responses: Any = None,
+        silent: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.responses = responses
+        self.silent = silent if silent is not None else []
 
 
 class ClusterError(PlexioError):

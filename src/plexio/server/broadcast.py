@@ -160,12 +160,20 @@ class BroadcastOperator:
                 await done
         except TimeoutError:
             message = "operation has timed out"
+            silent: list[str] = []
             if servers > 1:
                 message += (
                     f" ({len(counts)} of {servers} servers reported,"
                     f" {len(responses)} of {sum(counts)} acks)"
                 )
-            raise AckTimeoutError(message, responses=list(responses)) from None
+                if len(counts) < servers:
+                    silent = self._adapter.silent_servers(on_ack)
+                    message += (
+                        f"; servers heard from that did not report: {', '.join(silent)}"
+                        if silent
+                        else "; the servers that did not report cannot be named"
+                    )
+            raise AckTimeoutError(message, responses=list(responses), silent=silent) from None
         finally:
             # Sockets that never answered would keep expecting this ack until they
             # disconnect: forget it.

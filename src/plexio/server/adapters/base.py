@@ -402,6 +402,12 @@ class Adapter:
             self._ack_rounds[ack] = (ack_id, reached)
         return len(reached)
 
+    def silent_servers(self, ack: AckCallback) -> list[str]:
+        """For a broadcast with acks still waiting (``ack`` as given to
+        :meth:`broadcast_with_ack`): the ids of the other servers known to be up that
+        have not reported how many sockets they reached (none on one server)."""
+        return []
+
     def forget_acks(self, ack: AckCallback) -> None:
         """The broadcaster stopped waiting (all answered, timed out, or cancelled):
         local sockets that did not answer stop expecting the ack."""

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 import plexio
 from plexio.client import ClientSocket, ManagerCache
 from plexio.exceptions import AckTimeoutError, ClusterError, ClusterTimeoutError
 from plexio.server.adapters.redis import Kind, RedisAdapter, create_adapter
-from plexio.server.adapters.redis.wire import unpack
+from plexio.server.adapters.redis.wire import pack, unpack
 from plexio.server.adapters.remote import RemoteSocket
 from tests.helpers.redis import RedisProcess, running_redis, watch
 from tests.helpers.waiting import eventually
@@ -177,6 +178,34 @@ async def test_broadcast_with_acks_gathers_every_server(start_node: Start) -> No
         await a.server.timeout(0.5).emit_with_ack("slow")
     assert err.value.responses == ["fast"]
     assert "2 of 2 servers reported" in str(err.value)
+
+
+async def test_broadcast_with_acks_timeout_names_the_servers_that_did_not_report(
+    start_node: Start, redis_server: RedisProcess
+) -> None:
+    a, b = await start_node("a"), await start_node("b")
+    a.client.socket.on("q", lambda: "a")
+    b.client.socket.on("q", lambda: "b")
+    # A third member of the cluster: it counts in PUBSUB NUMSUB (subscribed to the
+    # request channel) and has been heard from (one broadcast), but never reports.
+    zombie = aioredis.Redis.from_url(redis_server.url)
+    pubsub = zombie.pubsub()
+    await pubsub.subscribe("socket.io-request#/#")
+    try:
+        await zombie.publish(
+            "socket.io#/#",
+            pack(["zombie", {"type": 2, "data": ["x"], "nsp": "/"}, {"rooms": ["nobody-here"]}]),
+        )
+        await eventually(lambda: "zombie" in a.adapter().peers.known())
+        with pytest.raises(AckTimeoutError) as err:
+            await a.server.timeout(0.5).emit_with_ack("q")
+        assert sorted(err.value.responses) == ["a", "b"]  # b reported and answered
+        assert err.value.silent == ["zombie"]
+        assert "2 of 3 servers reported" in str(err.value)
+        assert "servers heard from that did not report: zombie" in str(err.value)
+    finally:
+        await pubsub.aclose()
+        await zombie.aclose()
 
 
 async def test_fetch_sockets_and_remote_socket_actions(start_node: Start) -> None:

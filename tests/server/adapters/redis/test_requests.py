@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from plexio.exceptions import ClusterTimeoutError
-from plexio.server.adapters.redis.requests import Gather, Peers
+from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 
 
 async def test_gather_completes_when_every_server_answered() -> None:
@@ -65,3 +65,18 @@ async def test_gather_is_usable_from_another_task() -> None:
     gather = Gather("x", 1, 5.0, set)
     asyncio.get_running_loop().call_soon(gather.add, "a", ["v"])
     assert await gather.wait() == ["v"]
+
+
+async def test_ack_request_names_the_servers_that_did_not_report() -> None:
+    counts: list[int] = []
+    timer = asyncio.get_running_loop().call_later(60, lambda: None)
+    request = AckRequest(counts.append, lambda args: None, timer)
+    request.report("b", 2)
+    request.report("b", 2)  # a repeated report counts once
+    assert counts == [2]
+    assert request.silent({"b", "c", "d"}) == ["c", "d"]
+    # a report without its sender's id (Node's classic adapter): nobody can be named
+    request.report(None, 0)
+    assert counts == [2, 0]
+    assert request.silent({"b", "c", "d"}) == []
+    timer.cancel()

@@ -26,7 +26,7 @@ from typing import Any
 from plexio.exceptions import LocalProtocolError
 from plexio.server.adapters.base import Adapter, AdapterFactory, SocketEmitter
 from plexio.server.adapters.redis.link import Kind, RedisLink
-from plexio.server.adapters.redis.requests import Gather, Peers
+from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import (
     EMITTER_UID,
     RequestType,
@@ -75,15 +75,6 @@ class RedisAdapterOptions:
             raise ValueError("requests_timeout must be > 0")
 
 
-class _AckRequest:
-    __slots__ = ("client_count", "ack", "timer")
-
-    def __init__(self, client_count: Any, ack: Any, timer: asyncio.TimerHandle) -> None:
-        self.client_count = client_count
-        self.ack = ack
-        self.timer = timer
-
-
 class RedisAdapter(Adapter):
     """One namespace's room index plus its cluster half over classic Redis pub/sub.
 
@@ -105,7 +96,7 @@ class RedisAdapter(Adapter):
         self.specific_response_channel = f"{self.response_channel}{self.uid}#"
         self.peers = Peers()
         self._requests: dict[str, tuple[RequestType, Gather]] = {}
-        self._ack_requests: dict[str, _AckRequest] = {}
+        self._ack_requests: dict[str, AckRequest] = {}
         self._started = False
         self._init_task: asyncio.Task[None] | None = None
         self._early_logged = False
@@ -227,10 +218,18 @@ class RedisAdapter(Adapter):
         timer = asyncio.get_running_loop().call_later(
             timeout + _ACK_GRACE, self._ack_requests.pop, request_id, None
         )
-        self._ack_requests[request_id] = _AckRequest(client_count, ack, timer)
+        self._ack_requests[request_id] = AckRequest(client_count, ack, timer)
         self.link.publish(self.request_channel, payload, Kind.REQUEST)
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
         return max(servers, 1)
+
+    def silent_servers(self, ack: Any) -> list[str]:
+        """The servers heard from that have not reported for the broadcast with acks
+        whose callback is ``ack`` (empty once it is over)."""
+        for request in self._ack_requests.values():
+            if request.ack is ack:
+                return request.silent(self.peers.known())
+        return []
 
     async def fetch_sockets(self, opts: BroadcastOptions) -> list[FetchedSocket]:
         """Local sockets plus :class:`RemoteSocket` s from every other server.
@@ -490,6 +489,8 @@ class RedisAdapter(Adapter):
             "type": int(RequestType.BROADCAST_CLIENT_COUNT),
             "requestId": request_id,
             "clientCount": count,
+            # ours, as in _reply: Node ignores it; it names who reported
+            "uid": self.uid,
         }
         self._respond(request, to_json(body))
         if count:
@@ -514,7 +515,7 @@ class RedisAdapter(Adapter):
             if kind == RequestType.BROADCAST_CLIENT_COUNT:
                 count = response.get("clientCount")
                 if isinstance(count, int) and not isinstance(count, bool):
-                    ack_request.client_count(count)
+                    ack_request.report(uid, count)
             elif kind == RequestType.BROADCAST_ACK:
                 ack_request.ack([response.get("packet")])
             return

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from plexio.exceptions import ClusterTimeoutError
+from plexio.server.adapters.base import AckCallback
 
-__all__ = ["Gather", "Peers"]
+__all__ = ["AckRequest", "Gather", "Peers"]
 
 _PEERS_KEPT: Final = 1024
 _PEER_TTL: Final = 600.0
@@ -107,3 +108,41 @@ class Gather:
                 responses=list(self.replies),
             ) from None
         return self.replies
+
+
+class AckRequest:
+    """One broadcast with acks this server sent: where the other servers' reports go.
+
+    Args:
+        client_count: called with each server's count of sockets reached.
+        ack: called with each client's ack arguments.
+        timer: drops the request once its acks can no longer matter.
+    """
+
+    __slots__ = ("client_count", "ack", "timer", "reported", "unnamed")
+
+    def __init__(
+        self, client_count: Callable[[int], None], ack: AckCallback, timer: asyncio.TimerHandle
+    ) -> None:
+        self.client_count = client_count
+        self.ack = ack
+        self.timer = timer
+        self.reported: set[str] = set()
+        self.unnamed = 0  # reports that did not say who sent them (Node's classic adapter)
+
+    def report(self, uid: str | None, count: int) -> None:
+        """A server reported how many of its sockets the broadcast reached."""
+        if uid is None:
+            self.unnamed += 1
+        elif uid in self.reported:
+            return
+        else:
+            self.reported.add(uid)
+        self.client_count(count)
+
+    def silent(self, known: set[str]) -> list[str]:
+        """The servers of ``known`` that did not report; empty when that cannot be told
+        (a report came without the id of its sender)."""
+        if self.unnamed:
+            return []
+        return sorted(known - self.reported)

@@ -28,7 +28,7 @@ from typing import Any
 from plexio.exceptions import LocalProtocolError
 from plexio.server.adapters.base import Adapter, SocketEmitter
 from plexio.server.adapters.redis.link import Kind, ShardedRedisLink
-from plexio.server.adapters.redis.requests import Gather, Peers
+from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import (
     EMITTER_UID,
     MessageType,
@@ -98,15 +98,6 @@ class ShardedRedisAdapterOptions:
             raise ValueError("requests_timeout must be > 0")
 
 
-class _AckRequest:
-    __slots__ = ("client_count", "ack", "timer")
-
-    def __init__(self, client_count: Any, ack: Any, timer: asyncio.TimerHandle) -> None:
-        self.client_count = client_count
-        self.ack = ack
-        self.timer = timer
-
-
 def _encode(message: dict[str, Any]) -> bytes:
     if message["type"] in _MAY_CARRY_BINARY and has_binary(message.get("data")):
         return pack(message)
@@ -133,7 +124,7 @@ class ShardedRedisAdapter(Adapter):
         self.response_channel = f"{self.channel}{self.uid}#"
         self.peers = Peers()
         self._requests: dict[str, Gather] = {}
-        self._ack_requests: dict[str, _AckRequest] = {}
+        self._ack_requests: dict[str, AckRequest] = {}
         self._started = False
         self._init_task: asyncio.Task[None] | None = None
         self._early_logged = False
@@ -268,7 +259,7 @@ class ShardedRedisAdapter(Adapter):
         timer = asyncio.get_running_loop().call_later(
             timeout + _ACK_GRACE, self._ack_requests.pop, request_id, None
         )
-        self._ack_requests[request_id] = _AckRequest(client_count, ack, timer)
+        self._ack_requests[request_id] = AckRequest(client_count, ack, timer)
         data = packet.data
         assert isinstance(data, list)
         self._publish(
@@ -282,6 +273,14 @@ class ShardedRedisAdapter(Adapter):
         )
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
         return max(servers, 1)
+
+    def silent_servers(self, ack: Any) -> list[str]:
+        """The servers heard from that have not reported for the broadcast with acks
+        whose callback is ``ack`` (empty once it is over)."""
+        for request in self._ack_requests.values():
+            if request.ack is ack:
+                return request.silent(self.peers.known())
+        return []
 
     def _operation(self, kind: MessageType, opts: BroadcastOptions, extra: dict[str, Any]) -> None:
         if not opts.flags.local and self._cluster_ready(kind.name.lower()):
@@ -483,7 +482,7 @@ class ShardedRedisAdapter(Adapter):
             if kind == MessageType.BROADCAST_CLIENT_COUNT:
                 count = data.get("clientCount")
                 if isinstance(count, int) and not isinstance(count, bool):
-                    ack_request.client_count(count)
+                    ack_request.report(uid, count)
             elif kind == MessageType.BROADCAST_ACK:
                 ack_request.ack([data.get("packet")])
             return
