@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -50,7 +50,7 @@ from plexio.socketio.events import (
     NamespaceClosed,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import UserCallback
+from plexio.typing import HandlerT, UserCallback
 
 __all__ = ["Auth", "ClientSocket", "SocketHost"]
 
@@ -96,6 +96,16 @@ class SocketHost(Protocol):
     @property
     def closed(self) -> bool:
         """Whether the manager was closed."""
+        ...
+
+    @overload
+    def on(self, event: str) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, handler: HandlerT) -> HandlerT: ...
+
+    def on(self, event: str, handler: UserCallback | None = None) -> Any:
+        """Registers a manager event handler (``reconnect``, ``close``, ...)."""
         ...
 
     def write(self, messages: list[str | bytes]) -> None:

@@ -40,3 +40,10 @@ async def admin() -> None:
     for found in await sio.fetch_sockets():
         found_id: int = found.id  # error
         print(found_id)
+
+
+async def client_typos() -> None:
+    from plexio.client import Manager, connect
+
+    Manager("http://127.0.0.1:8000", reconection_delay=1)  # error
+    await connect("http://127.0.0.1:8000", wait_timeout=1)  # error

@@ -76,4 +76,27 @@ async def client() -> None:
 
     said("a", "b")
     await sock.emit_with_ack("say", "hello")
+
+    @sock.io.on("reconnect")
+    def back(attempts: int) -> None:
+        print("back after", attempts)
+
+    back(1)
     await sock.disconnect()
+
+
+async def client_options() -> None:
+    from plexio.client import Manager
+
+    async with Manager(
+        "http://127.0.0.1:8000", transports=["websocket"], reconnection_delay=0.5
+    ) as io:
+        sock = io.socket("/", retries=3, ack_timeout=2.0)
+        try:
+            await sock.connect(timeout=5)
+        except plexio.ClientConnectionError as exc:
+            reason: plexio.ConnectionFailure | None = exc.reason
+            status: int | None = exc.status
+            print(reason, status, exc.__cause__)
+        recovered: bool = sock.recovered
+        print(recovered)
