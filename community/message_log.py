@@ -33,7 +33,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Final
 
-from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +64,12 @@ _FIND_KEYS = (
     )
     .join(Channel, Channel.id == Message.channel_id)
     .join(User, User.id == Message.author_id)
-    .where(tuple_(Message.author_id, Message.client_id).in_(bindparam("keys", expanding=True)))
+    .where(
+        # Two plain IN lists (a superset of the pairs, filtered in Python): SQLite does not
+        # use the (author_id, client_id) index for a row-value IN and would scan the table.
+        Message.author_id.in_(bindparam("authors", expanding=True)),
+        Message.client_id.in_(bindparam("keys", expanding=True)),
+    )
 )
 
 _CONTEXT = (
@@ -254,8 +259,13 @@ class MessageLog:
                 post.twin_of = first[key]
             else:
                 first[key] = post
-        rows = connection.execute(_FIND_KEYS, {"keys": list(first)})
+        rows = connection.execute(
+            _FIND_KEYS,
+            {"authors": sorted({a for a, _ in first}), "keys": sorted({k for _, k in first})},
+        )
         for row in rows:
+            if (row[1], row[2]) not in first:
+                continue
             mid, author_id, client_id, channel_id, body, created_at, edited_at = row[:7]
             deleted_at, community_id, username = row[7:]
             for post in keyed:
