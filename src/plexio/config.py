@@ -72,6 +72,15 @@ class EngineOptions:
             (native listener; under ASGI the server's own setting applies).
         max_pending_connections: most connections that have not sent a first request
             yet; one more closes the oldest of them (native listener).
+        http_compression: compress polling responses with gzip or deflate, as the
+            client's ``Accept-Encoding`` allows (Node's ``httpCompression``; on).
+        http_compression_threshold: smallest response body compressed, in bytes.
+        per_message_deflate: offer WebSocket permessage-deflate (Node's
+            ``perMessageDeflate``; off). The native listener compresses each message
+            on its own (``server_no_context_takeover``), so a broadcast is still
+            compressed once for all its recipients; under ASGI the server decides
+            (``plexio.run(server="uvicorn")`` passes this setting on).
+        per_message_deflate_threshold: smallest WebSocket message compressed, in bytes.
     """
 
     ping_interval: float = 25.0
@@ -88,6 +97,10 @@ class EngineOptions:
     cookie: str | None = None
     handshake_timeout: float = 10.0
     max_pending_connections: int = 1024
+    http_compression: bool = True
+    http_compression_threshold: int = 1024
+    per_message_deflate: bool = False
+    per_message_deflate_threshold: int = 1024
 
     def __post_init__(self) -> None:
         if self.ping_interval <= 0 or self.ping_timeout <= 0:
@@ -104,3 +117,5 @@ class EngineOptions:
             raise ValueError("handshake_timeout must be > 0")
         if self.max_pending_connections < 1:
             raise ValueError("max_pending_connections must be >= 1")
+        if self.http_compression_threshold < 0 or self.per_message_deflate_threshold < 0:
+            raise ValueError("compression thresholds must be >= 0")

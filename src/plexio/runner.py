@@ -174,6 +174,9 @@ def _run_uvicorn(
         "http": "auto" if http == "auto" else http,
         # uvicorn's "websockets" implementation is deprecated; its sans-I/O one is not
         "ws": "websockets-sansio",
+        # WebSocket compression as the server's options say (off by default, as
+        # Node's perMessageDeflate; uvicorn's own default is on)
+        "ws_per_message_deflate": app.engine.options.per_message_deflate,
         "backlog": backlog,
         "ssl_certfile": certfile,
         "ssl_keyfile": keyfile,

@@ -23,13 +23,19 @@ import logging
 import socket
 import ssl as ssl_module
 import struct
+import zlib
 from collections.abc import Callable
 from typing import Any, Literal, cast
 from urllib.parse import parse_qsl
 
-from websockets.exceptions import PayloadTooBig
+from websockets.exceptions import InvalidHeader, NegotiationError, PayloadTooBig
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
+from websockets.headers import build_extension, parse_extension
 from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import Side, State
 
@@ -105,6 +111,55 @@ class _FrameCache:
         return data
 
 
+class _DeflateFrameCache:
+    """Wire bytes of data frames for connections that negotiated permessage-deflate.
+
+    The server compresses each message on its own (``server_no_context_takeover``), so
+    the compressed bytes of a frame are the same for every recipient with the same
+    window size and are computed once per broadcast, as plain frames are. Frames under
+    the threshold, and frames sent with ``compress(False)`` (marked by their type),
+    are written uncompressed.
+    """
+
+    __slots__ = ("frame", "data", "_wbits", "_threshold", "_plain")
+
+    def __init__(self, window_bits: int, threshold: int, plain: _FrameCache) -> None:
+        self.frame: str | bytes | None = None
+        self.data = b""
+        self._wbits = -window_bits
+        self._threshold = threshold
+        self._plain = plain
+
+    def encode(self, frame: str | bytes) -> bytes:
+        if frame is self.frame:
+            return self.data
+        kind = type(frame)
+        if kind is str:
+            payload = frame.encode()  # type: ignore[union-attr]
+            first = 0xC1  # FIN, RSV1 (compressed), text
+        elif kind is bytes:
+            payload = frame
+            first = 0xC2
+        else:
+            return self._plain.encode(frame)  # sent with compress(False)
+        if len(payload) < self._threshold:
+            return self._plain.encode(frame)
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, self._wbits)
+        body = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if body.endswith(b"\x00\x00\xff\xff"):
+            body = body[:-4]  # RFC 7692 section 7.2.1
+        size = len(body)
+        if size < 126:
+            data = bytes((first, size)) + body
+        elif size < 65536:
+            data = struct.pack("!BBH", first, 126, size) + body
+        else:
+            data = struct.pack("!BBQ", first, 127, size) + body
+        self.frame = frame
+        self.data = data
+        return data
+
+
 class NativeWebSocket:
     """An accepted WebSocket on an asyncio transport; a :class:`FrameSink`."""
 
@@ -122,11 +177,20 @@ class NativeWebSocket:
     )
 
     def __init__(
-        self, conn: HttpConnection, max_size: int, cache: _FrameCache, close_timeout: float
+        self,
+        conn: HttpConnection,
+        max_size: int,
+        cache: _FrameCache | _DeflateFrameCache,
+        close_timeout: float,
+        deflate: PerMessageDeflate | None = None,
     ) -> None:
         self.on_drain: Callable[[], None] | None = None
         self._conn = conn
         self._proto = WsProtocol(Side.SERVER, state=State.OPEN, max_size=max_size)
+        if deflate is not None:
+            # compressed frames from the client take the parser's path, which inflates
+            # them (bounded by max_size)
+            self._proto.extensions = [deflate]
         self._cache = cache
         self._fragments: list[bytes] | None = None
         self._fragment_text = False
@@ -603,15 +667,30 @@ class HttpConnection(asyncio.Protocol):
                 target.session.abort_upgrade()
             return
         accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
+        options = engine.options
+        deflate: PerMessageDeflate | None = None
+        extension_header = ""
+        offer = self._headers.get("sec-websocket-extensions")
+        if options.per_message_deflate and offer:
+            deflate, response = _negotiate_deflate(offer)
+            if deflate is not None:
+                extension_header = f"Sec-WebSocket-Extensions: {response}\r\n"
         transport.write(
             (
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+                f"{extension_header}\r\n"
             ).encode()
         )
-        options = engine.options
+        cache: _FrameCache | _DeflateFrameCache = self._listener.cache
+        if deflate is not None:
+            cache = self._listener.deflate_cache(deflate.local_max_window_bits)
         ws = NativeWebSocket(
-            self, options.limits.max_http_buffer_size, self._listener.cache, options.close_timeout
+            self,
+            options.limits.max_http_buffer_size,
+            cache,
+            options.close_timeout,
+            deflate,
         )
         self._ws = ws
         if target is WebSocketVerdict.DUPLICATE:
@@ -654,6 +733,7 @@ class _Listener:
         self._bare = self.path.rstrip("/")
         self.connections: set[HttpConnection] = set()
         self.cache = _FrameCache()
+        self._deflate_caches: dict[int, _DeflateFrameCache] = {}
         options = engine.options
         self._timeout = options.handshake_timeout
         self._max_pending = options.max_pending_connections
@@ -663,6 +743,15 @@ class _Listener:
         #: Connections closed by the slowloris guard (timed out, or evicted).
         self.timed_out = 0
         self.evicted = 0
+
+    def deflate_cache(self, window_bits: int) -> _DeflateFrameCache:
+        """The compressed-frame cache shared by connections with this window size."""
+        cache = self._deflate_caches.get(window_bits)
+        if cache is None:
+            threshold = self.engine.options.per_message_deflate_threshold
+            cache = _DeflateFrameCache(window_bits, threshold, self.cache)
+            self._deflate_caches[window_bits] = cache
+        return cache
 
     def matches(self, path: str) -> bool:
         return path == self._bare or path.startswith(self.path)
@@ -796,6 +885,28 @@ async def serve(
         listener.close()
         for conn in list(listener.connections):
             conn.close_soon()
+
+
+def _negotiate_deflate(offer: str) -> tuple[PerMessageDeflate | None, str]:
+    """Accepts the client's first workable permessage-deflate offer (RFC 7692).
+
+    Returns:
+        The extension and the ``Sec-WebSocket-Extensions`` value, or ``(None, "")``.
+    """
+    factory = ServerPerMessageDeflateFactory(server_no_context_takeover=True)
+    try:
+        offers = parse_extension(offer)
+    except InvalidHeader:
+        return None, ""
+    for name, params in offers:
+        if name != factory.name:
+            continue
+        try:
+            response, extension = factory.process_request_params(params, [])
+        except NegotiationError:
+            continue
+        return extension, build_extension([(factory.name, response)])
+    return None, ""
 
 
 def servable(target: Any) -> tuple[EngineServer, str]:

@@ -205,17 +205,21 @@ class Connection:
         """
         return self.core.send_event(namespace, data, ack_id)
 
-    def write(self, messages: list[str | bytes], volatile: bool = False) -> bool:
+    def write(
+        self, messages: list[str | bytes], volatile: bool = False, compress: bool = True
+    ) -> bool:
         """Queues encoded Socket.IO messages on the Engine.IO session (which frames them).
 
         Returns:
             False if they were dropped (closed session, or volatile and the client is behind).
         """
-        return self.engine.send_messages(messages, volatile=volatile)
+        return self.engine.send_messages(messages, volatile=volatile, compress=compress)
 
-    def write_frames(self, frames: list[Frame], volatile: bool = False) -> bool:
+    def write_frames(
+        self, frames: list[Frame], volatile: bool = False, compress: bool = True
+    ) -> bool:
         """Queues frames a broadcast encoded and framed once for all its recipients."""
-        return self.engine.send_frames(frames, volatile=volatile)
+        return self.engine.send_frames(frames, volatile=volatile, compress=compress)
 
     def send_ack(self, namespace: str, ack_id: int, data: list[JSONValue]) -> None:
         """Answers the client's event ``ack_id`` in a joined namespace.

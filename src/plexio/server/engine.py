@@ -33,7 +33,8 @@ from plexio.engineio.packets import Frame, frame_message, frame_messages
 from plexio.engineio.session import Session
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError, LocalProtocolError
-from plexio.transports.base import FrameSink, HttpRequest, HttpResponse
+from plexio.transports.base import FrameSink, HttpRequest, HttpResponse, uncompressed
+from plexio.transports.compression import choose_encoding, compress_body
 
 __all__ = [
     "AllowRequest",
@@ -116,6 +117,7 @@ class EngineSocket:
         "_timer",
         "_timer_at",
         "_closed",
+        "_compressible",
     )
 
     def __init__(self, server: EngineServer, session: Session, request: HttpRequest) -> None:
@@ -132,6 +134,7 @@ class EngineSocket:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = False
+        self._compressible = False  # a message queued since the last poll may be compressed
 
     @property
     def transport(self) -> str:
@@ -145,27 +148,45 @@ class EngineSocket:
 
     # ------------------------------------------------------------ sending
 
-    def send(self, data: str | bytes, *, volatile: bool = False) -> bool:
+    def send(self, data: str | bytes, *, volatile: bool = False, compress: bool = True) -> bool:
         """Queues a message and schedules its delivery.
+
+        Args:
+            data: ``str`` for a text message, ``bytes`` for binary.
+            volatile: drop it when the client is not ready for it.
+            compress: whether the transport may compress it (``False``: never).
 
         Returns:
             False if it was dropped (closed session, or volatile and the client is behind).
         """
-        return self.send_frames([frame_message(data)], volatile=volatile)
+        return self.send_frames([frame_message(data)], volatile=volatile, compress=compress)
 
-    def send_messages(self, messages: Sequence[str | bytes], *, volatile: bool = False) -> bool:
+    def send_messages(
+        self, messages: Sequence[str | bytes], *, volatile: bool = False, compress: bool = True
+    ) -> bool:
         """Queues messages that travel together (a Socket.IO packet and its attachments).
 
         Returns:
             False if they were dropped.
         """
-        return self.send_frames(frame_messages(messages), volatile=volatile)
+        return self.send_frames(frame_messages(messages), volatile=volatile, compress=compress)
 
-    def send_frames(self, frames: list[Frame], *, volatile: bool = False) -> bool:
+    def send_frames(
+        self, frames: list[Frame], *, volatile: bool = False, compress: bool = True
+    ) -> bool:
         """Queues wire frames framed once by :func:`~plexio.engineio.packets.frame_messages`
-        (the encode-once broadcast path: the same list goes to every recipient)."""
+        (the encode-once broadcast path: the same list goes to every recipient).
+
+        ``compress=False`` keeps them out of compression: WebSocket frames are marked
+        (:func:`~plexio.transports.base.uncompressed`), and a polling response is
+        compressed only when one of its messages may be (as Node decides).
+        """
         if volatile and not self.writable:
             return False  # as the reference server: volatile packets need a ready transport
+        if compress:
+            self._compressible = True
+        elif frames and type(frames[0]) in (str, bytes):
+            frames = [uncompressed(f) for f in frames]  # not marked by the broadcast yet
         session = self.session
         ok = session.send_frames(frames, volatile=volatile)
         if ok:
@@ -471,7 +492,7 @@ class EngineServer:
             if params.transport != "polling" or socket.transport != "polling":
                 raise handshake.bad_request()
             if request.method == "GET":
-                return await self._polling_get(socket, polling)
+                return await self._polling_get(socket, polling, request)
             if request.method == "POST":
                 return await self._polling_post(socket, body, polling)
             raise handshake.bad_request()
@@ -515,7 +536,9 @@ class EngineServer:
             )
         return HttpResponse(200, payload.encode(), headers)
 
-    async def _polling_get(self, socket: EngineSocket, cors: list[tuple[str, str]]) -> HttpResponse:
+    async def _polling_get(
+        self, socket: EngineSocket, cors: list[tuple[str, str]], request: HttpRequest
+    ) -> HttpResponse:
         if socket._poll_waiter is not None:
             # At most one outstanding GET (Engine.IO v4): the newcomer is refused and the
             # session closes; the pending GET is completed with the close packet.
@@ -544,7 +567,20 @@ class EngineServer:
             payload = session.payload_to_send()
         if payload is None:
             payload = "1"  # the session ended with nothing left to say: tell the client
-        return HttpResponse(200, payload.encode(), [("Content-Type", _TEXT), *cors])
+        body = payload.encode()
+        headers = [("Content-Type", _TEXT), *cors]
+        compressible, socket._compressible = socket._compressible, False
+        options = self.options
+        if (
+            compressible
+            and options.http_compression
+            and len(body) >= options.http_compression_threshold
+        ):
+            encoding = choose_encoding(request.headers.get("accept-encoding"))
+            if encoding is not None:
+                body = compress_body(body, encoding)
+                headers.append(("Content-Encoding", encoding))
+        return HttpResponse(200, body, headers)
 
     async def _polling_post(
         self,

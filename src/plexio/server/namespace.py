@@ -253,12 +253,14 @@ class Namespace(_Registry):
         recipient of a broadcast."""
         return frame_messages(self.server.parser.encode(packet))
 
-    def send_frames(self, sid: str, frames: list[Frame], volatile: bool) -> bool:
+    def send_frames(
+        self, sid: str, frames: list[Frame], volatile: bool, compress: bool = True
+    ) -> bool:
         """Queues frames for one local socket."""
         socket = self.sockets.get(sid)
         if socket is None:
             return False
-        return socket.conn.write_frames(frames, volatile)
+        return socket.conn.write_frames(frames, volatile, compress)
 
     def reserve_ack_id(self, sids: Sequence[str]) -> int:
         """An ack id free on the connection of each of these local sockets.

@@ -72,7 +72,8 @@ class Server:
     ``allow_upgrades``, ``cookie``, ``max_http_buffer_size``, ``max_packets_per_payload``,
     ``max_attachments``, ``max_ack_id_digits``, ``max_int_digits``, ``max_buffered_bytes``,
     ``max_buffered_bytes_hard``, ``slow_client_grace``, ``close_timeout``,
-    ``handshake_timeout``, ``max_pending_connections``.
+    ``handshake_timeout``, ``max_pending_connections``, ``http_compression``,
+    ``http_compression_threshold``, ``per_message_deflate``, ``per_message_deflate_threshold``.
 
     Raises:
         TypeError: ``engine_options`` together with one of the shortcuts.
@@ -109,6 +110,10 @@ class Server:
         close_timeout: float | None = None,
         handshake_timeout: float | None = None,
         max_pending_connections: int | None = None,
+        http_compression: bool | None = None,
+        http_compression_threshold: int | None = None,
+        per_message_deflate: bool | None = None,
+        per_message_deflate_threshold: int | None = None,
     ) -> None:
         engine_settings: dict[str, Any] = {
             "ping_interval": ping_interval,
@@ -123,6 +128,10 @@ class Server:
             "close_timeout": close_timeout,
             "handshake_timeout": handshake_timeout,
             "max_pending_connections": max_pending_connections,
+            "http_compression": http_compression,
+            "http_compression_threshold": http_compression_threshold,
+            "per_message_deflate": per_message_deflate,
+            "per_message_deflate_threshold": per_message_deflate_threshold,
         }
         limit_settings: dict[str, Any] = {
             "max_http_buffer_size": max_http_buffer_size,

@@ -252,9 +252,10 @@ class ServerSocket(Listeners):
         """An emitter whose events may be dropped when the client is not ready."""
         return _VolatileSocket(self)
 
-    def compress(self, compress: bool) -> ServerSocket:
-        """Accepted for API compatibility; compression is the transport's decision."""
-        return self
+    def compress(self, compress: bool) -> _CompressFlagged:
+        """An emitter whose events the transport may (``True``, the default) or may not
+        compress: ``socket.compress(False).emit(...)`` as in JavaScript."""
+        return _CompressFlagged(self, compress)
 
     async def _emit_wait(self, event: str, args: tuple[Any, ...], timeout: float | None) -> Any:
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
@@ -275,6 +276,7 @@ class ServerSocket(Listeners):
         timeout: float | None,
         volatile: bool,
         future: asyncio.Future[list[Any]] | None = None,
+        compress: bool = True,
     ) -> None:
         check_event_name(event)
         if not self.connected:
@@ -307,7 +309,7 @@ class ServerSocket(Listeners):
             self._expect_ack(ack_id, callback, timeout, future)
         for listener in self._any_out:
             call_handler(listener, (event, *args), None, conn.tasks, "on_any_outgoing")
-        conn.write(messages, volatile)
+        conn.write(messages, volatile, compress)
 
     def _expect_ack(
         self,
@@ -583,6 +585,36 @@ class _TimedSocket:
             AckTimeoutError: no ack in time.
         """
         return await self._socket._emit_wait(event, args, self._seconds)
+
+
+class _CompressFlagged:
+    """``socket.compress(flag)``: emits the transport may or may not compress."""
+
+    __slots__ = ("_socket", "_compress")
+
+    def __init__(self, socket: ServerSocket, compress: bool) -> None:
+        self._socket = socket
+        self._compress = compress
+
+    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+        """Emits with the compress flag set."""
+        self._socket._emit(event, args, callback, None, False, None, self._compress)
+
+    def send(self, *args: Any) -> None:
+        """Emits a ``message`` event with the compress flag set."""
+        self.emit("message", *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Emits with the compress flag set and waits for the ack's first argument."""
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        def done(*ack: Any) -> None:
+            if not future.done():
+                future.set_result(list(ack))
+
+        self._socket._emit(event, args, done, None, False, future, self._compress)
+        result = await future
+        return result[0] if result else None
 
 
 class _VolatileSocket:

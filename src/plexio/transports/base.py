@@ -12,7 +12,37 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["FrameSink", "HttpRequest", "HttpResponse"]
+__all__ = [
+    "FrameSink",
+    "HttpRequest",
+    "HttpResponse",
+    "UncompressedBytes",
+    "UncompressedText",
+    "uncompressed",
+]
+
+
+class UncompressedText(str):
+    """A text frame the sink must not compress (sent with ``compress(False)``)."""
+
+    __slots__ = ()
+
+
+class UncompressedBytes(bytes):
+    """A binary frame the sink must not compress (sent with ``compress(False)``)."""
+
+    __slots__ = ()
+
+
+def uncompressed(frame: str | bytes) -> str | bytes:
+    """``frame`` marked so that a compressing sink writes it as it is.
+
+    Frames of the exact types ``str`` and ``bytes`` may be compressed (when the
+    connection negotiated it and they are large enough); marked ones never are.
+    """
+    if isinstance(frame, str):
+        return UncompressedText(frame)
+    return UncompressedBytes(frame)
 
 
 @dataclass(slots=True)

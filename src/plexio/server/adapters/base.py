@@ -25,6 +25,7 @@ from plexio.engineio.packets import Frame
 from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, SavedSession
 from plexio.socketio.packets import Packet
+from plexio.transports.base import uncompressed
 
 __all__ = [
     "Adapter",
@@ -117,7 +118,9 @@ class SocketEmitter(Protocol):
         the frames are shared by every recipient."""
         ...
 
-    def send_frames(self, sid: str, frames: list[Frame], volatile: bool) -> bool:
+    def send_frames(
+        self, sid: str, frames: list[Frame], volatile: bool, compress: bool = True
+    ) -> bool:
         """Queues frames for one local socket; False if dropped or unknown."""
         ...
 
@@ -351,8 +354,13 @@ class Adapter:
             frames = self.nsp.encode(packet)
         send = self.nsp.send_frames
         volatile = opts.flags.volatile
-        for sid in sids:
-            send(sid, frames, volatile)
+        if opts.flags.compress:
+            for sid in sids:
+                send(sid, frames, volatile)
+        else:
+            frames = [uncompressed(f) for f in frames]  # marked once for every recipient
+            for sid in sids:
+                send(sid, frames, volatile, False)
 
     async def broadcast_with_ack(
         self,
@@ -390,11 +398,14 @@ class Adapter:
         ack_id = emitter.reserve_ack_id(sids)
         frames = emitter.encode(Packet.event(packet.namespace, packet.data, ack_id))
         volatile = opts.flags.volatile
+        compress = opts.flags.compress
+        if not compress:
+            frames = [uncompressed(f) for f in frames]
         reached: list[str] = []
         for sid in sids:
             # Send first: a volatile packet may be dropped, and a socket that never got
             # it must not wait for its ack (nothing can arrive in between).
-            if emitter.send_frames(sid, frames, volatile) and emitter.register_ack(
+            if emitter.send_frames(sid, frames, volatile, compress) and emitter.register_ack(
                 sid, ack_id, ack
             ):
                 reached.append(sid)
