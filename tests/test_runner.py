@@ -186,3 +186,10 @@ def test_uvicorn_gets_plexio_limits() -> None:
 
     app = plexio.ASGIApp(plexio.Server(max_http_buffer_size=50_000, handshake_timeout=7.0))
     assert uvicorn_limits(app) == {"ws_max_size": 50_000, "timeout_keep_alive": 7.0}
+
+
+def test_workers_must_be_a_positive_integer() -> None:
+    sio = plexio.Server()
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="workers must be a positive integer"):
+            plexio.run(sio, workers=bad)  # type: ignore[arg-type]

@@ -9,8 +9,10 @@ one :class:`RuntimeError` naming the extra to install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import logging
+import signal
 import ssl as ssl_module
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +21,7 @@ from plexio.asgi import ASGIApp
 
 if TYPE_CHECKING:
     from plexio.native.http import HttpParserName
+    from plexio.workers import WorkerInfo
 
 __all__ = ["LoopName", "ServerName", "run", "uvicorn_limits"]
 
@@ -78,6 +81,7 @@ def run(
     log_level: str = "warning",
     uvicorn_options: Mapping[str, Any] | None = None,
     ready: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> None:
     """Serves ``target`` until interrupted (Ctrl-C).
 
@@ -101,7 +105,15 @@ def run(
         uvicorn_options: further ``uvicorn.Config`` keyword arguments (``ws_max_size``,
             ``proxy_headers``, ``root_path``, ``timeout_keep_alive``...); they override
             the ones ``run`` derives from its own arguments.
-        ready: native listener only: called with the bound port once listening.
+        ready: called with the bound port once listening (with ``workers``, once every
+            worker listens; with uvicorn, only then).
+        workers: how many processes serve the port (Linux): the process that calls
+            ``run`` forks them and restarts any that dies; each binds the port with
+            ``SO_REUSEPORT``, and a long-polling request reaching a worker that does not
+            hold its session is answered by the one that does (see
+            :mod:`plexio.workers`). Rooms and broadcasts span the workers only through a
+            cluster adapter (``plexio.server.adapters.redis.create_adapter``). Build the
+            app before ``run`` but start nothing in it: each worker gets a copy.
 
     Raises:
         RuntimeError: an optional package asked for explicitly is not installed (the
@@ -109,6 +121,42 @@ def run(
         TypeError: the native listener was given an ``ASGIApp`` with ``other_app``.
     """
     loop_name = _resolve_loop(loop)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if workers > 1:
+        if server not in ("native", "uvicorn"):
+            raise ValueError(f"unknown server {server!r}: use 'native' or 'uvicorn'")
+        if server == "native" and uvicorn_options:
+            raise TypeError("uvicorn_options are for server='uvicorn'")
+        context = _ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
+        if server == "native":
+            from plexio.native.listener import servable
+
+            servable(target)  # refuse before forking
+        elif not _installed("uvicorn"):
+            raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
+        from plexio.workers import supervise
+
+        def worker(info: WorkerInfo) -> None:
+            if server == "native":
+                main = _native_worker(target, info, backlog, context, http)
+            else:
+                settings = _uvicorn_settings(
+                    target,
+                    host,
+                    info.port,
+                    loop_name,
+                    http,
+                    backlog,
+                    (ssl_certfile, ssl_keyfile, ssl_keyfile_password),
+                    log_level,
+                    uvicorn_options or {},
+                )
+                main = _uvicorn_worker(target, info, backlog, settings)
+            _run_loop(main, loop_name)
+
+        supervise(workers, worker, host, port, ready=ready)
+        return
     if server == "uvicorn":
         _run_uvicorn(
             target,
@@ -147,7 +195,61 @@ def _run_loop(main: Coroutine[Any, Any, None], loop_name: Literal["asyncio", "uv
         pass
 
 
-def _run_uvicorn(
+async def _native_worker(
+    target: Any,
+    info: WorkerInfo,
+    backlog: int,
+    context: ssl_module.SSLContext | None,
+    http: HttpParserName,
+) -> None:
+    from plexio.native import serve
+    from plexio.native.listener import servable
+    from plexio.workers import WorkerForwarder, listening_socket
+
+    engine, _path = servable(target)
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    sock = listening_socket(info.host, info.port, backlog)
+    forwarder = WorkerForwarder(info.index, info.count, info.rundir)
+    with contextlib.suppress(asyncio.CancelledError):
+        async with forwarder.serving(engine):
+            await serve(
+                target,
+                sock=sock,
+                backlog=backlog,
+                ssl=context,
+                http=http,
+                ready=lambda _port: info.ready(),
+            )
+
+
+async def _uvicorn_worker(
+    target: Any, info: WorkerInfo, backlog: int, settings: dict[str, Any]
+) -> None:
+    import uvicorn
+
+    from plexio.workers import WorkerForwarder, listening_socket
+
+    app = settings.pop("app")
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
+    sock = listening_socket(info.host, info.port, backlog)
+    forwarder = WorkerForwarder(info.index, info.count, info.rundir)
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        info.ready()
+
+    async with forwarder.serving(app.engine):
+        watcher = asyncio.get_running_loop().create_task(announce())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            watcher.cancel()
+
+
+def _uvicorn_settings(
     target: Any,
     host: str,
     port: int,
@@ -157,13 +259,9 @@ def _run_uvicorn(
     tls: tuple[str | None, str | None, str | None],
     log_level: str,
     options: Mapping[str, Any],
-) -> None:
-    if not _installed("uvicorn"):
-        raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
+) -> dict[str, Any]:
     if http == "httptools" and not _installed("httptools"):
         raise _missing("http='httptools' needs httptools, which", "fast", "http='auto'")
-    import uvicorn
-
     app = target if isinstance(target, ASGIApp) else ASGIApp(target)
     certfile, keyfile, password = tls
     settings: dict[str, Any] = {
@@ -184,7 +282,29 @@ def _run_uvicorn(
         **uvicorn_limits(app),
     }
     settings.update(options)
-    uvicorn.run(app, **settings)
+    settings["app"] = app
+    return settings
+
+
+def _run_uvicorn(
+    target: Any,
+    host: str,
+    port: int,
+    loop_name: Literal["asyncio", "uvloop"],
+    http: HttpParserName,
+    backlog: int,
+    tls: tuple[str | None, str | None, str | None],
+    log_level: str,
+    options: Mapping[str, Any],
+) -> None:
+    if not _installed("uvicorn"):
+        raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
+    settings = _uvicorn_settings(
+        target, host, port, loop_name, http, backlog, tls, log_level, options
+    )
+    import uvicorn
+
+    uvicorn.run(settings.pop("app"), **settings)
 
 
 def uvicorn_limits(app: ASGIApp) -> dict[str, Any]:

@@ -835,6 +835,7 @@ async def serve(
     backlog: int = 2048,
     ssl: ssl_module.SSLContext | None = None,
     http: HttpParserName = "auto",
+    sock: socket.socket | None = None,
 ) -> None:
     """Serves an Engine.IO/Socket.IO server with the native listener until cancelled.
 
@@ -849,6 +850,7 @@ async def serve(
         ssl: a server TLS context (HTTPS and WSS), or ``None`` for plain TCP.
         http: the HTTP parser: ``"auto"`` (httptools when installed, else h11),
             ``"httptools"`` or ``"h11"``.
+        sock: a listening socket to serve instead of binding ``host:port``.
 
     Raises:
         TypeError: ``target`` is not servable, or is an ``ASGIApp`` with ``other_app``.
@@ -859,14 +861,19 @@ async def serve(
         engine, path or default_path, resolve_parser(http), "https" if ssl else "http"
     )
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: HttpConnection(listener),
-        host,
-        port,
-        backlog=backlog,
-        reuse_address=True,
-        ssl=ssl,
-    )
+    if sock is not None:
+        server = await loop.create_server(
+            lambda: HttpConnection(listener), sock=sock, backlog=backlog, ssl=ssl
+        )
+    else:
+        server = await loop.create_server(
+            lambda: HttpConnection(listener),
+            host,
+            port,
+            backlog=backlog,
+            reuse_address=True,
+            ssl=ssl,
+        )
     bound = server.sockets[0].getsockname()[1]
     if ready is not None:
         ready(int(bound))

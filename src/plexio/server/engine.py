@@ -93,6 +93,26 @@ class EngineHandler(Protocol):
         ...
 
 
+class RequestForwarder(Protocol):
+    """Reaches the sessions of the other workers of one machine (``plexio.workers``).
+
+    The worker that opened a session owns it; its session ids say which worker that is.
+    A long-polling request for a session owned elsewhere is handed to its owner.
+    """
+
+    def new_sid(self) -> str:
+        """A new session id naming this worker."""
+        ...
+
+    def elsewhere(self, sid: str) -> bool:
+        """Whether ``sid`` names another worker of this machine."""
+        ...
+
+    async def forward(self, sid: str, request: HttpRequest, body: bytes) -> HttpResponse:
+        """Has the owner of ``sid`` answer the request (``body`` already read)."""
+        ...
+
+
 class EngineSocket:
     """The asyncio side of one Engine.IO session.
 
@@ -425,6 +445,14 @@ class EngineServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: list[EngineSocket] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._forwarder: RequestForwarder | None = None
+
+    def use_forwarder(self, forwarder: RequestForwarder) -> None:
+        """Serves as one worker of several (``plexio.run(..., workers=N)``): new session
+        ids name this worker, and polling requests for another worker's sessions are
+        answered by that worker through ``forwarder``."""
+        self._forwarder = forwarder
+        self._new_sid = forwarder.new_sid
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -488,6 +516,9 @@ class EngineServer:
                 return await self._polling_handshake(request, polling)
             socket = self.sockets.get(params.sid)
             if socket is None:
+                forwarder = self._forwarder
+                if forwarder is not None and forwarder.elsewhere(params.sid):
+                    return await self._forward(forwarder, params.sid, request, body, cors)
                 raise handshake.unknown_sid()
             if params.transport != "polling" or socket.transport != "polling":
                 raise handshake.bad_request()
@@ -498,6 +529,27 @@ class EngineServer:
             raise handshake.bad_request()
         except HandshakeError as exc:
             return self._error_response(exc, cors)
+
+    async def _forward(
+        self,
+        forwarder: RequestForwarder,
+        sid: str,
+        request: HttpRequest,
+        body: Callable[[int], Awaitable[bytes | None]],
+        cors: list[tuple[str, str]],
+    ) -> HttpResponse:
+        raw = b""
+        if request.method == "POST":
+            read = await body(self.options.limits.max_http_buffer_size)
+            if read is None:
+                return self._error_response(HandshakeError(3, "Payload too large", 413), cors)
+            raw = read
+        try:
+            return await forwarder.forward(sid, request, raw)
+        except OSError as exc:
+            # the owner is gone (restarted, or stopped): its sessions went with it
+            logger.debug("session %s: its worker did not answer (%s)", sid, exc)
+            return self._error_response(handshake.unknown_sid(), cors)
 
     async def _check_allowed(self, request: HttpRequest) -> None:
         if self._allow_request is None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from plexio.exceptions import LocalProtocolError
 from plexio.server.adapters.base import Adapter, AdapterFactory, SocketEmitter
+from plexio.server.adapters.redis.forked import renew_after_fork
 from plexio.server.adapters.redis.link import Kind, RedisLink
 from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import (
@@ -94,6 +95,7 @@ class RedisAdapter(Adapter):
         self.request_channel = f"{key}-request#{name}#"
         self.response_channel = f"{key}-response#{name}#"
         self.specific_response_channel = f"{self.response_channel}{self.uid}#"
+        renew_after_fork(self)
         self.peers = Peers()
         self._requests: dict[str, tuple[RequestType, Gather]] = {}
         self._ack_requests: dict[str, AckRequest] = {}
@@ -102,6 +104,12 @@ class RedisAdapter(Adapter):
         self._early_logged = False
 
     # ----------------------------------------------------------- lifecycle
+
+    def renew_uid(self) -> None:
+        """Draws a new server id (a forked copy of this adapter must not share it)."""
+        self.uid = new_uid()
+        self.specific_response_channel = f"{self.response_channel}{self.uid}#"
+        self.peers = Peers()
 
     async def init(self) -> None:
         """Connects (first namespace) and subscribes this namespace's channels (once)."""

@@ -27,6 +27,7 @@ from typing import Any
 
 from plexio.exceptions import LocalProtocolError
 from plexio.server.adapters.base import Adapter, SocketEmitter
+from plexio.server.adapters.redis.forked import renew_after_fork
 from plexio.server.adapters.redis.link import Kind, ShardedRedisLink
 from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import (
@@ -123,6 +124,7 @@ class ShardedRedisAdapter(Adapter):
         self.channel = f"{options.channel_prefix}#{nsp.name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
         self.peers = Peers()
+        renew_after_fork(self)
         self._requests: dict[str, Gather] = {}
         self._ack_requests: dict[str, AckRequest] = {}
         self._started = False
@@ -130,6 +132,12 @@ class ShardedRedisAdapter(Adapter):
         self._early_logged = False
 
     # ----------------------------------------------------------- lifecycle
+
+    def renew_uid(self) -> None:
+        """Draws a new server id (a forked copy of this adapter must not share it)."""
+        self.uid = secrets.token_hex(8)
+        self.response_channel = f"{self.channel}{self.uid}#"
+        self.peers = Peers()
 
     async def init(self) -> None:
         """Connects (first namespace) and subscribes this namespace's channels (once)."""
