@@ -15,8 +15,9 @@ from plexio.engineio.events import (
 from plexio.engineio.handshake import ErrorCode, RequestParams, parse_params
 from plexio.engineio.packets import Frame, OpenInfo, Packet, PacketType, decode_frame, encode_frame
 from plexio.engineio.payload import decode_payload, encode_payload
-from plexio.engineio.session import Session, SessionState
+from plexio.engineio.session import ServerSession, Session, SessionState
 from plexio.engineio.sid import generate_sid
+from plexio.engineio.upgrade import TRANSITIONS, Upgrade, UpgradeEvent, UpgradeState
 
 __all__ = [
     "DisconnectReason",
@@ -29,8 +30,13 @@ __all__ = [
     "Packet",
     "PacketType",
     "RequestParams",
+    "ServerSession",
     "Session",
     "SessionState",
+    "TRANSITIONS",
+    "Upgrade",
+    "UpgradeEvent",
+    "UpgradeState",
     "Upgraded",
     "decode_frame",
     "decode_payload",

@@ -27,7 +27,8 @@ next POST (only one POST may be in flight, item 11).
 Upgrade from the client side (Engine.IO v4 "Upgrade", PROTOCOL.md item 43): the I/O
 layer opens a WebSocket with the sid and sends :meth:`begin_upgrade`'s ``2probe``;
 the server's ``3probe`` goes to :meth:`receive_probe_frame`, which *pauses* polling
-(state UPGRADING: no new GET, no new POST). Once the in-flight GET and POST have
+(state UPGRADING: no new GET, no new POST; the transitions are the table of
+:mod:`plexio.engineio.upgrade`, shared with the server). Once the in-flight GET and POST have
 finished, :meth:`finish_upgrade` queues ``5`` ahead of the buffered frames and
 switches the session to WebSocket: drain :meth:`data_to_send` into it. If the probe
 fails, :meth:`abort_upgrade` resumes polling with nothing lost.
@@ -37,22 +38,22 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
 from typing import Final
 
+from plexio.engineio.base import BaseSession, SessionState
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
 from plexio.engineio.packets import (
     CLOSE_FRAME,
-    MESSAGE_PREFIX,
     PONG_FRAME,
     Frame,
     OpenInfo,
     Packet,
     PacketType,
-    decode_frame,
     frame_message,
 )
-from plexio.engineio.payload import SEPARATOR, decode_payload, encode_payload
+from plexio.engineio.payload import SEPARATOR, encode_payload
+from plexio.engineio.upgrade import UpgradeEvent, UpgradeState
+from plexio.enums import Transport
 from plexio.exceptions import DecodeError, LocalProtocolError
 
 __all__ = [
@@ -69,13 +70,8 @@ PROBE_PONG: Final = "3probe"
 UPGRADE_FRAME: Final = "5"
 
 
-class ClientState(Enum):
-    """Where a client session is in its life."""
-
-    OPENING = "opening"
-    OPEN = "open"
-    UPGRADING = "upgrading"
-    CLOSED = "closed"
+#: The client's states are the shared :class:`~plexio.engineio.base.SessionState`.
+ClientState = SessionState
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +91,7 @@ def _frame_size(frame: Frame) -> int:
     return 1 + 4 * ((len(frame) + 2) // 3)
 
 
-class ClientSession:
+class ClientSession(BaseSession[ClientEvent]):
     """One Engine.IO session, client side.
 
     Args:
@@ -104,30 +100,21 @@ class ClientSession:
         open_timeout: seconds the server may take to send OPEN (``None``: no limit).
     """
 
-    __slots__ = (
-        "transport",
-        "state",
-        "info",
-        "close_reason",
-        "_out",
-        "_events",
-        "_ping_deadline",
-        "_probing",
-    )
+    __slots__ = ("info", "_out", "_ping_deadline")
 
     def __init__(
-        self, transport: str = "polling", *, now: float = 0.0, open_timeout: float | None = None
+        self,
+        transport: Transport | str = Transport.POLLING,
+        *,
+        now: float = 0.0,
+        open_timeout: float | None = None,
     ) -> None:
-        if transport not in ("polling", "websocket"):
+        if transport not in (Transport.POLLING, Transport.WEBSOCKET):
             raise ValueError(f"unknown transport {transport!r}")
-        self.transport = transport
-        self.state = ClientState.OPENING
+        super().__init__(Transport(transport), opened=False)
         self.info: OpenInfo | None = None
-        self.close_reason: DisconnectReason | None = None
         self._out: deque[Frame] = deque()
-        self._events: list[ClientEvent] = []
         self._ping_deadline: float | None = None if open_timeout is None else now + open_timeout
-        self._probing = False
 
     # ------------------------------------------------------------------ status
 
@@ -137,24 +124,18 @@ class ClientSession:
         return None if self.info is None else self.info.sid
 
     @property
-    def closed(self) -> bool:
-        """Whether the session has ended."""
-        return self.state is ClientState.CLOSED
-
-    @property
     def polling_paused(self) -> bool:
         """Whether polling must stop (upgrade under way, or closed): no new GET or POST."""
-        return self.state in (ClientState.UPGRADING, ClientState.CLOSED)
+        return self._closed or self.upgrade.polling_paused
 
     @property
     def can_upgrade(self) -> bool:
         """Whether the server offers a WebSocket upgrade to this polling session."""
         return (
-            self.state is ClientState.OPEN
-            and self.transport == "polling"
-            and not self._probing
+            not self._closed
             and self.info is not None
-            and "websocket" in self.info.upgrades
+            and self.upgrade.allows(UpgradeEvent.BEGIN)
+            and Transport.WEBSOCKET in self.info.upgrades
         )
 
     @property
@@ -164,45 +145,13 @@ class ClientSession:
 
     # ------------------------------------------------------------------ incoming
 
-    def receive_payload(self, body: str, now: float) -> None:
-        """Feeds the body of a polling GET response (the handshake GET included).
-
-        A malformed body closes the session with ``parse error``. After this, call
-        :meth:`events` and flush (a ping is answered with a queued pong).
-        """
-        if self.closed:
-            return
-        try:
-            packets = decode_payload(body)
-        except DecodeError:
-            self._close(DisconnectReason.PARSE_ERROR)
-            return
-        for packet in packets:
-            self._receive_packet(packet, now)
-            if self.closed:
-                return
-
-    def receive_frame(self, frame: str | bytes, now: float) -> None:
-        """Feeds one frame received on the active WebSocket.
-
-        After this, call :meth:`events` and flush.
-        """
-        if self.closed:
-            return
-        if isinstance(frame, str) and frame[:1] == MESSAGE_PREFIX and self.info is not None:
-            self._events.append(MessageReceived(frame[1:]))
-            return
-        try:
-            packet = decode_frame(frame)
-        except DecodeError:
-            self._close(DisconnectReason.PARSE_ERROR)
-            return
-        self._receive_packet(packet, now)
-
     def receive_eof(self, reason: DisconnectReason = DisconnectReason.TRANSPORT_CLOSE) -> None:
         """The active transport failed or closed under us (connection lost, HTTP error)."""
-        if not self.closed:
+        if not self._closed:
             self._close(reason)
+
+    def _fail(self, reason: DisconnectReason) -> None:
+        self._close(reason)
 
     def _receive_packet(self, packet: Packet, now: float) -> None:
         ptype = packet.type
@@ -216,7 +165,7 @@ class ClientSession:
                 self._close(DisconnectReason.PARSE_ERROR)
                 return
             self.info = info
-            self.state = ClientState.OPEN
+            self._opened = True
             self._reset_ping_deadline(now)
             self._events.append(Opened(info))
             return
@@ -251,7 +200,7 @@ class ClientSession:
         """
         if not self.can_upgrade:
             raise LocalProtocolError("session cannot upgrade now")
-        self._probing = True
+        self.upgrade.apply(UpgradeEvent.BEGIN)
         return PROBE_PING
 
     def receive_probe_frame(self, frame: str | bytes) -> bool:
@@ -262,8 +211,8 @@ class ClientSession:
             the in-flight GET and POST to finish, then call :meth:`finish_upgrade`.
             False otherwise: the upgrade is aborted (polling goes on); close the probe.
         """
-        if self._probing and self.state is ClientState.OPEN and frame == PROBE_PONG:
-            self.state = ClientState.UPGRADING
+        if not self._closed and self.upgrade.state is UpgradeState.PROBING and frame == PROBE_PONG:
+            self.upgrade.apply(UpgradeEvent.PROBED)
             return True
         self.abort_upgrade()
         return False
@@ -278,19 +227,15 @@ class ClientSession:
         Raises:
             LocalProtocolError: no accepted probe.
         """
-        if self.state is not ClientState.UPGRADING:
+        if self._closed or self.upgrade.state is not UpgradeState.PAUSED:
             raise LocalProtocolError("no upgrade to finish")
-        self.state = ClientState.OPEN
-        self.transport = "websocket"
-        self._probing = False
+        self.upgrade.apply(UpgradeEvent.COMPLETE)
         self._out.appendleft(UPGRADE_FRAME)
         self._events.append(Upgraded())
 
     def abort_upgrade(self) -> None:
         """Gives up a probe: the session goes on over polling, nothing is lost."""
-        self._probing = False
-        if self.state is ClientState.UPGRADING:
-            self.state = ClientState.OPEN
+        self.upgrade.abort()
 
     # ------------------------------------------------------------------ outgoing
 
@@ -322,13 +267,17 @@ class ClientSession:
 
     def has_data(self) -> bool:
         """Whether a flush would send something now."""
-        if not self._out or self.state is ClientState.OPENING:
+        if not self._out or self._opening:
             return False
-        return self.transport == "websocket" or self.state is not ClientState.UPGRADING
+        return self.transport is Transport.WEBSOCKET or not self.upgrade.polling_paused
+
+    @property
+    def _opening(self) -> bool:
+        return not self._opened and not self._closed
 
     def data_to_send(self) -> list[Frame]:
         """Drains the queue as WebSocket frames (nothing before the session is open)."""
-        if self.state is ClientState.OPENING or not self._out:
+        if self._opening or not self._out:
             return []
         out = list(self._out)
         self._out.clear()
@@ -342,9 +291,9 @@ class ClientSession:
         will refuse it). Call again until ``None`` (one POST at a time).
         While polling is paused for an upgrade, nothing is returned.
         """
-        if self.state in (ClientState.OPENING, ClientState.UPGRADING):
+        if self._opening or self.upgrade.polling_paused:
             return None
-        if self.transport != "polling" and not self.closed:
+        if self.transport is not Transport.POLLING and not self._closed:
             return None
         out = self._out
         if not out:
@@ -377,20 +326,11 @@ class ClientSession:
         if now >= self._ping_deadline:
             self._close(DisconnectReason.PING_TIMEOUT)
 
-    # ------------------------------------------------------------------ events
-
-    def events(self) -> list[ClientEvent]:
-        """Drains what happened since the last call, in order."""
-        events = self._events
-        if events:
-            self._events = []
-        return events
-
     def _close(self, reason: DisconnectReason, *, keep_output: bool = False) -> None:
         if not keep_output:
             self._out.clear()
-        self.state = ClientState.CLOSED
+        self._closed = True
         self.close_reason = reason
-        self._probing = False
+        self.upgrade.abort()
         self._ping_deadline = None
         self._events.append(Disconnected(reason))

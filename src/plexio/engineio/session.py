@@ -16,7 +16,8 @@ Heartbeat (Engine.IO v4 "Heartbeat"): ``ping_interval`` after the handshake, and
 ``ping_interval`` after each pong, the server queues ``2``; if no ``3`` arrives within
 ``ping_timeout`` the session closes with ``ping timeout``.
 
-Upgrade (Engine.IO v4 "Upgrade"): :meth:`Session.begin_upgrade` when a WebSocket with
+Upgrade (Engine.IO v4 "Upgrade"; the states and transitions are the table of
+:mod:`plexio.engineio.upgrade`): :meth:`Session.begin_upgrade` when a WebSocket with
 this sid arrives, then its frames go to :meth:`Session.receive_probe_frame`: ``2probe``
 is answered ``3probe`` and the session enters UPGRADING, where a polling GET is held and
 released with a ``6`` (noop), and nothing else, every ``upgrade_noop_interval`` (as Node);
@@ -37,9 +38,9 @@ beside it never wait for it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
-from plexio.config import EngineOptions
+from plexio.config import EngineOptions, Limits
+from plexio.engineio.base import BaseSession, SessionState
 from plexio.engineio.events import (
     Disconnected,
     DisconnectReason,
@@ -49,73 +50,61 @@ from plexio.engineio.events import (
 )
 from plexio.engineio.packets import (
     CLOSE_FRAME,
-    MESSAGE_PREFIX,
     NOOP_FRAME,
     PING_FRAME,
     Frame,
     OpenInfo,
     Packet,
     PacketType,
-    decode_frame,
     frame_message,
     frame_messages,
 )
-from plexio.engineio.payload import decode_payload, encode_payload
-from plexio.exceptions import DecodeError, LocalProtocolError
+from plexio.engineio.payload import encode_payload
+from plexio.engineio.upgrade import UpgradeEvent, UpgradeState
+from plexio.enums import Transport
+from plexio.exceptions import LocalProtocolError
 
-__all__ = ["Session", "SessionState"]
-
-
-class SessionState(Enum):
-    """Where a session is in its life."""
-
-    OPEN = "open"
-    UPGRADING = "upgrading"
-    CLOSED = "closed"
+__all__ = ["ServerSession", "Session", "SessionState"]
 
 
-class Session:
+class ServerSession(BaseSession[Event]):
     """One Engine.IO session, server side.
 
     Args:
         sid: the session id.
-        transport: ``"polling"`` or ``"websocket"``, the handshake's transport.
+        transport: the handshake's transport.
         options: server options (times in seconds, limits).
         now: the current time.
     """
 
     __slots__ = (
         "sid",
-        "transport",
-        "state",
         "_options",
         "_out",
         "_out_size",
         "_transport_size",
-        "_events",
         "_next_ping",
         "_pong_deadline",
         "_upgrade_deadline",
-        "_probing",
         "_over_since",
-        "close_reason",
-        "close_detail",
         "timers_changed",
         "_over_pending",
         "_noop_at",
         "_noop_due",
     )
 
-    def __init__(self, sid: str, transport: str, options: EngineOptions, now: float) -> None:
+    def __init__(
+        self, sid: str, transport: Transport | str, options: EngineOptions, now: float
+    ) -> None:
+        transport = Transport(transport)
+        super().__init__(transport, opened=True)
         self.sid = sid
-        self.transport = transport
-        self.state = SessionState.OPEN
         self._options = options
         upgrades = (
-            ("websocket",)
-            if transport == "polling"
+            (Transport.WEBSOCKET.value,)
+            if transport is Transport.POLLING
             and options.allow_upgrades
-            and "websocket" in options.transports
+            and Transport.WEBSOCKET in options.transports
             else ()
         )
         info = OpenInfo(
@@ -128,15 +117,10 @@ class Session:
         self._out: list[Frame] = ["0" + info.to_json()]
         self._out_size = 0
         self._transport_size = 0
-        self._events: list[Event] = []
         self._next_ping: float | None = now + options.ping_interval
         self._pong_deadline: float | None = None
         self._upgrade_deadline: float | None = None
-        self._probing = False
         self._over_since: float | None = None
-        self.close_reason: DisconnectReason | None = None
-        #: What went wrong, for the log, when the session ended on bad input.
-        self.close_detail: str | None = None
         #: Set whenever :meth:`next_deadline` may have changed; the I/O layer clears it
         #: after re-arming its timer (saves recomputing deadlines per message).
         self.timers_changed = True
@@ -147,14 +131,9 @@ class Session:
     # ------------------------------------------------------------------ status
 
     @property
-    def closed(self) -> bool:
-        """Whether the session has ended (its queue may still hold a last frame)."""
-        return self.state is SessionState.CLOSED
-
-    @property
     def upgrading(self) -> bool:
         """Whether a WebSocket probe is in progress (from :meth:`begin_upgrade` on)."""
-        return self._probing
+        return self.upgrade.in_progress
 
     @property
     def buffered_size(self) -> int:
@@ -178,47 +157,15 @@ class Session:
 
     # ------------------------------------------------------------------ incoming
 
-    def receive_payload(self, body: str, now: float) -> None:
-        """Feeds the body of a polling POST.
+    def _payload_limits(self) -> Limits:
+        return self._options.limits
 
-        A malformed body closes the session (Engine.IO v4: an undecodable packet
-        terminates it). After this, call :meth:`events`.
-        """
-        if self.state is SessionState.CLOSED:
-            return
-        try:
-            packets = decode_payload(body, self._options.limits)
-        except DecodeError as exc:
-            self.close_detail = str(exc)
-            self._close(DisconnectReason.PARSE_ERROR, send_close=False)
-            return
-        for packet in packets:
-            self._receive_packet(packet, now)
-            if self.closed:
-                return
-
-    def receive_frame(self, frame: str | bytes, now: float) -> None:
-        """Feeds one frame received on the session's active WebSocket.
-
-        After this, call :meth:`events` (and :meth:`data_to_send`, a ping may be answered).
-        """
-        if self.state is SessionState.CLOSED:
-            return
-        if isinstance(frame, str) and frame[:1] == MESSAGE_PREFIX:
-            # Fast path: the overwhelming majority of frames are text messages.
-            self._events.append(MessageReceived(frame[1:]))
-            return
-        try:
-            packet = decode_frame(frame)
-        except DecodeError as exc:
-            self.close_detail = str(exc)
-            self._close(DisconnectReason.PARSE_ERROR, send_close=False)
-            return
-        self._receive_packet(packet, now)
+    def _fail(self, reason: DisconnectReason) -> None:
+        self._close(reason, send_close=False)
 
     def receive_eof(self) -> None:
         """The active transport closed under us (socket closed, request aborted)."""
-        if self.state is not SessionState.CLOSED:
+        if not self._closed:
             self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False)
 
     def fail(self, reason: DisconnectReason, detail: str | None = None) -> None:
@@ -230,7 +177,7 @@ class Session:
             reason: why the session ends.
             detail: what went wrong, for the log.
         """
-        if self.state is not SessionState.CLOSED:
+        if not self._closed:
             self.close_detail = detail
             self._close(reason, send_close=True)
 
@@ -245,7 +192,7 @@ class Session:
                 self.timers_changed = True
         elif ptype is PacketType.CLOSE:
             # A GET pending at that time is completed with a noop (Engine.IO v4 "Close").
-            if self.transport == "polling":
+            if self.transport is Transport.POLLING:
                 self._out.append(NOOP_FRAME)
             self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False, keep_output=True)
         elif ptype is PacketType.PING:
@@ -267,14 +214,12 @@ class Session:
                 upgrades disabled, already upgrading or closed); refuse that WebSocket.
         """
         if (
-            self.state is not SessionState.OPEN
-            or self.transport != "polling"
-            or self._probing
+            self._closed
             or not self._options.allow_upgrades
-            or "websocket" not in self._options.transports
+            or Transport.WEBSOCKET not in self._options.transports
         ):
             raise LocalProtocolError("session cannot upgrade now")
-        self._probing = True
+        self.upgrade.apply(UpgradeEvent.BEGIN)  # refuses a second probe or an upgraded session
         self._upgrade_deadline = now + self._options.upgrade_timeout
         self.timers_changed = True
 
@@ -284,27 +229,23 @@ class Session:
         Returns:
             Frames to write on the probe WebSocket. If :attr:`upgrading` is false
             afterwards and :attr:`transport` is still polling, the upgrade failed:
-            close the probe WebSocket. If :attr:`transport` became ``"websocket"``
-            (an :class:`Upgraded` event), the probe is now the active transport:
-            drain :meth:`data_to_send` into it.
+            close the probe WebSocket. If :attr:`transport` became WebSocket (an
+            :class:`Upgraded` event), the probe is now the active transport: drain
+            :meth:`data_to_send` into it.
         """
-        if not self._probing or self.state is SessionState.CLOSED:
+        if self._closed or not self.upgrade.in_progress:
             return []
-        if frame == "2probe" and self.state is SessionState.OPEN:
-            self.state = SessionState.UPGRADING
+        state = self.upgrade.state
+        if frame == "2probe" and state is UpgradeState.PROBING:
+            self.upgrade.apply(UpgradeEvent.PROBED)
             # As Node: a GET held from now on is released with a noop by a timer, not
             # at once, or the client would poll in a tight loop until it reads 3probe.
             self._noop_at = now + self._options.upgrade_noop_interval
             self.timers_changed = True
             return ["3probe"]
-        if frame == "5" and self.state is SessionState.UPGRADING:
-            self.state = SessionState.OPEN
-            self.transport = "websocket"
-            self._probing = False
-            self._upgrade_deadline = None
-            self._noop_at = None
-            self._noop_due = False
-            self.timers_changed = True
+        if frame == "5" and state is UpgradeState.PAUSED:
+            self.upgrade.apply(UpgradeEvent.COMPLETE)
+            self._end_upgrade_timers()
             self._events.append(Upgraded())
             return []
         self.abort_upgrade()
@@ -312,14 +253,14 @@ class Session:
 
     def abort_upgrade(self) -> None:
         """Gives up an upgrade in progress; the session goes on over polling."""
-        if self._probing:
-            self._probing = False
-            self._upgrade_deadline = None
-            self._noop_at = None
-            self._noop_due = False
-            self.timers_changed = True
-            if self.state is SessionState.UPGRADING:
-                self.state = SessionState.OPEN
+        if self.upgrade.abort():
+            self._end_upgrade_timers()
+
+    def _end_upgrade_timers(self) -> None:
+        self._upgrade_deadline = None
+        self._noop_at = None
+        self._noop_due = False
+        self.timers_changed = True
 
     # ------------------------------------------------------------------ outgoing
 
@@ -364,7 +305,7 @@ class Session:
         A send that finds the backlog over ``max_buffered_bytes_hard`` closes the
         session (``slow client``) instead: check :attr:`closed` and :meth:`events`.
         """
-        if self.state is SessionState.CLOSED:
+        if self._closed:
             return False
         options = self._options
         backlog = self._out_size + self._transport_size
@@ -385,7 +326,7 @@ class Session:
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Server-initiated close: queues ``1`` after what is already queued."""
-        if self.state is not SessionState.CLOSED:
+        if not self._closed:
             self._close(reason, send_close=True)
 
     def has_data(self) -> bool:
@@ -416,9 +357,9 @@ class Session:
         ``upgrade_noop_interval`` seconds (as Node). A GET still held once the session
         has moved to WebSocket gets a noop at once.
         """
-        if self.transport != "polling":
+        if self.transport is not Transport.POLLING:
             return NOOP_FRAME
-        if self.state is SessionState.UPGRADING:
+        if self.upgrade.polling_paused:
             if self._noop_due:
                 self._noop_due = False
                 return NOOP_FRAME
@@ -431,7 +372,7 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timeout` must next be called, or ``None``."""
-        if self.state is SessionState.CLOSED:
+        if self._closed:
             return None
         deadlines = [
             d
@@ -449,7 +390,7 @@ class Session:
 
         After this, call :meth:`events` and flush.
         """
-        if self.state is SessionState.CLOSED:
+        if self._closed:
             return
         self.timers_changed = True
         if self._pong_deadline is not None and now >= self._pong_deadline:
@@ -479,15 +420,6 @@ class Session:
             self._out.append(PING_FRAME)
             self._out_size += 1
 
-    # ------------------------------------------------------------------ events
-
-    def events(self) -> list[Event]:
-        """Drains what happened since the last call, in order."""
-        events = self._events
-        if events:
-            self._events = []
-        return events
-
     def _close(
         self, reason: DisconnectReason, *, send_close: bool, keep_output: bool = False
     ) -> None:
@@ -496,12 +428,16 @@ class Session:
         elif not keep_output:
             self._out = []
         self._out_size = 0
-        self.state = SessionState.CLOSED
+        self._closed = True
         self.close_reason = reason
-        self._probing = False
+        self.upgrade.abort()
         self._next_ping = self._pong_deadline = self._upgrade_deadline = self._noop_at = None
         self._noop_due = False
         self._over_since = None
         self._over_pending = False
         self.timers_changed = True
         self._events.append(Disconnected(reason))
+
+
+#: The server role's former name (still imported by applications and tests).
+Session = ServerSession

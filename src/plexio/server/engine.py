@@ -30,7 +30,7 @@ from plexio.config import EngineOptions
 from plexio.engineio import handshake
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
 from plexio.engineio.packets import Frame, frame_message, frame_messages
-from plexio.engineio.session import Session
+from plexio.engineio.session import ServerSession
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError, LocalProtocolError
 from plexio.transports.base import FrameSink, HttpRequest, HttpResponse, uncompressed
@@ -140,7 +140,7 @@ class EngineSocket:
         "_compressible",
     )
 
-    def __init__(self, server: EngineServer, session: Session, request: HttpRequest) -> None:
+    def __init__(self, server: EngineServer, session: ServerSession, request: HttpRequest) -> None:
         self.sid = session.sid
         self.request = request
         self.state: Any = None
@@ -561,7 +561,7 @@ class EngineServer:
             raise handshake.forbidden()
 
     async def _open(self, request: HttpRequest, transport: str) -> EngineSocket:
-        session = Session(self._new_sid(), transport, self.options, self.loop.time())
+        session = ServerSession(self._new_sid(), transport, self.options, self.loop.time())
         socket = EngineSocket(self, session, request)
         self.sockets[socket.sid] = socket
         try:
