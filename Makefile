@@ -40,6 +40,7 @@ run: install node-deps
 
 bench: install system-deps node-deps
 	$(PY) -m bench
+	$(PY) -m bench.workers
 
 bench-smoke: install node-deps
 	$(PY) -m bench --smoke --out /tmp/plexio-bench-smoke

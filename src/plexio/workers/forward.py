@@ -7,9 +7,10 @@ does not hold knows the owner at once, with no lookup and no broadcast: it sends
 over the owner's unix socket, the owner's Engine.IO server answers it as if it had received
 it, and the answer goes back the same way.
 
-One unix-socket connection per forwarded request: a held GET is a connection held open, and
-a client that goes away (its request cancelled here) closes it, which cancels the request at
-the owner (the session ends there as it would have with a direct request).
+A unix-socket connection carries one forwarded request at a time and is kept for the next
+one (a few idle ones per owner). A held GET holds its connection; a client that goes away
+(its request cancelled here) closes that connection, which cancels the request at the owner
+(the session ends there as it would have with a direct request).
 
 Framing, both ways: ``>II`` (header length, body length), a JSON header, the body bytes.
 Request header: ``{"m", "p", "q", "h", "c", "s", "qs"}`` (the
@@ -44,6 +45,8 @@ _INDEX: Final = {char: index for index, char in enumerate(_ALPHABET)}
 _PREFIX = struct.Struct(">II")
 #: Largest header accepted on a worker's unix socket (headers of one HTTP request).
 _MAX_HEADER: Final = 1 << 20
+#: Idle connections kept per other worker.
+_IDLE_KEPT: Final = 8
 
 
 def worker_of(sid: str) -> int | None:
@@ -85,6 +88,7 @@ class WorkerForwarder:
         self.count = count
         self.rundir = Path(rundir)
         self._char = _ALPHABET[index]
+        self._idle: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
         #: forwarded requests sent to other workers, and received from them
         self.forwarded = 0
         self.served = 0
@@ -113,7 +117,15 @@ class WorkerForwarder:
         owner = worker_of(sid)
         assert owner is not None
         self.forwarded += 1
-        reader, writer = await asyncio.open_unix_connection(self.path(owner))
+        idle = self._idle.setdefault(owner, [])
+        while idle:
+            reader, writer = idle.pop()
+            if not writer.is_closing() and not reader.at_eof():
+                break
+            writer.close()
+        else:
+            reader, writer = await asyncio.open_unix_connection(self.path(owner))
+        done = False
         try:
             head = {
                 "m": request.method,
@@ -130,9 +142,13 @@ class WorkerForwarder:
             except (asyncio.IncompleteReadError, ValueError) as exc:
                 raise ConnectionError(f"worker {owner} broke off: {exc}") from None
             headers = [(str(k), str(v)) for k, v in answer["h"]]
+            done = True
             return HttpResponse(int(answer["s"]), payload, headers)
         finally:
-            writer.close()
+            if done and len(idle) < _IDLE_KEPT:
+                idle.append((reader, writer))
+            else:
+                writer.close()
 
     # ------------------------------------------------------------ the owner's side
 
@@ -155,52 +171,73 @@ class WorkerForwarder:
             server.close()
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            for idle in self._idle.values():
+                for _reader, writer in idle:
+                    writer.close()
+                    with contextlib.suppress(OSError):
+                        await writer.wait_closed()
+            self._idle.clear()
 
     async def _serve_one(
         self, engine: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
-            limit = engine.options.limits.max_http_buffer_size
-            try:
-                head, body = await _read_message(reader, limit)
-                client = head["c"]
-                request = HttpRequest(
-                    method=str(head["m"]),
-                    path=str(head["p"]),
-                    query=dict(head["q"]),
-                    headers=dict(head["h"]),
-                    client=(str(client[0]), int(client[1])) if client else None,
-                    scheme=str(head["s"]),
-                    query_string=str(head["qs"]),
-                )
-            except (asyncio.IncompleteReadError, ValueError, KeyError, TypeError) as exc:
-                logger.debug("bad forwarded request: %s", exc)
-                return
-            self.served += 1
-
-            async def read(size: int) -> bytes | None:
-                return body if len(body) <= size else None
-
-            answer = asyncio.ensure_future(engine.handle_request(request, read))
-            # the forwarding worker closes the connection when its client went away
-            gone = asyncio.ensure_future(reader.read(1))
-            try:
-                await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                gone.cancel()
-            if not answer.done():
-                answer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await answer
-                return
-            try:
-                response = answer.result()
-            except Exception:
-                logger.exception("forwarded request failed")
-                response = HttpResponse(500, b"Internal Server Error")
-            writer.write(_message({"s": response.status, "h": response.headers}, response.body))
-            await writer.drain()
+            while await self._answer_one(engine, reader, writer):
+                pass
         except ConnectionError:
             pass
         finally:
             writer.close()
+
+    async def _answer_one(
+        self, engine: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answers one request of the connection; whether it may carry another."""
+        limit = engine.options.limits.max_http_buffer_size
+        try:
+            head, body = await _read_message(reader, limit)
+            client = head["c"]
+            request = HttpRequest(
+                method=str(head["m"]),
+                path=str(head["p"]),
+                query=dict(head["q"]),
+                headers=dict(head["h"]),
+                client=(str(client[0]), int(client[1])) if client else None,
+                scheme=str(head["s"]),
+                query_string=str(head["qs"]),
+            )
+        except asyncio.IncompleteReadError:
+            return False  # closed between two requests
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.debug("bad forwarded request: %s", exc)
+            return False
+        self.served += 1
+
+        async def read(size: int) -> bytes | None:
+            return body if len(body) <= size else None
+
+        answer = asyncio.ensure_future(engine.handle_request(request, read))
+        # the forwarding worker closes the connection when its client went away
+        gone = asyncio.ensure_future(reader.read(1))
+        try:
+            await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            out_of_turn = gone.done()
+            if not out_of_turn:
+                gone.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gone  # the reader is free again for the next request
+        if not answer.done():
+            answer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answer
+            return False
+        try:
+            response = answer.result()
+        except Exception:
+            logger.exception("forwarded request failed")
+            response = HttpResponse(500, b"Internal Server Error")
+        writer.write(_message({"s": response.status, "h": response.headers}, response.body))
+        await writer.drain()
+        # a byte before the answer is out of turn (or the end): no further request here
+        return not out_of_turn
