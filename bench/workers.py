@@ -161,7 +161,9 @@ async def measure(requests: int) -> dict[str, Any]:
                     times.append(time.perf_counter() - start)
                     assert posted.text == "ok", posted.text
                 after = [cpu_sample(pid) for pid in pids]
-                cpu = [(a - b).precise_s / requests * 1e6 for a, b in zip(after, before)]
+                cpu = [
+                    (a - b).precise_s / requests * 1e6 for a, b in zip(after, before, strict=True)
+                ]
                 times.sort()
                 rows.append(
                     {
