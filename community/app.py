@@ -2,8 +2,8 @@
 
 :func:`create_app` wires settings, database engine, service layer and REST API together; the
 app's lifespan runs the migrations and, when asked, seeds the demo data. :func:`create_asgi_app`
-is what ``python -m community`` serves: today the REST app alone; the socket gateway will wrap it
-there (see the marked mount point).
+is what ``python -m community`` serves: the REST app wrapped by the socket gateway
+(:func:`community.gateway.create_gateway_app`).
 """
 
 from __future__ import annotations
@@ -129,20 +129,7 @@ def create_asgi_app(settings: Settings) -> ASGIApp:
         The ASGI app.
     """
     api = create_app(settings)
-    # ------------------------------------------------------------------------------------
-    # SOCKET GATEWAY MOUNT POINT.
-    # The socket gateway wraps the REST app here: plexio's ASGIApp serves the Socket.IO path
-    # and falls back to `api` for every other path, e.g.
-    #
-    #     service = get_service(api)        # subscribe to service.events, call the service
-    #     return plexio.ASGIApp(gateway_server, other_app=api)
-    #
-    # The wrapper must pass ASGI lifespan events on to `api` (its lifespan runs the migrations
-    # and the demo seed; plexio's ASGIApp forwards them to `other_app`), or enter
-    # `api.router.lifespan_context(api)` itself.
-    # ------------------------------------------------------------------------------------
-    # Gateway wiring (community/gateway, added by the gateway helper): Socket.IO at
-    # /socket.io/, the web page at /, everything else to `api`.
+    # Socket.IO at /socket.io/ and the web page at /; everything else (and lifespan) to `api`.
     from community.gateway import GatewayOptions, create_gateway_app
 
     return create_gateway_app(api, GatewayOptions.from_env())

@@ -193,6 +193,8 @@ def to_json(value: object) -> JSONData:
     Raises:
         TypeError: The value contains something else.
     """
+    if type(value) is MessageRecord:  # the hot path: every message:send and its broadcast
+        return _message_json(value)
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, Enum):
@@ -202,9 +204,31 @@ def to_json(value: object) -> JSONData:
     if isinstance(value, datetime):
         return value.isoformat()
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
+        names = _FIELD_NAMES.get(type(value))
+        if names is None:
+            names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+        return {name: to_json(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):
         return [to_json(item) for item in value]
     if isinstance(value, dict):
         return {str(key): to_json(item) for key, item in value.items()}
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _message_json(message: MessageRecord) -> dict[str, JSONData]:
+    edited_at = message.edited_at
+    return {
+        "id": message.id,
+        "channel_id": message.channel_id,
+        "community_id": message.community_id,
+        "author_id": message.author_id,
+        "author_username": message.author_username,
+        "body": message.body,
+        "client_id": message.client_id,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": None if edited_at is None else edited_at.isoformat(),
+        "deleted": message.deleted,
+    }

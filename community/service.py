@@ -12,7 +12,6 @@ something has committed, the matching events from :mod:`community.events` are pu
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -83,6 +82,8 @@ DEFAULT_CHANNEL_NAME = "general"
 
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _CHANNEL_NAME_RE = re.compile(r"[\w-]+")
+# Exactly the characters of Unicode category Cc (C0 controls, DEL, C1 controls).
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 # Statements of the frequent requests, built once (SQLAlchemy caches their compiled form).
@@ -1262,7 +1263,7 @@ def _text(
         value = value.strip()
     if not _is_clean(value):
         raise InvalidInput(f"{what} contains characters that cannot be stored")
-    if single_line and any(unicodedata.category(ch) == "Cc" for ch in value):
+    if single_line and _CONTROL_RE.search(value):
         raise InvalidInput(f"{what} must not contain control characters")
     if not min_length <= len(value) <= max_length:
         if min_length == 1 and not value:
