@@ -21,7 +21,7 @@
 //   binary()             -> ack(Buffer [1,2,3], {nested: Buffer [4,5]})
 //   close_transport()    -> socket.conn.close() (a clean close of the Engine.IO connection)
 //   garbage()            -> socket.conn.send("9garbage") (a Socket.IO packet that does not decode)
-//   join(room)           -> socket.join(room)
+//   join(room)           -> socket.join(room), then ack()
 //   broadcast_to(room, ...args) -> nsp.to(room).emit("news", ...args)
 //   sockets()            -> ack(ids of the namespace's sockets, sorted)
 // "/auth" refuses a CONNECT unless auth.token is "good" or starts with "tok-".
@@ -85,7 +85,10 @@ function setup(nsp) {
     socket.on("binary", (ack) => ack(Buffer.from([1, 2, 3]), { nested: Buffer.from([4, 5]) }));
     socket.on("close_transport", () => socket.conn.close());
     socket.on("garbage", () => socket.conn.send("9garbage"));
-    socket.on("join", (room) => socket.join(room));
+    socket.on("join", (room, ack) => {
+      socket.join(room);
+      if (typeof ack === "function") ack();
+    });
     socket.on("broadcast_to", (room, ...args) => {
       if (typeof args[args.length - 1] === "function") args.pop();
       nsp.to(room).emit("news", ...args);
