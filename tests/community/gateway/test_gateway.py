@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
@@ -177,6 +178,53 @@ async def test_a_retry_with_the_same_client_id_is_stored_once(
     assert [m["id"] for m in carol.of("message:new")] == [first["id"]]
     page = await live.service.message_history(world.carol.id, world.general.id)
     assert [m.body for m in page.messages].count("once") == 1
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+async def test_concurrent_duplicates_from_two_tabs_store_one_message(
+    live: Live, clients: Clients, world: World, topology: str
+) -> None:
+    # Two sockets of bob send the same client_id at the same time, several times over: the
+    # sends meet in one group commit, and exactly one of each pair is stored and broadcast.
+    tabs = [await connect(clients, topology, world.bob, world.lounge.id) for _ in range(2)]
+    carol = await connect(clients, topology, world.carol, world.lounge.id)
+    channel = target(topology, world.lounge.id, world.general.id)
+    before = live.service.writer.transactions
+    acks = await asyncio.gather(
+        *(
+            tab.ok("message:send", {**channel, "body": f"twice {i}", "client_id": f"both-{i}"})
+            for i in range(5)
+            for tab in tabs
+        )
+    )
+    assert live.service.writer.transactions - before < len(acks)
+    for i in range(5):
+        pair = acks[2 * i : 2 * i + 2]
+        assert pair[0]["id"] == pair[1]["id"]
+        assert sorted(a["duplicate"] for a in pair) == [False, True]
+    await carol.sync()
+    stored = sorted(a["id"] for a in acks[::2])
+    assert sorted(m["id"] for m in carol.of("message:new")) == stored
+    page = await live.service.message_history(world.carol.id, world.general.id)
+    assert sorted(m.id for m in page.messages) == stored
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+async def test_leaving_a_channel_refuses_sends_to_it_at_once(
+    live: Live, clients: Clients, world: World, topology: str
+) -> None:
+    bob = await connect(clients, topology, world.bob, world.lounge.id)
+    channel = target(topology, world.lounge.id, world.dev.id)
+    await bob.ok("message:send", {**channel, "body": "still in"})
+    response = await live.http.post(
+        f"/api/channels/{world.dev.id}/leave", headers=world.bob.headers
+    )
+    assert response.status_code == 204
+    # No wait: the leave's event took the socket out of the room before the REST answer.
+    refused = await bob.request("message:send", {**channel, "body": "gone"})
+    assert refused["error"]["code"] == "forbidden"
+    page = await live.service.message_history(world.alice.id, world.dev.id)
+    assert [m.body for m in page.messages] == ["still in"]
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
