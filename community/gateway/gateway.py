@@ -50,6 +50,14 @@ from community.events import (
     MessageEdited,
 )
 from community.gateway.options import GatewayOptions
+from community.gateway.payloads import (
+    ChannelRequest,
+    MessageDelete,
+    MessageEdit,
+    MessageSend,
+    PresenceGet,
+    invalid_input,
+)
 from community.gateway.rooms import (
     SINGLE_NAMESPACE,
     channel_room,
@@ -76,6 +84,16 @@ _COMMUNITY_ROOM = re.compile(r"commu:(\d+)")
 
 Payload = dict[str, Any]
 Request = Callable[[Any, Payload], Awaitable[Any]]
+
+
+def _declared(handler: Callable[..., Any], payload: type) -> Callable[..., Any]:
+    """``handler(socket, payload)`` registered with its payload's declared type."""
+
+    def request(socket: Any, payload: Any) -> Any:
+        return handler(socket, payload)
+
+    request.__annotations__ = {"socket": Any, "payload": payload, "return": Any}
+    return request
 
 
 def success(data: Any = None) -> dict[str, Any]:
@@ -138,6 +156,7 @@ class Gateway:
                 list(opts.cors_allowed_origins) if opts.cors_allowed_origins else None
             ),
             connect_timeout=opts.connect_timeout,
+            invalid_payload=invalid_input,
             cleanup_empty_child_namespaces=opts.drop_empty_community_namespaces,
             engine_options=plexio.EngineOptions(
                 ping_interval=opts.ping_interval,
@@ -178,13 +197,15 @@ class Gateway:
         for nsp in (self.single, self.communities):
             nsp.on("connection", self._on_connection)
             nsp.on("disconnecting", self._on_disconnecting)
-            nsp.on("message:send", self._request(self._message_send))
-            nsp.on("message:edit", self._request(self._message_edit))
-            nsp.on("message:delete", self._request(self._message_delete))
-            nsp.on("channel:join", self._request(self._channel_join))
-            nsp.on("channel:leave", self._request(self._channel_leave))
-            nsp.on("presence:get", self._request(self._presence_get))
-            nsp.on("typing", self._typing)
+            # Each request with its payload type (community.gateway.payloads): plexio
+            # validates it and answers invalid_input without calling the handler.
+            nsp.on("message:send", _declared(self._request(self._message_send), MessageSend))
+            nsp.on("message:edit", _declared(self._request(self._message_edit), MessageEdit))
+            nsp.on("message:delete", _declared(self._request(self._message_delete), MessageDelete))
+            nsp.on("channel:join", _declared(self._request(self._channel_join), ChannelRequest))
+            nsp.on("channel:leave", _declared(self._request(self._channel_leave), ChannelRequest))
+            nsp.on("presence:get", _declared(self._request(self._presence_get), PresenceGet))
+            nsp.on("typing", _declared(self._typing, ChannelRequest))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         if self._closed:

@@ -174,3 +174,54 @@ def test_unannotated_and_plainly_annotated_handlers_are_not_special() -> None:
         return text * n
 
     assert plain not in special_handlers() and annotated not in special_handlers()
+
+
+async def test_the_error_ack_is_the_servers_choice(serve: Serve) -> None:
+    def answer(error: plexio.PayloadValidationError) -> dict[str, Any]:
+        return {"ok": False, "error": {"code": "invalid_input", "message": str(error)}}
+
+    sio = plexio.Server(invalid_payload=answer)
+
+    @sio.on("message:send")
+    def send(socket: plexio.ServerSocket, message: Message) -> None: ...
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["message:send",{"channel_id":"x"}]')
+        [reply] = await raw.recv_json("431")
+        assert reply["error"]["code"] == "invalid_input"
+        assert "channel_id" in reply["error"]["message"]
+
+
+class Posted(pydantic.BaseModel):
+    id: int
+    body: str
+
+
+async def test_declared_outgoing_events(serve: Serve) -> None:
+    sio = plexio.Server()
+    sio.sockets.emits("message:new", Posted, int)
+    failures: list[Exception] = []
+
+    @sio.on("post")
+    def post(socket: plexio.ServerSocket, body: str) -> None:
+        socket.emit("message:new", Posted(id=1, body=body), 7)  # a model: sent as a dict
+        sio.emit("message:new", {"id": "2", "body": body}, 8)  # a dict: checked (and fixed)
+        for wrong in ((Posted(id=3, body="x"),), ({"id": "nope", "body": "x"}, 9)):
+            try:
+                sio.emit("message:new", *wrong)
+            except plexio.PayloadValidationError as exc:
+                failures.append(exc)
+        socket.emit("undeclared", Point(1, 2))  # undeclared: as it is (orjson: a dict)
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('42["post","hi"]')
+        assert await raw.recv_json("42") == ["message:new", {"id": 1, "body": "hi"}, 7]
+        assert await raw.recv_json("42") == ["message:new", {"id": 2, "body": "hi"}, 8]
+        assert await raw.recv_json("42") == ["undeclared", {"x": 1.0, "y": 2.0}]
+    assert [type(f) for f in failures] == [plexio.PayloadValidationError] * 2
+    assert "declared with 2 argument(s), emitted with 1" in str(failures[0])
+    assert "argument 0: id" in str(failures[1])

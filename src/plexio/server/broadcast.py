@@ -110,6 +110,11 @@ class BroadcastOperator:
             ValueError: a reserved event name.
         """
         check_event_name(event)
+        outgoing = self._adapter.nsp.outgoing
+        if outgoing:
+            declared = outgoing.get(event)
+            if declared is not None:
+                args = declared.prepare(args)
         packet = Packet.event(self._nsp, [event, *args])
         self._adapter.broadcast(packet, self._opts)
 
@@ -124,6 +129,11 @@ class BroadcastOperator:
                 (default 5 s); ``responses`` holds the answers that came.
         """
         check_event_name(event)
+        outgoing = self._adapter.nsp.outgoing
+        if outgoing:
+            declared = outgoing.get(event)
+            if declared is not None:
+                args = declared.prepare(args)
         timeout = self._opts.flags.timeout
         if timeout is None:
             timeout = 5.0

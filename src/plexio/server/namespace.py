@@ -25,7 +25,13 @@ from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
 from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, SavedSession
-from plexio.server.signatures import check_callable_with, spec_for
+from plexio.server.signatures import (
+    OutgoingSpec,
+    PayloadValidationError,
+    check_callable_with,
+    outgoing_spec,
+    spec_for,
+)
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Parser
@@ -99,6 +105,10 @@ class NamespaceOwner(Protocol):
         """The child ``name`` of ``parent``, created if needed."""
         ...
 
+    def invalid_payload(self, error: PayloadValidationError) -> Any:
+        """The acknowledgement answering a payload that failed validation."""
+        ...
+
 
 #: A callable deciding whether a dynamic namespace name is served (may be async).
 NamespaceMatcher = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
@@ -108,6 +118,7 @@ class _Registry:
     """Handlers and middleware, shared by a parent and its children."""
 
     def __init__(self) -> None:
+        self.outgoing: dict[str, OutgoingSpec] = {}
         self.handlers: dict[str, list[UserCallback]] = {}
         self.middlewares: list[UserCallback] = []
         self.server_handlers: dict[str, list[UserCallback]] = {}
@@ -175,6 +186,20 @@ class _Registry:
 
         return register if handler is None else register(handler)
 
+    def emits(self, event: str, *types: Any) -> None:
+        """Declares the arguments of an outgoing event, one type each (a pydantic model,
+        a dataclass, a ``TypedDict`` or any type pydantic knows; needs pydantic).
+
+        Every emit of ``event`` in this namespace (to a socket or a broadcast) then
+        checks its arguments and sends their JSON form (a model instance becomes a
+        dict); a wrong one raises :class:`~plexio.PayloadValidationError` at the emit.
+        Events not declared are sent as they are, with no cost.
+
+        Raises:
+            TypeError: pydantic is not installed.
+        """
+        self.outgoing[event] = outgoing_spec(event, types)
+
     def use(self, middleware: Middleware) -> Middleware:
         """Adds a connection middleware ``middleware(socket)`` (may be async).
 
@@ -224,6 +249,7 @@ class Namespace(_Registry):
         self.parent = parent
         if parent is not None:
             self.handlers = parent.handlers
+            self.outgoing = parent.outgoing
             self.middlewares = parent.middlewares
             self.server_handlers = parent.server_handlers
         self._tasks = TaskOwner()  # server-side event handlers that suspended
@@ -528,6 +554,11 @@ class Namespace(_Registry):
         # must not pile up namespaces.
         if self.parent is not None and not self.sockets and not self._connecting and not self._keep:
             self.server.drop_child(self)
+
+    def invalid_payload_ack(self, error: PayloadValidationError) -> Any:
+        """The acknowledgement answering a payload that failed validation (the server's
+        ``invalid_payload``)."""
+        return self.server.invalid_payload(error)
 
     def remove_socket(self, socket: ServerSocket) -> None:
         """The socket ended: forgets it (and drops an empty dynamic child when asked to)."""

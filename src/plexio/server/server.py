@@ -34,6 +34,7 @@ from plexio.server.namespace import (
     ParentNamespace,
 )
 from plexio.server.recovery import RecoveryOptions
+from plexio.server.signatures import PayloadValidationError, validation_error
 from plexio.server.socket import ServerSocket
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.parser import JsonParser, Parser
@@ -62,6 +63,10 @@ class Server:
         max_namespaces: most namespaces one connection may join (or ask for) at once;
             one more closes the connection.
         cleanup_empty_child_namespaces: drop dynamic child namespaces when empty.
+        invalid_payload: what a handler's validated payload that did not fit is answered
+            with (the acknowledgement; a tuple for several values), given the
+            :class:`~plexio.PayloadValidationError`; default
+            :func:`~plexio.server.signatures.validation_error`.
         connection_state_recovery: :class:`RecoveryOptions` to let clients whose
             transport dropped get their socket back with the events they missed;
             ``None`` (default) = off.
@@ -93,6 +98,7 @@ class Server:
         max_namespaces: int = 100,
         cleanup_empty_child_namespaces: bool = False,
         connection_state_recovery: RecoveryOptions | None = None,
+        invalid_payload: Callable[[PayloadValidationError], Any] = validation_error,
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
         upgrade_timeout: float | None = None,
@@ -156,6 +162,7 @@ class Server:
         self.max_namespaces = max_namespaces
         self.cleanup_empty_children = cleanup_empty_child_namespaces
         self.recovery = connection_state_recovery
+        self.invalid_payload = invalid_payload
         self.engine = EngineServer(
             self,
             engine_options,

@@ -32,7 +32,9 @@ except ImportError:  # pragma: no cover - typing_extensions comes with pydantic
 __all__ = [
     "Ack",
     "HandlerSpec",
+    "OutgoingSpec",
     "check_callable_with",
+    "outgoing_spec",
     "PayloadValidationError",
     "spec_for",
     "special_handlers",
@@ -280,3 +282,75 @@ _HINTS = {
     ),
     "engine handler": "",
 }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutgoingSpec:
+    """A declared outgoing event: the type of each of its arguments.
+
+    Attributes:
+        event: the event name.
+        converters: per argument, a function validating it against its declared type
+            and returning its JSON form (a model or dataclass instance becomes a dict).
+    """
+
+    event: str
+    converters: tuple[Callable[[Any, int], Any], ...]
+
+    def prepare(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The arguments checked and in JSON form.
+
+        Raises:
+            PayloadValidationError: an argument does not fit its declared type (or the
+                count differs): a bug in the emitting code, reported where it emits.
+        """
+        if len(args) != len(self.converters):
+            raise PayloadValidationError(
+                self.event,
+                len(args),
+                [
+                    {
+                        "loc": [],
+                        "msg": f"declared with {len(self.converters)} argument(s), "
+                        f"emitted with {len(args)}",
+                        "type": "arguments",
+                    }
+                ],
+            )
+        return tuple(
+            convert(arg, i)
+            for i, (convert, arg) in enumerate(zip(self.converters, args, strict=True))
+        )
+
+
+def outgoing_spec(event: str, types: tuple[Any, ...]) -> OutgoingSpec:
+    """Builds the :class:`OutgoingSpec` of ``event`` (needs pydantic).
+
+    Raises:
+        TypeError: pydantic is not installed.
+    """
+    try:
+        import pydantic
+    except ImportError:
+        raise TypeError(
+            f"declaring the arguments of {event!r} needs pydantic: pip install 'plexio[pydantic]'"
+        ) from None
+
+    def converter(tp: Any) -> Callable[[Any, int], Any]:
+        adapter: Any = pydantic.TypeAdapter(tp)
+
+        def convert(value: Any, position: int) -> Any:
+            try:
+                return adapter.dump_python(adapter.validate_python(value), mode="json")
+            except pydantic.ValidationError as exc:
+                errors = [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors(
+                        include_url=False, include_context=False, include_input=False
+                    )
+                ]
+                raise PayloadValidationError(event, position, errors) from None
+
+        return convert
+
+    return OutgoingSpec(event, tuple(converter(tp) for tp in types))

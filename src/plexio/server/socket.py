@@ -29,10 +29,10 @@ from plexio.server.recovery import RECOVERABLE_REASONS, SavedSession
 from plexio.server.signatures import (
     Ack,
     HandlerSpec,
+    OutgoingSpec,
     PayloadValidationError,
     check_callable_with,
     special_handlers,
-    validation_error,
 )
 from plexio.socketio.packets import Packet
 from plexio.typing import UserCallback
@@ -67,6 +67,15 @@ class SocketNamespace(Protocol):
 
     def remove_socket(self, socket: ServerSocket) -> None:
         """The socket ended: the namespace forgets it."""
+        ...
+
+    def invalid_payload_ack(self, error: PayloadValidationError) -> Any:
+        """The acknowledgement answering a payload that failed validation."""
+        ...
+
+    @property
+    def outgoing(self) -> dict[str, OutgoingSpec]:
+        """Declared outgoing events (empty while none is: the emit fast path)."""
         ...
 
 
@@ -279,6 +288,11 @@ class ServerSocket(Listeners):
         compress: bool = True,
     ) -> None:
         check_event_name(event)
+        outgoing = self.nsp.outgoing
+        if outgoing:
+            declared = outgoing.get(event)
+            if declared is not None:
+                args = declared.prepare(args)
         if not self.connected:
             if future is not None:
                 future.set_exception(DisconnectedError("socket is disconnected"))
@@ -463,7 +477,7 @@ class ServerSocket(Listeners):
             except PayloadValidationError as exc:
                 logger.info("socket %s: %s (handler not called)", self.id, exc)
                 if done is not None:
-                    done(validation_error(exc))
+                    done(self.nsp.invalid_payload_ack(exc))
                 return
         if spec.ack_param is not None:
             send = None

@@ -272,6 +272,9 @@ async def test_bad_requests_are_refused_with_a_code(
         assert isinstance(ack["error"]["message"], str)
     page = await live.service.message_history(world.carol.id, world.general.id)
     assert page.messages == ()
+    # Shapes are checked by plexio from the declared payload types, before the handler.
+    ack = await carol.request("message:send", {**chan, "channel_id": "1", "body": "hi"})
+    assert ack["error"]["message"].startswith("message:send: argument 0: channel_id: ")
     # The socket is still usable.
     await carol.ok("message:send", {**chan, "body": "still here"})
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from plexio.engineio.packets import Frame
 from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, SavedSession
+from plexio.server.signatures import OutgoingSpec
 from plexio.socketio.packets import Packet
 from plexio.transports.base import uncompressed
 
@@ -103,6 +104,11 @@ class SocketEmitter(Protocol):
     @property
     def name(self) -> str:
         """The namespace name."""
+        ...
+
+    @property
+    def outgoing(self) -> dict[str, OutgoingSpec]:
+        """Declared outgoing events (``Namespace.emits``); empty while none is."""
         ...
 
     def socket_details(self, sid: str) -> SocketDetails | None:
