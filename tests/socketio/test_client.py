@@ -13,13 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plexio.exceptions import DecodeError, LocalProtocolError
+from plexio.enums import DisconnectReason
+from plexio.exceptions import LocalProtocolError
 from plexio.socketio.client import NO_SID_MESSAGE, ClientConnection
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.events import (
     AckReceived,
-    ClientDisconnectReason,
     ConnectAccepted,
+    ConnectionClosed,
     ConnectRefused,
     ConnectRequested,
     EventReceived,
@@ -153,7 +154,7 @@ def test_an_ack_nobody_waits_for_is_dropped() -> None:
 def test_ack_ids_are_unique_for_the_connection_life() -> None:
     client = ClientConnection(JsonParser())
     ids = [client.allocate_ack_id() for _ in range(3)]
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     ids.append(client.allocate_ack_id())
     assert ids == [0, 1, 2, 3]
 
@@ -178,7 +179,7 @@ def test_server_disconnect_lists_unanswered_acks(parser: Parser) -> None:
     deliver(server.send_ack("/chat", first, []), client)
     closed = deliver(server.send_disconnect("/chat"), client)
     assert closed == NamespaceClosed(
-        "/chat", "sid1", ClientDisconnectReason.IO_SERVER_DISCONNECT, (second,)
+        "/chat", "sid1", DisconnectReason.IO_SERVER_DISCONNECT, (second,)
     )
     assert client.sid_of("/chat") is None
     assert closed.reason == "io server disconnect"  # the official client's string
@@ -189,9 +190,7 @@ def test_client_disconnect(parser: Parser) -> None:
     ack_id = client.allocate_ack_id()
     client.send_event("/a", ["x"], ack_id)
     messages, closed = client.disconnect("/a")
-    assert closed == NamespaceClosed(
-        "/a", "sid1", ClientDisconnectReason.IO_CLIENT_DISCONNECT, (ack_id,)
-    )
+    assert closed == NamespaceClosed("/a", "sid1", DisconnectReason.IO_CLIENT_DISCONNECT, (ack_id,))
     assert deliver(messages, server) == NamespaceDisconnected("/a", "sid1")
     # Leaving a namespace still connecting sends nothing; its late reply is dropped.
     client.connect("/b")
@@ -209,10 +208,10 @@ def test_session_end_leaves_every_namespace_in_order() -> None:
     client.connect("/pending")
     ack_id = client.allocate_ack_id()
     client.send_event("/a", ["x"], ack_id)
-    closed = client.session_ended(ClientDisconnectReason.PING_TIMEOUT)
+    closed = client.session_ended(DisconnectReason.PING_TIMEOUT)
     assert closed == [
-        NamespaceClosed("/b", "s1", ClientDisconnectReason.PING_TIMEOUT, ()),
-        NamespaceClosed("/a", "s2", ClientDisconnectReason.PING_TIMEOUT, (ack_id,)),
+        NamespaceClosed("/b", "s1", DisconnectReason.PING_TIMEOUT, ()),
+        NamespaceClosed("/a", "s2", DisconnectReason.PING_TIMEOUT, (ack_id,)),
     ]
     assert client.namespaces == {} and client.connecting == frozenset()
     assert client.connect("/pending") == ["0/pending,"]  # a new session starts over
@@ -223,23 +222,31 @@ def test_session_end_drops_a_partial_binary_packet() -> None:
     client.connect("/")
     client.receive_message('0{"sid":"s"}')
     assert client.receive_message('51-["bin",{"_placeholder":true,"num":0}]') is None
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     client.connect("/")
     client.receive_message('0{"sid":"s2"}')
     # The next text message is a packet of its own, not the missing attachment.
     assert client.receive_message('2["next"]') == EventReceived("/", "s2", "next", [])
 
 
-def test_undecodable_input_raises_and_the_decoder_is_clean_again() -> None:
+def test_undecodable_input_is_reported_as_the_server_core_does() -> None:
+    # An event, never an exception: the same way ServerConnection reports a bad peer.
     client = ClientConnection(JsonParser())
     client.connect("/")
     client.receive_message('0{"sid":"s"}')
-    with pytest.raises(DecodeError):
-        client.receive_message("9garbage")
+    closed = client.receive_message("9garbage")
+    assert isinstance(closed, ConnectionClosed)
+    assert closed.reason is DisconnectReason.PARSE_ERROR
+    assert closed.reason == "parse error"  # the official client's string
+    assert closed.detail
     assert client.receive_message('51-["bin",{"_placeholder":true,"num":0}]') is None
-    with pytest.raises(DecodeError):
-        client.receive_message('2["a text message while an attachment is due"]')
+    closed = client.receive_message('2["a text message while an attachment is due"]')
+    assert isinstance(closed, ConnectionClosed)
+    # The partial packet was dropped: the decoder is clean again.
     assert client.receive_message('2["ok"]') == EventReceived("/", "s", "ok", [])
+    assert client.session_ended(closed.reason) == [
+        NamespaceClosed("/", "s", DisconnectReason.PARSE_ERROR)
+    ]
 
 
 # -- connection state recovery ---------------------------------------------------------
@@ -255,7 +262,7 @@ def test_recovery_sends_pid_and_last_offset_and_reports_recovered() -> None:
     client.receive_message('2["news",1,"off-1"]')
     client.receive_message('2["news",2,"off-2"]')
     client.receive_message('2["news",3]')  # no offset: the last one stays
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     assert client.connect("/", {"token": "t"}) == ['0{"pid":"p1","offset":"off-2","token":"t"}']
     assert client.receive_message('0{"sid":"s1","pid":"p1"}') == ConnectAccepted(
         "/", "s1", "p1", True
@@ -267,7 +274,7 @@ def test_auth_keys_win_over_recovery_keys() -> None:
     client = ClientConnection(JsonParser())
     client.connect("/")
     client.receive_message('0{"sid":"s1","pid":"p1"}')
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     assert client.connect("/", {"pid": "mine"}) == ['0{"pid":"mine"}']
 
 
@@ -276,11 +283,11 @@ def test_a_new_pid_means_not_recovered() -> None:
     client.connect("/")
     client.receive_message('0{"sid":"s1","pid":"p1"}')
     client.receive_message('2["news","off-1"]')
-    client.session_ended(ClientDisconnectReason.PING_TIMEOUT)
+    client.session_ended(DisconnectReason.PING_TIMEOUT)
     client.connect("/")
     accepted = client.receive_message('0{"sid":"s2","pid":"p2"}')
     assert accepted == ConnectAccepted("/", "s2", "p2", False)
-    client.session_ended(ClientDisconnectReason.PING_TIMEOUT)
+    client.session_ended(DisconnectReason.PING_TIMEOUT)
     assert client.connect("/") == ['0{"pid":"p2","offset":"off-1"}']
 
 
@@ -289,7 +296,7 @@ def test_no_recovery_keys_without_a_pid() -> None:
     client.connect("/", {"a": 1})
     client.receive_message('0{"sid":"s1"}')
     client.receive_message('2["news","looks-like-an-offset"]')
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     assert client.connect("/", {"a": 1}) == ['0{"a":1}']
 
 
@@ -300,7 +307,7 @@ def test_recovery_state_is_per_namespace() -> None:
     client.receive_message('0/a,{"sid":"s1","pid":"pa"}')
     client.receive_message('0/b,{"sid":"s2"}')
     client.receive_message('2/a,["x","oa"]')
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     assert client.connect("/a") == ['0/a,{"pid":"pa","offset":"oa"}']
     assert client.connect("/b") == ["0/b,"]
 
@@ -330,7 +337,7 @@ def test_events_before_the_connect_reply_come_with_it() -> None:
     client.connect("/")
     client.receive_message('0{"sid":"s1","pid":"p1"}')
     client.receive_message('2["news",1,"o1"]')
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     client.connect("/")
     assert client.receive_message('2["news",2,"o2"]') is None
     assert client.receive_message('21["news",3,"o3"]') is None
@@ -346,7 +353,7 @@ def test_events_before_the_connect_reply_come_with_it() -> None:
             EventReceived("/", "s1", "news", [3, "o3"], 1),
         ),
     )
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     assert client.connect("/") == ['0{"pid":"p1","offset":"o3"}']
 
 
@@ -357,9 +364,9 @@ def test_early_events_are_dropped_with_a_refusal_or_the_session() -> None:
     client.receive_message('4{"message":"no"}')
     client.connect("/")
     assert client.receive_message('0{"sid":"s"}') == ConnectAccepted("/", "s")
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     client.connect("/")
     client.receive_message('2["early"]')
-    client.session_ended(ClientDisconnectReason.TRANSPORT_CLOSE)
+    client.session_ended(DisconnectReason.TRANSPORT_CLOSE)
     client.connect("/")
     assert client.receive_message('0{"sid":"s"}') == ConnectAccepted("/", "s")

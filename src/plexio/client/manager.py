@@ -41,10 +41,9 @@ from plexio.exceptions import (
     ClientConnectionError,
     ConnectionFailure,
     PayloadTooLargeError,
-    RemoteProtocolError,
 )
 from plexio.socketio.client import ClientConnection
-from plexio.socketio.events import ClientDisconnectReason, NamespaceClosed
+from plexio.socketio.events import ConnectionClosed, NamespaceClosed
 from plexio.socketio.parser import JsonParser, Parser
 from plexio.typing import HandlerT, UserCallback
 
@@ -57,9 +56,9 @@ logger = logging.getLogger(__name__)
 #: (engine.io-client turns it into an error packet); "parse error" is for a Socket.IO
 #: packet that does not decode, which the manager reports itself.
 _REASONS: Final = {
-    DisconnectReason.PING_TIMEOUT: ClientDisconnectReason.PING_TIMEOUT,
-    DisconnectReason.TRANSPORT_CLOSE: ClientDisconnectReason.TRANSPORT_CLOSE,
-    DisconnectReason.FORCED_CLOSE: ClientDisconnectReason.IO_CLIENT_DISCONNECT,
+    DisconnectReason.PING_TIMEOUT: DisconnectReason.PING_TIMEOUT,
+    DisconnectReason.TRANSPORT_CLOSE: DisconnectReason.TRANSPORT_CLOSE,
+    DisconnectReason.FORCED_CLOSE: DisconnectReason.IO_CLIENT_DISCONNECT,
 }
 
 
@@ -398,18 +397,19 @@ class Manager:
         engine.send_many(messages)
 
     def _on_message(self, data: str | bytes) -> None:
-        try:
-            event = self._connection.receive_message(data)
-        except RemoteProtocolError as exc:
+        if self._closed_reported:
+            return  # the rest of a session that has just been given up
+        event = self._connection.receive_message(data)
+        if event is None:
+            return
+        if isinstance(event, ConnectionClosed):
             # As the official client: the connection closes with "parse error" and
             # reconnection starts over.
-            logger.warning("malformed packet from the server (%s), closing", exc)
-            self._session_ended(ClientDisconnectReason.PARSE_ERROR)
+            logger.warning("malformed packet from the server (%s), closing", event.detail)
+            self._session_ended(event.reason)
             engine = self.engine
             if engine is not None:
                 self.tasks.spawn(engine.close(), name="sio-parse-error")
-            return
-        if event is None:
             return
         sock = self.nsps.get(event.namespace)
         if sock is None:
@@ -417,7 +417,7 @@ class Manager:
             return
         sock.handle(event)
 
-    def _session_ended(self, reason: ClientDisconnectReason) -> None:
+    def _session_ended(self, reason: DisconnectReason) -> None:
         """The Engine.IO session is over: every socket is disconnected at once.
 
         Runs synchronously in the engine's close callback, so an emit right after this
@@ -435,10 +435,10 @@ class Manager:
             if sock is not None:
                 sock.handle(record)
 
-    def _close_reason(self, reason: DisconnectReason) -> ClientDisconnectReason:
+    def _close_reason(self, reason: DisconnectReason) -> DisconnectReason:
         if self._closing:
-            return ClientDisconnectReason.IO_CLIENT_DISCONNECT
-        return _REASONS.get(reason, ClientDisconnectReason.TRANSPORT_ERROR)
+            return DisconnectReason.IO_CLIENT_DISCONNECT
+        return _REASONS.get(reason, DisconnectReason.TRANSPORT_ERROR)
 
     def _on_engine_close(self, reason: DisconnectReason) -> None:
         self._session_ended(self._close_reason(reason))
@@ -558,7 +558,7 @@ class Manager:
                 runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
-        self._session_ended(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
+        self._session_ended(DisconnectReason.IO_CLIENT_DISCONNECT)
         closed = ClientConnectionError("manager closed", reason=ConnectionFailure.CLOSED)
         for sock in list(self.nsps.values()):
             sock.gave_up(closed)

@@ -43,7 +43,7 @@ from plexio.exceptions import (
 from plexio.socketio.client import ClientConnection
 from plexio.socketio.events import (
     AckReceived,
-    ClientEvent,
+    ClientNamespaceEvent,
     ConnectAccepted,
     ConnectRefused,
     EventReceived,
@@ -177,7 +177,7 @@ class ClientSocket(Listeners):
     exception: :class:`ConnectRefusedError` with ``message``/``data`` when the server
     refused, :class:`ClientConnectionError` when it could not be reached) and
     ``disconnect`` (the reason, a
-    :class:`~plexio.socketio.events.ClientDisconnectReason` whose value is the official
+    :class:`~plexio.enums.DisconnectReason` whose value is the official
     client's string: ``"io server disconnect"``, ``"io client disconnect"``,
     ``"transport close"``, ``"transport error"``, ``"ping timeout"``, ``"parse error"``).
     """
@@ -343,7 +343,7 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ incoming
 
-    def handle(self, event: ClientEvent) -> None:
+    def handle(self, event: ClientNamespaceEvent) -> None:
         """Acts on what the Socket.IO core reported for this namespace (the manager calls it)."""
         if isinstance(event, EventReceived):
             self._on_event(event.name, event.args, event.ack_id)

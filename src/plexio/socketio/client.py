@@ -25,10 +25,11 @@ A namespace moves ``(absent) → connecting → joined → (absent)``::
 
 Leniency, as the official ``socket.io-client``: a packet for a namespace the client is
 not in (or an ACK nobody waits for) is dropped (``receive_message`` returns ``None``);
-only input that does not decode is a protocol error. Events for a namespace whose
-CONNECT reply has not come yet are kept and handed over with it
-(:attr:`ConnectAccepted.events`): Node's server sends a recovered session's missed
-events before its reply.
+only input that does not decode is a protocol error, reported as the server's core
+reports one (:class:`~plexio.socketio.events.ConnectionClosed`, never an exception).
+Events for a namespace whose CONNECT reply has not come yet are kept and handed over
+with it (:attr:`ConnectAccepted.events`): Node's server sends a recovered session's
+missed events before its reply.
 
 Connection state recovery (Socket.IO v5 with a server that has it on). The server's
 CONNECT reply then carries a ``pid``; every event it sends ends with a string offset.
@@ -53,12 +54,13 @@ from types import MappingProxyType
 from typing import Final, cast
 
 from plexio.config import Limits
+from plexio.enums import DisconnectReason
 from plexio.exceptions import LocalProtocolError, RemoteProtocolError
 from plexio.socketio.events import (
     AckReceived,
-    ClientDisconnectReason,
     ClientEvent,
     ConnectAccepted,
+    ConnectionClosed,
     ConnectRefused,
     EventReceived,
     NamespaceClosed,
@@ -202,7 +204,7 @@ class ClientConnection:
         joined = self._joined.pop(namespace, None)
         if joined is None:
             return [], None
-        closed = self._closed(namespace, joined, ClientDisconnectReason.IO_CLIENT_DISCONNECT)
+        closed = self._closed(namespace, joined, DisconnectReason.IO_CLIENT_DISCONNECT)
         return self._parser.encode(Packet.disconnect(namespace)), closed
 
     def allocate_ack_id(self) -> int:
@@ -273,20 +275,17 @@ class ClientConnection:
         Returns:
             The event to handle, or ``None`` when there is nothing to do (a binary
             packet waits for its attachments, or the packet concerns no namespace the
-            client is in or no acknowledgement it waits for).
-
-        Raises:
-            RemoteProtocolError: the server's input does not decode (a
-                :class:`~plexio.exceptions.DecodeError`); the partial packet is
-                dropped. The official client then closes the connection with
-                ``"parse error"``: end the Engine.IO session and call
-                :meth:`session_ended` with that reason.
+            client is in or no acknowledgement it waits for). Input that does not
+            decode gives :class:`~plexio.socketio.events.ConnectionClosed` with
+            ``PARSE_ERROR`` (the partial packet is dropped): as the official client,
+            close the Engine.IO session and call :meth:`session_ended` with that
+            reason.
         """
         try:
             packet = self._decoder.feed(message)
-        except RemoteProtocolError:
+        except RemoteProtocolError as exc:  # the codecs raise only DecodeError
             self._decoder.reset()
-            raise
+            return ConnectionClosed(DisconnectReason.PARSE_ERROR, str(exc))
         if packet is None:
             return None
         return self._handle(packet)
@@ -340,7 +339,7 @@ class ClientConnection:
             self._connecting.discard(namespace)
             self._early.pop(namespace, None)
             return None
-        return self._closed(namespace, joined, ClientDisconnectReason.IO_SERVER_DISCONNECT)
+        return self._closed(namespace, joined, DisconnectReason.IO_SERVER_DISCONNECT)
 
     def _event(self, packet: Packet, sid: Sid) -> EventReceived:
         """An EVENT of a joined namespace; with recovery on, its offset is remembered."""
@@ -355,7 +354,7 @@ class ClientConnection:
 
     # -- end of a session -----------------------------------------------------
 
-    def session_ended(self, reason: ClientDisconnectReason) -> list[NamespaceClosed]:
+    def session_ended(self, reason: DisconnectReason) -> list[NamespaceClosed]:
         """The Engine.IO session ended: every namespace is left.
 
         Pending CONNECTs and any partial binary packet are dropped; each namespace's
@@ -372,7 +371,7 @@ class ClientConnection:
 
     @staticmethod
     def _closed(
-        namespace: NamespacePath, joined: _Joined, reason: ClientDisconnectReason
+        namespace: NamespacePath, joined: _Joined, reason: DisconnectReason
     ) -> NamespaceClosed:
         return NamespaceClosed(namespace, joined.sid, reason, tuple(joined.awaited))
 

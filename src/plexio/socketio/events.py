@@ -8,7 +8,6 @@ slotted dataclasses; handle them with ``match`` on :data:`SocketEvent`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeAlias
 
 from plexio.enums import DisconnectReason
@@ -16,8 +15,8 @@ from plexio.typing import JSONValue, NamespacePath, Sid
 
 __all__ = [
     "AckReceived",
-    "ClientDisconnectReason",
     "ClientEvent",
+    "ClientNamespaceEvent",
     "ConnectAccepted",
     "ConnectRefused",
     "ConnectRequested",
@@ -125,21 +124,6 @@ SocketEvent: TypeAlias = (
 # :class:`AckReceived` above (``sid`` is then the client's own sid in the namespace).
 
 
-class ClientDisconnectReason(StrEnum):
-    """Why a client's namespace was left; the values are the official client's strings.
-
-    ``socket.io-client`` 4.x hands these to ``disconnect`` listeners; plexio's client
-    reports the same string in the same situation.
-    """
-
-    IO_SERVER_DISCONNECT = "io server disconnect"
-    IO_CLIENT_DISCONNECT = "io client disconnect"
-    PING_TIMEOUT = "ping timeout"
-    TRANSPORT_CLOSE = "transport close"
-    TRANSPORT_ERROR = "transport error"
-    PARSE_ERROR = "parse error"
-
-
 @dataclass(frozen=True, slots=True)
 class ConnectAccepted:
     """The server accepted the client's CONNECT.
@@ -189,18 +173,29 @@ class NamespaceClosed:
     Attributes:
         namespace: the namespace left.
         sid: the sid the client had in it.
-        reason: why, as the official client names it.
+        reason: why, as the official client names it (``IO_SERVER_DISCONNECT``,
+            ``IO_CLIENT_DISCONNECT``, ``TRANSPORT_CLOSE``, ``TRANSPORT_ERROR``,
+            ``PING_TIMEOUT``, ``PARSE_ERROR``).
         unanswered: ids of events sent in this namespace whose acknowledgement will
             never come now (fail their callbacks).
     """
 
     namespace: NamespacePath
     sid: Sid
-    reason: ClientDisconnectReason
+    reason: DisconnectReason
     unanswered: tuple[int, ...] = ()
 
 
 #: Every event a :class:`~plexio.socketio.client.ClientConnection` reports.
 ClientEvent: TypeAlias = (
+    ConnectAccepted
+    | ConnectRefused
+    | EventReceived
+    | AckReceived
+    | NamespaceClosed
+    | ConnectionClosed
+)
+#: The client events that concern one namespace (all but ``ConnectionClosed``).
+ClientNamespaceEvent: TypeAlias = (
     ConnectAccepted | ConnectRefused | EventReceived | AckReceived | NamespaceClosed
 )
