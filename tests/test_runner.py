@@ -50,7 +50,9 @@ class Started:
         self.port = port
 
 
-async def start(path: Path, pattern: str = r"PORT (\d+)") -> AsyncIterator[Started]:
+async def start(
+    path: Path, pattern: str = r"PORT (\d+)", *, stops_itself: bool = False
+) -> AsyncIterator[Started]:
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -76,7 +78,7 @@ async def start(path: Path, pattern: str = r"PORT (\d+)") -> AsyncIterator[Start
                 if found:
                     break
         yield Started(proc, int(found.group(1)))
-        assert proc.returncode is None, "".join(seen)
+        assert stops_itself or proc.returncode is None, "".join(seen)
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -193,3 +195,21 @@ def test_workers_must_be_a_positive_integer() -> None:
     for bad in (0, -1, True, 1.5):
         with pytest.raises(ValueError, match="workers must be a positive integer"):
             plexio.run(sio, workers=bad)  # type: ignore[arg-type]
+
+
+async def test_sigterm_shuts_the_native_listener_down_gracefully(tmp_path: Path) -> None:
+    import signal
+
+    import websockets
+
+    options = "shutdown_timeout=5"
+    body = SERVER.replace("plexio.Server()", f"plexio.Server({options})").format(options="")
+    async for server in start(script(tmp_path, body), stops_itself=True):
+        url = f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket"
+        async with websockets.connect(url) as ws:
+            assert str(await ws.recv()).startswith("0{")
+            await ws.send("40")
+            assert str(await ws.recv()).startswith("40{")
+            server.proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(ws.recv(), 5) == "1"  # closed by the server
+            assert await asyncio.wait_for(server.proc.wait(), 5) == 0

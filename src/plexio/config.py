@@ -66,6 +66,10 @@ class EngineOptions:
             before it is closed ("slow client").
         close_timeout: seconds a closing connection gets to deliver what it holds
             (and finish the WebSocket close handshake) before it is aborted.
+        shutdown_timeout: seconds a graceful shutdown may take: handlers in flight
+            get until then to finish (their acknowledgements are sent), then every
+            session is closed ("server shutting down") after its queued output, and
+            what is left at the deadline is cancelled and aborted.
         cookie: name of the sid cookie set on the handshake, or ``None`` for none.
         handshake_timeout: seconds a connection may wait before sending the headers
             of its first (or next keep-alive) HTTP request; it is closed after that
@@ -94,6 +98,7 @@ class EngineOptions:
     max_buffered_bytes_hard: int = 1_000_000
     slow_client_grace: float = 5.0
     close_timeout: float = 3.0
+    shutdown_timeout: float = 10.0
     cookie: str | None = None
     handshake_timeout: float = 10.0
     max_pending_connections: int = 1024
@@ -111,8 +116,8 @@ class EngineOptions:
             raise ValueError("upgrade_noop_interval must be > 0")
         if self.max_buffered_bytes < 1:
             raise ValueError("max_buffered_bytes must be >= 1")
-        if self.slow_client_grace < 0 or self.close_timeout < 0:
-            raise ValueError("slow_client_grace and close_timeout must be >= 0")
+        if self.slow_client_grace < 0 or self.close_timeout < 0 or self.shutdown_timeout < 0:
+            raise ValueError("slow_client_grace, close_timeout, shutdown_timeout must be >= 0")
         if self.handshake_timeout <= 0:
             raise ValueError("handshake_timeout must be > 0")
         if self.max_pending_connections < 1:

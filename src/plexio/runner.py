@@ -180,7 +180,31 @@ def run(
     servable(target)  # refuse before starting a loop
     context = _ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
     main = serve(target, host, port, ready=ready, backlog=backlog, ssl=context, http=http)
-    _run_loop(main, loop_name)
+    _run_loop(_until_terminated(main), loop_name)
+
+
+async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+    # SIGTERM (and Ctrl-C) cancel the listener, which then shuts down gracefully
+    # (see plexio.native.serve): the process exits within shutdown_timeout.
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(main)
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            logger.info("shutting down")
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
 
 
 def _run_loop(main: Coroutine[Any, Any, None], loop_name: Literal["asyncio", "uvloop"]) -> None:

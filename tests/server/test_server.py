@@ -246,3 +246,56 @@ async def test_serves_under_hypercorn_too(serve_hypercorn: Any) -> None:
         assert await raw.closed() == ["41"]
     await eventually(lambda: not server.engine.sockets)
     assert_clean(server)
+
+
+async def test_shutdown_lets_handlers_in_flight_answer_then_closes(serve: Serve) -> None:
+    server = plexio.Server(shutdown_timeout=5.0)
+    release = asyncio.Event()
+
+    @server.on("slow")
+    async def slow(socket: ServerSocket, n: int) -> int:
+        await release.wait()
+        return n * 10
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as client:
+        await client.connect()
+        await client.send('421["slow",4]')
+        await eventually(lambda: any(len(c.tasks) for c in _connections(server)))
+        stopping = asyncio.create_task(server.shutdown())
+        await asyncio.sleep(0.1)
+        assert not stopping.done()  # waiting for the handler
+        async with httpx.AsyncClient(base_url=running.http_url) as http:
+            refused = await http.get("/socket.io/?EIO=4&transport=polling")
+        assert refused.status_code == 503
+        assert refused.json() == {"code": 4, "message": "Server shutting down"}
+        release.set()
+        await asyncio.wait_for(stopping, 5)
+        frames = await client.closed()
+        assert frames[0] == "431[40]"  # the ack, before the close
+
+
+async def test_shutdown_cancels_handlers_still_running_at_its_deadline(serve: Serve) -> None:
+    server = plexio.Server()
+    cancelled = asyncio.Event()
+
+    @server.on("stuck")
+    async def stuck(socket: ServerSocket) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as client:
+        await client.connect()
+        await client.send('42["stuck"]')
+        await eventually(lambda: any(len(c.tasks) for c in _connections(server)))
+        await asyncio.wait_for(server.shutdown(timeout=0.2), 5)
+        await client.closed()
+    await asyncio.wait_for(cancelled.wait(), 5)
+
+
+def _connections(server: plexio.Server) -> list[Connection]:
+    return [s.state for s in server.engine.sockets.values() if isinstance(s.state, Connection)]

@@ -70,6 +70,13 @@ class TaskOwner:
             task.cancel()
         self._tasks.clear()
 
+    async def wait(self) -> None:
+        """Waits until the tasks running now have finished (not those started later)."""
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        if tasks:
+            await asyncio.wait(tasks)
+
     async def close(self) -> None:
         """Cancels every task still running (but the caller's own) and waits for them."""
         current = asyncio.current_task()

@@ -22,6 +22,7 @@ __all__ = [
     "bad_request",
     "forbidden",
     "parse_params",
+    "shutting_down",
     "unknown_sid",
 ]
 
@@ -67,6 +68,11 @@ def bad_request() -> HandshakeError:
 def bad_handshake_method() -> HandshakeError:
     """The error for a handshake that is not a GET."""
     return _error(ErrorCode.BAD_HANDSHAKE_METHOD)
+
+
+def shutting_down() -> HandshakeError:
+    """The error for a handshake while the server shuts down (503: try another)."""
+    return HandshakeError(int(ErrorCode.FORBIDDEN), "Server shutting down", 503)
 
 
 def forbidden() -> HandshakeError:

@@ -334,11 +334,22 @@ class ServerSession(BaseSession[Event]):
         return bool(self._out) or self._noop_due
 
     def data_to_send(self) -> list[Frame]:
-        """Drains the queue as WebSocket frames, one frame each, in order."""
+        """Drains the queue as WebSocket frames, one frame each, in order.
+
+        A closed session's close packet is never drained together with frames before
+        it: those leave first, the close packet at the next drain (its own polling
+        response or WebSocket write), as the reference server does. The official
+        client handles the messages of one read after a close packet read with them,
+        so acknowledgements queued just before a close would be lost.
+        """
         out = self._out
         if not out:
             return out
-        self._out = []
+        if self.state is SessionState.CLOSED and len(out) > 1 and out[-1] == CLOSE_FRAME:
+            self._out = [CLOSE_FRAME]
+            out.pop()
+        else:
+            self._out = []
         self._out_size = 0
         if self._transport_size <= self._options.max_buffered_bytes and (
             self._over_since is not None or self._over_pending

@@ -740,6 +740,7 @@ class _Listener:
         self._waiting: dict[HttpConnection, float] = {}  # since when, oldest first
         self._fresh: dict[HttpConnection, None] = {}  # no request yet, oldest first
         self._sweep: asyncio.TimerHandle | None = None
+        self._draining = False
         #: Connections closed by the slowloris guard (timed out, or evicted).
         self.timed_out = 0
         self.evicted = 0
@@ -783,6 +784,10 @@ class _Listener:
 
     def idle(self, conn: HttpConnection) -> None:
         """``conn`` waits for the headers of its next request."""
+        if self._draining:
+            self._forget(conn)
+            conn.close_soon()
+            return
         waiting = self._waiting
         waiting.pop(conn, None)
         loop = self.engine.loop
@@ -818,6 +823,15 @@ class _Listener:
             )
         if self._waiting:
             self._sweep = loop.call_later(self._sweep_period(), self._on_sweep)
+
+    def drain(self) -> None:
+        """Shutting down: idle connections close now, the others once idle."""
+        self._draining = True
+        idle = list(self._waiting)
+        self._waiting.clear()
+        self._fresh.clear()
+        for conn in idle:
+            conn.close_soon()
 
     def close(self) -> None:
         if self._sweep is not None:
@@ -878,20 +892,33 @@ async def serve(
     if ready is not None:
         ready(int(bound))
     try:
-        async with server:
-            await server.serve_forever()
+        # Not server.serve_forever(): cancelling it would close the listening socket
+        # at once, and polling clients need new requests during the shutdown.
+        await loop.create_future()
     finally:
+        # Graceful shutdown, within shutdown_timeout: new sessions are refused at
+        # once; the server lets its handlers in flight finish (the sessions keep
+        # working meanwhile: a polling client needs new requests to get its acks)
+        # and closes every session after its queued output; then the listening
+        # socket closes, idle HTTP connections too, and connections still open at
+        # the deadline are reset.
+        engine.stop_accepting()
+        deadline = loop.time() + engine.options.shutdown_timeout
         shutdown = getattr(target, "shutdown", None)
         try:
             if shutdown is not None:
                 await shutdown()
             else:
-                await engine.shutdown()
+                await engine.shutdown(deadline)
         except Exception:
             logger.exception("shutdown failed")
+        server.close()
+        listener.drain()
+        while listener.connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         listener.close()
         for conn in list(listener.connections):
-            conn.close_soon()
+            conn.abort()
 
 
 def _negotiate_deflate(offer: str) -> tuple[PerMessageDeflate | None, str]:

@@ -53,6 +53,10 @@ AllowRequest = Callable[[HttpRequest], bool | Awaitable[bool]]
 CorsOrigins = str | Sequence[str] | Callable[[str], bool] | None
 
 _TEXT = "text/plain; charset=UTF-8"
+#: Server-side closes whose last frames a polling client still fetches.
+_DELIVER_ON_CLOSE = frozenset(
+    {DisconnectReason.FORCED_CLOSE, DisconnectReason.SERVER_SHUTTING_DOWN}
+)
 #: Ordinary ends of a session, logged at DEBUG; every other reason is logged at INFO.
 _QUIET_REASONS = frozenset(
     {
@@ -249,6 +253,14 @@ class EngineSocket:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _output_pending(self) -> bool:
+        # Frames still on their way: queued here, or held by the active WebSocket
+        # (a polling session's last frames wait for its next GET, not counted).
+        sink = self._sink
+        if sink is None:  # polling: the last frames wait for the client's next GET
+            return self.session.has_data() and self._server.sockets.get(self.sid) is self
+        return self.session.has_data() or sink.buffered_size > 0
+
     def _flush_ws(self) -> None:
         """Writes queued frames to the active WebSocket while it accepts them."""
         sink = self._sink
@@ -262,9 +274,13 @@ class EngineSocket:
         session.set_transport_backlog(sink.buffered_size)
         if session.timers_changed and not self._closed:
             self._arm_timer()
-        if self._closed and not session.has_data():
-            self._sink = None
-            sink.close(1000)
+        if self._closed:
+            if not session.has_data():
+                self._sink = None
+                sink.close(1000)
+            elif not sink.paused and not self._flush_pending:
+                self._flush_pending = True  # the close packet, in a write of its own
+                self._server._schedule_flush(self)
 
     # ------------------------------------------------------------ WebSocket input
 
@@ -388,7 +404,19 @@ class EngineSocket:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._server._forget(self)
+        if (
+            reason in _DELIVER_ON_CLOSE
+            and self._sink is None
+            and self.session.transport == "polling"
+            and self.session.has_data()
+        ):
+            # The server closed the session: its last frames (acks, then the close
+            # packet in a response of its own) need GETs, so the session stays findable
+            # by its sid until they are taken, for at most close_timeout.
+            loop = self._server.loop
+            loop.call_later(self._server.options.close_timeout, self._server._forget, self)
+        else:
+            self._server._forget(self)
         if self._probe is not None:
             probe, self._probe = self._probe, None
             probe.close(1000)
@@ -446,6 +474,7 @@ class EngineServer:
         self._dirty: list[EngineSocket] = []
         self._flush_handle: asyncio.Handle | None = None
         self._forwarder: RequestForwarder | None = None
+        self._stopping = False
 
     def use_forwarder(self, forwarder: RequestForwarder) -> None:
         """Serves as one worker of several (``plexio.run(..., workers=N)``): new session
@@ -480,11 +509,27 @@ class EngineServer:
         if self.sockets.get(socket.sid) is socket:
             del self.sockets[socket.sid]
 
-    async def shutdown(self) -> None:
-        """Closes every session with ``server shutting down``."""
-        for socket in list(self.sockets.values()):
+    def stop_accepting(self) -> None:
+        """Shutting down: new sessions are refused (503), the others go on."""
+        self._stopping = True
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        """Closes every session with ``server shutting down``, after what each has
+        queued, and waits (until ``deadline``, a loop time) for that output to leave.
+
+        Args:
+            deadline: loop time to stop waiting; ``shutdown_timeout`` from now by default.
+        """
+        loop = self.loop
+        if deadline is None:
+            deadline = loop.time() + self.options.shutdown_timeout
+        self._stopping = True
+        sockets = list(self.sockets.values())
+        for socket in sockets:
             socket.close(DisconnectReason.SERVER_SHUTTING_DOWN)
         await asyncio.sleep(0)
+        while loop.time() < deadline and any(s._output_pending() for s in sockets):
+            await asyncio.sleep(0.02)
 
     # ------------------------------------------------------------ HTTP (polling)
 
@@ -552,6 +597,8 @@ class EngineServer:
             return self._error_response(handshake.unknown_sid(), cors)
 
     async def _check_allowed(self, request: HttpRequest) -> None:
+        if self._stopping:
+            raise handshake.shutting_down()
         if self._allow_request is None:
             return
         verdict = self._allow_request(request)
@@ -632,6 +679,8 @@ class EngineServer:
             if encoding is not None:
                 body = compress_body(body, encoding)
                 headers.append(("Content-Encoding", encoding))
+        if socket.closed and not session.has_data():
+            self._forget(socket)  # its last frames are on their way
         return HttpResponse(200, body, headers)
 
     async def _polling_post(

@@ -9,6 +9,7 @@ namespace socket. Public names follow the JavaScript server in snake_case
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -76,7 +77,7 @@ class Server:
     ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
     ``allow_upgrades``, ``cookie``, ``max_http_buffer_size``, ``max_packets_per_payload``,
     ``max_attachments``, ``max_ack_id_digits``, ``max_int_digits``, ``max_buffered_bytes``,
-    ``max_buffered_bytes_hard``, ``slow_client_grace``, ``close_timeout``,
+    ``max_buffered_bytes_hard``, ``slow_client_grace``, ``close_timeout``, ``shutdown_timeout``,
     ``handshake_timeout``, ``max_pending_connections``, ``http_compression``,
     ``http_compression_threshold``, ``per_message_deflate``, ``per_message_deflate_threshold``.
 
@@ -114,6 +115,7 @@ class Server:
         max_buffered_bytes_hard: int | None = None,
         slow_client_grace: float | None = None,
         close_timeout: float | None = None,
+        shutdown_timeout: float | None = None,
         handshake_timeout: float | None = None,
         max_pending_connections: int | None = None,
         http_compression: bool | None = None,
@@ -132,6 +134,7 @@ class Server:
             "max_buffered_bytes_hard": max_buffered_bytes_hard,
             "slow_client_grace": slow_client_grace,
             "close_timeout": close_timeout,
+            "shutdown_timeout": shutdown_timeout,
             "handshake_timeout": handshake_timeout,
             "max_pending_connections": max_pending_connections,
             "http_compression": http_compression,
@@ -435,8 +438,40 @@ class Server:
         """Sends an event to the other servers (on ``/``); returns one reply per server."""
         return await self.sockets.server_side_emit_with_ack(event, *args)
 
-    async def shutdown(self) -> None:
-        """Closes every connection and every adapter."""
-        await self.engine.shutdown()
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Graceful shutdown: lets handlers in flight finish, then closes every
+        connection ("server shutting down") after its queued output, then every adapter.
+
+        New sessions are refused from the start (503); the existing ones keep working
+        while their handlers finish (a polling client needs new requests to receive
+        its acks). Handlers still running at the deadline are cancelled.
+
+        Args:
+            timeout: seconds it may take; ``shutdown_timeout`` by default.
+        """
+        loop = asyncio.get_running_loop()
+        if timeout is None:
+            timeout = self.engine.options.shutdown_timeout
+        deadline = loop.time() + timeout
+        self.engine.stop_accepting()
+        while True:  # handlers started meanwhile (the connections still work) count too
+            connections = [
+                s.state
+                for s in list(self.engine.sockets.values())
+                if isinstance(s.state, Connection)
+            ]
+            in_flight = [c.tasks.wait() for c in connections if len(c.tasks)]
+            if not in_flight:
+                break
+            try:
+                await asyncio.wait_for(asyncio.gather(*in_flight), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                logger.warning("shutdown: handlers still running after %gs, cancelled", timeout)
+                break
+        await self.engine.shutdown(deadline)
+        for conn in connections:
+            conn.tasks.cancel_all()
         for nsp in list(self._namespaces.values()):
             await nsp.close()
+
+    close = shutdown

@@ -1,0 +1,46 @@
+"use strict";
+// One official socket.io-client (4.8) socket WITH reconnection, to watch a server shut
+// down gracefully: acks of events in flight arrive, the disconnect reason is reported,
+// and the socket reconnects (to whatever listens on the same URL by then).
+//
+// env:  SERVER_URL   http://127.0.0.1:PORT (required)
+//       TRANSPORTS   comma-separated, e.g. "websocket" or "polling"
+//
+// stdin commands (one JSON object per line):
+//   {"cmd":"emit","event","arg"}   socket.emit(event, arg, ack) -> {"event":"ack","arg","reply"}
+//   {"cmd":"exit"}
+//
+// stdout events:
+//   {"event":"connect","sid"}  {"event":"disconnect","reason","description"}
+//   {"event":"ack","arg","reply"}
+
+const { Manager } = require("socket.io-client");
+const { emit, commands, env } = require("./lib/io");
+
+const manager = new Manager(env("SERVER_URL"), {
+  transports: env("TRANSPORTS", "websocket").split(","),
+  reconnection: true,
+  reconnectionDelay: 100,
+  reconnectionDelayMax: 200,
+  randomizationFactor: 0,
+  timeout: 5000,
+});
+const socket = manager.socket("/");
+socket.on("connect", () => emit({ event: "connect", sid: socket.id }));
+socket.on("disconnect", (reason, details) =>
+  emit({ event: "disconnect", reason, description: details && String(details.description || "") }),
+);
+socket.connect();
+
+commands((cmd) => {
+  switch (cmd.cmd) {
+    case "emit":
+      socket.emit(cmd.event, cmd.arg, (reply) => emit({ event: "ack", arg: cmd.arg, reply }));
+      break;
+    case "exit":
+      process.exit(0);
+      break;
+    default:
+      throw new Error(`unknown command ${cmd.cmd}`);
+  }
+});
