@@ -12,6 +12,7 @@ into it directly from their frame callbacks.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from array import array
 from collections.abc import Callable
 from time import monotonic, monotonic_ns
@@ -19,6 +20,7 @@ from time import monotonic, monotonic_ns
 from picows import WSFrame, WSListener, WSMsgType, WSTransport
 
 __all__ = [
+    "DEFLATE_OFFER",
     "FanoutSender",
     "SioClient",
     "STALL_AFTER",
@@ -30,6 +32,11 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CLOSE = WSMsgType.CLOSE
 _PONG = b"3"
+_DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 section 7.2.2
+#: What a permessage-deflate scenario offers: every message compressed on its own.
+DEFLATE_OFFER = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+#: Fan-out padding: English-like text (compressible, as chat messages are; not one letter).
+_PADDING_TEXT = "the quick brown fox jumps over the lazy dog while plexio counts deliveries "
 _DIGIT_4 = 0x34  # '4': Engine.IO message
 _DIGIT_2 = 0x32  # '2': Engine.IO ping / Socket.IO EVENT
 _DIGIT_0 = 0x30  # '0': Engine.IO open / Socket.IO CONNECT
@@ -51,9 +58,19 @@ class Stats:
         latencies_ns: one latency per recorded operation, in nanoseconds.
         errors: protocol errors, refused connections, unexpected closes.
         delivered: fan-out deliveries received, recording or not (paces the sender).
+        compressed: frames received compressed (permessage-deflate), recording or not.
     """
 
-    __slots__ = ("delivered", "errors", "latencies_ns", "ops", "recording", "running", "sender")
+    __slots__ = (
+        "compressed",
+        "delivered",
+        "errors",
+        "latencies_ns",
+        "ops",
+        "recording",
+        "running",
+        "sender",
+    )
 
     def __init__(self) -> None:
         self.running = False
@@ -62,6 +79,7 @@ class Stats:
         self.latencies_ns: array[int] = array("q")
         self.errors = 0
         self.delivered = 0
+        self.compressed = 0
         self.sender: FanoutSender | None = None
 
     def reset(self) -> None:
@@ -132,6 +150,9 @@ class SioClient(WSListener):
         msg_type = frame.msg_type
         if msg_type == _TEXT:
             data = frame.get_payload_as_bytes()
+            if frame.rsv1:  # permessage-deflate, each message on its own (no context takeover)
+                data = zlib.decompressobj(-15).decompress(data + _DEFLATE_TAIL)
+                self.stats.compressed += 1
             if self.raw:
                 self._on_message(data)
                 return
@@ -323,7 +344,8 @@ class FanoutSender:
         self.sent = 0
         self.stalls = 0
         self._prefix = f'42{_ns_prefix(client.namespaces[0])}["fanout","{room}","'
-        self._suffix = ":" + "x" * padding + '"]'
+        text = (_PADDING_TEXT * (padding // len(_PADDING_TEXT) + 1))[:padding]
+        self._suffix = ":" + text + '"]'
         self._watch: asyncio.TimerHandle | None = None
         self._last_delivered = -1
         self._last_progress = monotonic()

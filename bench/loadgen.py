@@ -32,7 +32,7 @@ import uvloop
 from measure.procstat import raise_nofile_limit, set_priority
 from picows import ws_connect
 
-from bench.client import FanoutSender, SioClient, Stats, event_frame
+from bench.client import DEFLATE_OFFER, FanoutSender, SioClient, Stats, event_frame
 
 __all__ = ["Worker", "worker_main"]
 
@@ -136,6 +136,9 @@ class Worker:
             spec["url"],
             websocket_handshake_timeout=spec["timeout"],
             use_aiofastnet=USE_AIOFASTNET,
+            extra_headers=(
+                {"Sec-WebSocket-Extensions": DEFLATE_OFFER} if spec.get("deflate") else None
+            ),
         )
         assert isinstance(client, SioClient)
         try:
@@ -274,6 +277,7 @@ class Worker:
             "elapsed_s": elapsed,
             "errors": stats.errors,
             "stalls": self.sender.stalls if self.sender is not None else 0,
+            "compressed": stats.compressed,
             "latencies_ns": _thin(stats.latencies_ns),
         }
 

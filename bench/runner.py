@@ -326,6 +326,7 @@ def _specs(
                 "room": "bench-room",
                 "window": scenario.window,
                 "padding": scenario.padding,
+                "deflate": scenario.deflate,
                 "sender": index == 0,
                 "timeout": opts.timeout,
             }
@@ -403,6 +404,8 @@ def _measure(
             # figure means the measurement shared the machine with other work.
             other_cpu_pct=max(0.0, (sys1 - sys0) - cpu.stat_s - (lg1 - lg0)) / window * 100,
             errors=sum(int(r.get("errors", 0)) for r in replies),
+            # frames that arrived compressed (permessage-deflate scenarios; 0 elsewhere)
+            compressed_frames=sum(int(r.get("compressed", 0)) for r in replies),
             latency_us=_latency_summary(latencies),
         )
         return result

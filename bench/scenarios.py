@@ -9,7 +9,9 @@ Each scenario is one kind of measured work with its operation unit:
   ack (one request in flight per client); op = one ack.
 - `binary` (binary-100): the same with a binary attachment of `binary_bytes` (BINARY_EVENT and
   BINARY_ACK); op = one ack.
-- `fanout` (fanout-1k, fanout-10k): N clients join a room; one more client emits `fanout` with a
+- `fanout` (fanout-1k, fanout-10k; fanout-4k-1k and fanout-4k-deflate-1k with 4 KB of text,
+  the second with permessage-deflate, so their difference is the cost of compression): N
+  clients join a room; one more client emits `fanout` with a
   window of messages in flight; the server broadcasts each to the room; op = one delivery.
 - `memory` (memory-10k): open N idle connections; server RSS delta / N (KB per connection).
 """
@@ -42,6 +44,8 @@ class Scenario:
         window: fan-out messages in flight.
         padding: fan-out payload padding characters.
         ceiling: the bare WebSocket echo server can run it.
+        deflate: the clients offer permessage-deflate (each message compressed on its
+            own: ``server_no_context_takeover``); every server enables it for offers.
     """
 
     name: str
@@ -57,6 +61,7 @@ class Scenario:
     window: int = 2
     padding: int = 24
     ceiling: bool = False
+    deflate: bool = False
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -83,6 +88,25 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario("fanout-1k", "fanout", "room fan-out, 1,000 members", "delivery", 1000, window=2),
     Scenario("fanout-10k", "fanout", "room fan-out, 10,000 members", "delivery", 10000, window=1),
+    Scenario(
+        "fanout-4k-1k",
+        "fanout",
+        "room fan-out of 4 KB text, 1,000 members",
+        "delivery",
+        1000,
+        window=2,
+        padding=4000,
+    ),
+    Scenario(
+        "fanout-4k-deflate-1k",
+        "fanout",
+        "room fan-out of 4 KB text, permessage-deflate, 1,000 members",
+        "delivery",
+        1000,
+        window=2,
+        padding=4000,
+        deflate=True,
+    ),
     Scenario("memory-10k", "memory", "memory per idle connection, 10,000", "connection", 10000),
 )
 
@@ -95,6 +119,8 @@ _SMOKE_CLIENTS: dict[str, int] = {
     "binary-100": 4,
     "fanout-1k": 10,
     "fanout-10k": 20,
+    "fanout-4k-1k": 10,
+    "fanout-4k-deflate-1k": 10,
     "memory-10k": 40,
 }
 

@@ -16,7 +16,13 @@ const host = arg("--host", "127.0.0.1");
 const port = Number(arg("--port", "0"));
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, { cors: { origin: "*" }, serveClient: false });
+// permessage-deflate is negotiated only when a client offers it (the deflate scenarios do),
+// with Node's threshold of 1024 bytes; the other scenarios' clients do not offer it.
+const io = new Server(httpServer, {
+  cors: { origin: "*" },
+  serveClient: false,
+  perMessageDeflate: { threshold: 1024 },
+});
 
 function attach(socket) {
   socket.on("echo", (data, ack) => {

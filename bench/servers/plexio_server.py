@@ -64,7 +64,9 @@ def build() -> tuple[Any, Any]:
     """
     import plexio
 
-    sio = plexio.Server(cors_allowed_origins="*")
+    # permessage-deflate is negotiated only when a client offers it (the deflate scenarios
+    # do; the others do not), as uvicorn and Node are set up here too.
+    sio = plexio.Server(cors_allowed_origins="*", per_message_deflate=True)
     _attach(sio, sio)
     _attach(sio, sio.of(NAMESPACE_PATTERN))
     app = plexio.ASGIApp(sio)
@@ -105,6 +107,7 @@ def _serve(mode: str, host: str, port: int) -> None:
         loop="uvloop",
         http="httptools",
         ws=os.environ.get("BENCH_UVICORN_WS", "websockets-sansio"),
+        ws_per_message_deflate=True,  # uvicorn's default, said here: only when offered
         lifespan="off",
         access_log=False,
         log_level="warning",

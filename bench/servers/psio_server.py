@@ -82,6 +82,7 @@ def _run_asgi(host: str, port: int) -> None:
         loop="uvloop",
         http="httptools",
         ws=os.environ.get("BENCH_UVICORN_WS", "websockets-sansio"),
+        ws_per_message_deflate=True,  # uvicorn's default, said here: only when offered
         lifespan="off",
         access_log=False,
         log_level="warning",

@@ -66,6 +66,20 @@ def test_every_available_server_ran_every_scenario(
             assert entry["repeats"] == 1, (scenario.name, key, entry.get("error"))
 
 
+def test_deflate_scenarios_really_compress(smoke_results: tuple[Path, dict[str, Any]]) -> None:
+    _, data = smoke_results
+    deflate = {s.name for s in SCENARIOS if s.deflate}
+    plain = {s.name for s in SCENARIOS if not s.deflate}
+    runs = [r for r in data["runs"] if r["ok"]]
+    assert any(r["scenario"] in deflate for r in runs)
+    for run in runs:
+        where = (run["server"], run["scenario"])
+        if run["scenario"] in deflate:
+            assert run["compressed_frames"] > 0, where
+        elif run["scenario"] in plain:
+            assert run["compressed_frames"] == 0, where
+
+
 def test_figures_are_positive_numbers(smoke_results: tuple[Path, dict[str, Any]]) -> None:
     _, data = smoke_results
     runs = data["runs"]
