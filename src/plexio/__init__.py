@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from plexio.asgi import ASGIApp
-from plexio.config import EngineOptions, Limits
+from plexio.config import EngineOptions, Limits, RateLimit
 from plexio.exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -55,6 +55,7 @@ __all__ = [
     "ParentNamespace",
     "PayloadValidationError",
     "PlexioError",
+    "RateLimit",
     "RecoveryOptions",
     "Server",
     "ServerSocket",

@@ -8,7 +8,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EngineOptions", "Limits"]
+__all__ = ["EngineOptions", "Limits", "RateLimit"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A per-connection input budget, checked before anything is parsed.
+
+    Each is a rate with a burst of one second's worth; a connection over either is
+    closed ("rate limited"). Polling bodies count one packet per record.
+
+    Attributes:
+        packets_per_second: Engine.IO packets (WebSocket frames, polling records).
+        bytes_per_second: bytes (characters of text frames) received.
+    """
+
+    packets_per_second: float
+    bytes_per_second: float
+
+    def __post_init__(self) -> None:
+        if self.packets_per_second <= 0 or self.bytes_per_second <= 0:
+            raise ValueError("rate limits must be > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +86,8 @@ class EngineOptions:
             before it is closed ("slow client").
         close_timeout: seconds a closing connection gets to deliver what it holds
             (and finish the WebSocket close handshake) before it is aborted.
+        rate_limit: a :class:`RateLimit` for what one connection may send, or
+            ``None`` (the default) for none.
         shutdown_timeout: seconds a graceful shutdown may take: handlers in flight
             get until then to finish (their acknowledgements are sent), then every
             session is closed ("server shutting down") after its queued output, and
@@ -99,6 +121,7 @@ class EngineOptions:
     slow_client_grace: float = 5.0
     close_timeout: float = 3.0
     shutdown_timeout: float = 10.0
+    rate_limit: RateLimit | None = None
     cookie: str | None = None
     handshake_timeout: float = 10.0
     max_pending_connections: int = 1024

@@ -36,6 +36,8 @@ class DisconnectReason(StrEnum):
     SERVER_SHUTTING_DOWN = "server shutting down"
     PAYLOAD_TOO_LARGE = "payload too large"
     SLOW_CLIENT = "slow client"
+    #: the client sent more than ``rate_limit`` allows (plexio)
+    RATE_LIMITED = "rate limited"
     PROTOCOL_ERROR = "protocol error"
     #: the server ended the socket's namespace (``socket.disconnect()``), server side
     SERVER_NAMESPACE_DISCONNECT = "server namespace disconnect"

@@ -239,3 +239,22 @@ async def test_a_reader_that_stops_is_dropped_and_its_connection_aborted() -> No
 async def _read_until_eof_or_reset(reader: asyncio.StreamReader) -> None:
     while await reader.read(65536):
         pass
+
+
+async def test_a_flooder_is_closed_and_only_the_flooder() -> None:
+    from plexio.config import RateLimit
+
+    async with served(rate_limit=RateLimit(packets_per_second=50, bytes_per_second=100_000)) as (
+        _,
+        eio,
+        handler,
+    ):
+        async with eio.ws_connect() as calm, eio.ws_connect() as flood:
+            calm_sid = (await eio.ws_handshake(calm))["sid"]
+            flood_sid = (await eio.ws_handshake(flood))["sid"]
+            for n in range(500):
+                await flood.send(f"4flood{n}")
+            assert await handler.wait_disconnected(flood_sid) == "rate limited"
+            await calm.send("4still here")
+            assert await eio.ws_recv(calm) == "4still here"
+            assert handler.reason_for(calm_sid) is None

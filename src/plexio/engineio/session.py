@@ -59,7 +59,8 @@ from plexio.engineio.packets import (
     frame_message,
     frame_messages,
 )
-from plexio.engineio.payload import encode_payload
+from plexio.engineio.payload import SEPARATOR, encode_payload
+from plexio.engineio.ratelimit import TokenBucket
 from plexio.engineio.upgrade import UpgradeEvent, UpgradeState
 from plexio.enums import Transport
 from plexio.exceptions import LocalProtocolError
@@ -91,6 +92,8 @@ class ServerSession(BaseSession[Event]):
         "_over_pending",
         "_noop_at",
         "_noop_due",
+        "_packet_budget",
+        "_byte_budget",
     )
 
     def __init__(
@@ -100,6 +103,12 @@ class ServerSession(BaseSession[Event]):
         super().__init__(transport, opened=True)
         self.sid = sid
         self._options = options
+        limit = options.rate_limit
+        self._packet_budget: TokenBucket | None = None
+        self._byte_budget: TokenBucket | None = None
+        if limit is not None:
+            self._packet_budget = TokenBucket(limit.packets_per_second, now)
+            self._byte_budget = TokenBucket(limit.bytes_per_second, now)
         upgrades = (
             (Transport.WEBSOCKET.value,)
             if transport is Transport.POLLING
@@ -156,6 +165,34 @@ class ServerSession(BaseSession[Event]):
             self.timers_changed = True
 
     # ------------------------------------------------------------------ incoming
+
+    def receive_frame(self, frame: str | bytes, now: float) -> None:
+        """Feeds one frame of the active WebSocket (charged to ``rate_limit`` first)."""
+        if self._packet_budget is not None and not self._admit(1, len(frame), now):
+            return
+        super().receive_frame(frame, now)
+
+    def receive_payload(self, body: str, now: float) -> None:
+        """Feeds one polling body (charged to ``rate_limit`` first)."""
+        if self._packet_budget is not None:
+            if not self._admit(body.count(SEPARATOR) + 1, len(body), now):
+                return
+        super().receive_payload(body, now)
+
+    def _admit(self, packets: int, size: int, now: float) -> bool:
+        # The input budget, before any parsing: a flood costs a subtraction per frame.
+        packet_budget, byte_budget = self._packet_budget, self._byte_budget
+        assert packet_budget is not None and byte_budget is not None
+        if self._closed or (packet_budget.take(packets, now) and byte_budget.take(size, now)):
+            return True
+        limit = self._options.rate_limit
+        assert limit is not None
+        self.close_detail = (
+            f"over rate_limit ({limit.packets_per_second:g} packets/s, "
+            f"{limit.bytes_per_second:g} bytes/s)"
+        )
+        self._close(DisconnectReason.RATE_LIMITED, send_close=True)
+        return False
 
     def _payload_limits(self) -> Limits:
         return self._options.limits

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner
-from plexio.config import EngineOptions, Limits
+from plexio.config import EngineOptions, Limits, RateLimit
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError, NamespaceError
 from plexio.server.adapters.base import Adapter, AdapterFactory
@@ -79,7 +79,8 @@ class Server:
     ``max_attachments``, ``max_ack_id_digits``, ``max_int_digits``, ``max_buffered_bytes``,
     ``max_buffered_bytes_hard``, ``slow_client_grace``, ``close_timeout``, ``shutdown_timeout``,
     ``handshake_timeout``, ``max_pending_connections``, ``http_compression``,
-    ``http_compression_threshold``, ``per_message_deflate``, ``per_message_deflate_threshold``.
+    ``http_compression_threshold``, ``per_message_deflate``, ``per_message_deflate_threshold``,
+    ``rate_limit``.
 
     Raises:
         TypeError: ``engine_options`` together with one of the shortcuts.
@@ -122,6 +123,7 @@ class Server:
         http_compression_threshold: int | None = None,
         per_message_deflate: bool | None = None,
         per_message_deflate_threshold: int | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         engine_settings: dict[str, Any] = {
             "ping_interval": ping_interval,
@@ -141,6 +143,7 @@ class Server:
             "http_compression_threshold": http_compression_threshold,
             "per_message_deflate": per_message_deflate,
             "per_message_deflate_threshold": per_message_deflate_threshold,
+            "rate_limit": rate_limit,
         }
         limit_settings: dict[str, Any] = {
             "max_http_buffer_size": max_http_buffer_size,
