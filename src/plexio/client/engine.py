@@ -26,7 +26,7 @@ import logging
 import secrets
 import socket
 import ssl
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,9 +37,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from plexio.engineio.client import ClientSession, Opened
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
+from plexio.enums import Transport
 from plexio.exceptions import ClientConnectionError, ConnectionFailure
 
-__all__ = ["EngineClient", "engine_url"]
+__all__ = ["EngineClient", "engine_url", "transports_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,23 @@ def _closed_reason(exc: ConnectionClosed) -> DisconnectReason:
     if sent is not None and sent.code in _FAILED_CLOSE_CODES and exc.rcvd is None:
         return DisconnectReason.TRANSPORT_ERROR
     return DisconnectReason.TRANSPORT_CLOSE
+
+
+def transports_of(transports: Iterable[Transport | str]) -> tuple[Transport, ...]:
+    """The transports to use, in order, as :class:`~plexio.enums.Transport` members.
+
+    Raises:
+        ValueError: empty, a plain string (not a sequence of names), or an unknown name.
+    """
+    if isinstance(transports, str):
+        raise ValueError("transports must be a sequence such as ('websocket',)")
+    try:
+        result = tuple(Transport(t) for t in transports)
+    except ValueError:
+        raise ValueError("transports must be a non-empty subset of polling, websocket") from None
+    if not result:
+        raise ValueError("transports must be a non-empty subset of polling, websocket")
+    return result
 
 
 def engine_url(url: str, path: str) -> str:
@@ -134,7 +152,7 @@ class EngineClient:
         url: str,
         *,
         path: str = "/engine.io/",
-        transports: tuple[str, ...] = ("polling", "websocket"),
+        transports: Sequence[Transport | str] = (Transport.POLLING, Transport.WEBSOCKET),
         on_message: Callable[[str | bytes], None],
         on_upgrade: Callable[[], None] | None = None,
         on_close: Callable[[DisconnectReason], None] | None = None,
@@ -144,10 +162,8 @@ class EngineClient:
         upgrade_timeout: float = 10.0,
         max_frame_size: int | None = 1_000_000,
     ) -> None:
-        if not transports or any(t not in ("polling", "websocket") for t in transports):
-            raise ValueError("transports must be a non-empty subset of polling, websocket")
+        self.transports = transports_of(transports)
         self.base_url = engine_url(url, path)
-        self.transports = tuple(transports)
         self._on_message = on_message
         self._on_upgrade = on_upgrade
         self._on_close = on_close
@@ -175,8 +191,8 @@ class EngineClient:
         return self.session.sid
 
     @property
-    def transport(self) -> str:
-        """The transport in use: ``"polling"`` or ``"websocket"``."""
+    def transport(self) -> Transport:
+        """The transport in use."""
         return self.session.transport
 
     @property
@@ -199,7 +215,7 @@ class EngineClient:
         self.session = ClientSession(self.transports[0], now=loop.time())
         try:
             async with asyncio.timeout(self._handshake_timeout):
-                if self.transports[0] == "polling":
+                if self.transports[0] is Transport.POLLING:
                     await self._open_polling()
                 else:
                     await self._open_websocket()
@@ -237,16 +253,16 @@ class EngineClient:
             )
         self._spawn(self._timer(), "eio-timer")
         self._spawn(self._writer(), "eio-writer")
-        if self.transport == "polling":
+        if self.transport is Transport.POLLING:
             self._reader = self._spawn(self._poll_reader(), "eio-poll")
-            if "websocket" in self.transports and self.session.can_upgrade:
+            if Transport.WEBSOCKET in self.transports and self.session.can_upgrade:
                 self._spawn(self._upgrade(), "eio-upgrade")
         else:
             self._spawn(self._ws_reader(), "eio-ws")
         self._spawn(self._supervise(), "eio-supervisor")
         self._handle(events[1:])
 
-    def _params(self, transport: str) -> dict[str, str]:
+    def _params(self, transport: Transport) -> dict[str, str]:
         params = dict(self._query)
         params["EIO"] = "4"
         params["transport"] = transport
@@ -260,7 +276,7 @@ class EngineClient:
             timeout=httpx.Timeout(self._handshake_timeout, read=None),
             trust_env=False,
         )
-        params = self._params("polling")
+        params = self._params(Transport.POLLING)
         params["t"] = secrets.token_urlsafe(6)
         response = await self._http.get(self.base_url, params=params)
         if response.status_code != 200:
@@ -273,7 +289,7 @@ class EngineClient:
         self.session.receive_payload(response.text, asyncio.get_running_loop().time())
 
     async def _connect_ws(self, timeout: float) -> ClientConnection:
-        url = str(httpx.URL(_ws_url(self.base_url), params=self._params("websocket")))
+        url = str(httpx.URL(_ws_url(self.base_url), params=self._params(Transport.WEBSOCKET)))
         return await ws_connect(
             url,
             additional_headers=self._headers or None,
@@ -326,7 +342,7 @@ class EngineClient:
     async def _final_flush(self) -> None:
         if self.session.sid is None:
             return
-        if self._ws is not None and self.transport == "websocket":
+        if self._ws is not None and self.transport is Transport.WEBSOCKET:
             for frame in self.session.data_to_send():
                 await self._ws.send(frame)
         elif self._http is not None:
@@ -410,7 +426,7 @@ class EngineClient:
         assert self._http is not None
         response = await self._http.post(
             self.base_url,
-            params=self._params("polling"),
+            params=self._params(Transport.POLLING),
             content=body.encode(),
             headers=_TEXT_PLAIN,
         )
@@ -429,7 +445,7 @@ class EngineClient:
                 if self.session.closed:
                     return
                 ws = self._ws
-                if self.transport == "websocket" and ws is not None:
+                if self.transport is Transport.WEBSOCKET and ws is not None:
                     for frame in self.session.data_to_send():
                         await ws.send(frame)
                     continue
@@ -448,9 +464,11 @@ class EngineClient:
     async def _poll_reader(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while not self.session.polling_paused and self.transport == "polling":
+            while not self.session.polling_paused and self.transport is Transport.POLLING:
                 assert self._http is not None
-                response = await self._http.get(self.base_url, params=self._params("polling"))
+                response = await self._http.get(
+                    self.base_url, params=self._params(Transport.POLLING)
+                )
                 if response.status_code != 200:
                     logger.debug("poll refused: HTTP %s", response.status_code)
                     self._lost(DisconnectReason.TRANSPORT_ERROR)
@@ -520,7 +538,7 @@ class EngineClient:
                     await probe.close()
                 if (
                     not self.session.closed
-                    and self.transport == "polling"
+                    and self.transport is Transport.POLLING
                     and (self._reader is None or self._reader.done())
                 ):
                     self._reader = self._spawn(self._poll_reader(), "eio-poll")

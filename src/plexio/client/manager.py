@@ -33,10 +33,11 @@ from typing import Any, Final, TypedDict, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
-from plexio.client.engine import EngineClient
+from plexio.client.engine import EngineClient, transports_of
 from plexio.client.socket import Auth, ClientSocket
 from plexio.config import Limits
 from plexio.engineio.events import DisconnectReason
+from plexio.enums import Transport
 from plexio.exceptions import (
     ClientConnectionError,
     ConnectionFailure,
@@ -104,7 +105,7 @@ class ManagerOptions:
     """
 
     path: str = "/socket.io/"
-    transports: tuple[str, ...] = ("polling", "websocket")
+    transports: tuple[Transport, ...] = (Transport.POLLING, Transport.WEBSOCKET)
     reconnection: bool = True
     reconnection_attempts: float = math.inf
     reconnection_delay: float = 1.0
@@ -117,11 +118,8 @@ class ManagerOptions:
     query: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.transports, str):
-            raise ValueError("transports must be a sequence such as ('websocket',)")
-        object.__setattr__(self, "transports", tuple(self.transports))
-        if not self.transports or any(t not in ("polling", "websocket") for t in self.transports):
-            raise ValueError("transports must be a non-empty subset of polling, websocket")
+        # Names are accepted too ("websocket"): they become Transport members.
+        object.__setattr__(self, "transports", transports_of(self.transports))
         if self.reconnection_attempts < 0:
             raise ValueError("reconnection_attempts must be >= 0")
         if self.handshake_timeout <= 0 or self.upgrade_timeout <= 0:
@@ -132,7 +130,7 @@ class ManagerKeywords(TypedDict, total=False):
     """The fields of :class:`ManagerOptions` as keyword arguments (for ``**options``)."""
 
     path: str
-    transports: Sequence[str]
+    transports: Sequence[Transport | str]
     reconnection: bool
     reconnection_attempts: float
     reconnection_delay: float
@@ -173,7 +171,7 @@ class Manager:
         rand: Callable[[], float] | None = None,
         options: ManagerOptions | None = None,
         path: str | None = None,
-        transports: Sequence[str] | None = None,
+        transports: Sequence[Transport | str] | None = None,
         reconnection: bool | None = None,
         reconnection_attempts: float | None = None,
         reconnection_delay: float | None = None,
@@ -203,7 +201,7 @@ class Manager:
             d = _DEFAULTS
             options = ManagerOptions(
                 path=d.path if path is None else path,
-                transports=d.transports if transports is None else tuple(transports),
+                transports=d.transports if transports is None else transports_of(transports),
                 reconnection=d.reconnection if reconnection is None else reconnection,
                 reconnection_attempts=(
                     d.reconnection_attempts
@@ -277,7 +275,7 @@ class Manager:
         return self.engine.sid if self.engine_open and self.engine is not None else None
 
     @property
-    def transport(self) -> str | None:
+    def transport(self) -> Transport | None:
         """The Engine.IO transport in use while connected."""
         return self.engine.transport if self.engine_open and self.engine is not None else None
 
@@ -387,7 +385,7 @@ class Manager:
             logger.debug("no connection, %d message(s) dropped", len(messages))
             return
         limit = engine.session.max_payload
-        polling = engine.transport == "polling"
+        polling = engine.transport is Transport.POLLING
         for message in messages:
             size = _message_size(message, polling)
             if size > limit:

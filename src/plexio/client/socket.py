@@ -32,6 +32,7 @@ from typing import Any, Protocol, overload
 
 from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
+from plexio.enums import Transport
 from plexio.exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -89,7 +90,7 @@ class SocketHost(Protocol):
         ...
 
     @property
-    def transport(self) -> str | None:
+    def transport(self) -> Transport | None:
         """The Engine.IO transport in use while connected."""
         ...
 
