@@ -225,3 +225,20 @@ async def test_declared_outgoing_events(serve: Serve) -> None:
     assert [type(f) for f in failures] == [plexio.PayloadValidationError] * 2
     assert "declared with 2 argument(s), emitted with 1" in str(failures[0])
     assert "argument 0: id" in str(failures[1])
+
+
+async def test_socket_level_handlers_take_the_ack_and_validate_too(serve: Serve) -> None:
+    sio = plexio.Server()
+
+    @sio.on("connection")
+    def joined(socket: plexio.ServerSocket) -> None:
+        @socket.on("move")
+        def move(to: Point, ack: plexio.Ack) -> None:
+            ack(to.x, to.y)
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["move",{"x":1,"y":2}]', '422["move",{"x":1}]')
+        assert await raw.recv() == "431[1.0,2.0]"
+        assert (await raw.recv_json("432"))[0]["error"]["details"][0]["loc"] == ["y"]

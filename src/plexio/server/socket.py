@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -32,10 +32,11 @@ from plexio.server.signatures import (
     OutgoingSpec,
     PayloadValidationError,
     check_callable_with,
+    spec_for,
     special_handlers,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import UserCallback
+from plexio.typing import HandlerT, UserCallback
 
 __all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
@@ -200,6 +201,28 @@ class ServerSocket(Listeners):
         check_callable_with(middleware, 1, "socket.use", "middleware(packet)")
         self._packet_mw.append(middleware)
         return middleware
+
+    @overload
+    def on(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: Any, handler: HandlerT) -> HandlerT: ...
+
+    def on(self, event: Any, handler: UserCallback | None = None) -> Any:
+        """Registers ``handler(*args)`` for an event of this socket (usable as a decorator).
+
+        As for namespace-level handlers, a parameter annotated :class:`~plexio.Ack`
+        receives the acknowledgement function, and one annotated with a model is
+        validated first. Reserved events: ``disconnecting``, ``disconnect``, ``error``.
+        """
+
+        def register(fn: UserCallback) -> UserCallback:
+            if event not in ("disconnecting", "disconnect", "error") and isinstance(event, str):
+                spec_for(fn, event, skip=0)
+            Listeners.on(self, event, fn)
+            return fn
+
+        return register if handler is None else register(handler)
 
     # ------------------------------------------------------------ rooms
 
@@ -441,14 +464,18 @@ class ServerSocket(Listeners):
             return  # numeric event names reach only the catch-all listeners
         tasks = self.conn.tasks
         done = None if ack_id is None else self._acker(ack_id)
+        special = _SPECIAL
         handlers = self._handlers.get(event)
         if handlers:
             for handler in list(handlers):
-                call_handler(handler, tuple(params), done, tasks, event)
+                if special and handler in special:
+                    spec = special[handler]
+                    self._call_special(handler, spec, event, params, ack_id, done, False)
+                else:
+                    call_handler(handler, tuple(params), done, tasks, event)
                 done = None
         ns_handlers = self.nsp.handlers.get(event)
         if ns_handlers:
-            special = _SPECIAL
             for handler in ns_handlers:
                 if special and handler in special:
                     self._call_special(handler, special[handler], event, params, ack_id, done)
@@ -464,8 +491,10 @@ class ServerSocket(Listeners):
         params: list[Any],
         ack_id: int | None,
         done: Callable[[Any], None] | None,
+        with_socket: bool = True,
     ) -> None:
-        """Runs a handler that validates its payload or takes the :class:`Ack` itself."""
+        """Runs a handler that validates its payload or takes the :class:`Ack` itself
+        (a namespace-level one gets the socket first; a socket-level one does not)."""
         args = list(params)
         for position, validate in spec.validators:
             try:
@@ -489,9 +518,11 @@ class ServerSocket(Listeners):
                         self.conn.send_ack(self.nsp.name, answer, values)
 
             bound = functools.partial(handler, **{spec.ack_param: Ack(send)})
-            call_handler(bound, (self, *args), None, self.conn.tasks, event)
+            call_handler(bound, (self, *args) if with_socket else tuple(args), None,
+                         self.conn.tasks, event)  # fmt: skip
         else:
-            call_handler(handler, (self, *args), done, self.conn.tasks, event)
+            call_handler(handler, (self, *args) if with_socket else tuple(args), done,
+                         self.conn.tasks, event)  # fmt: skip
 
     def _acker(self, ack_id: int) -> Callable[[Any], None]:
         def done(result: Any) -> None:

@@ -100,3 +100,13 @@ async def client_options() -> None:
             print(reason, status, exc.__cause__)
         recovered: bool = sock.recovered
         print(recovered)
+
+
+@chat.on("job")
+async def job(socket: plexio.ServerSocket, spec: dict[str, Any], ack: plexio.Ack) -> None:
+    ack("queued", len(spec))
+
+
+@sio.on("connection")
+def compressed(socket: plexio.ServerSocket) -> None:
+    socket.compress(False).emit("big", "x" * 10_000)
