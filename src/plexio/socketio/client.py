@@ -56,6 +56,7 @@ from typing import Final, cast
 from plexio.config import Limits
 from plexio.enums import DisconnectReason
 from plexio.exceptions import LocalProtocolError, RemoteProtocolError
+from plexio.socketio.acks import AckIds
 from plexio.socketio.events import (
     AckReceived,
     ClientEvent,
@@ -105,13 +106,12 @@ class ClientConnection:
     """
 
     __slots__ = (
-        "_ack_limit",
+        "_ack_ids",
         "_connecting",
         "_decoder",
         "_early",
         "_joined",
         "_limits",
-        "_next_ack_id",
         "_parser",
         "_recovery",
     )
@@ -120,8 +120,7 @@ class ClientConnection:
         self._parser = parser
         self._limits = limits if limits is not None else Limits()
         self._decoder = parser.decoder(self._limits)
-        self._ack_limit = 10**self._limits.max_ack_id_digits
-        self._next_ack_id = 0
+        self._ack_ids = AckIds(self._limits.max_ack_id_digits)
         self._joined: dict[NamespacePath, _Joined] = {}
         self._connecting: set[NamespacePath] = set()
         # Events received while a namespace's CONNECT awaits its reply, in order.
@@ -213,9 +212,7 @@ class ClientConnection:
         Ids count up from 0 for the connection's whole life and wrap before
         exceeding ``limits.max_ack_id_digits`` digits.
         """
-        ack_id = self._next_ack_id
-        self._next_ack_id = ack_id + 1 if ack_id + 1 < self._ack_limit else 0
-        return ack_id
+        return self._ack_ids.allocate()
 
     def send_event(
         self, namespace: NamespacePath, data: list[JSONValue], ack_id: int | None = None

@@ -52,6 +52,7 @@ from typing import Final, cast
 from plexio.config import Limits
 from plexio.enums import DisconnectReason
 from plexio.exceptions import DecodeError, LocalProtocolError, RemoteProtocolError
+from plexio.socketio.acks import AckIds
 from plexio.socketio.events import (
     AckReceived,
     ConnectionClosed,
@@ -88,14 +89,13 @@ class ServerConnection:
     """
 
     __slots__ = (
-        "_ack_limit",
+        "_ack_ids",
         "_closed",
         "_decoder",
         "_joined",
         "_joined_any",
         "_left",
         "_max_namespaces",
-        "_next_ack_id",
         "_parser",
         "_pending",
     )
@@ -113,12 +113,11 @@ class ServerConnection:
         self._parser = parser
         self._decoder = parser.decoder(limits)
         self._max_namespaces = max_namespaces
-        self._ack_limit = 10**limits.max_ack_id_digits
+        self._ack_ids = AckIds(limits.max_ack_id_digits)
         self._joined: dict[NamespacePath, Sid] = {}
         self._pending: set[NamespacePath] = set()
         # Namespaces the server made the client leave (insertion-ordered, bounded).
         self._left: dict[NamespacePath, None] = {}
-        self._next_ack_id = 0
         self._closed = False
         self._joined_any = False
 
@@ -296,7 +295,7 @@ class ServerConnection:
     def next_ack_id(self) -> int:
         """The id :meth:`allocate_ack_id` would return now (no id at or above it is
         in use, until the counter wraps)."""
-        return self._next_ack_id
+        return self._ack_ids.next
 
     def allocate_ack_id(self, at_least: int = 0) -> int:
         """A fresh id for an event that expects an acknowledgement.
@@ -309,11 +308,7 @@ class ServerConnection:
                 one id for all its recipients (it is encoded once): it takes the
                 largest :attr:`next_ack_id` among them and allocates it on each.
         """
-        ack_id = max(self._next_ack_id, at_least)
-        if ack_id >= self._ack_limit:
-            ack_id = 0
-        self._next_ack_id = ack_id + 1 if ack_id + 1 < self._ack_limit else 0
-        return ack_id
+        return self._ack_ids.allocate(at_least)
 
     def send_event(
         self, namespace: NamespacePath, data: list[JSONValue], ack_id: int | None = None
