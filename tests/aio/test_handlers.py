@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -480,3 +481,84 @@ async def test_a_plain_function_runs_inline_outside_the_callers_task(where: str)
     )
     assert seen == [None, None]
     assert len(owner) == 0
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_a_handler_that_returns_at_once_schedules_nothing(where: str) -> None:
+    """Its task is never initialised: nothing registered or scheduled refers to it."""
+    owner = TaskOwner()
+    results: list[Any] = []
+    seen: list[Any] = []
+
+    async def handler(x: int) -> int:
+        task = asyncio.current_task()
+        assert isinstance(task, asyncio.Task)
+        seen.append((weakref.ref(task), task.done(), task.cancelled(), task.cancelling()))
+        return x + 1
+
+    await _call_from(where, lambda: call_handler(handler, (1,), results.append, owner, "h"))
+    assert results == [2]
+    ((ref, done, cancelled, cancelling),) = seen
+    assert (done, cancelled, cancelling) == (False, False, 0)  # a pending task's answers
+    assert ref() is None  # gone at once: never scheduled, never registered
+    assert len(owner) == 0
+
+
+@pytest.mark.parametrize("where", CALLERS)
+@pytest.mark.parametrize("ending", ["return", "raise", "cancel"])
+async def test_a_task_kept_by_a_handler_that_returned_at_once_ends(
+    where: str, ending: str, loop_errors: list[dict[str, Any]]
+) -> None:
+    """A handler that keeps its task and returns at once: the task ends, as any task."""
+    owner = TaskOwner()
+    results: list[Any] = []
+    kept: list[asyncio.Task[Any]] = []
+
+    async def handler() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        kept.append(task)
+        if ending == "raise":
+            raise LookupError("boom")
+        if ending == "cancel":
+            raise asyncio.CancelledError
+        return "ok"
+
+    await _call_from(where, lambda: call_handler(handler, (), results.append, owner, "h"))
+    assert results == (["ok"] if ending == "return" else [])
+    (task,) = kept
+    async with asyncio.timeout(5):
+        await asyncio.gather(task, return_exceptions=True)
+    assert task.done() and task.cancelled() == (ending == "cancel")
+    if ending != "cancel":
+        assert task.result() is None
+    assert results == (["ok"] if ending == "return" else [])  # delivered once
+    assert loop_errors == []
+
+
+@pytest.mark.parametrize("where", CALLERS)
+async def test_using_the_task_during_the_first_step_makes_it_a_real_one(where: str) -> None:
+    """Name, repr, callbacks and the coroutine of the handler's task work at once."""
+    owner = TaskOwner()
+    results: list[Any] = []
+    seen: dict[str, Any] = {}
+    finished = asyncio.Event()
+
+    async def handler() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        seen["name"] = task.get_name()
+        seen["repr"] = repr(task)
+        seen["coro"] = task.get_coro()
+        seen["loop"] = task.get_loop()
+        task.add_done_callback(lambda t: finished.set())
+        return "ok"
+
+    await _call_from(where, lambda: call_handler(handler, (), results.append, owner, "h"))
+    assert results == ["ok"]  # delivered at once, as ever
+    assert seen["name"].startswith("Task-") and "Task" in seen["repr"]
+    assert seen["coro"].__qualname__.endswith("handler")
+    assert seen["loop"] is asyncio.get_running_loop()
+    async with asyncio.timeout(5):
+        await finished.wait()  # the task ended, and only once
+    assert results == ["ok"]

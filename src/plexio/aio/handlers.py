@@ -8,14 +8,19 @@ A plain function runs inline, at once, in that context; while it runs
 ``asyncio.current_task()`` is ``None`` (it is not running in the connection's task, and
 must not be able to cancel it).
 
-A coroutine function gets a real :class:`asyncio.Task`, created before its coroutine
-takes a step, and its first step runs right here, synchronously, with that task as the
-current task (the idea of Python 3.12's eager tasks, done on 3.11 with asyncio's task
-switching functions). Inside the handler every asyncio facility therefore behaves as in
-a task of its own (``asyncio.timeout``, ``TaskGroup``, ``current_task()``, cancellation),
-while a handler that finishes without waiting (an echo, a broadcast) has its result,
-and its acknowledgement, delivered before :func:`call_handler` returns. A handler that
-suspends is resumed by its task, which the :class:`TaskOwner` keeps.
+A coroutine function gets its own :class:`asyncio.Task`, current while its first step
+runs right here, synchronously (the idea of Python 3.12's eager tasks, done on 3.11 with
+asyncio's task switching functions). Inside the handler every asyncio facility therefore
+behaves as in a task of its own (``asyncio.timeout``, ``TaskGroup``, ``current_task()``,
+cancellation), while a handler that finishes without waiting (an echo, a broadcast) has
+its result, and its acknowledgement, delivered before :func:`call_handler` returns. A
+handler that suspends is resumed by its task, which the :class:`TaskOwner` keeps.
+
+The task costs little until it is needed: it is allocated before the first step, but
+initialised (registered with the loop, scheduled) only when the handler suspends or its
+code uses it as a task (cancels it, adds a callback, asks its name ...). A handler that
+returns at once therefore never schedules anything; ``asyncio.all_tasks()`` lists a
+handler's task from then on.
 
 Exceptions are logged and contained: they never reach the event loop or another socket.
 """
@@ -26,6 +31,8 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import sys
+import types
 from asyncio import tasks as _aio_tasks
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
@@ -43,6 +50,12 @@ _enter_task: _TaskSwitch = getattr(_aio_tasks, "_enter_task")  # noqa: B009
 _leave_task: _TaskSwitch = getattr(_aio_tasks, "_leave_task")  # noqa: B009
 _current_task = asyncio.current_task
 _copy_context = contextvars.copy_context
+_get_running_loop = asyncio.get_running_loop
+_CoroutineType = types.CoroutineType
+_getrefcount = sys.getrefcount
+#: _getrefcount of a handler task that only _ended's caller (and _ended) refer to.
+_UNSHARED = 3
+_new_task = asyncio.Task.__new__
 
 
 class TaskOwner:
@@ -92,8 +105,8 @@ class TaskOwner:
 class _EagerStep(Coroutine[Any, Any, None]):
     """What the handler's task runs: the handler coroutine after its eager first step.
 
-    The task is created (and scheduled) before the handler's first step, so that step
-    can run with the task as the current task. When the task then takes its own first
+    The task is initialised (and scheduled) during or after the handler's eager first
+    step, which ran with the task as the current task. When the task then takes its own first
     step, this object hands it what the handler is waiting on (or finishes at once if
     the handler already has), and from then on forwards every ``send`` and ``throw`` to
     the handler: the task drives the handler exactly as if it had started it.
@@ -122,26 +135,26 @@ class _EagerStep(Coroutine[Any, Any, None]):
         self._finished = False
         self._cancelled = False
 
-    # The eager step, run by call_handler with the task current.
-    def start(self) -> bool:
-        """Runs the handler's first step; returns whether it finished."""
-        try:
-            self._waiting = self._coro.send(None)
-            # A future's ``await`` flags it as blocking, and the task that receives it
-            # clears the flag at once. The task only receives it at its first step, so the
-            # flag is put aside until then: another handler's eager step may await the same
-            # future meanwhile, and its task must find its own flag set.
-            if getattr(self._waiting, "_asyncio_future_blocking", False):
-                self._waiting._asyncio_future_blocking = False
-                self._blocking = True
-        except StopIteration as stop:
-            self._complete(stop.value)
-        except asyncio.CancelledError:
-            self._finished = self._cancelled = True
-        except Exception:
-            self._finished = True
-            logger.exception("handler for %s failed", self._what)
-        return self._finished
+    # What the eager step (run by _run_eagerly with the task current) ended with.
+    def suspended(self, waiting: Any) -> None:
+        """The handler's first step yielded ``waiting`` to the event loop."""
+        self._waiting = waiting
+        # A future's ``await`` flags it as blocking, and the task that receives it clears
+        # the flag at once. The task only receives it at its first step, so the flag is
+        # put aside until then: another handler's eager step may await the same future
+        # meanwhile, and its task must find its own flag set.
+        if getattr(waiting, "_asyncio_future_blocking", False):
+            waiting._asyncio_future_blocking = False
+            self._blocking = True
+
+    def cancelled(self) -> None:
+        """The handler's first step raised CancelledError."""
+        self._finished = self._cancelled = True
+
+    def failed(self) -> None:
+        """The handler's first step ended it (raised, already logged; or returned, its
+        result already delivered)."""
+        self._finished = True
 
     def _complete(self, result: Any) -> None:
         self._finished = True
@@ -216,6 +229,86 @@ class _EagerStep(Coroutine[Any, Any, None]):
         return getattr(self._coro, "cr_code", None)
 
 
+class _HandlerTask(asyncio.Task[Any]):
+    """The task of a coroutine handler: allocated before its eager first step,
+    initialised only when something needs it as a task (see the module docstring).
+
+    Until then it is a pending task nobody has cancelled: ``done()``, ``cancelled()``,
+    ``cancelling()`` and ``uncancel()`` answer as such; every other method initialises
+    it first.
+    """
+
+    __slots__ = ("_h_coro", "_h_call", "_h_step")
+    _h_coro: Coroutine[Any, Any, Any]
+    _h_call: tuple[Done | None, str, contextvars.Context, asyncio.AbstractEventLoop]
+    _h_step: _EagerStep | None
+
+    def _h_start(self) -> _EagerStep:
+        """Initialises the task (once): registered with the loop, its first step scheduled."""
+        step = self._h_step
+        if step is None:
+            done, what, context, loop = self._h_call
+            step = self._h_step = _EagerStep(self._h_coro, done, what)
+            asyncio.Task.__init__(self, step, loop=loop, context=context)
+        return step
+
+    def get_coro(self) -> Coroutine[Any, Any, Any]:
+        return self._h_coro  # the handler's coroutine, not the step driving it
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        self._h_start()
+        return super().cancel(msg)
+
+    def result(self) -> Any:
+        self._h_start()
+        return super().result()
+
+    def exception(self) -> BaseException | None:
+        self._h_start()
+        return super().exception()
+
+    def add_done_callback(self, fn: Any, *, context: contextvars.Context | None = None) -> None:
+        self._h_start()
+        super().add_done_callback(fn, context=context)
+
+    def remove_done_callback(self, fn: Any) -> int:
+        self._h_start()
+        return super().remove_done_callback(fn)
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        self._h_start()
+        return super().get_loop()
+
+    def get_context(self) -> contextvars.Context:
+        return self._h_call[2]
+
+    def get_name(self) -> str:
+        self._h_start()
+        return super().get_name()
+
+    def set_name(self, value: object) -> None:
+        self._h_start()
+        super().set_name(value)
+
+    def get_stack(self, *, limit: int | None = None) -> list[Any]:
+        self._h_start()
+        return super().get_stack(limit=limit)
+
+    def print_stack(self, *, limit: int | None = None, file: Any = None) -> None:
+        self._h_start()
+        super().print_stack(limit=limit, file=file)
+
+    def __repr__(self) -> str:
+        self._h_start()
+        return super().__repr__()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        self._h_start()
+        return super().__await__()
+
+    __iter__ = __await__
+
+
 def ack_args(result: Any) -> list[Any]:
     """A handler's return value as acknowledgement arguments (a tuple gives several)."""
     if result is None:
@@ -245,47 +338,93 @@ def call_handler(
         owner: keeps the task if the handler suspends.
         what: names the handler in logs.
     """
-    context = _copy_context()
-    context.run(_start, handler, args, done, owner, what, context)
+    loop = _get_running_loop()
+    outer = _current_task(loop)
+    if outer is not None:
+        _leave_task(loop, outer)  # the caller's task is not the handler's
+    try:
+        context = _copy_context()
+        try:
+            result = context.run(handler, *args)
+        except Exception:
+            logger.exception("handler for %s failed", what)
+            return
+        if type(result) is not _CoroutineType:
+            if not isinstance(result, Coroutine):
+                if not inspect.isawaitable(result):
+                    _deliver(done, result, what)
+                    return
+                result = _await(result)  # a future or other awaitable: drive it as a coroutine
+        _run_eagerly(loop, result, done, owner, what, context)
+    finally:
+        if outer is not None:
+            _enter_task(loop, outer)
 
 
-def _start(
-    handler: Callable[..., Any],
-    args: tuple[Any, ...],
+def _run_eagerly(
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, Any],
     done: Done | None,
     owner: TaskOwner,
     what: str,
     context: contextvars.Context,
 ) -> None:
-    # Runs inside the handler's own context.
-    loop = asyncio.get_running_loop()
-    outer = _current_task(loop)
-    if outer is not None:
-        _leave_task(loop, outer)  # the caller's task is not the handler's
+    """Runs the first step of a handler coroutine with its own task current."""
+    task = _new_task(_HandlerTask)
+    task._h_coro = coro
+    task._h_call = (done, what, context, loop)
+    task._h_step = None
+    _enter_task(loop, task)
     try:
-        try:
-            result = handler(*args)
-        except Exception:
-            logger.exception("handler for %s failed", what)
-            return
-        if not isinstance(result, Coroutine) and inspect.isawaitable(result):
-            result = _await(result)  # a future or other awaitable: drive it like a coroutine
-        if isinstance(result, Coroutine):
-            step = _EagerStep(result, done, what)
-            task = loop.create_task(step, context=context)
-            _enter_task(loop, task)
-            try:
-                finished = step.start()
-            finally:
-                _leave_task(loop, task)
-            if not finished:
-                owner.add(task)
-            return
+        waiting = context.run(coro.send, None)
+    except StopIteration as stop:
+        _leave_task(loop, task)
         if done is not None:
             try:
-                done(result)
+                done(stop.value)
             except Exception:
                 logger.exception("completion of %s failed", what)
-    finally:
-        if outer is not None:
-            _enter_task(loop, outer)
+        # The common case ends here: nothing initialised the task and nothing else
+        # refers to it (our local and getrefcount's argument), so it is simply dropped.
+        if task._h_step is not None or _getrefcount(task) > 2:
+            _ended(task, cancelled=False)
+        return
+    except asyncio.CancelledError:
+        _leave_task(loop, task)
+        _ended(task, cancelled=True)
+        return
+    except Exception:
+        _leave_task(loop, task)
+        logger.exception("handler for %s failed", what)
+        _ended(task, cancelled=False)
+        return
+    except BaseException:
+        _leave_task(loop, task)
+        raise
+    _leave_task(loop, task)
+    task._h_start().suspended(waiting)
+    owner.add(task)
+
+
+def _ended(task: _HandlerTask, *, cancelled: bool) -> None:
+    """The handler ended in its eager first step (its result, if any, delivered).
+
+    A task nobody initialised is dropped, unless the handler kept a reference to it:
+    then it must become a real task that ends, as the handler's task would have.
+    """
+    step = task._h_step
+    if step is None and _getrefcount(task) > _UNSHARED:
+        step = task._h_start()
+    if step is not None:  # its first step will end it
+        if cancelled:
+            step.cancelled()
+        else:
+            step.failed()  # ended: nothing more to deliver
+
+
+def _deliver(done: Done | None, result: Any, what: str) -> None:
+    if done is not None:
+        try:
+            done(result)
+        except Exception:
+            logger.exception("completion of %s failed", what)

@@ -74,13 +74,13 @@ class Server:
 
     Engine.IO settings, as a shortcut for ``engine_options`` (each ``None`` keeps the
     :class:`EngineOptions` / :class:`Limits` default; see those for their meaning):
-    ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
-    ``allow_upgrades``, ``cookie``, ``max_http_buffer_size``, ``max_packets_per_payload``,
-    ``max_attachments``, ``max_ack_id_digits``, ``max_int_digits``, ``max_buffered_bytes``,
-    ``max_buffered_bytes_hard``, ``slow_client_grace``, ``close_timeout``, ``shutdown_timeout``,
-    ``handshake_timeout``, ``max_pending_connections``, ``http_compression``,
-    ``http_compression_threshold``, ``per_message_deflate``, ``per_message_deflate_threshold``,
-    ``rate_limit``.
+    ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``upgrade_noop_interval``,
+    ``transports``, ``allow_upgrades``, ``cookie``, ``max_http_buffer_size``,
+    ``max_packets_per_payload``, ``max_attachments``, ``max_ack_id_digits``,
+    ``max_int_digits``, ``max_buffered_bytes``, ``max_buffered_bytes_hard``,
+    ``slow_client_grace``, ``close_timeout``, ``shutdown_timeout``, ``handshake_timeout``,
+    ``max_pending_connections``, ``http_compression``, ``http_compression_threshold``,
+    ``per_message_deflate``, ``per_message_deflate_threshold``, ``rate_limit``.
 
     Raises:
         TypeError: ``engine_options`` together with one of the shortcuts.
@@ -104,6 +104,7 @@ class Server:
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
         upgrade_timeout: float | None = None,
+        upgrade_noop_interval: float | None = None,
         transports: Sequence[str] | None = None,
         allow_upgrades: bool | None = None,
         cookie: str | None = None,
@@ -129,6 +130,7 @@ class Server:
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "upgrade_timeout": upgrade_timeout,
+            "upgrade_noop_interval": upgrade_noop_interval,
             "transports": None if transports is None else tuple(transports),
             "allow_upgrades": allow_upgrades,
             "cookie": cookie,
