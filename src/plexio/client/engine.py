@@ -35,7 +35,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from plexio.engineio.client import ClientSession, Opened
+from plexio.engineio.client import ClientEvent, ClientSession, Opened
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
 from plexio.enums import Transport
 from plexio.exceptions import ClientConnectionError, ConnectionFailure
@@ -393,7 +393,7 @@ class EngineClient:
             with contextlib.suppress(Exception):
                 await http.aclose()
 
-    def _handle(self, events: list[Any]) -> None:
+    def _handle(self, events: list[ClientEvent]) -> None:
         for event in events:
             if isinstance(event, MessageReceived):
                 try:

@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeAlias, overload
 
 from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -51,15 +51,17 @@ from plexio.socketio.events import (
     NamespaceClosed,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import HandlerT, UserCallback
+from plexio.typing import HandlerT, JSONValue, UserCallback
 
 __all__ = ["Auth", "ClientSocket", "SocketHost"]
 
 logger = logging.getLogger(__name__)
 
 #: The CONNECT payload: a dict, or a callable (sync or async) asked on every connection.
-Auth = dict[str, Any] | Callable[[], Any] | None
-_OnResult = Callable[[BaseException | None, list[Any]], None]
+Auth = dict[str, JSONValue] | Callable[[], Any] | None
+#: An event name: a string, or a number as JavaScript peers may send.
+EventName: TypeAlias = str | int | float
+_OnResult = Callable[[BaseException | None, list[JSONValue]], None]
 
 
 class SocketHost(Protocol):
@@ -141,14 +143,14 @@ class _Ack:
 class _Buffered:
     """An event emitted while the namespace was not joined."""
 
-    data: list[Any]
+    data: list[JSONValue]
     ack_id: int | None
 
 
 @dataclass(slots=True)
 class _Queued:
-    event: Any
-    args: list[Any]
+    event: EventName
+    args: list[JSONValue]
     on_result: _OnResult | None
     tries: int = 0
     pending: bool = False
@@ -390,7 +392,7 @@ class ClientSocket(Listeners):
         self._fire("connect")
         self._resolve_waiters(None)
 
-    def _on_event(self, event: Any, args: list[Any], ack_id: int | None) -> None:
+    def _on_event(self, event: EventName, args: list[JSONValue], ack_id: int | None) -> None:
         tasks = self.io.tasks
         for listener in list(self._any):
             call_handler(listener, (event, *args), None, tasks, f"{self.namespace} any")
@@ -403,8 +405,8 @@ class ClientSocket(Listeners):
                 handler, tuple(args), done if i == 0 else None, tasks, f"{self.namespace} {event}"
             )
 
-    def _acker(self, ack_id: int) -> Callable[[Any], None]:
-        def done(result: Any) -> None:
+    def _acker(self, ack_id: int) -> Callable[[object], None]:
+        def done(result: object) -> None:
             if self.connected:
                 connection = self.io.connection
                 self.io.write(connection.send_ack(self.namespace, ack_id, ack_args(result)))
@@ -428,7 +430,7 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ outgoing
 
-    def emit(self, event: Any, *args: Any, callback: UserCallback | None = None) -> None:
+    def emit(self, event: EventName, *args: Any, callback: UserCallback | None = None) -> None:
         """Sends an event (buffered while disconnected).
 
         Args:
@@ -451,7 +453,7 @@ class ClientSocket(Listeners):
         if callback is not None:
             cb = callback
 
-            def on_result(err: BaseException | None, ack: list[Any]) -> None:
+            def on_result(err: BaseException | None, ack: list[JSONValue]) -> None:
                 call_handler(cb, tuple(ack), None, self.io.tasks, "ack")
 
         self._emit(event, list(args), on_result, None, volatile=False, with_error=False)
@@ -460,7 +462,9 @@ class ClientSocket(Listeners):
         """Emits a ``message`` event."""
         self.emit("message", *args, callback=callback)
 
-    async def emit_with_ack(self, event: Any, *args: Any, timeout: float | None = None) -> Any:
+    async def emit_with_ack(
+        self, event: EventName, *args: Any, timeout: float | None = None
+    ) -> Any:
         """Sends an event and waits for its acknowledgement.
 
         Args:
@@ -478,7 +482,7 @@ class ClientSocket(Listeners):
         """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-        def on_result(err: BaseException | None, ack: list[Any]) -> None:
+        def on_result(err: BaseException | None, ack: list[JSONValue]) -> None:
             if future.done():
                 return
             if err is not None:
@@ -509,23 +513,25 @@ class ClientSocket(Listeners):
         return VolatileEmitter(self._emit_volatile)
 
     def _emit_timed(
-        self, seconds: float, event: Any, args: list[Any], callback: UserCallback | None
+        self, seconds: float, event: EventName, args: list[JSONValue], callback: UserCallback | None
     ) -> None:
         on_result = None if callback is None else self._timed_callback(callback)
         self._emit(event, args, on_result, seconds, volatile=False)
 
-    def _emit_volatile(self, event: Any, args: list[Any], callback: UserCallback | None) -> None:
+    def _emit_volatile(
+        self, event: EventName, args: list[JSONValue], callback: UserCallback | None
+    ) -> None:
         on_result = None
         if callback is not None:
             cb = callback
 
-            def on_result(err: BaseException | None, ack: list[Any]) -> None:
+            def on_result(err: BaseException | None, ack: list[JSONValue]) -> None:
                 call_handler(cb, tuple(ack), None, self.io.tasks, "ack")
 
         self._emit(event, args, on_result, None, volatile=True, with_error=False)
 
     def _timed_callback(self, callback: UserCallback) -> _OnResult:
-        def on_result(err: BaseException | None, ack: list[Any]) -> None:
+        def on_result(err: BaseException | None, ack: list[JSONValue]) -> None:
             args = (err,) if err is not None else (None, *ack)
             call_handler(callback, args, None, self.io.tasks, "ack")
 
@@ -533,8 +539,8 @@ class ClientSocket(Listeners):
 
     def _emit(
         self,
-        event: Any,
-        args: list[Any],
+        event: EventName,
+        args: list[JSONValue],
         on_result: _OnResult | None,
         timeout: float | None,
         *,
@@ -587,7 +593,7 @@ class ClientSocket(Listeners):
         if ack is not None and ack.timer is not None:
             ack.timer.cancel()
 
-    def _send_event(self, data: list[Any], ack_id: int | None) -> None:
+    def _send_event(self, data: list[JSONValue], ack_id: int | None) -> None:
         """Encodes an EVENT through the Socket.IO core and hands it to the connection.
 
         Raises:
@@ -608,7 +614,9 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ retry queue
 
-    def _enqueue(self, event: Any, args: list[Any], on_result: _OnResult | None) -> None:
+    def _enqueue(
+        self, event: EventName, args: list[JSONValue], on_result: _OnResult | None
+    ) -> None:
         Packet.event(self.namespace, [event, *args])  # validate now, in the caller
         self._queue.append(_Queued(event, args, on_result))
         self._drain_queue()
@@ -624,7 +632,7 @@ class ClientSocket(Listeners):
         item.pending = True
         item.tries += 1
 
-        def on_result(err: BaseException | None, ack: list[Any]) -> None:
+        def on_result(err: BaseException | None, ack: list[JSONValue]) -> None:
             if not self._queue or self._queue[0] is not item:
                 return  # a stale answer to an earlier try
             if err is not None and self.retries is not None and item.tries <= self.retries:
@@ -660,9 +668,9 @@ class ClientSocket(Listeners):
         self._resolve_waiters(exc)
 
 
-_EmitTimed = Callable[[float, Any, list[Any], UserCallback | None], None]
+_EmitTimed = Callable[[float, Any, list[JSONValue], UserCallback | None], None]
 _EmitWithAck = Callable[..., Awaitable[Any]]
-_EmitVolatile = Callable[[Any, list[Any], UserCallback | None], None]
+_EmitVolatile = Callable[[Any, list[JSONValue], UserCallback | None], None]
 
 
 class TimedEmitter:
@@ -675,11 +683,11 @@ class TimedEmitter:
         self._emit = emit
         self._emit_with_ack = emit_with_ack
 
-    def emit(self, event: Any, *args: Any, callback: UserCallback | None = None) -> None:
+    def emit(self, event: EventName, *args: Any, callback: UserCallback | None = None) -> None:
         """Sends an event; ``callback(err, *args)`` gets the ack or an :class:`AckTimeoutError`."""
         self._emit(self._seconds, event, list(args), callback)
 
-    async def emit_with_ack(self, event: Any, *args: Any) -> Any:
+    async def emit_with_ack(self, event: EventName, *args: Any) -> Any:
         """Sends an event and returns the first ack argument; raises on timeout."""
         return await self._emit_with_ack(event, *args, timeout=self._seconds)
 
@@ -692,6 +700,6 @@ class VolatileEmitter:
     def __init__(self, emit: _EmitVolatile) -> None:
         self._emit = emit
 
-    def emit(self, event: Any, *args: Any, callback: UserCallback | None = None) -> None:
+    def emit(self, event: EventName, *args: Any, callback: UserCallback | None = None) -> None:
         """Sends an event, or drops it if the socket is not connected."""
         self._emit(event, list(args), callback)
