@@ -40,7 +40,13 @@ from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceiv
 from plexio.enums import Transport
 from plexio.exceptions import ClientConnectionError, ConnectionFailure
 
-__all__ = ["EngineClient", "engine_url", "transports_of"]
+__all__ = [
+    "EngineClient",
+    "connect_failure",
+    "engine_url",
+    "transports_of",
+    "websocket_close_reason",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +79,7 @@ def connect_failure(exc: BaseException) -> ConnectionFailure:
     return ConnectionFailure.PROTOCOL
 
 
-def _closed_reason(exc: ConnectionClosed) -> DisconnectReason:
+def websocket_close_reason(exc: ConnectionClosed) -> DisconnectReason:
     """How the official client names the end of a WebSocket that ``exc`` reports.
 
     The peer going away, with or without a close frame (a crashed server), is a
@@ -456,7 +462,7 @@ class EngineClient:
                     body = self.session.payload_to_send()
         except ConnectionClosed as exc:
             logger.debug("Engine.IO write failed: %s", exc)
-            self._lost(_closed_reason(exc))
+            self._lost(websocket_close_reason(exc))
         except (httpx.HTTPError, OSError, WebSocketException, ClientConnectionError) as exc:
             logger.debug("Engine.IO write failed: %s", exc)
             self._lost(DisconnectReason.TRANSPORT_ERROR)
@@ -490,7 +496,7 @@ class EngineClient:
                 self._handle(self.session.events())
         except ConnectionClosed as exc:
             logger.debug("WebSocket closed: %s", exc)
-            self._lost(_closed_reason(exc))
+            self._lost(websocket_close_reason(exc))
         except (WebSocketException, OSError) as exc:
             logger.debug("WebSocket failed: %s", exc)
             self._lost(DisconnectReason.TRANSPORT_ERROR)
