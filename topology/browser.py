@@ -32,6 +32,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "PAGE",
     "browser_available",
+    "browser_connect",
     "browser_costs",
     "capture_har",
     "launch",
@@ -111,6 +112,35 @@ def _config(style: str, user: int, communities: list[int], websocket_only: bool)
         "token": make_token(user),
         "transports": ["websocket"] if websocket_only else ["polling", "websocket"],
     }
+
+
+async def browser_connect(
+    browser: Any,
+    origin: str,
+    style: str,
+    user: int,
+    communities: list[int],
+    websocket_only: bool = False,
+) -> dict[str, Any]:
+    """One user connects from a fresh page (its own context: no connection is reused).
+
+    Returns:
+        What the page reported: ``ready_ms`` (``performance.now()`` from the first
+        connect call to subscribed), ``transport`` at ready, ``sockets``.
+    """
+    context = await browser.new_context()
+    try:
+        await _serve_page(context)
+        page = await context.new_page()
+        await page.goto(f"{origin}/topology/page.html")
+        result: dict[str, Any] = await page.evaluate(
+            "cfg => topologyConnect(io, location.origin, cfg)",
+            _config(style, user, communities, websocket_only),
+        )
+        await page.evaluate("() => topologyClose()")
+    finally:
+        await context.close()
+    return result
 
 
 async def _metrics(cdp: Any) -> dict[str, float]:

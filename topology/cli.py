@@ -145,7 +145,7 @@ def latency_plan(args: argparse.Namespace) -> LatencyPlan:
             for n in NETWORKS
             if args.kbps or not n.kbps
         )
-    smoke_kinds = [k for k in args.clients if k in ("wire-ws", "wire-polling", "node")]
+    smoke_kinds = [k for k in args.clients if k in ("wire-ws", "wire-polling", "node", "chromium")]
     return LatencyPlan(
         networks=networks,
         per_user=(2,) if args.smoke else (1, 10, 50),

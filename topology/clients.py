@@ -15,6 +15,8 @@ Client kinds (:data:`CLIENT_KINDS`):
   (WebSocket only / long-polling only); counts requests, packets and round trips;
 * ``node`` / ``node-ws``: socket.io-client 4.8 under Node, its default transports
   (polling first, then the WebSocket upgrade, as in browsers) / WebSocket only;
+* ``chromium``: socket.io-client 4.8 in headless Chromium (:mod:`topology.browser`), its
+  default transports: what a browser user gets;
 * ``plexio``: plexio's :class:`plexio.client.Manager` with its default transports
   (polling first, then the upgrade).
 """
@@ -44,7 +46,14 @@ __all__ = [
     "run_client",
 ]
 
-CLIENT_KINDS: tuple[str, ...] = ("wire-ws", "wire-polling", "node", "node-ws", "plexio")
+CLIENT_KINDS: tuple[str, ...] = (
+    "wire-ws",
+    "wire-polling",
+    "node",
+    "node-ws",
+    "chromium",
+    "plexio",
+)
 STYLES: tuple[str, ...] = ("A", "A-seq", "B", "B-sub")
 JS_DIR = Path(__file__).resolve().parent / "js"
 HOST = "127.0.0.1"
@@ -85,6 +94,7 @@ async def run_client(
     communities: list[int],
     timeout: float = 60.0,
     after_ready: Any = None,
+    browser: Any = None,
 ) -> list[ClientSample]:
     """Connects one user once per port, one after the other; returns one sample per port.
 
@@ -97,6 +107,7 @@ async def run_client(
         timeout: bound on each connect, in seconds.
         after_ready: ``callable(index)`` called as soon as sample ``index`` is ready
             (in-process clients only: lets the caller snapshot its proxy at that moment).
+        browser: a Playwright browser (``chromium`` only).
 
     Raises:
         ValueError: unknown kind or style.
@@ -107,6 +118,8 @@ async def run_client(
         return await _run_wire(kind, style, ports, user, communities, timeout, after_ready)
     if kind == "plexio":
         return await _run_plexio(style, ports, user, communities, timeout, after_ready)
+    if kind == "chromium":
+        return await _run_chromium(browser, style, ports, user, communities, timeout)
     return await _run_node(kind, style, ports, user, communities, timeout)
 
 
@@ -190,6 +203,24 @@ async def _run_plexio(
         finally:
             if manager is not None:
                 await manager.close()
+    return out
+
+
+async def _run_chromium(
+    browser: Any, style: str, ports: list[int], user: int, communities: list[int], timeout: float
+) -> list[ClientSample]:
+    if browser is None:
+        raise RuntimeError("the chromium client needs a browser (topology.browser.launch)")
+    from topology.browser import browser_connect
+
+    out = []
+    for port in ports:
+        async with asyncio.timeout(timeout):
+            result = await browser_connect(
+                browser, f"http://{HOST}:{port}", style, user, communities
+            )
+        ready = float(result.pop("ready_ms"))
+        out.append(ClientSample(ready, {}, result))
     return out
 
 

@@ -14,6 +14,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from topology.browser import browser_available, launch
 from topology.clients import CLIENT_KINDS, STYLES, node_available, run_client
 from topology.delayproxy import DelayProxy
 from topology.model import Membership, ModelParams
@@ -86,7 +87,14 @@ class LatencyPlan:
 
 
 async def _point(
-    port: int, network: Network, kind: str, style: str, user: int, communities: list[int], plan: Any
+    port: int,
+    network: Network,
+    kind: str,
+    style: str,
+    user: int,
+    communities: list[int],
+    plan: Any,
+    browser: Any,
 ) -> dict[str, Any]:
     proxies = [
         DelayProxy(HOST, port, network.rtt_ms / 2000, network.kbps * 1000 or None)
@@ -101,7 +109,7 @@ async def _point(
             snapshots[index] = proxies[index].stats.as_dict()
 
         samples = await run_client(
-            kind, style, [p.port for p in proxies], user, communities, plan.timeout, ready
+            kind, style, [p.port for p in proxies], user, communities, plan.timeout, ready, browser
         )
     finally:
         for proxy in proxies:
@@ -129,13 +137,36 @@ async def _point(
 
 async def run_latency(plan: LatencyPlan, progress: Progress) -> dict[str, Any]:
     """Runs the sweep; one server process per N. Failed points are recorded, not raised."""
-    kinds = [k for k in plan.kinds if node_available() or not k.startswith("node")]
+    kinds = [
+        k
+        for k in plan.kinds
+        if (node_available() or not k.startswith("node"))
+        and (browser_available() or k != "chromium")
+    ]
     skipped = [k for k in plan.kinds if k not in kinds]
     points: list[dict[str, Any]] = []
     errors: list[str] = []
     if skipped:
-        errors.append(f"skipped {skipped}: node or topology/js/node_modules missing")
+        errors.append(f"skipped {skipped}: node, chromium or topology/js/node_modules missing")
         progress.add(-len(skipped) * len(plan.networks) * len(plan.per_user) * len(plan.styles))
+    browser_cm = launch() if "chromium" in kinds else None
+    browser = await browser_cm.__aenter__() if browser_cm is not None else None
+    try:
+        await _sweep(plan, kinds, browser, points, errors, progress)
+    finally:
+        if browser_cm is not None:
+            await browser_cm.__aexit__(None, None, None)
+    return {"plan": _plan_json(plan), "points": points, "errors": errors}
+
+
+async def _sweep(
+    plan: LatencyPlan,
+    kinds: list[str],
+    browser: Any,
+    points: list[dict[str, Any]],
+    errors: list[str],
+    progress: Progress,
+) -> None:
     for n in plan.per_user:
         model = ModelParams(users=2, per_user=n)
         communities = Membership(model).of_user[0]
@@ -147,14 +178,20 @@ async def run_latency(plan: LatencyPlan, progress: Progress) -> dict[str, Any]:
                         try:
                             points.append(
                                 await _point(
-                                    server.port, network, kind, style, 0, communities, plan
+                                    server.port,
+                                    network,
+                                    kind,
+                                    style,
+                                    0,
+                                    communities,
+                                    plan,
+                                    browser,
                                 )
                             )
                         except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
                             errors.append(f"{label}: {type(exc).__name__}: {exc}")
                             progress.note(f"failed {label}: {exc}")
                         progress.step(label)
-    return {"plan": _plan_json(plan), "points": points, "errors": errors}
 
 
 def _plan_json(plan: LatencyPlan) -> dict[str, Any]:

@@ -317,6 +317,10 @@ class _HttpConnection:
             return await self._request(method, target, body)
 
     async def _request(self, method: str, target: str, body: bytes) -> tuple[int, bytes]:
+        if self._reader is not None and self._reader.at_eof():
+            # The server closed the idle keep-alive connection (plexio closes those after
+            # handshake_timeout): open a new one, as a browser does.
+            await self.close()
         if self._writer is None:
             async with asyncio.timeout(self.timeout):
                 self._reader, self._writer = await asyncio.open_connection(self.host, self.port)

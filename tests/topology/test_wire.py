@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from topology.cli import parse_args, plan_points
 from topology.model import Membership, ModelParams, make_token, verify_token
@@ -9,6 +11,7 @@ from topology.runner import PointSpec, percentile
 from topology.wire import (
     ProtocolError,
     Traffic,
+    _HttpConnection,
     decode_packet,
     encode_connect,
     encode_event,
@@ -103,3 +106,22 @@ def test_smoke_plan_covers_every_topology_and_transport() -> None:
     full = plan_points(parse_args([]))
     assert max(s.per_user for _, s in full) == 50
     assert max(s.users for _, s in full) == 1000
+
+
+async def test_polling_reopens_a_keep_alive_connection_the_server_closed() -> None:
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # an idle keep-alive connection the server gives up on
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        traffic = Traffic()
+        conn = _HttpConnection("127.0.0.1", port, traffic, 5.0)
+        assert await conn.request("GET", "/a") == (200, b"ok")
+        await asyncio.sleep(0.1)  # the close arrives
+        assert await conn.request("GET", "/b") == (200, b"ok")
+        await conn.close()
+    assert traffic.tcp_connections == 2 and traffic.http_requests == 2
