@@ -242,3 +242,22 @@ async def test_socket_level_handlers_take_the_ack_and_validate_too(serve: Serve)
         await raw.send('421["move",{"x":1,"y":2}]', '422["move",{"x":1}]')
         assert await raw.recv() == "431[1.0,2.0]"
         assert (await raw.recv_json("432"))[0]["error"]["details"][0]["loc"] == ["y"]
+
+
+@dataclasses.dataclass
+class Spot:
+    x: int
+
+
+def test_validation_without_pydantic_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pydantic", None)
+    sio = plexio.Server()
+    with pytest.raises(TypeError, match=r"pip install 'plexio\[pydantic\]'"):
+
+        @sio.on("spot")
+        def spot(socket: plexio.ServerSocket, where: Spot) -> None: ...
+
+    with pytest.raises(TypeError, match=r"pip install 'plexio\[pydantic\]'"):
+        sio.sockets.emits("spot", Spot)
