@@ -261,3 +261,36 @@ def test_validation_without_pydantic_names_the_extra(monkeypatch: pytest.MonkeyP
 
     with pytest.raises(TypeError, match=r"pip install 'plexio\[pydantic\]'"):
         sio.sockets.emits("spot", Spot)
+
+
+class Vote(pydantic.BaseModel):
+    choice: str
+
+
+async def test_acknowledgements_checked_against_returns(serve: Serve) -> None:
+    sio = plexio.Server()
+    got: list[Any] = []
+
+    @sio.on("connection")
+    async def ask(socket: plexio.ServerSocket) -> None:
+        vote = await socket.timeout(5).emit_with_ack("vote", returns=Vote)
+        got.append(vote)
+        try:
+            await socket.timeout(5).emit_with_ack("count", returns=Vote)
+        except plexio.PayloadValidationError as exc:
+            got.append(str(exc))
+        got.append(await sio.timeout(5).emit_with_ack("count", returns=int))
+
+    running = await serve(sio)
+    async with plexio.Manager(running.http_url) as io:
+        sock = io.socket("/")
+        sock.on("vote", lambda: {"choice": "tea"})
+        sock.on("count", lambda: 3)
+        await sock.connect()
+        for _ in range(250):  # bounded: until the connection handler is done
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.02)
+    assert got[0] == Vote(choice="tea")
+    assert got[1].startswith("count (acknowledgement): argument 0")
+    assert got[2] == [3]

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from plexio.exceptions import AckTimeoutError, InvalidPacketError
 from plexio.server.adapters.base import Adapter, BroadcastFlags, BroadcastOptions
 from plexio.server.fetched import FetchedSocket
+from plexio.server.signatures import check_reply
 from plexio.socketio.packets import RESERVED_EVENTS, Packet
 
 # BroadcastFlags and BroadcastOptions live with the adapter contract; re-exported here.
+_T = TypeVar("_T")
+
 __all__ = ["BroadcastFlags", "BroadcastOperator", "BroadcastOptions", "check_event_name"]
 
 
@@ -118,8 +121,17 @@ class BroadcastOperator:
         packet = Packet.event(self._nsp, [event, *args])
         self._adapter.broadcast(packet, self._opts)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]: ...
+
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any, returns: type[_T]) -> list[_T]: ...
+
+    async def emit_with_ack(self, event: str, *args: Any, returns: Any = None) -> list[Any]:
         """Sends an event asking every targeted socket to acknowledge it.
+
+        With ``returns=T`` every answer is checked against ``T`` (and converted; see
+        :meth:`ServerSocket.emit_with_ack`), and the list is typed ``list[T]``.
 
         Returns:
             One entry per socket that answered: its first ack argument.
@@ -188,6 +200,8 @@ class BroadcastOperator:
             # Sockets that never answered would keep expecting this ack until they
             # disconnect: forget it.
             self._adapter.forget_acks(on_ack)
+        if returns is not None:
+            return [check_reply(event, answer, returns) for answer in responses]
         return responses
 
     async def fetch_sockets(self) -> list[FetchedSocket]:

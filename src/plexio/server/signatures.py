@@ -18,6 +18,7 @@ Wrong signatures fail at registration with a message, never at run time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 import typing
@@ -34,6 +35,7 @@ __all__ = [
     "HandlerSpec",
     "OutgoingSpec",
     "check_callable_with",
+    "check_reply",
     "outgoing_spec",
     "PayloadValidationError",
     "spec_for",
@@ -354,3 +356,44 @@ def outgoing_spec(event: str, types: tuple[Any, ...]) -> OutgoingSpec:
         return convert
 
     return OutgoingSpec(event, tuple(converter(tp) for tp in types))
+
+
+@functools.lru_cache(maxsize=256)
+def _reply_adapter(tp: Any) -> Any:
+    import pydantic
+
+    return pydantic.TypeAdapter(tp)
+
+
+def check_reply(event: str, value: Any, tp: Any) -> Any:
+    """An acknowledgement's value checked against ``returns=tp`` (and converted: a dict
+    becomes the model or dataclass it should be).
+
+    With pydantic installed, anything pydantic knows; without it, plain classes are
+    checked with ``isinstance``.
+
+    Raises:
+        PayloadValidationError: the value does not fit.
+        TypeError: ``tp`` needs pydantic, which is not installed.
+    """
+    try:
+        adapter = _reply_adapter(tp)
+    except ImportError:
+        if isinstance(tp, type) and not _is_model(tp):
+            if isinstance(value, tp):
+                return value
+            mismatch: list[dict[str, Any]] = [
+                {"loc": [], "msg": f"expected {tp.__name__}", "type": "type"}
+            ]
+            raise PayloadValidationError(event, 0, mismatch) from None
+        raise TypeError(f"returns={tp!r} needs pydantic: pip install 'plexio[pydantic]'") from None
+    import pydantic
+
+    try:
+        return adapter.validate_python(value)
+    except pydantic.ValidationError as exc:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise PayloadValidationError(f"{event} (acknowledgement)", 0, errors) from None

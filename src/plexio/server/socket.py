@@ -32,6 +32,7 @@ from plexio.server.signatures import (
     OutgoingSpec,
     PayloadValidationError,
     check_callable_with,
+    check_reply,
     spec_for,
     special_handlers,
 )
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 _SPECIAL = special_handlers()
 
 AckCallback = Callable[..., Any]
+_T = TypeVar("_T")
 #: A per-packet middleware ``middleware(packet)`` (``packet`` = ``[event, *args]``).
 PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[Any]], object])
 
@@ -261,13 +263,28 @@ class ServerSocket(Listeners):
         """Emits a ``message`` event."""
         self._emit("message", args, None, None, False)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any) -> Any: ...
+
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any, returns: type[_T]) -> _T: ...
+
+    async def emit_with_ack(self, event: str, *args: Any, returns: Any = None) -> Any:
         """Sends an event and waits for the client's ack; returns its first argument.
+
+        Args:
+            event: the event name.
+            args: its arguments.
+            returns: the type the answer must have (a class, or with pydantic a model,
+                dataclass, ``TypedDict``...): the answer is checked, converted, and
+                typed as such.
 
         Raises:
             DisconnectedError: the socket disconnected first.
+            PayloadValidationError: the answer does not fit ``returns``.
         """
-        return await self._emit_wait(event, args, None)
+        answer = await self._emit_wait(event, args, None)
+        return answer if returns is None else check_reply(event, answer, returns)
 
     def timeout(self, seconds: float) -> _TimedSocket:
         """An emitter whose acks fail with :class:`AckTimeoutError` after ``seconds``.
@@ -623,13 +640,21 @@ class _TimedSocket:
         """Emits; ``callback(err, *ack_args)`` gets an :class:`AckTimeoutError` on expiry."""
         self._socket._emit(event, args, callback, self._seconds, False)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        """Emits and waits for the ack's first argument.
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any) -> Any: ...
+
+    @overload
+    async def emit_with_ack(self, event: str, *args: Any, returns: type[_T]) -> _T: ...
+
+    async def emit_with_ack(self, event: str, *args: Any, returns: Any = None) -> Any:
+        """Emits and waits for the ack's first argument (checked against ``returns``).
 
         Raises:
             AckTimeoutError: no ack in time.
+            PayloadValidationError: the answer does not fit ``returns``.
         """
-        return await self._socket._emit_wait(event, args, self._seconds)
+        answer = await self._socket._emit_wait(event, args, self._seconds)
+        return answer if returns is None else check_reply(event, answer, returns)
 
 
 class _CompressFlagged:

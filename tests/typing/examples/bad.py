@@ -47,3 +47,8 @@ async def client_typos() -> None:
 
     Manager("http://127.0.0.1:8000", reconection_delay=1)  # error
     await connect("http://127.0.0.1:8000", wait_timeout=1)  # error
+
+
+async def wrong_answer_type(socket: plexio.ServerSocket) -> None:
+    count: int = await socket.emit_with_ack("name?", returns=str)  # error
+    print(count)

@@ -110,3 +110,9 @@ async def job(socket: plexio.ServerSocket, spec: dict[str, Any], ack: plexio.Ack
 @sio.on("connection")
 def compressed(socket: plexio.ServerSocket) -> None:
     socket.compress(False).emit("big", "x" * 10_000)
+
+
+async def typed_answers(socket: plexio.ServerSocket) -> None:
+    name: str = await socket.timeout(5).emit_with_ack("name?", returns=str)
+    counts: list[int] = await sio.timeout(2).emit_with_ack("count?", returns=int)
+    print(name, counts)
