@@ -562,3 +562,29 @@ async def test_using_the_task_during_the_first_step_makes_it_a_real_one(where: s
     async with asyncio.timeout(5):
         await finished.wait()  # the task ended, and only once
     assert results == ["ok"]
+
+
+async def test_the_same_handler_error_is_logged_in_full_once_then_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from plexio.aio.handlers import FailureLog, TaskOwner, call_handler, failures
+
+    def broken(n: int) -> None:
+        raise ValueError(f"bad {n}")
+
+    owner = TaskOwner()
+    with caplog.at_level(logging.ERROR, logger="plexio.aio.handlers"):
+        for n in range(100):
+            call_handler(broken, (n,), None, owner, "dedupe-test")
+    records = [r for r in caplog.records if "dedupe-test" in r.getMessage()]
+    assert [r.exc_info is not None for r in records] == [True, False, False]
+    assert "failed 10 times with ValueError" in records[1].getMessage()
+    assert "failed 100 times with ValueError" in records[2].getMessage()
+    assert failures.count("dedupe-test") == 100
+    log = FailureLog(max_kinds=2)
+    for what in ("a", "b", "c"):
+        try:
+            raise KeyError(what)
+        except KeyError as exc:
+            log.report(what, exc)
+    assert log.count("c") == 1 and log.count("a") == 0  # bounded: old kinds forgotten

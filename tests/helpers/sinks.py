@@ -17,6 +17,14 @@ class RecordingSink:
         self.frames: list[str | bytes] = []
         self.closed_with: int | None = None
 
+    reading_paused = False
+
+    def pause_reading(self) -> None:
+        self.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+
     def write(self, frames: list[str | bytes]) -> None:
         self.frames.extend(frames)
 

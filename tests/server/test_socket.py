@@ -605,7 +605,7 @@ async def test_ack_value_that_cannot_be_encoded_is_logged(
 
 async def test_join_after_disconnect_is_ignored(serve: Serve) -> None:
     """An async handler resuming after its client left cannot leak it into a room."""
-    server = plexio.Server()
+    server = plexio.Server(cancel_handlers_on_disconnect=False)
     gate = asyncio.Event()
     joined: list[set[str]] = []
 
@@ -746,3 +746,60 @@ async def test_a_broadcast_ack_id_never_collides_with_a_pending_unicast_one(serv
         assert unicast == [] and sorted(first._acks) == [0, 1, 2]
         await one.send('431["late unicast"]')
         await eventually(lambda: unicast == [("late unicast",)])
+
+
+async def test_handlers_waiting_when_the_client_leaves_are_cancelled(serve: Serve) -> None:
+    server = plexio.Server()
+    cancelled = asyncio.Event()
+    disconnected: list[str] = []
+
+    @server.on("never")
+    async def never(socket: ServerSocket) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    @server.on("disconnect")
+    async def gone(socket: ServerSocket, reason: str) -> None:
+        await asyncio.sleep(0.01)  # a suspending disconnect handler still completes
+        disconnected.append(reason)
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        for _ in range(20):
+            await raw.send('42["never"]')
+        await eventually(lambda: len(next(iter(server.engine.sockets.values())).state.tasks) == 20)
+    await asyncio.wait_for(cancelled.wait(), 5)
+    await eventually(lambda: disconnected == ["transport close"])
+    assert_clean(server)
+
+
+async def test_a_client_with_too_many_handlers_in_flight_is_not_read(serve: Serve) -> None:
+    server = plexio.Server(max_handlers_in_flight=3)
+    release = asyncio.Event()
+    started: list[int] = []
+
+    @server.on("work")
+    async def work(socket: ServerSocket, n: int) -> int:
+        started.append(n)
+        await release.wait()
+        return n
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as busy, raw_socketio(running.ws_url) as other:
+        await busy.connect()
+        await other.connect()
+        for n in range(10):
+            await busy.send(f'42{n}["work",{n}]')
+        await eventually(lambda: len(started) == 3)
+        await other.send('4299["work",99]')  # another client is still read
+        await eventually(lambda: 99 in started)
+        await asyncio.sleep(0.1)
+        assert sorted(started) == [0, 1, 2, 99]  # the busy client's other messages wait
+        release.set()
+        acks = [await busy.recv() for _ in range(10)]
+        assert sorted(acks) == sorted(f"43{n}[{n}]" for n in range(10))  # none dropped
+        assert await other.recv() == "4399[99]"

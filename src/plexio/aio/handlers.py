@@ -37,7 +37,7 @@ from asyncio import tasks as _aio_tasks
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-__all__ = ["TaskOwner", "ack_args", "call_handler"]
+__all__ = ["FailureLog", "TaskOwner", "ack_args", "call_handler", "failures", "report_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,18 +58,97 @@ _UNSHARED = 3
 _new_task = asyncio.Task.__new__
 
 
+class FailureLog:
+    """Logs a handler error in full the first time, then only counts it.
+
+    The same error (the same handler, exception type and raising line) again and
+    again, from many clients, would otherwise write a traceback each time, and the
+    logging itself slows every other client down. Repeats are summed up when the
+    count reaches 10, 100, 1000... Keys are bounded (``max_kinds``).
+    """
+
+    __slots__ = ("_counts", "_max_kinds")
+
+    def __init__(self, max_kinds: int = 1000) -> None:
+        self._counts: dict[tuple[str, str, str, int], int] = {}
+        self._max_kinds = max_kinds
+
+    def report(self, what: str, exc: BaseException) -> None:
+        """Logs (or counts) ``exc``, raised by the handler for ``what``."""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno) if tb is not None else ("?", 0)
+        key = (what, type(exc).__qualname__, *where)
+        counts = self._counts
+        count = counts.get(key, 0) + 1
+        if count == 1 and len(counts) >= self._max_kinds:
+            counts.clear()
+        counts[key] = count
+        if count == 1:
+            logger.error("handler for %s failed", what, exc_info=exc)
+        elif _power_of_ten(count):
+            logger.error(
+                "handler for %s failed %d times with %s at %s:%d (traceback logged once)",
+                what,
+                count,
+                key[1],
+                key[2],
+                key[3],
+            )
+
+    def count(self, what: str) -> int:
+        """How many failures of the handler for ``what`` were seen (all kinds)."""
+        return sum(n for key, n in self._counts.items() if key[0] == what)
+
+
+def _power_of_ten(n: int) -> bool:
+    while n >= 10 and n % 10 == 0:
+        n //= 10
+    return n == 1
+
+
+#: The process-wide log of handler failures.
+failures = FailureLog()
+
+
+def report_failure(what: str) -> None:
+    """Logs the exception being handled, raised by the handler for ``what``."""
+    exc = sys.exc_info()[1]
+    if exc is not None:
+        failures.report(what, exc)
+
+
 class TaskOwner:
     """Owns the tasks of suspended handlers so they can be cancelled together."""
 
-    __slots__ = ("_tasks",)
+    __slots__ = ("_tasks", "_below")
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._below: tuple[int, Callable[[], None]] | None = None
 
     def add(self, task: asyncio.Task[Any]) -> None:
         """Keeps ``task`` until it finishes."""
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._discard)
+
+    def _discard(self, task: asyncio.Task[Any]) -> None:
+        tasks = self._tasks
+        tasks.discard(task)
+        below = self._below
+        if below is not None and len(tasks) < below[0]:
+            self._below = None
+            below[1]()
+
+    def when_below(self, count: int, callback: Callable[[], None]) -> None:
+        """Calls ``callback`` once fewer than ``count`` tasks are left (replaces an
+        earlier request)."""
+        if len(self._tasks) < count:
+            self._below = None
+            callback()
+        else:
+            self._below = (count, callback)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         """Runs ``coro`` in a task kept until it finishes."""
@@ -82,6 +161,9 @@ class TaskOwner:
         for task in list(self._tasks):
             task.cancel()
         self._tasks.clear()
+        below, self._below = self._below, None
+        if below is not None:
+            below[1]()
 
     async def wait(self) -> None:
         """Waits until the tasks running now have finished (not those started later)."""
@@ -175,7 +257,7 @@ class _EagerStep(Coroutine[Any, Any, None]):
             raise
         except Exception:
             self._finished = True
-            logger.exception("handler for %s failed", self._what)
+            report_failure(self._what)
         raise StopIteration
 
     # The coroutine protocol, as the task drives it.
@@ -347,7 +429,7 @@ def call_handler(
         try:
             result = context.run(handler, *args)
         except Exception:
-            logger.exception("handler for %s failed", what)
+            report_failure(what)
             return
         if type(result) is not _CoroutineType:
             if not isinstance(result, Coroutine):
@@ -395,7 +477,7 @@ def _run_eagerly(
         return
     except Exception:
         _leave_task(loop, task)
-        logger.exception("handler for %s failed", what)
+        report_failure(what)
         _ended(task, cancelled=False)
         return
     except BaseException:

@@ -46,6 +46,7 @@ class ASGIWebSocketSink:
         "_task",
         "_cutting",
         "_give_up",
+        "_readable",
     )
 
     def __init__(self, send: Send, close_timeout: float = 3.0) -> None:
@@ -61,6 +62,7 @@ class ASGIWebSocketSink:
         self._task: asyncio.Task[None] | None = None
         self._cutting = False
         self._give_up: asyncio.TimerHandle | None = None
+        self._readable: asyncio.Future[None] | None = None  # set while reading is paused
 
     @property
     def paused(self) -> bool:
@@ -89,6 +91,27 @@ class ASGIWebSocketSink:
                 loop = asyncio.get_running_loop()
                 self._give_up = loop.call_later(self._close_timeout, self._cut)
         self._poke()
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether the receive loop should wait before taking the next message."""
+        return self._readable is not None
+
+    def pause_reading(self) -> None:
+        """The receive loop stops calling ``receive`` (the ASGI server pushes back)."""
+        if self._readable is None:
+            self._readable = asyncio.get_running_loop().create_future()
+
+    def resume_reading(self) -> None:
+        """The receive loop goes on."""
+        readable, self._readable = self._readable, None
+        if readable is not None and not readable.done():
+            readable.set_result(None)
+
+    async def wait_readable(self) -> None:
+        """Returns once reading is no longer paused."""
+        while self._readable is not None:
+            await asyncio.shield(self._readable)
 
     def _cut(self) -> None:
         # The peer has not taken the last frames within close_timeout: stop waiting.
@@ -177,6 +200,8 @@ async def serve_websocket(
     max_size = engine.options.limits.max_http_buffer_size
     try:
         while True:
+            if sink.reading_paused:
+                await sink.wait_readable()
             message = await receive()
             if message["type"] != "websocket.receive":
                 break

@@ -210,6 +210,18 @@ class NativeWebSocket:
         transport = self._conn.transport
         return 0 if transport is None else transport.get_write_buffer_size()
 
+    def pause_reading(self) -> None:
+        """Stops reading from the socket (the kernel's buffers then push back)."""
+        transport = self._conn.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Reads from the socket again."""
+        transport = self._conn.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
     def write(self, frames: list[str | bytes]) -> None:
         """Writes frames in one transport write."""
         transport = self._conn.transport

@@ -86,9 +86,9 @@ class Connection:
     Attributes:
         engine: the Engine.IO socket.
         sockets: joined namespaces → their socket.
-        tasks: owner of suspended handler tasks; they run to completion even after
-            the connection ends (their emits are then dropped), so work a client
-            started is not lost; ``tasks.cancel_all()`` stops them.
+        tasks: owner of suspended handler tasks; they are cancelled when the
+            connection ends (``cancel_handlers_on_disconnect``, the default), or
+            run to completion (their emits are then dropped).
         issued: handshake time in ms since the epoch.
     """
 
@@ -103,6 +103,8 @@ class Connection:
         "_close_grace",
         "_connect_timer",
         "_close_timer",
+        "_max_in_flight",
+        "_cancel_on_close",
     )
 
     def __init__(
@@ -113,6 +115,8 @@ class Connection:
         *,
         connect_timeout: float,
         close_grace: float,
+        max_handlers_in_flight: int = 100,
+        cancel_handlers_on_disconnect: bool = True,
     ) -> None:
         """
         Args:
@@ -122,6 +126,11 @@ class Connection:
             connect_timeout: seconds the client may take to join a namespace.
             close_grace: most seconds :meth:`disconnect_all` waits for its
                 DISCONNECT packets to leave before closing.
+            max_handlers_in_flight: handlers of this connection that may be
+                suspended at once; at this count its input is paused (backpressure)
+                until one finishes.
+            cancel_handlers_on_disconnect: cancel the suspended handlers when the
+                connection ends (else they run to completion; their emits are dropped).
         """
         self.engine = engine
         self.core = core
@@ -131,6 +140,8 @@ class Connection:
         self.closed = False
         self._on_connect = on_connect
         self._close_grace = close_grace
+        self._max_in_flight = max_handlers_in_flight
+        self._cancel_on_close = cancel_handlers_on_disconnect
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             connect_timeout, self._on_connect_timeout
         )
@@ -156,6 +167,8 @@ class Connection:
             socket = self.sockets.get(event.namespace)
             if socket is not None:
                 socket.deliver_event(event.name, event.args, event.ack_id)
+                if len(self.tasks) >= self._max_in_flight:
+                    self._hold_input()
         elif type(event) is AckReceived:
             socket = self.sockets.get(event.namespace)
             if socket is not None:
@@ -293,11 +306,22 @@ class Connection:
         """Closes the whole Engine.IO connection."""
         self.engine.close(DisconnectReason.FORCED_CLOSE)
 
+    def _hold_input(self) -> None:
+        # Backpressure: the client's handlers are all busy; read nothing more from it
+        # until one of them finishes (its messages wait in its own buffers, not here).
+        engine = self.engine
+        if not engine.closed:
+            engine.pause_input()
+            self.tasks.when_below(self._max_in_flight, engine.resume_input)
+
     def on_close(self, reason: str) -> None:
         """The Engine.IO session ended: every socket disconnects with ``reason``."""
         if self.closed:
             return
         self.closed = True
+        if self._cancel_on_close:
+            self.tasks.cancel_all()  # handlers still waiting for something, not the
+            # disconnect handlers that run next
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None

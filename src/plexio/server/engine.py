@@ -141,6 +141,7 @@ class EngineSocket:
         "_timer",
         "_timer_at",
         "_closed",
+        "_input_paused",
         "_compressible",
     )
 
@@ -158,6 +159,7 @@ class EngineSocket:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = False
+        self._input_paused: asyncio.Future[None] | None = None
         self._compressible = False  # a message queued since the last poll may be compressed
 
     @property
@@ -233,6 +235,24 @@ class EngineSocket:
             return not sink.paused and not self.session.buffered_size
         return self._poll_waiter is not None and not self._poll_waiter.done()
 
+    def pause_input(self) -> None:
+        """Backpressure: takes no more input from the client (its WebSocket is not
+        read, its next POST waits) until :meth:`resume_input`. The session's timers
+        go on (a client whose pong waits behind its own flood times out)."""
+        if self._input_paused is None:
+            self._input_paused = self._server.loop.create_future()
+            if self._sink is not None:
+                self._sink.pause_reading()
+
+    def resume_input(self) -> None:
+        """Takes input from the client again."""
+        paused, self._input_paused = self._input_paused, None
+        if paused is not None:
+            if not paused.done():
+                paused.set_result(None)
+            if self._sink is not None:
+                self._sink.resume_reading()
+
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Closes the session after the frames already queued, sending ``1``."""
         self.session.close(reason)
@@ -307,6 +327,8 @@ class EngineSocket:
                 self._release_poll()
                 self._sink = sink
                 sink.on_drain = self._flush_ws
+                if self._input_paused is not None:
+                    sink.pause_reading()
                 self._after_session_change()
                 self._wake()
                 rest = frames[index + 1 :]
@@ -696,6 +718,9 @@ class EngineServer:
             raise handshake.bad_request()
         socket._post_busy = True
         try:
+            if socket._input_paused is not None:
+                # Backpressure: the client's handlers are busy; its POST waits.
+                await asyncio.shield(socket._input_paused)
             raw = await body(self.options.limits.max_http_buffer_size)
         finally:
             socket._post_busy = False

@@ -487,6 +487,12 @@ class Namespace(_Registry):
             self._connecting += 1
             try:
                 refusal = await self._run_middleware(socket)
+            except asyncio.CancelledError:
+                # the connection ended meanwhile and its handlers were cancelled
+                socket.abandon()
+                self.adapter.del_all(socket.id)
+                self._drop_if_unused()
+                raise
             finally:
                 self._connecting -= 1
         if refusal is not None or conn.closed:

@@ -63,6 +63,11 @@ class Server:
         connect_timeout: seconds a connection may go without joining a namespace.
         max_namespaces: most namespaces one connection may join (or ask for) at once;
             one more closes the connection.
+        max_handlers_in_flight: handlers of one connection that may be suspended at
+            once (default 100); at this count the server stops reading from that
+            client until one finishes (backpressure, nothing is dropped).
+        cancel_handlers_on_disconnect: cancel a connection's suspended handlers when
+            it ends (default ``True``); ``False`` lets them run to completion.
         cleanup_empty_child_namespaces: drop dynamic child namespaces when empty.
         invalid_payload: what a handler's validated payload that did not fit is answered
             with (the acknowledgement; a tuple for several values), given the
@@ -98,6 +103,8 @@ class Server:
         allow_request: AllowRequest | None = None,
         connect_timeout: float = 45.0,
         max_namespaces: int = 100,
+        max_handlers_in_flight: int = 100,
+        cancel_handlers_on_disconnect: bool = True,
         cleanup_empty_child_namespaces: bool = False,
         connection_state_recovery: RecoveryOptions | None = None,
         invalid_payload: Callable[[PayloadValidationError], Any] = validation_error,
@@ -168,6 +175,10 @@ class Server:
         self.default_path = path
         self.connect_timeout = connect_timeout
         self.max_namespaces = max_namespaces
+        if max_handlers_in_flight < 1:
+            raise ValueError("max_handlers_in_flight must be >= 1")
+        self.max_handlers_in_flight = max_handlers_in_flight
+        self.cancel_handlers_on_disconnect = cancel_handlers_on_disconnect
         self.cleanup_empty_children = cleanup_empty_child_namespaces
         self.recovery = connection_state_recovery
         self.invalid_payload = invalid_payload
@@ -322,6 +333,8 @@ class Server:
             self._connect,
             connect_timeout=self.connect_timeout,
             close_grace=options.ping_timeout,
+            max_handlers_in_flight=self.max_handlers_in_flight,
+            cancel_handlers_on_disconnect=self.cancel_handlers_on_disconnect,
         )
 
     def on_message(self, socket: EngineSocket, data: str | bytes) -> None:

@@ -104,6 +104,14 @@ class FrameSink(Protocol):
         """Bytes written to the sink and not sent yet (as far as it can tell)."""
         ...
 
+    def pause_reading(self) -> None:
+        """Stops taking frames from the peer (backpressure) until :meth:`resume_reading`."""
+        ...
+
+    def resume_reading(self) -> None:
+        """Takes frames from the peer again."""
+        ...
+
     def write(self, frames: list[str | bytes]) -> None:
         """Sends frames, in order, without blocking."""
         ...
