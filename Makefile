@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NPM_DIRS := tests/interop/js community/web bench/node topology/js
 
-.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean
+.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean fuzz
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,3 +57,10 @@ clean:
 .PHONY: topology
 topology: install system-deps node-deps
 	$(PY) -m topology
+
+# Coverage-guided fuzzing of every decoder (fuzz/targets.py), 1M inputs by default:
+# make fuzz FUZZ_RUNS=10000000
+FUZZ_RUNS ?= 1000000
+fuzz: install
+	$(PY) -m pip install -q -e . --group fuzz
+	$(PY) -m fuzz.run --runs $(FUZZ_RUNS)
