@@ -5,8 +5,8 @@ are stored together on the next turn of the event loop, and posts that arrive wh
 being written wait for the next one, so under load many messages share one transaction: one
 idempotency lookup for the whole batch, one multi-row ``INSERT ... RETURNING``, one commit.
 Every post's result is handed back only after that commit (a message is stored before anyone
-is told so), in the order the posts arrived; batches are written one at a time, so no post
-waits behind a later one, and on SQLite the log is the only writer of messages.
+is told so); batches are cut in arrival order (:class:`community.batches.Batches`), so no post
+waits behind a later one.
 
 A batch is one work of the :class:`community.writer.Writer` (so it may share its transaction
 with other frequent writes). The statements are SQLAlchemy Core constructs built once at
@@ -37,10 +37,11 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from community.batches import Batches
 from community.errors import CommunityError, Conflict, Forbidden, NotFound
 from community.models import Channel, ChannelMember, Message, User
 from community.records import MessageRecord, PostedMessage
-from community.writer import Writer
+from community.writer import DEFAULT_CONCURRENCY, Writer
 
 __all__ = ["DEFAULT_MAX_BATCH", "MessageLog", "Membership"]
 
@@ -118,6 +119,7 @@ class MessageLog:
         writer: The group-commit writer the batches run on.
         clock: Returns the current aware UTC time.
         max_batch: Most posts per transaction.
+        concurrency: Most batches handed to the writer at once (it applies its own limit).
 
     Attributes:
         batches: Batches written so far (for tests and monitoring).
@@ -129,14 +131,13 @@ class MessageLog:
         clock: Callable[[], datetime],
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
         self._db_writer = writer
         self._clock = clock
-        self._max_batch = max_batch
-        self._queue: list[_Post] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batches: Batches[_Post] = Batches(
+            self._write_batch, max_batch=max_batch, concurrency=concurrency
+        )
         self.batches = 0
 
     async def post(
@@ -168,37 +169,21 @@ class MessageLog:
         """
         loop = asyncio.get_running_loop()
         post = _Post(author_id, channel_id, body, client_id, membership, loop.create_future())
-        self._queue.append(post)
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._write_all())
+        self._batches.add(post)
         return await asyncio.shield(post.future)
 
-    async def _write_all(self) -> None:
-        try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                try:
-                    await self._write(batch)
-                except Exception as exc:
-                    for post in batch:
-                        if not post.future.done():
-                            post.future.set_exception(exc)
-                        # The caller may be gone; the exception is theirs, not the loop's.
-                        post.future.exception()
-                    continue
-                for post in batch:
-                    outcome = post.outcome
-                    if post.future.done():
-                        continue
-                    if isinstance(outcome, PostedMessage):
-                        post.future.set_result(outcome)
-                    else:
-                        assert outcome is not None
-                        post.future.set_exception(outcome)
-                        post.future.exception()
-        finally:
-            self._flusher = None
+    async def _write_batch(self, batch: list[_Post]) -> None:
+        await self._write(batch)
+        for post in batch:
+            outcome = post.outcome
+            if post.future.done():
+                continue
+            if isinstance(outcome, PostedMessage):
+                post.future.set_result(outcome)
+            else:
+                assert outcome is not None
+                post.future.set_exception(outcome)
+                post.future.exception()
 
     async def _write(self, batch: list[_Post]) -> None:
         try:

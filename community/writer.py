@@ -4,9 +4,10 @@
 :class:`~sqlalchemy.engine.Connection` inside an open transaction, run their statements and
 return a value, or raise a :class:`~community.errors.CommunityError` **before writing
 anything** to refuse. Works queued while the writer is idle run together on the next turn of
-the event loop, works queued while a batch is written wait for the next one; each caller gets
-its work's result only after the batch has committed, in the order the works were queued, and
-one batch is written at a time, so no work waits behind a later one.
+the event loop, works queued while batches are written wait for the next one
+(:class:`community.batches.Batches`); each caller gets its work's result only after its batch
+has committed. Batches are cut in arrival order, so no work waits behind a later one; on
+PostgreSQL a few are written at once (their commits overlap), on SQLite one.
 
 A batch that fails as a whole (a constraint another writer's commit made fail, a lost
 connection) is rolled back and its works are run again one per transaction, so each gets its
@@ -30,9 +31,10 @@ from typing import Any, Final, Generic, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from community.batches import Batches
 from community.errors import CommunityError
 
-__all__ = ["DEFAULT_MAX_BATCH", "Work", "Writer"]
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MAX_BATCH", "Work", "Writer"]
 
 T = TypeVar("T")
 
@@ -41,6 +43,9 @@ Work = Callable[[Connection], T]
 
 DEFAULT_MAX_BATCH: Final = 256
 """Most works written in one transaction."""
+
+DEFAULT_CONCURRENCY: Final = 4
+"""Most batches written at once on PostgreSQL."""
 
 
 @dataclass(slots=True)
@@ -75,6 +80,8 @@ class Writer:
         sqlite_engine: For a SQLite file, a synchronous engine on the same file (see
             :func:`community.db.create_writer_engine`); ``None`` to run on ``engine``.
         max_batch: Most works per transaction.
+        concurrency: Most batches written at once (PostgreSQL: commits overlap, so one slow
+            commit does not hold every later request; SQLite has one writer, so always 1).
 
     Attributes:
         transactions: Transactions committed so far (for tests and monitoring).
@@ -86,15 +93,16 @@ class Writer:
         sqlite_engine: Engine | None = None,
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
         self._engine = engine
         self._sqlite_engine = sqlite_engine
         self._thread: ThreadPoolExecutor | None = None
-        self._max_batch = max_batch
-        self._queue: list[_Queued[Any]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._batches: Batches[_Queued[Any]] = Batches(
+            self._write_batch,
+            max_batch=max_batch,
+            concurrency=1 if sqlite_engine is not None else concurrency,
+        )
         self._closed = False
         self.transactions = 0
 
@@ -108,18 +116,14 @@ class Writer:
         """
         if self._closed:
             raise RuntimeError("the writer is closed")
-        loop = asyncio.get_running_loop()
-        queued: _Queued[T] = _Queued(work, loop.create_future())
-        self._queue.append(queued)
-        if self._task is None:
-            self._task = loop.create_task(self._drain())
+        queued: _Queued[T] = _Queued(work, asyncio.get_running_loop().create_future())
+        self._batches.add(queued)
         return await asyncio.shield(queued.future)
 
     async def close(self) -> None:
         """Finish the queued works, then release the writer's own connection and thread."""
         self._closed = True
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        await self._batches.drain()
         if self._thread is not None:
             thread, self._thread = self._thread, None
             await asyncio.get_running_loop().run_in_executor(thread, self._dispose)
@@ -131,23 +135,17 @@ class Writer:
         assert self._sqlite_engine is not None
         self._sqlite_engine.dispose()
 
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                outcomes = await self._write([q.work for q in batch])
-                for queued, outcome in zip(batch, outcomes, strict=True):
-                    if queued.future.done():
-                        continue
-                    if isinstance(outcome, _Done):
-                        queued.future.set_result(outcome.value)
-                    else:
-                        queued.future.set_exception(outcome)
-                        # The caller may be gone; the exception is theirs, not the loop's.
-                        queued.future.exception()
-        finally:
-            self._task = None
+    async def _write_batch(self, batch: list[_Queued[Any]]) -> None:
+        outcomes = await self._write([q.work for q in batch])
+        for queued, outcome in zip(batch, outcomes, strict=True):
+            if queued.future.done():
+                continue
+            if isinstance(outcome, _Done):
+                queued.future.set_result(outcome.value)
+            else:
+                queued.future.set_exception(outcome)
+                # The caller may be gone; the exception is theirs, not the loop's.
+                queued.future.exception()
 
     async def _write(self, works: list[Work[Any]]) -> list[_Outcome]:
         try:
