@@ -213,3 +213,19 @@ async def test_sigterm_shuts_the_native_listener_down_gracefully(tmp_path: Path)
             server.proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(ws.recv(), 5) == "1"  # closed by the server
             assert await asyncio.wait_for(server.proc.wait(), 5) == 0
+
+
+async def test_uvicorn_serves_tls_from_run(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    body = f"""
+    import plexio
+
+    plexio.run(plexio.Server(), port=0, server="uvicorn", log_level="info",
+               ssl_certfile={str(cert)!r}, ssl_keyfile={str(key)!r})
+    """
+    async for server in start(script(tmp_path, body), r"running on https://127.0.0.1:(\d+)"):
+        trust = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(verify=trust) as http:
+            url = f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
+            answer = await http.get(url)
+        assert answer.status_code == 200 and answer.text.startswith('0{"sid":')
