@@ -184,14 +184,22 @@ class AsyncServer:
         self._catch_all: dict[str, Handler] = {}
         self._prepared: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        if namespaces == "*":
-            self.server.of(lambda name, auth: True)
-        elif namespaces is not None:
+        # "*": every namespace is accepted, through a catch-all parent added when serving
+        # starts (plexio refuses plain namespaces created after a callable parent, and
+        # handlers are usually registered after the server is made)
+        self._accept_any = namespaces == "*"
+        self._any_parent: Any = None
+        if namespaces is not None and namespaces != "*":
             for name in namespaces:
                 self._namespace(name)
         self._namespace("/")
 
     # ------------------------------------------------------------ registration
+
+    def _start_serving(self) -> None:
+        """Called by :class:`ASGIApp` for each request: adds the ``"*"`` catch-all once."""
+        if self._accept_any and self._any_parent is None:
+            self._any_parent = self.server.of(lambda name, auth: True)
 
     def _namespace(self, name: str | None) -> Namespace:
         name = name or "/"
@@ -358,7 +366,10 @@ class AsyncServer:
             if callback is not None and socket is not None:
                 socket.emit(event, *args, callback=callback)
                 return
-        operator = self.server.of(name).except_(())  # every socket of the namespace
+        nsp = self.server.namespaces.get(name)
+        if nsp is None:
+            return  # no client ever joined it: nobody to send to
+        operator = nsp.except_(())  # every socket of the namespace
         if target is not None:
             operator = operator.to([target] if isinstance(target, str) else list(target))
         if skip_sid is not None:
@@ -442,7 +453,9 @@ class AsyncServer:
 
     async def close_room(self, room: str, namespace: str | None = None) -> None:
         """Removes every client from ``room``."""
-        self.server.of(namespace or "/").in_(room).sockets_leave(room)
+        nsp = self.server.namespaces.get(namespace or "/")
+        if nsp is not None:
+            nsp.in_(room).sockets_leave(room)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
         """The rooms the client is in (its own sid room included)."""
@@ -636,6 +649,7 @@ class ASGIApp:
         on_startup: Callable[[], Any] | None = None,
         on_shutdown: Callable[[], Any] | None = None,
     ) -> None:
+        self._sio = socketio_server
         self._static = dict(static_files or {})
         self._other = other_asgi_app
         self._on_startup = on_startup
@@ -643,6 +657,7 @@ class ASGIApp:
         self._app = plexio.ASGIApp(socketio_server.server, path=socketio_path, other_app=self._rest)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._sio._start_serving()
         await self._app(scope, receive, send)
 
     async def _rest(self, scope: Scope, receive: Receive, send: Send) -> None:
