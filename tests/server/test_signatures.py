@@ -294,3 +294,32 @@ async def test_acknowledgements_checked_against_returns(serve: Serve) -> None:
     assert got[0] == Vote(choice="tea")
     assert got[1].startswith("count (acknowledgement): argument 0")
     assert got[2] == [3]
+
+
+async def test_models_defined_in_a_function_are_found(serve: Serve) -> None:
+    # this module uses ``from __future__ import annotations``: "Local" is a string here
+    class Local(pydantic.BaseModel):
+        n: int
+
+    sio = plexio.Server()
+
+    @sio.on("local")
+    def local(socket: plexio.ServerSocket, value: Local) -> int:
+        return value.n * 2
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        await raw.send('421["local",{"n":"21"}]', '422["local",{}]')
+        assert await raw.recv() == "431[42]"
+        assert (await raw.recv_json("432"))[0]["error"]["code"] == "invalid_payload"
+
+
+def test_unresolvable_annotations_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    sio = plexio.Server()
+
+    @sio.on("ghost")
+    def ghost(socket: plexio.ServerSocket, value: NoSuchModel) -> None:  # type: ignore[name-defined]  # noqa: F821
+        ...
+
+    assert "its annotations cannot be resolved" in caplog.text

@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import sys
 import typing
 from collections.abc import Callable
 from typing import Any, Final
@@ -158,13 +159,33 @@ def _is_model(tp: Any) -> bool:
     )
 
 
+def _registering_frame_locals() -> dict[str, Any] | None:
+    """The local names of the code registering the handler (the first frame outside
+    plexio): a model defined in a function, named in a string annotation."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("plexio."):
+        frame = frame.f_back  # type: ignore[assignment]
+    return dict(frame.f_locals) if frame is not None else None
+
+
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(fn)
     except Exception:
-        # Unresolvable annotations (a name defined later, a typo): only the plain
-        # spelling of Ack can be recognised then.
+        pass
+    try:
+        # ``from __future__ import annotations`` and a model defined in a function
+        return typing.get_type_hints(fn, localns=_registering_frame_locals())
+    except Exception as exc:
         raw = getattr(fn, "__annotations__", {})
+        if any(value not in ("Ack", "plexio.Ack") for value in raw.values()):
+            logger.warning(
+                "handler %s: its annotations cannot be resolved (%s), so its payloads "
+                "are not validated",
+                getattr(fn, "__qualname__", fn),
+                exc,
+            )
+        # only the plain spelling of Ack can be recognised then
         return {
             name: Ack
             for name, value in raw.items()
