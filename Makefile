@@ -35,8 +35,10 @@ lint: install
 test: install system-deps node-deps lint
 	$(VENV)/bin/pytest
 
+# WORKERS=N serves the port with N processes (they share a Redis: REDIS_URL, or one of their own)
+WORKERS ?= 1
 run: install node-deps
-	$(PY) -m community
+	WORKERS=$(WORKERS) $(PY) -m community
 
 bench: install system-deps node-deps
 	$(PY) -m bench

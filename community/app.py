@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -119,11 +120,13 @@ def get_engine(app: FastAPI) -> AsyncEngine:
     return engine
 
 
-def create_asgi_app(settings: Settings) -> ASGIApp:
+def create_asgi_app(settings: Settings, gateway_options: Any = None) -> ASGIApp:
     """Build the whole ASGI application served by ``python -m community``.
 
     Args:
         settings: The configuration.
+        gateway_options: The gateway's ``GatewayOptions`` (default: read from the
+            environment).
 
     Returns:
         The ASGI app.
@@ -132,4 +135,5 @@ def create_asgi_app(settings: Settings) -> ASGIApp:
     # Socket.IO at /socket.io/ and the web page at /; everything else (and lifespan) to `api`.
     from community.gateway import GatewayOptions, create_gateway_app
 
-    return create_gateway_app(api, GatewayOptions.from_env())
+    options = gateway_options if gateway_options is not None else GatewayOptions.from_env()
+    return create_gateway_app(api, options)

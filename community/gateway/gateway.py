@@ -11,14 +11,15 @@ namespaces' adapters, presence is read back from them with ``fetch_sockets()``, 
 is (user, community) travels in ``socket.data``. With a cluster adapter every process sees the
 same rooms and sockets.
 
-Several processes: service events are published in the process that made the change, and
-its gateway broadcasts through the namespaces' adapters, which reach every process once a
-cluster adapter is plugged in. Two limits remain for then: a process creates the namespace of
-a community only when a client connects to it there (``server.of(name)`` would make a plain
-namespace without the parent's middleware), so its broadcasts skip communities it has no
-client of; and a membership change made in another process in the instant a socket is
-connecting here does not trigger the re-read of :meth:`Gateway._settle`, so that socket may keep
-a room from its stale read until it reconnects.
+Several processes (``GatewayOptions.redis_url``: the Redis adapter joins them): service
+events are published in the process that made the change, and its gateway broadcasts through
+the namespaces' adapters, which reach every process. A process that has no client of a
+community's namespace still reaches that community's sockets elsewhere: it makes the
+namespace (the parent's child, with its middleware) and starts its adapter before using it,
+so each process subscribes to the namespaces of the communities it touched. One limit
+remains: a membership change made in another process in the instant a socket is connecting
+here does not trigger the re-read of :meth:`Gateway._settle`, so that socket may keep a room
+from its stale read until it reconnects.
 
 Requests are acknowledged with ``{"ok": true, "data": ...}`` or
 ``{"ok": false, "error": {"code": ..., "message": ...}}``; the codes are those of
@@ -150,8 +151,16 @@ class Gateway:
         self.service = service
         self.options = options if options is not None else GatewayOptions()
         opts = self.options
+        adapter = None
+        if opts.redis_url is not None:
+            from plexio.server.adapters.redis import create_adapter
+
+            adapter = create_adapter(opts.redis_url)
+        #: Whether the namespaces span several processes (a cluster adapter).
+        self.clustered = adapter is not None
         self.server = plexio.Server(
             path=opts.path,
+            adapter=adapter,
             cors_allowed_origins=(
                 list(opts.cors_allowed_origins) if opts.cors_allowed_origins else None
             ),
@@ -220,11 +229,22 @@ class Gateway:
         if not task.cancelled() and task.exception() is not None:
             logger.error("gateway task failed", exc_info=task.exception())
 
-    def _community_nsp(self, community_id: int) -> plexio.Namespace | None:
-        # Only a child that exists: creating one with server.of(name) would make a plain
-        # namespace without the parent's middleware. A community nobody has connected to
-        # here has no sockets here to reach.
-        return self.communities.children.get(community_namespace(community_id))
+    async def _community_nsp(self, community_id: int) -> plexio.Namespace | None:
+        """The namespace of a community, to reach its sockets.
+
+        Alone, only a child that exists: a community nobody has connected to here has no
+        sockets to reach. In a cluster its sockets may be in other processes: the parent's
+        child is made (with the parent's middleware) and its adapter started.
+        """
+        name = community_namespace(community_id)
+        nsp = self.communities.children.get(name)
+        if not self.clustered:
+            return nsp
+        if nsp is None:
+            nsp = self.communities.of(name)
+        await nsp.ready()
+        await self.single.ready()  # this process may have no client of /socket either
+        return nsp
 
     # ------------------------------------------------------------------ connecting
 
@@ -346,7 +366,7 @@ class Gateway:
     async def _on_connection(self, socket: Any) -> None:
         uid: int = socket.data["user_id"]
         for cid in self._communities_of(socket):
-            self._broadcast_community(cid, "presence", _presence(cid, uid, online=True))
+            await self._broadcast_community(cid, "presence", _presence(cid, uid, online=True))
             online = await self._online_users(cid)
             if not socket.connected:
                 return
@@ -363,12 +383,12 @@ class Gateway:
     async def _is_online(self, community_id: int, user_id: int) -> bool:
         if await self.single.in_(member_room(community_id, user_id)).fetch_sockets():
             return True
-        nsp = self._community_nsp(community_id)
+        nsp = await self._community_nsp(community_id)
         return nsp is not None and bool(await nsp.in_(user_room(user_id)).fetch_sockets())
 
     async def _online_users(self, community_id: int) -> set[int]:
         online = _user_ids(await self.single.in_(community_room(community_id)).fetch_sockets())
-        nsp = self._community_nsp(community_id)
+        nsp = await self._community_nsp(community_id)
         if nsp is not None:
             online |= _user_ids(await nsp.fetch_sockets())
         return online
@@ -376,37 +396,41 @@ class Gateway:
     async def _announce_presence(self, communities: Iterable[int], user_id: int) -> None:
         for cid in communities:
             online = await self._is_online(cid, user_id)
-            self._broadcast_community(cid, "presence", _presence(cid, user_id, online=online))
+            await self._broadcast_community(cid, "presence", _presence(cid, user_id, online=online))
 
     # ------------------------------------------------------------------ broadcasting
 
-    def _broadcast_community(self, community_id: int, event: str, data: Any) -> None:
+    async def _broadcast_community(self, community_id: int, event: str, data: Any) -> None:
+        nsp = await self._community_nsp(community_id)
         self.single.to(community_room(community_id)).emit(event, data)
-        nsp = self._community_nsp(community_id)
         if nsp is not None:
             nsp.emit(event, data)
 
-    def _broadcast_channel(self, community_id: int, channel_id: int, event: str, data: Any) -> None:
+    async def _broadcast_channel(
+        self, community_id: int, channel_id: int, event: str, data: Any
+    ) -> None:
+        nsp = await self._community_nsp(community_id)
         self.single.to(channel_room(community_id, channel_id)).emit(event, data)
-        nsp = self._community_nsp(community_id)
         if nsp is not None:
             nsp.to(local_channel_room(channel_id)).emit(event, data)
 
-    def _notify_user(self, community_id: int, user_id: int, event: str, data: Any) -> None:
+    async def _notify_user(self, community_id: int, user_id: int, event: str, data: Any) -> None:
         """Send an event to one user's sockets that see a community."""
+        nsp = await self._community_nsp(community_id)
         self.single.to(member_room(community_id, user_id)).emit(event, data)
-        nsp = self._community_nsp(community_id)
         if nsp is not None:
             nsp.to(user_room(user_id)).emit(event, data)
 
     async def _on_event(self, event: CommunityEvent) -> None:
+        if self.clustered:
+            await self.single.ready()  # a process no client joined yet still reaches the others
         match event:
             case MessageCreated(message=message):
-                self._broadcast_channel(
+                await self._broadcast_channel(
                     message.community_id, message.channel_id, "message:new", to_json(message)
                 )
             case MessageEdited(message=message):
-                self._broadcast_channel(
+                await self._broadcast_channel(
                     message.community_id, message.channel_id, "message:edited", to_json(message)
                 )
             case MessageDeleted():
@@ -415,11 +439,13 @@ class Gateway:
                     "channel_id": event.channel_id,
                     "community_id": event.community_id,
                 }
-                self._broadcast_channel(
+                await self._broadcast_channel(
                     event.community_id, event.channel_id, "message:deleted", data
                 )
             case CommunityUpdated(community=community):
-                self._broadcast_community(community.id, "community:updated", to_json(community))
+                await self._broadcast_community(
+                    community.id, "community:updated", to_json(community)
+                )
             case CommunityCreated(community=community):
                 cid, uid = community.id, community.owner_id
                 self._membership_changed(uid)
@@ -430,20 +456,22 @@ class Gateway:
                 cid = channel.community_id
                 if channel.created_by is not None:
                     self._membership_changed(channel.created_by)
-                    self._join_channel_rooms(cid, channel.id, channel.created_by)
-                self._broadcast_community(cid, "channel:created", to_json(channel))
+                    await self._join_channel_rooms(cid, channel.id, channel.created_by)
+                await self._broadcast_community(cid, "channel:created", to_json(channel))
             case ChannelMemberJoined(channel=channel, user_id=uid):
                 self._membership_changed(uid)
-                self._join_channel_rooms(channel.community_id, channel.id, uid)
-                self._notify_user(channel.community_id, uid, "channel:joined", to_json(channel))
+                await self._join_channel_rooms(channel.community_id, channel.id, uid)
+                await self._notify_user(
+                    channel.community_id, uid, "channel:joined", to_json(channel)
+                )
             case ChannelMemberRemoved(channel=channel, user_id=uid):
                 self._membership_changed(uid)
                 cid = channel.community_id
+                nsp = await self._community_nsp(cid)
                 self.single.in_(member_room(cid, uid)).sockets_leave(channel_room(cid, channel.id))
-                nsp = self._community_nsp(cid)
                 if nsp is not None:
                     nsp.in_(user_room(uid)).sockets_leave(local_channel_room(channel.id))
-                self._notify_user(
+                await self._notify_user(
                     cid,
                     uid,
                     "channel:left",
@@ -456,18 +484,20 @@ class Gateway:
                 operator.sockets_join([community_room(cid), member_room(cid, uid)])
                 community = await self.service.get_community(cid)
                 operator.emit("community:joined", to_json(community))
-                self._broadcast_community(cid, "member:joined", to_json(member))
+                await self._broadcast_community(cid, "member:joined", to_json(member))
                 if await self._is_online(cid, uid):
-                    self._broadcast_community(cid, "presence", _presence(cid, uid, online=True))
+                    await self._broadcast_community(
+                        cid, "presence", _presence(cid, uid, online=True)
+                    )
             case MemberRemoved():
                 self._membership_changed(event.user_id)
                 await self._remove_member(event)
 
-    def _join_channel_rooms(self, community_id: int, channel_id: int, user_id: int) -> None:
+    async def _join_channel_rooms(self, community_id: int, channel_id: int, user_id: int) -> None:
+        nsp = await self._community_nsp(community_id)
         self.single.in_(member_room(community_id, user_id)).sockets_join(
             channel_room(community_id, channel_id)
         )
-        nsp = self._community_nsp(community_id)
         if nsp is not None:
             nsp.in_(user_room(user_id)).sockets_join(local_channel_room(channel_id))
 
@@ -476,18 +506,18 @@ class Gateway:
         notice = {"community_id": cid, "reason": str(event.reason)}
         # Tell the user's sockets first, then take them out: the notice is queued before the
         # room changes and the DISCONNECT packets, so the client learns why.
-        self._notify_user(cid, uid, "community:left", notice)
+        await self._notify_user(cid, uid, "community:left", notice)
         rooms = [community_room(cid), member_room(cid, uid)]
         rooms.extend(channel_room(cid, chid) for chid in event.channel_ids)
         self.single.in_(user_room(uid)).sockets_leave(rooms)
-        nsp = self._community_nsp(cid)
+        nsp = await self._community_nsp(cid)
         if nsp is not None:
             nsp.in_(user_room(uid)).disconnect_sockets()
-        self._broadcast_community(
+        await self._broadcast_community(
             cid, "member:left", {"community_id": cid, "user_id": uid, "reason": str(event.reason)}
         )
         if not await self._is_online(cid, uid):
-            self._broadcast_community(cid, "presence", _presence(cid, uid, online=False))
+            await self._broadcast_community(cid, "presence", _presence(cid, uid, online=False))
 
     # ------------------------------------------------------------------ requests
 

@@ -36,6 +36,8 @@ class GatewayOptions:
             beyond the burst are refused with ``rate_limited``.
         typing_interval: Least seconds between two ``typing`` broadcasts of one socket;
             quicker ones are refused with ``rate_limited`` (a browser sends one every 2 s).
+        redis_url: The Redis shared by the processes of a cluster (several workers, several
+            machines); ``None`` for one process alone.
     """
 
     path: str = "/socket.io/"
@@ -49,6 +51,7 @@ class GatewayOptions:
     request_burst: int = 20
     request_rate: float = 5.0
     typing_interval: float = 1.0
+    redis_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.strip("/") in ("", "api", "static"):
@@ -68,7 +71,8 @@ class GatewayOptions:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayOptions:
-        """Read ``COMMUNITY_CORS_ORIGINS`` (comma-separated) and ``COMMUNITY_MAX_PAYLOAD``.
+        """Read ``COMMUNITY_CORS_ORIGINS`` (comma-separated), ``COMMUNITY_MAX_PAYLOAD`` and
+        ``REDIS_URL``.
 
         Args:
             environ: Variables to read; ``os.environ`` when omitted.
@@ -84,6 +88,7 @@ class GatewayOptions:
         origins = (
             tuple(o.strip() for o in origins_text.split(",") if o.strip()) if origins_text else None
         )
+        redis_url = env.get("REDIS_URL", "").strip() or None
         payload_text = env.get("COMMUNITY_MAX_PAYLOAD", "").strip()
         if payload_text:
             try:
@@ -92,5 +97,5 @@ class GatewayOptions:
                 raise ValueError(
                     f"COMMUNITY_MAX_PAYLOAD must be a number of bytes, got {payload_text!r}"
                 ) from None
-            return cls(cors_allowed_origins=origins, max_payload_bytes=payload)
-        return cls(cors_allowed_origins=origins)
+            return cls(cors_allowed_origins=origins, max_payload_bytes=payload, redis_url=redis_url)
+        return cls(cors_allowed_origins=origins, redis_url=redis_url)

@@ -55,7 +55,13 @@ async def test_serves_the_seeded_sqlite_demo(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "eighty"), ("PORT", "70000"), ("COMMUNITY_TOKEN_TTL", "never")],
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("COMMUNITY_TOKEN_TTL", "never"),
+        ("WORKERS", "0"),
+        ("WORKERS", "many"),
+    ],
 )
 def test_bad_configuration_exits_with_status_2(
     monkeypatch: pytest.MonkeyPatch,
@@ -71,3 +77,47 @@ def test_bad_configuration_exits_with_status_2(
     monkeypatch.setenv(name, value)
     assert main() == 2
     assert value in capsys.readouterr().err
+
+
+@pytest.mark.redis
+async def test_workers_share_the_port_and_a_redis_of_their_own(tmp_path: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "COMMUNITY_", "REDIS_URL"))
+    }
+    env.update(HOST="127.0.0.1", PORT="0", WORKERS="2", PYTHONPATH=str(ROOT))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "community",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    try:
+        port = None
+        async with asyncio.timeout(120):
+            while port is None:
+                line = (await process.stderr.readline()).decode()
+                assert line, "server exited early:\n" + "".join(log)
+                log.append(line)
+                match = re.search(r"2 workers serving http://127\.0\.0\.1:(\d+)", line)
+                if match:
+                    port = int(match.group(1))
+        assert any("started redis-server" in line for line in log)
+        # seeded once (by the supervisor), logins work on whichever worker answers
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(4):
+                response = await client.post(
+                    "/api/auth/login", json={"username": "alice", "password": "password"}
+                )
+                assert response.status_code == 200
+    finally:
+        process.terminate()
+        async with asyncio.timeout(60):
+            await process.wait()

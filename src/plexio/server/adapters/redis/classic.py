@@ -159,13 +159,13 @@ class RedisAdapter(Adapter):
         if not self._started:
             return
         self._started = False
-        await self.link.punsubscribe(self.channel + "*")
+        await self.link.punsubscribe(self.channel + "*", self._on_broadcast)
         for channel in (
             self.request_channel,
             self.response_channel,
             self.specific_response_channel,
         ):
-            await self.link.unsubscribe(channel)
+            await self.link.unsubscribe(channel, self._on_request)
         for ack_request in self._ack_requests.values():
             ack_request.timer.cancel()
         self._ack_requests.clear()

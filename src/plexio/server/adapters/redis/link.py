@@ -185,15 +185,22 @@ class _Bus:
         """Subscribes to a pattern (classic pub/sub only)."""
         raise NotImplementedError
 
-    async def unsubscribe(self, channel: str) -> None:
-        """Drops a channel subscription."""
+    async def unsubscribe(self, channel: str, handler: MessageHandler | None = None) -> None:
+        """Drops a channel subscription (only if ``handler``, when given, still holds it:
+        a namespace dropped and made again at once must keep the new one's)."""
         reader = self._readers.get(self._reader_name(channel))
-        if reader is None or reader.channels.pop(channel, None) is None:
+        if reader is None or channel not in reader.channels:
             return
+        if handler is not None and reader.channels[channel] != handler:
+            return
+        del reader.channels[channel]
+        reader.confirmed.discard(channel)  # a later subscribe must send SUBSCRIBE again
         pubsub = reader.pubsub
         if pubsub is not None:
             with contextlib.suppress(Exception):
                 await getattr(pubsub, self._unsubscribe_cmd)(channel)
+            if channel in reader.channels:  # subscribed again meanwhile: keep it
+                await self._send_subscription(reader, self._subscribe_cmd, channel)
 
     def subscribe_soon(self, channel: str, handler: MessageHandler) -> None:
         """:meth:`subscribe` from synchronous code (the confirmation is not awaited)."""
@@ -537,14 +544,20 @@ class RedisLink(_Bus):
         reader.patterns[pattern] = handler
         await self._send_subscription(reader, "psubscribe", pattern)
 
-    async def punsubscribe(self, pattern: str) -> None:
-        """Drops a pattern subscription."""
+    async def punsubscribe(self, pattern: str, handler: MessageHandler | None = None) -> None:
+        """Drops a pattern subscription (only if ``handler``, when given, still holds it)."""
         reader = self._reader_for(pattern)
-        if reader.patterns.pop(pattern, None) is None:
+        if pattern not in reader.patterns:
             return
+        if handler is not None and reader.patterns[pattern] != handler:
+            return
+        del reader.patterns[pattern]
+        reader.confirmed.discard(pattern)
         if reader.pubsub is not None:
             with contextlib.suppress(Exception):
                 await reader.pubsub.punsubscribe(pattern)
+            if pattern in reader.patterns:  # subscribed again meanwhile: keep it
+                await self._send_subscription(reader, "psubscribe", pattern)
 
     @property
     def client(self) -> aioredis.Redis:

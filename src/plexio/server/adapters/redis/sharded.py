@@ -184,11 +184,11 @@ class ShardedRedisAdapter(Adapter):
         if not self._started:
             return
         self._started = False
-        await self.link.unsubscribe(self.channel)
-        await self.link.unsubscribe(self.response_channel)
+        await self.link.unsubscribe(self.channel, self._on_raw)
+        await self.link.unsubscribe(self.response_channel, self._on_raw)
         for room in list(self.rooms):
             if self._own_channel(room):
-                await self.link.unsubscribe(self._room_channel(room))
+                await self.link.unsubscribe(self._room_channel(room), self._on_raw)
         for ack_request in self._ack_requests.values():
             ack_request.timer.cancel()
         self._ack_requests.clear()
