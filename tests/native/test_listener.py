@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tracemalloc
 from collections.abc import AsyncIterator
 
 import httpx
@@ -245,3 +246,44 @@ async def test_frame_parsing_edge_cases_over_raw_tcp() -> None:
         sid = handler.connected[0]
         await handler.wait_disconnected(sid)
         assert [m for _, m in handler.messages][:3] == ["one", b"\x01\x02", "zwei€"]
+
+
+async def test_idle_websocket_keeps_no_http_parser_nor_websockets_protocol() -> None:
+    """An idle WebSocket holds little in the listener: the HTTP parser is released at
+    the upgrade, and the websockets protocol is made only for frames that need it."""
+    engine = EngineServer(RecordingEcho(), EngineOptions())
+    count = 100
+    async with native(engine) as port:
+        held = [await _raw_ws(port)]  # warm-up: caches, first allocations
+        await _read_frame(held[0][0])
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot()
+            for _ in range(count):
+                reader, writer = await _raw_ws(port)
+                assert (await _read_frame(reader))[0] == 1  # the OPEN packet
+                held.append((reader, writer))
+            after = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+        mine = [
+            tracemalloc.Filter(True, "*plexio/native/*"),
+            tracemalloc.Filter(True, "*websockets*"),
+        ]
+        grown = sum(
+            s.size_diff
+            for s in after.filter_traces(mine).compare_to(before.filter_traces(mine), "filename")
+        )
+        # The listener's own share of a connection: the connection and WebSocket
+        # objects, the request (path, query, headers). It was ~2.9 KB with the httptools
+        # parser and the websockets protocol kept for the connection's life.
+        assert grown / count < 1500, f"{grown / count:.0f} bytes per idle connection"
+        # The protocol is made when needed: a ping is still answered, a close too.
+        reader, writer = held[1]
+        writer.write(_client_frame(9, b"hb"))
+        assert await _read_frame(reader) == (10, b"hb")
+        writer.write(_client_frame(8, (1000).to_bytes(2, "big")))
+        opcode, _ = await _read_frame(reader)
+        assert opcode == 8
+        for _, closing in held:
+            closing.close()

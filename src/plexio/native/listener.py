@@ -44,6 +44,7 @@ from plexio.exceptions import HandshakeError
 from plexio.native.http import (
     BadRequest,
     HttpParserName,
+    RequestParser,
     UpgradeRequested,
     make_parser,
     resolve_parser,
@@ -167,6 +168,7 @@ class NativeWebSocket:
         "on_drain",
         "_conn",
         "_proto",
+        "_deflate",
         "_cache",
         "_fragments",
         "_fragment_text",
@@ -186,11 +188,11 @@ class NativeWebSocket:
     ) -> None:
         self.on_drain: Callable[[], None] | None = None
         self._conn = conn
-        self._proto = WsProtocol(Side.SERVER, state=State.OPEN, max_size=max_size)
-        if deflate is not None:
-            # compressed frames from the client take the parser's path, which inflates
-            # them (bounded by max_size)
-            self._proto.extensions = [deflate]
+        # The websockets protocol (about 1 KB) is made when first needed: a control or
+        # fragmented or compressed frame, a frame split across reads, or the close.
+        # Most connections only ever see complete data frames (the fast path below).
+        self._proto: WsProtocol | None = None
+        self._deflate = deflate
         self._cache = cache
         self._fragments: list[bytes] | None = None
         self._fragment_text = False
@@ -233,12 +235,22 @@ class NativeWebSocket:
         else:
             transport.write(b"".join([encode(f) for f in frames]))
 
+    def _protocol(self) -> WsProtocol:
+        proto = self._proto
+        if proto is None:
+            proto = self._proto = WsProtocol(Side.SERVER, state=State.OPEN, max_size=self._max_size)
+            if self._deflate is not None:
+                # compressed frames from the client take the parser's path, which
+                # inflates them (bounded by max_size)
+                proto.extensions = [self._deflate]
+        return proto
+
     def close(self, code: int = 1000) -> None:
         """Starts the close handshake (the peer's answer, or EOF, ends the connection)."""
         if self._closing:
             return
         self._closing = True
-        proto = self._proto
+        proto = self._protocol()
         if proto.state is State.OPEN:
             proto.send_close(code)
         self._flush_protocol()
@@ -252,7 +264,7 @@ class NativeWebSocket:
 
     def _flush_protocol(self) -> None:
         transport = self._conn.transport
-        if transport is None:
+        if transport is None or self._proto is None:
             return
         for chunk in self._proto.data_to_send():
             if chunk:
@@ -316,11 +328,13 @@ class NativeWebSocket:
         # message is being reassembled): its input must stay in order.
         if self._fragments is not None:
             return True
+        if self._proto is None:
+            return False
         reader = getattr(self._proto, "reader", None)
         return bool(getattr(reader, "buffer", b"?"))
 
     def _feed_protocol(self, data: bytes) -> None:
-        proto = self._proto
+        proto = self._protocol()
         proto.receive_data(data)
         messages: list[str | bytes] = []
         for frame in proto.events_received():
@@ -384,14 +398,58 @@ class NativeWebSocket:
             self.socket.ws_closed(self)
 
 
+class _Upgraded:
+    """The parser of a connection that became a WebSocket: HTTP is over for it (the
+    real parser, about 1 KB, is released)."""
+
+    __slots__ = ()
+
+    def feed(self, data: bytes) -> None:
+        pass
+
+    def get_method(self) -> bytes:
+        return b"GET"
+
+    def should_keep_alive(self) -> bool:
+        return False
+
+    def should_upgrade(self) -> bool:
+        return True
+
+
+_UPGRADED = _Upgraded()
+#: Lower-cased header names seen so far, shared by every request (bounded: names past
+#: the bound are decoded per request).
+_HEADER_NAMES: dict[bytes, str] = {}
+_MAX_HEADER_NAMES = 512
+
+
 class HttpConnection(asyncio.Protocol):
     """One TCP connection: HTTP/1.1 requests, possibly upgraded to a WebSocket."""
+
+    __slots__ = (
+        "_listener",
+        "transport",
+        "write_paused",
+        "_parser",
+        "_url",
+        "_headers",
+        "_body",
+        "_body_size",
+        "_too_large",
+        "_ws",
+        "_task",
+        "_body_future",
+        "_requests",
+        "_client",
+        "_lingering",
+    )
 
     def __init__(self, listener: _Listener) -> None:
         self._listener = listener
         self.transport: asyncio.Transport | None = None
         self.write_paused = False
-        self._parser = make_parser(self, listener.parser)
+        self._parser: RequestParser = make_parser(self, listener.parser)
         self._url = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
@@ -400,7 +458,7 @@ class HttpConnection(asyncio.Protocol):
         self._ws: NativeWebSocket | None = None
         self._task: asyncio.Task[None] | None = None
         self._body_future: asyncio.Future[bytes | None] | None = None
-        self._requests: set[asyncio.Task[None]] = set()
+        self._requests: set[asyncio.Task[None]] | None = None  # made for the first one
         self._client: tuple[str, int] | None = None
         self._lingering = False
 
@@ -417,7 +475,7 @@ class HttpConnection(asyncio.Protocol):
         self._listener.connection_lost(self)
         if self._ws is not None:
             self._ws.connection_lost()
-        for task in list(self._requests):
+        for task in list(self._requests or ()):
             task.cancel()
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -501,7 +559,11 @@ class HttpConnection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
+        key = _HEADER_NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+                _HEADER_NAMES[bytes(name)] = key
         text = value.decode("latin-1")
         self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
 
@@ -553,11 +615,14 @@ class HttpConnection(asyncio.Protocol):
             self._serve_http(request, self._body_future, self._task, keep_alive)
         )
         self._task = task
+        if self._requests is None:
+            self._requests = set()
         self._requests.add(task)
         task.add_done_callback(self._request_done)
 
     def _request_done(self, task: asyncio.Task[None]) -> None:
-        self._requests.discard(task)
+        if self._requests is not None:
+            self._requests.discard(task)
         if not self._requests and self._ws is None and (self._task is None or self._task.done()):
             self._listener.idle(self)
 
@@ -643,6 +708,9 @@ class HttpConnection(asyncio.Protocol):
 
     def _start_upgrade(self, extra: bytes) -> None:
         request = self._request()
+        # No more HTTP on this connection, whatever the outcome: release the parser.
+        self._parser = _UPGRADED
+        self._url = b""
         headers = self._headers
         key = headers.get("sec-websocket-key")
         if (
