@@ -43,6 +43,7 @@ run: install node-deps
 bench: install system-deps node-deps
 	$(PY) -m bench
 	$(PY) -m bench.workers
+	$(PY) -m bench.cluster
 
 bench-smoke: install node-deps
 	$(PY) -m bench --smoke --out /tmp/plexio-bench-smoke

@@ -1,9 +1,9 @@
 """The app of the cluster benchmarks: ``python -m bench.workers_app REDIS_URL WORKERS``.
 
 A plexio server on the Redis adapter, served by ``plexio.run(..., workers=WORKERS)`` on a
-free port (printed as ``{"port": N}`` once every worker listens). Events: ``join(room)``;
-``fanout(room, count, size)`` broadcasts ``count`` events of ``size`` bytes to ``room`` (from
-the worker holding the asking socket) and answers when they are sent.
+free port (printed as ``{"port": N}`` once every worker listens). The handlers of the
+benchmark's other servers: ``join(room)`` (acked), ``fanout(room, payload)`` broadcasts
+``msg`` to ``room`` (across the workers).
 """
 
 from __future__ import annotations
@@ -27,11 +27,8 @@ def build(redis_url: str) -> plexio.Server:
         return True
 
     @sio.on("fanout")
-    def fanout(socket: plexio.ServerSocket, room: str, count: int, size: int) -> bool:
-        body = "x" * size
-        for n in range(count):
-            sio.to(room).emit("m", n, body)
-        return True
+    def fanout(socket: plexio.ServerSocket, room: str, payload: str) -> None:
+        sio.to(room).emit("msg", payload)
 
     return sio
 

@@ -1,7 +1,9 @@
 // Node socket.io 4.8 peer server for plexio's side-by-side benchmark.
 // Same handlers as bench/servers/*.py: echo (acks its payload), join (joins a room, acks true),
 // fanout (broadcasts "msg" to a room), on "/" and on the regex namespaces /socket/commu-\d+.
-// Usage: node server.js --port PORT [--host 127.0.0.1]
+// Usage: node server.js --port PORT [--host 127.0.0.1] [--redis redis://HOST:PORT]
+// With --redis, the server joins a cluster through @socket.io/redis-adapter 8 (createAdapter,
+// node-redis 4 clients): broadcasts reach the clients of every server on that Redis.
 "use strict";
 
 const http = require("node:http");
@@ -40,8 +42,24 @@ function attach(socket) {
 io.on("connection", attach);
 io.of(/^\/socket\/commu-\d+$/).on("connection", attach);
 
-httpServer.listen(port, host, () => {
-  process.stdout.write(`listening ${host}:${httpServer.address().port}\n`);
+async function start() {
+  const redisUrl = arg("--redis", "");
+  if (redisUrl) {
+    const { createClient } = require("redis");
+    const { createAdapter } = require("@socket.io/redis-adapter");
+    const pub = createClient({ url: redisUrl });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  httpServer.listen(port, host, () => {
+    process.stdout.write(`listening ${host}:${httpServer.address().port}\n`);
+  });
+}
+
+start().catch((err) => {
+  process.stderr.write(`${err.stack || err}\n`);
+  process.exit(1);
 });
 
 for (const sig of ["SIGTERM", "SIGINT"]) {
