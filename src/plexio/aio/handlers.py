@@ -125,17 +125,21 @@ class TaskOwner:
     __slots__ = ("_tasks", "_below")
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # A dict used as an ordered set: empty (most connections), it costs 64 bytes
+        # where a set costs 216; emptied, it is replaced so it holds no table.
+        self._tasks: dict[asyncio.Task[Any], None] = {}
         self._below: tuple[int, Callable[[], None]] | None = None
 
     def add(self, task: asyncio.Task[Any]) -> None:
         """Keeps ``task`` until it finishes."""
-        self._tasks.add(task)
+        self._tasks[task] = None
         task.add_done_callback(self._discard)
 
     def _discard(self, task: asyncio.Task[Any]) -> None:
         tasks = self._tasks
-        tasks.discard(task)
+        tasks.pop(task, None)
+        if not tasks:
+            tasks = self._tasks = {}
         below = self._below
         if below is not None and len(tasks) < below[0]:
             self._below = None
@@ -160,7 +164,7 @@ class TaskOwner:
         """Cancels every task still running."""
         for task in list(self._tasks):
             task.cancel()
-        self._tasks.clear()
+        self._tasks = {}
         below, self._below = self._below, None
         if below is not None:
             below[1]()
