@@ -41,7 +41,7 @@ from community.batches import Batches
 from community.errors import CommunityError, Conflict, Forbidden, NotFound
 from community.models import Channel, ChannelMember, Message, User
 from community.records import MessageRecord, PostedMessage
-from community.writer import DEFAULT_CONCURRENCY, Writer
+from community.writer import Writer
 
 __all__ = ["DEFAULT_MAX_BATCH", "MessageLog", "Membership"]
 
@@ -119,7 +119,12 @@ class MessageLog:
         writer: The group-commit writer the batches run on.
         clock: Returns the current aware UTC time.
         max_batch: Most posts per transaction.
-        concurrency: Most batches handed to the writer at once (it applies its own limit).
+        concurrency: Most message batches in flight at once. One by default: two batches in
+            flight could hold the same key (concurrent duplicates), and the second would then
+            wait for the first's commit, fail on the unique index and be written again one
+            post at a time; one at a time, a key seen before is found by the lookup, and
+            messages commit in id order. (The writer still overlaps a message batch with
+            other writes.)
 
     Attributes:
         batches: Batches written so far (for tests and monitoring).
@@ -131,7 +136,7 @@ class MessageLog:
         clock: Callable[[], datetime],
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = 1,
     ) -> None:
         self._db_writer = writer
         self._clock = clock
