@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NPM_DIRS := tests/interop/js community/web bench/node topology/js
 
-.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean fuzz
+.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean fuzz hostile
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,3 +67,8 @@ FUZZ_RUNS ?= 1000000
 fuzz: install
 	$(PY) -m pip install -q -e . --group fuzz
 	$(PY) -m fuzz.run --runs $(FUZZ_RUNS)
+
+# Hostile clients against a server with default settings (slow consumer, slowloris,
+# oversized POST, runaway handlers): prints one JSON line of figures per scenario.
+hostile: install
+	$(PY) -m bench.hostile

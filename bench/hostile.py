@@ -1,0 +1,311 @@
+"""Hostile clients against a plexio server with default settings; prints the figures.
+
+    python -m bench.hostile                  # every scenario
+    python -m bench.hostile slow-consumer    # one of: slow-consumer, slowloris,
+                                             #   oversized-post, runaway-handlers
+
+The server (:mod:`bench.hostile_app`) runs in its own process on the native listener;
+its RSS is read from /proc. Figures measured on a shared machine vary with its load.
+
+- slow-consumer: 3 healthy room members read, 1 stops reading, 2,000 × 10 KB
+  broadcasts 1 ms apart (10 MB/s; a consumer slower than the producer for longer than
+  its buffers is, by design, a slow consumer); a healthy client echoes meanwhile. Reports peak RSS growth, when the slow
+  member was dropped (after the broadcasts began), whether the healthy ones got every
+  message in order, and the echo p99.
+- slowloris: 2,000 connections that never finish their request; how many are still
+  open after ``handshake_timeout`` + 2 s.
+- oversized-post: a POST announcing 100 MiB; the answer and how long it took.
+- runaway-handlers: 100 clients each leave 20 handlers hanging and make 20 fail, while
+  a well-behaved client echoes; its p99, then the server's task count after they left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import socket
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import websockets
+from measure.procstat import raise_nofile_limit, rss_bytes
+
+__all__ = ["main"]
+
+COUNT = 2000
+GAP = 0.001  # between broadcasts: 10 MB/s of room traffic
+SCENARIOS = ("slow-consumer", "slowloris", "oversized-post", "runaway-handlers")
+
+
+@contextlib.asynccontextmanager
+async def server() -> AsyncIterator[tuple[int, int]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.hostile_app",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 20)
+    port = int(line.split()[1])
+    try:
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
+
+
+class Client:
+    """A minimal Socket.IO client over one WebSocket (acks by id, events queued)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.acks: dict[int, asyncio.Future[Any]] = {}
+        self.events: asyncio.Queue[list[Any]] = asyncio.Queue()
+        self.reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(cls, port: int, read: bool = True) -> Client:
+        ws = await websockets.connect(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", max_size=None
+        )
+        await ws.recv()  # OPEN
+        await ws.send("40")
+        await ws.recv()  # CONNECT
+        client = cls(ws)
+        if read:
+            client.reader = asyncio.get_running_loop().create_task(client._read())
+        return client
+
+    async def _read(self) -> None:
+        try:
+            await self._frames()
+        finally:
+            for fut in self.acks.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("connection closed"))
+
+    async def _frames(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for frame in self.ws:
+                if frame == "2":
+                    await self.ws.send("3")
+                elif isinstance(frame, str) and frame.startswith("43"):
+                    digits = frame[2:].split("[", 1)[0]
+                    fut = self.acks.pop(int(digits), None)
+                    if fut is not None and not fut.done():
+                        args = json.loads(frame[2 + len(digits) :])
+                        fut.set_result(args[0] if args else None)
+                elif isinstance(frame, str) and frame.startswith("42"):
+                    self.events.put_nowait(json.loads(frame[2:]))
+
+    async def call(self, event: str, *args: Any) -> Any:
+        ack = self.next_id
+        self.next_id += 1
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks[ack] = fut
+        await self.ws.send(f"42{ack}" + json.dumps([event, *args]))
+        return await fut
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self.ws.send("42" + json.dumps([event, *args]))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+
+async def sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_bytes(pid))
+        await asyncio.sleep(0.005)
+
+
+async def echo_latencies(client: Client, stop: asyncio.Event) -> list[float]:
+    out: list[float] = []
+    while not stop.is_set():
+        started = time.perf_counter()
+        await client.call("echo", "ping")
+        out.append(time.perf_counter() - started)
+        await asyncio.sleep(0.005)
+    return out
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else float("nan")
+
+
+async def slow_consumer() -> dict[str, Any]:
+    count, size = COUNT, 10_000
+    async with server() as (port, pid):
+        healthy = [await Client.connect(port) for _ in range(3)]
+        slow = await Client.connect(port, read=False)  # never reads: TCP backs up
+        echo = await Client.connect(port)
+        for c in [*healthy, slow]:
+            if c is slow:
+                await c.emit("join")
+            else:
+                await c.call("join")
+        await asyncio.sleep(0.3)
+        base = rss_bytes(pid)
+        peak = [base]
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_rss(pid, peak, stop))
+        echoing = asyncio.create_task(echo_latencies(echo, stop))
+        started = time.monotonic()
+        await healthy[0].call("flood", count, size, GAP)
+        received = []
+        for c in healthy:
+            got = [await asyncio.wait_for(c.events.get(), 30) for _ in range(count)]
+            received.append([n for _, n, _ in got] == list(range(count)))
+        delivered_s = time.monotonic() - started
+        # the slow member: dropped means its socket is gone server-side
+        dropped_after = None
+        for _ in range(200):
+            stats = await echo.call("stats")
+            if stats["sessions"] == 4:
+                dropped_after = time.monotonic() - started
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        latencies = await echoing
+        await sampler
+        for c in [*healthy, slow, echo]:
+            await c.close()
+    return {
+        "scenario": "slow-consumer",
+        "broadcasts": f"{count} x {size} B, {GAP * 1000:g} ms apart",
+        "server_rss_growth_MB": round((peak[0] - base) / 1e6, 2),
+        "slow_dropped_after_s": None if dropped_after is None else round(dropped_after, 2),
+        "healthy_all_in_order": all(received),
+        "healthy_delivery_s": round(delivered_s, 2),
+        "echo_p99_ms": round(p99(latencies) * 1000, 2),
+        "echo_samples": len(latencies),
+    }
+
+
+async def slowloris() -> dict[str, Any]:
+    raise_nofile_limit(10_000)
+    count = 2000
+    async with server() as (port, pid):
+        socks = []
+        for _ in range(count):
+            s = socket.socket()
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.connect(("127.0.0.1", port))
+            socks.append(s)
+        await asyncio.sleep(0.5)
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.send(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+        await asyncio.sleep(12.0)  # handshake_timeout (10 s) + 2 s
+        still_open = 0
+        for s in socks:
+            try:
+                data = s.recv(1)
+                if data:
+                    still_open += 1
+            except BlockingIOError:
+                still_open += 1
+            except OSError:
+                pass
+            s.close()
+    return {"scenario": "slowloris", "connections": count, "still_open_after_12s": still_open}
+
+
+async def oversized_post() -> dict[str, Any]:
+    async with server() as (port, pid):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = await reader.readexactly(length)
+        sid = json.loads(body[1:])["sid"]
+        base = rss_bytes(pid)
+        started = time.monotonic()
+        writer.write(
+            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {100 * 1024 * 1024}\r\n\r\n".encode()
+        )
+        sent = 0
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            while sent < 8 * 1024 * 1024 and not answer:
+                writer.write(b"4" * 65536)
+                sent += 65536
+                with contextlib.suppress(TimeoutError):
+                    answer = await asyncio.wait_for(reader.read(200), 0.001)
+            if not answer:
+                answer = await asyncio.wait_for(reader.read(200), 5)
+        took = time.monotonic() - started
+        growth = rss_bytes(pid) - base
+        writer.close()
+    return {
+        "scenario": "oversized-post",
+        "announced": "100 MiB",
+        "answer": answer.split(b"\r\n", 1)[0].decode(),
+        "answered_after_s": round(took, 3),
+        "body_bytes_sent_before_answer": sent,
+        "server_rss_growth_MB": round(growth / 1e6, 2),
+    }
+
+
+async def runaway_handlers() -> dict[str, Any]:
+    async with server() as (port, pid):
+        good = await Client.connect(port)
+        before = (await good.call("stats"))["tasks"]
+        stop = asyncio.Event()
+        echoing = asyncio.create_task(echo_latencies(good, stop))
+        abusers = [await Client.connect(port) for _ in range(100)]
+        for _ in range(20):
+            for c in abusers:
+                await c.emit("hang")
+                await c.emit("boom")
+        await asyncio.sleep(1.0)
+        during = (await good.call("stats"))["tasks"]
+        for c in abusers:
+            await c.close()
+        await asyncio.sleep(1.0)
+        stop.set()
+        latencies = await echoing
+        after = (await good.call("stats"))["tasks"]
+        await good.close()
+    return {
+        "scenario": "runaway-handlers",
+        "abusive_clients": 100,
+        "tasks_before": before,
+        "tasks_while_abused": during,
+        "tasks_after_they_left": after,
+        "good_echo_p99_ms": round(p99(latencies) * 1000, 2),
+        "good_echo_max_ms": round(max(latencies) * 1000, 2),
+    }
+
+
+RUNNERS = {
+    "slow-consumer": slow_consumer,
+    "slowloris": slowloris,
+    "oversized-post": oversized_post,
+    "runaway-handlers": runaway_handlers,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli = argparse.ArgumentParser(description=__doc__)
+    cli.add_argument("scenario", nargs="*", choices=[*SCENARIOS, []], default=[])
+    args = cli.parse_args(argv)
+    for name in args.scenario or SCENARIOS:
+        print(json.dumps(asyncio.run(RUNNERS[name]())), flush=True)
+
+
+if __name__ == "__main__":
+    main()
