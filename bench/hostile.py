@@ -9,9 +9,9 @@ its RSS is read from /proc. Figures measured on a shared machine vary with its l
 
 - slow-consumer: 3 healthy room members read, 1 stops reading, 2,000 × 10 KB
   broadcasts 1 ms apart (10 MB/s; a consumer slower than the producer for longer than
-  its buffers is, by design, a slow consumer); a healthy client echoes meanwhile. Reports peak RSS growth, when the slow
-  member was dropped (after the broadcasts began), whether the healthy ones got every
-  message in order, and the echo p99.
+  its buffers is, by design, a slow consumer); a healthy client echoes meanwhile.
+  Reports peak RSS growth, when the slow member was dropped (after the broadcasts
+  began), whether the healthy ones got every message in order, and the echo p99.
 - slowloris: 2,000 connections that never finish their request; how many are still
   open after ``handshake_timeout`` + 2 s.
 - oversized-post: a POST announcing 100 MiB; the answer and how long it took.
