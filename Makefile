@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NPM_DIRS := tests/interop/js community/web bench/node topology/js
 
-.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean fuzz hostile
+.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean fuzz hostile soak
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,3 +72,10 @@ fuzz: install
 # oversized POST, runaway handlers): prints one JSON line of figures per scenario.
 hostile: install
 	$(PY) -m bench.hostile
+
+# Soak: 10,000 connections with heartbeats and light traffic (about 5 minutes); RSS and
+# CPU per idle connection on two plateaus, fails on growth between them or lost pings.
+# A quick run: make soak SOAK_ARGS="--connections 1000 --plateau 10 --hold 10"
+SOAK_ARGS ?=
+soak: install
+	$(PY) -m bench.soak $(SOAK_ARGS)

@@ -16,11 +16,13 @@ import logging
 import sys
 from typing import Any
 
+from measure.procstat import raise_nofile_limit
+
 import plexio
 
 
-def build() -> plexio.Server:
-    sio = plexio.Server()
+def build(ping_interval: float | None = None) -> plexio.Server:
+    sio = plexio.Server(ping_interval=ping_interval)
 
     @sio.on("join")
     def join(socket: plexio.ServerSocket) -> str:
@@ -56,9 +58,12 @@ def build() -> plexio.Server:
 
 
 def main() -> None:
+    """``python -m bench.hostile_app [PORT [PING_INTERVAL]]``."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    raise_nofile_limit(65536)
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    plexio.run(build(), port=port, ready=lambda p: print("PORT", p, flush=True))
+    ping = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    plexio.run(build(ping), port=port, ready=lambda p: print("PORT", p, flush=True))
 
 
 if __name__ == "__main__":
