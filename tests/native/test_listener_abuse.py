@@ -258,3 +258,43 @@ async def test_a_flooder_is_closed_and_only_the_flooder() -> None:
             await calm.send("4still here")
             assert await eio.ws_recv(calm) == "4still here"
             assert handler.reason_for(calm_sid) is None
+
+
+async def test_handlers_in_flight_limit_stops_reading_that_client_only() -> None:
+    from tests.server.raw import eventually, raw_socketio
+
+    import plexio
+
+    sio = plexio.Server(max_handlers_in_flight=2)
+    release = asyncio.Event()
+    started: list[int] = []
+
+    @sio.on("work")
+    async def work(sock: plexio.ServerSocket, n: int) -> int:
+        started.append(n)
+        await release.wait()
+        return n
+
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[int] = loop.create_future()
+    task = loop.create_task(serve(sio, "127.0.0.1", 0, ready=ready.set_result, http=_PARSER[0]))
+    try:
+        port = await asyncio.wait_for(ready, 5)
+        root = f"ws://127.0.0.1:{port}"
+        async with raw_socketio(root) as busy, raw_socketio(root) as other:
+            await busy.connect()
+            await other.connect()
+            for n in range(6):
+                await busy.send(f'42{n}["work",{n}]')
+            await eventually(lambda: len(started) == 2)
+            await other.send('429["work",9]')
+            await eventually(lambda: 9 in started)
+            await asyncio.sleep(0.1)
+            assert sorted(started) == [0, 1, 9]
+            release.set()
+            acks = sorted([await busy.recv() for _ in range(6)])
+            assert acks == sorted(f"43{n}[{n}]" for n in range(6))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -142,6 +142,7 @@ class EngineSocket:
         "_timer_at",
         "_closed",
         "_input_paused",
+        "_held",
         "_compressible",
     )
 
@@ -160,6 +161,7 @@ class EngineSocket:
         self._timer_at: float | None = None
         self._closed = False
         self._input_paused: asyncio.Future[None] | None = None
+        self._held: list[str | bytes] = []  # messages read before input was paused
         self._compressible = False  # a message queued since the last poll may be compressed
 
     @property
@@ -245,13 +247,22 @@ class EngineSocket:
                 self._sink.pause_reading()
 
     def resume_input(self) -> None:
-        """Takes input from the client again."""
+        """Takes input from the client again (first the messages already read)."""
         paused, self._input_paused = self._input_paused, None
-        if paused is not None:
-            if not paused.done():
-                paused.set_result(None)
-            if self._sink is not None:
-                self._sink.resume_reading()
+        if paused is None:
+            return
+        if not paused.done():
+            paused.set_result(None)  # a POST waiting on it looks again
+        held = self._held
+        handler = self._server.handler
+        while held and self._input_paused is None and not self._closed:
+            data = held.pop(0)
+            try:
+                handler.on_message(self, data)
+            except Exception:
+                logger.exception("engine.io message handler failed (sid %s)", self.sid)
+        if self._input_paused is None and self._sink is not None:
+            self._sink.resume_reading()  # (unless a held message paused it again)
 
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Closes the session after the frames already queued, sending ``1``."""
@@ -373,8 +384,14 @@ class EngineSocket:
         events = self.session.events()
         if events:
             handler = self._server.handler
+            held = self._held
             for event in events:
                 if type(event) is MessageReceived:
+                    if held or self._input_paused is not None:
+                        # input paused (backpressure) by an earlier message of this
+                        # batch: the rest waits, in order, for resume_input
+                        held.append(event.data)
+                        continue
                     try:
                         handler.on_message(self, event.data)
                     except Exception:
@@ -718,7 +735,7 @@ class EngineServer:
             raise handshake.bad_request()
         socket._post_busy = True
         try:
-            if socket._input_paused is not None:
+            while socket._input_paused is not None:
                 # Backpressure: the client's handlers are busy; its POST waits.
                 await asyncio.shield(socket._input_paused)
             raw = await body(self.options.limits.max_http_buffer_size)
