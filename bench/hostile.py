@@ -3,6 +3,7 @@
     python -m bench.hostile                  # every scenario
     python -m bench.hostile slow-consumer    # one of: slow-consumer, slowloris,
                                              #   oversized-post, runaway-handlers
+    python -m bench.hostile --server uvicorn slow-consumer   # the ASGI path
 
 The server (:mod:`bench.hostile_app`) runs in its own process on the native listener;
 its RSS is read from /proc. Figures measured on a shared machine vary with its load.
@@ -38,6 +39,7 @@ from measure.procstat import raise_nofile_limit, rss_bytes
 __all__ = ["main"]
 
 COUNT = 2000
+SERVER = "native"
 GAP = 0.001  # between broadcasts: 10 MB/s of room traffic
 SCENARIOS = ("slow-consumer", "slowloris", "oversized-post", "runaway-handlers")
 
@@ -48,12 +50,22 @@ async def server() -> AsyncIterator[tuple[int, int]]:
         sys.executable,
         "-m",
         "bench.hostile_app",
+        "0",
+        "-",
+        SERVER,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 20)
     port = int(line.split()[1])
+    for _ in range(100):  # uvicorn prints nothing when ready: wait until it listens
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
     try:
         yield port, proc.pid
     finally:
@@ -302,9 +314,13 @@ RUNNERS = {
 def main(argv: list[str] | None = None) -> None:
     cli = argparse.ArgumentParser(description=__doc__)
     cli.add_argument("scenario", nargs="*", choices=[*SCENARIOS, []], default=[])
+    cli.add_argument("--server", choices=["native", "uvicorn"], default="native")
     args = cli.parse_args(argv)
+    global SERVER
+    SERVER = args.server
     for name in args.scenario or SCENARIOS:
-        print(json.dumps(asyncio.run(RUNNERS[name]())), flush=True)
+        result = asyncio.run(RUNNERS[name]())
+        print(json.dumps({"server": SERVER, **result}), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from typing import Any
 
@@ -58,11 +59,19 @@ def build(ping_interval: float | None = None) -> plexio.Server:
 
 
 def main() -> None:
-    """``python -m bench.hostile_app [PORT [PING_INTERVAL]]``."""
+    """``python -m bench.hostile_app [PORT [PING_INTERVAL [native|uvicorn]]]``."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     raise_nofile_limit(65536)
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    ping = float(sys.argv[2]) if len(sys.argv) > 2 else None
+    ping = float(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "-" else None
+    if len(sys.argv) > 3 and sys.argv[3] == "uvicorn":
+        if not port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        print("PORT", port, flush=True)  # the client retries until uvicorn listens
+        plexio.run(build(ping), port=port, server="uvicorn", log_level="error")
+        return
     plexio.run(build(ping), port=port, ready=lambda p: print("PORT", p, flush=True))
 
 
