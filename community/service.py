@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -112,6 +112,37 @@ _EDIT_MESSAGE = (
     .where(Message.id == bindparam("mid"))
     .values(body=bindparam("body"), edited_at=bindparam("edited_at"))
 )
+# The same two statements for SQLite's driver (see CommunityService._edit); times are stored as
+# SQLAlchemy's DateTime stores them there: naive UTC text.
+_SQLITE_MESSAGE_FOR_EDIT = (
+    "SELECT m.author_id, m.channel_id, m.client_id, m.created_at, m.deleted_at, "
+    "c.community_id, u.username, cm.user_id FROM messages AS m "
+    "JOIN channels AS c ON c.id = m.channel_id JOIN users AS u ON u.id = m.author_id "
+    "LEFT OUTER JOIN channel_members AS cm ON cm.channel_id = m.channel_id AND cm.user_id = ? "
+    "WHERE m.id = ?"
+)
+_SQLITE_EDIT_MESSAGE = "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?"
+
+
+class _EditRow(NamedTuple):
+    author_id: int
+    channel_id: int
+    client_id: str | None
+    created_at: Any
+    deleted_at: Any
+    community_id: int
+    username: str
+    member: int | None
+
+
+def _to_sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _from_sqlite_time(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 _CHANNEL_FOR_JOIN = (
     select(
         Channel.id,
@@ -1041,15 +1072,28 @@ class CommunityService:
         return record
 
     def _edit(self, uid: int, mid: int, text: str, connection: Connection) -> MessageRecord:
-        row = connection.execute(_MESSAGE_FOR_EDIT, {"uid": uid, "mid": mid}).first()
-        if row is None or row.deleted_at is not None:
-            raise NotFound("unknown message")
-        if row.author_id != uid:
-            raise Forbidden("only the author can edit a message")
-        if row.member is None:
-            raise Forbidden("not a member of this channel")
         edited_at = self._clock()
-        connection.execute(_EDIT_MESSAGE, {"mid": mid, "body": text, "edited_at": edited_at})
+        if connection.dialect.name == "sqlite":
+            # The hot path on SQLite: the driver's cursor directly, inside the writer's
+            # transaction (SQLAlchemy's execution layer costs ~70 µs per edit, 10x the
+            # statements themselves).
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                found = cursor.execute(_SQLITE_MESSAGE_FOR_EDIT, (uid, mid)).fetchone()
+                row = None if found is None else _EditRow(*found)
+                if row is not None:
+                    row = row._replace(created_at=_from_sqlite_time(row.created_at))
+                self._check_edit(row, uid)
+                assert row is not None
+                cursor.execute(_SQLITE_EDIT_MESSAGE, (text, _to_sqlite_time(edited_at), mid))
+            finally:
+                cursor.close()
+        else:
+            found = connection.execute(_MESSAGE_FOR_EDIT, {"uid": uid, "mid": mid}).first()
+            row = None if found is None else _EditRow(*found)
+            self._check_edit(row, uid)
+            assert row is not None
+            connection.execute(_EDIT_MESSAGE, {"mid": mid, "body": text, "edited_at": edited_at})
         return MessageRecord(
             id=mid,
             channel_id=row.channel_id,
@@ -1062,6 +1106,15 @@ class CommunityService:
             edited_at=edited_at,
             deleted=False,
         )
+
+    @staticmethod
+    def _check_edit(row: _EditRow | None, uid: int) -> None:
+        if row is None or row.deleted_at is not None:
+            raise NotFound("unknown message")
+        if row.author_id != uid:
+            raise Forbidden("only the author can edit a message")
+        if row.member is None:
+            raise Forbidden("not a member of this channel")
 
     async def delete_message(self, user_id: object, message_id: object) -> MessageRecord:
         """Delete one's own message: its body is erased and it leaves the history.

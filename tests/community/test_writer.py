@@ -52,6 +52,19 @@ async def test_edits_and_joins_arriving_together_share_one_transaction(
     assert {c.id for c in await service.list_user_channels(bob.id)} == {c.id for c in extra}
 
 
+async def test_an_edit_reads_back_as_it_was_answered(service: CommunityService) -> None:
+    alice, _bob, channel = await _lounge(service)
+    posted = await service.create_message(alice.id, channel.id, "before", "key")
+    edited = await service.edit_message(alice.id, posted.message.id, "after")
+    assert edited.created_at == posted.message.created_at
+    assert edited.edited_at is not None and edited.edited_at.tzinfo is not None
+    assert edited.client_id == "key" and edited.author_username == "alice"
+    assert await service.get_message(alice.id, posted.message.id) == edited
+    await service.delete_message(alice.id, posted.message.id)
+    with pytest.raises(NotFound):
+        await service.edit_message(alice.id, posted.message.id, "again")
+
+
 async def test_a_refused_work_does_not_fail_the_others(service: CommunityService) -> None:
     alice, bob, channel = await _lounge(service)
     posted = await service.create_message(alice.id, channel.id, "hi")
