@@ -7,6 +7,7 @@ over the application's own async engine (Alembic's "connection sharing" recipe),
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ __all__ = [
     "create_sessionmaker",
     "create_writer_engine",
     "downgrade",
+    "from_sqlite_time",
     "migrate",
+    "to_sqlite_time",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -136,6 +139,19 @@ def create_writer_engine(database_url: str) -> Engine | None:
     )
     _configure_sqlite(engine, wal=True)
     return engine
+
+
+def to_sqlite_time(value: datetime) -> str:
+    """An aware datetime as SQLAlchemy's ``DateTime`` stores it on SQLite (naive UTC text).
+
+    For statements given to the ``sqlite3`` driver directly (the writer's hot paths).
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def from_sqlite_time(value: str) -> datetime:
+    """The aware UTC datetime of a time stored by SQLAlchemy's ``DateTime`` on SQLite."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from community.db import create_writer_engine
+from community.db import create_writer_engine, from_sqlite_time, to_sqlite_time
 from community.errors import (
     AuthenticationFailed,
     Conflict,
@@ -133,14 +133,6 @@ class _EditRow(NamedTuple):
     community_id: int
     username: str
     member: int | None
-
-
-def _to_sqlite_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _from_sqlite_time(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 _CHANNEL_FOR_JOIN = (
@@ -1082,10 +1074,10 @@ class CommunityService:
                 found = cursor.execute(_SQLITE_MESSAGE_FOR_EDIT, (uid, mid)).fetchone()
                 row = None if found is None else _EditRow(*found)
                 if row is not None:
-                    row = row._replace(created_at=_from_sqlite_time(row.created_at))
+                    row = row._replace(created_at=from_sqlite_time(row.created_at))
                 self._check_edit(row, uid)
                 assert row is not None
-                cursor.execute(_SQLITE_EDIT_MESSAGE, (text, _to_sqlite_time(edited_at), mid))
+                cursor.execute(_SQLITE_EDIT_MESSAGE, (text, to_sqlite_time(edited_at), mid))
             finally:
                 cursor.close()
         else:
