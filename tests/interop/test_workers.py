@@ -98,3 +98,27 @@ async def test_each_request_on_a_new_connection_reaches_its_session(
         refused = await client.get(base, params=unknown)
         assert refused.status_code == 400
         assert orjson.loads(refused.content) == {"code": 1, "message": "Session ID unknown"}
+
+
+async def test_official_client_upgrades_whatever_worker_its_websocket_reaches(
+    workers: RunningWorkers,
+) -> None:
+    # polling first, then the WebSocket upgrade on a new connection: with 3 workers most
+    # upgrades land on another worker than the session's, which relays the WebSocket
+    clients = 6
+    async with node_process(SCRIPT, env={"SERVER_URL": workers.url}, timeout=90) as proc:
+        js = JsClient(proc)
+        for n in range(clients):
+            await js.manager(f"m{n}", "upgrade")
+            await js.socket(f"s{n}", f"m{n}")
+            upgraded = await js.expect("upgrade", mid=f"m{n}")
+            assert upgraded["transport"] == "websocket"
+            assert await js.call(f"s{n}", "join", "room") == ["room"]
+        assert await js.call("s0", "count") == [clients]
+        assert await js.call("s1", "shout", "room", "over websockets") == [True]
+        for n in range(clients):
+            assert (await js.recv(f"s{n}", "heard"))["args"] == ["over websockets"]
+        # a binary round trip through the relay
+        [where] = await js.call(f"s{clients - 1}", "where")
+        assert where["pid"] in worker_pids(workers.proc.pid)
+        await js.exit()

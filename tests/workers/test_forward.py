@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from plexio.server.engine import EngineServer
+from plexio.exceptions import HandshakeError
+from plexio.server.engine import EngineServer, WebSocketVerdict
 from plexio.transports.base import HttpRequest, HttpResponse
 from plexio.workers import MAX_WORKERS, WorkerForwarder, worker_of
 from tests.helpers.apps import RecordingEcho
+from tests.helpers.sinks import RecordingSink
+from tests.helpers.waiting import eventually
 
 
 def test_session_ids_name_their_worker() -> None:
@@ -111,3 +114,35 @@ async def test_a_session_of_a_worker_that_is_gone_is_unknown(tmp_path: Path) -> 
         refused = await _ask(other, "GET", sid)
     assert refused.status == 400
     assert refused.body == b'{"code":1,"message":"Session ID unknown"}'
+
+
+def _ws_request(sid: str) -> HttpRequest:
+    query = {"EIO": "4", "transport": "websocket", "sid": sid}
+    return HttpRequest("GET", "/engine.io/", query, {"host": "x"}, ("127.0.0.1", 5), "ws")
+
+
+async def test_an_upgrade_reaching_another_worker_is_relayed_to_the_owner(pair: Pair) -> None:
+    owner, other, handler = pair
+    await owner.handle_request(_request("GET"), _body())  # type: ignore[arg-type]
+    sid = next(iter(owner.sockets))
+    target = await other.prepare_websocket(_ws_request(sid))
+    assert target is not None and not isinstance(target, WebSocketVerdict)
+    assert owner.sockets[sid].session.upgrading  # the owner took the probe
+    sink = RecordingSink()
+    other.attach_probe(target, sink)
+    target.ws_received(sink, ["2probe"])
+    await eventually(lambda: sink.frames == ["3probe"])
+    target.ws_received(sink, ["5", "4hello", b"\x01\x02"])
+    await handler.wait_for(lambda: len(handler.messages) == 2)
+    assert handler.messages == [(sid, "hello"), (sid, b"\x01\x02")]
+    await eventually(lambda: sink.frames[1:] == ["4hello", b"\x01\x02"])
+    assert owner.sockets[sid].transport == "websocket"
+    target.ws_closed(sink)  # the client went away
+    assert await handler.wait_disconnected(sid) == "transport close"
+
+
+async def test_an_upgrade_for_a_session_the_owner_does_not_hold_is_refused(pair: Pair) -> None:
+    _owner, other, _handler = pair
+    with pytest.raises(HandshakeError) as refused:
+        await other.prepare_websocket(_ws_request(WorkerForwarder(0, 2, "/x").new_sid()))
+    assert (refused.value.status, refused.value.message) == (400, "Session ID unknown")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from plexio.asgi.types import Receive, Send
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
-from plexio.server.engine import EngineServer, EngineSocket, WebSocketVerdict
+from plexio.server.engine import EngineServer, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import HttpRequest
 
 __all__ = ["ASGIWebSocketSink", "serve_websocket"]
@@ -191,7 +191,7 @@ async def serve_websocket(
         return
     sink = ASGIWebSocketSink(send, engine.options.close_timeout)
     writer = asyncio.get_running_loop().create_task(sink.run())
-    socket: EngineSocket
+    socket: WebSocketTarget
     if target is None:
         socket = await engine.open_websocket(request, sink)
     else:

@@ -54,7 +54,7 @@ try:  # websockets' C helper; its pure-Python twin when the wheel has no speedup
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - depends on how websockets was built
     from websockets.utils import apply_mask
-from plexio.server.engine import EngineServer, EngineSocket, WebSocketVerdict
+from plexio.server.engine import EngineServer, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import HttpRequest, HttpResponse
 
 __all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "servable", "serve"]
@@ -196,7 +196,7 @@ class NativeWebSocket:
         self._cache = cache
         self._fragments: list[bytes] | None = None
         self._fragment_text = False
-        self.socket: EngineSocket | None = None
+        self.socket: WebSocketTarget | None = None
         self._closing = False
         self._max_size = max_size
         self._close_timeout = close_timeout
@@ -743,8 +743,8 @@ class HttpConnection(asyncio.Protocol):
             return
         transport = self.transport
         if transport is None:
-            if isinstance(target, EngineSocket):
-                target.session.abort_upgrade()
+            if target is not None and target is not WebSocketVerdict.DUPLICATE:
+                target.abort_upgrade()
             return
         accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
         options = engine.options

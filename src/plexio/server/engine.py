@@ -97,6 +97,31 @@ class EngineHandler(Protocol):
         ...
 
 
+class WebSocketTarget(Protocol):
+    """What an accepted upgrade WebSocket feeds: the session it upgrades
+    (:class:`EngineSocket`), or a relay to the worker that holds it."""
+
+    def attach(self, sink: FrameSink) -> None:
+        """Takes the accepted WebSocket ``sink`` (the upgrade probe)."""
+        ...
+
+    def ws_received(self, sink: FrameSink, frames: list[str | bytes]) -> None:
+        """Frames arrived on ``sink``."""
+        ...
+
+    def ws_closed(self, sink: FrameSink) -> None:
+        """``sink`` closed (the peer went away)."""
+        ...
+
+    def ws_failed(self, sink: FrameSink, reason: DisconnectReason, detail: str) -> None:
+        """``sink`` is being closed because of bad input."""
+        ...
+
+    def abort_upgrade(self) -> None:
+        """The WebSocket could not be accepted after all (the client went away)."""
+        ...
+
+
 class RequestForwarder(Protocol):
     """Reaches the sessions of the other workers of one machine (``plexio.workers``).
 
@@ -114,6 +139,14 @@ class RequestForwarder(Protocol):
 
     async def forward(self, sid: str, request: HttpRequest, body: bytes) -> HttpResponse:
         """Has the owner of ``sid`` answer the request (``body`` already read)."""
+        ...
+
+    async def websocket(self, sid: str, request: HttpRequest) -> WebSocketTarget:
+        """Asks the owner of ``sid`` to take an upgrade WebSocket, relayed from here.
+
+        Raises:
+            HandshakeError: the owner refuses it (or is gone).
+        """
         ...
 
 
@@ -349,6 +382,17 @@ class EngineSocket:
         # A GET held now is released with a noop by the session's timer (as Node), not
         # at once: the client would poll in a tight loop until it reads 3probe.
         self._after_session_change()
+
+    def attach(self, sink: FrameSink) -> None:
+        """Makes the accepted WebSocket ``sink`` this session's upgrade probe."""
+        if self._closed or not self.session.upgrading:
+            sink.close(1000)
+            return
+        self._probe = sink
+
+    def abort_upgrade(self) -> None:
+        """The upgrade WebSocket could not be accepted after all."""
+        self.session.abort_upgrade()
 
     def ws_closed(self, sink: FrameSink) -> None:
         """The serving shell saw ``sink`` close (the peer went away)."""
@@ -762,15 +806,16 @@ class EngineServer:
 
     async def prepare_websocket(
         self, request: HttpRequest
-    ) -> EngineSocket | WebSocketVerdict | None:
+    ) -> WebSocketTarget | WebSocketVerdict | None:
         """Checks a WebSocket request before the shell accepts it.
 
         Returns:
             ``None`` for a new WebSocket session (then accept and call
-            :meth:`open_websocket`), the polling session to upgrade (then accept and
-            call :meth:`attach_probe`), or :attr:`WebSocketVerdict.DUPLICATE` for one
-            more WebSocket of a session that is upgrading or upgraded (then accept and
-            close it at once with 1000, as Node does; the first one goes on).
+            :meth:`open_websocket`), the polling session to upgrade, or a relay to the
+            worker holding it (then accept and call :meth:`attach_probe`), or
+            :attr:`WebSocketVerdict.DUPLICATE` for one more WebSocket of a session that
+            is upgrading or upgraded (then accept and close it at once with 1000, as Node
+            does; the first one goes on).
 
         Raises:
             HandshakeError: refuse the WebSocket (the shell answers with a close/HTTP error).
@@ -783,6 +828,9 @@ class EngineServer:
             return None
         socket = self.sockets.get(params.sid)
         if socket is None:
+            forwarder = self._forwarder
+            if forwarder is not None and forwarder.elsewhere(params.sid):
+                return await forwarder.websocket(params.sid, request)
             raise handshake.unknown_sid()
         session = socket.session
         if session.upgrading or session.transport == "websocket":
@@ -808,12 +856,9 @@ class EngineServer:
             sink.close(1000)
         return socket
 
-    def attach_probe(self, socket: EngineSocket, sink: FrameSink) -> None:
+    def attach_probe(self, socket: WebSocketTarget, sink: FrameSink) -> None:
         """Makes the accepted WebSocket ``sink`` the upgrade probe of ``socket``."""
-        if socket.closed or not socket.session.upgrading:
-            sink.close(1000)
-            return
-        socket._probe = sink
+        socket.attach(sink)
 
     # ------------------------------------------------------------ helpers
 

@@ -12,9 +12,17 @@ one (a few idle ones per owner). A held GET holds its connection; a client that 
 (its request cancelled here) closes that connection, which cancels the request at the owner
 (the session ends there as it would have with a direct request).
 
+A WebSocket upgrade that lands on another worker than the owner is relayed: the worker that
+accepted it opens a connection of its own to the owner, which makes it the upgrade probe of the
+session as if it had accepted it; frames then cross that connection both ways for the life of
+the WebSocket (one more hop for those clients; the others are direct).
+
 Framing, both ways: ``>II`` (header length, body length), a JSON header, the body bytes.
 Request header: ``{"m", "p", "q", "h", "c", "s", "qs"}`` (the
-:class:`~plexio.transports.base.HttpRequest` fields); response header: ``{"s", "h"}``.
+:class:`~plexio.transports.base.HttpRequest` fields), plus ``"ws": true`` for a WebSocket;
+response header: ``{"s", "h"}`` (a WebSocket: ``{"s": 101}``, or the refusal's
+``{"s", "code", "message"}``). Relayed WebSocket frames: ``{"t": "s"}`` (text, UTF-8 body) or
+``{"t": "b"}`` (binary); ``{"close": code}`` closes it.
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ from typing import Any, Final
 
 import orjson
 
+from plexio.engineio.events import DisconnectReason
 from plexio.engineio.sid import generate_sid
-from plexio.server.engine import EngineServer
-from plexio.transports.base import HttpRequest, HttpResponse
+from plexio.exceptions import HandshakeError
+from plexio.server.engine import EngineServer, WebSocketTarget, WebSocketVerdict
+from plexio.transports.base import FrameSink, HttpRequest, HttpResponse
 
 __all__ = ["MAX_WORKERS", "WorkerForwarder", "worker_of"]
 
@@ -68,6 +78,118 @@ async def _read_message(reader: asyncio.StreamReader, max_body: int) -> tuple[An
 def _message(head: Any, body: bytes) -> bytes:
     encoded = orjson.dumps(head)
     return _PREFIX.pack(len(encoded), len(body)) + encoded + body
+
+
+def _request_head(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "m": request.method,
+        "p": request.path,
+        "q": request.query,
+        "h": request.headers,
+        "c": request.client,
+        "s": request.scheme,
+        "qs": request.query_string,
+    }
+
+
+def _frame_message(frame: str | bytes) -> bytes:
+    if isinstance(frame, str):
+        return _message({"t": "s"}, frame.encode())
+    return _message({"t": "b"}, frame)
+
+
+def _frame_of(head: Any, body: bytes) -> str | bytes | None:
+    """A relayed frame, or ``None`` for a close."""
+    kind = head.get("t")
+    if kind == "s":
+        return body.decode()
+    if kind == "b":
+        return body
+    return None
+
+
+class _UnixSink:
+    """The owner's end of a relayed WebSocket: a :class:`FrameSink` writing to the unix
+    socket (the relaying worker writes to the client)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.on_drain: Any = None
+        self._writer = writer
+        self._closed = False
+
+    @property
+    def paused(self) -> bool:
+        return False
+
+    @property
+    def buffered_size(self) -> int:
+        transport = self._writer.transport
+        return 0 if transport.is_closing() else transport.get_write_buffer_size()
+
+    def pause_reading(self) -> None:
+        transport = self._writer.transport
+        if not transport.is_closing():
+            transport.pause_reading()  # type: ignore[attr-defined]
+
+    def resume_reading(self) -> None:
+        transport = self._writer.transport
+        if not transport.is_closing():
+            transport.resume_reading()  # type: ignore[attr-defined]
+
+    def write(self, frames: list[str | bytes]) -> None:
+        if not self._closed:
+            self._writer.write(b"".join(_frame_message(frame) for frame in frames))
+
+    def close(self, code: int = 1000) -> None:
+        if not self._closed:
+            self._closed = True
+            self._writer.write(_message({"close": code}, b""))
+            self._writer.close()
+
+
+class RelayedWebSocket:
+    """The accepting worker's end of a relayed WebSocket (a ``WebSocketTarget``): frames
+    from the client go to the owner, the owner's frames go to the client."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._pump: asyncio.Task[None] | None = None
+
+    def attach(self, sink: FrameSink) -> None:
+        self._pump = asyncio.get_running_loop().create_task(self._from_owner(sink))
+
+    async def _from_owner(self, sink: FrameSink) -> None:
+        code = 1000
+        try:
+            while True:
+                head, body = await _read_message(self._reader, 1 << 31)
+                frame = _frame_of(head, body)
+                if frame is None:
+                    code = int(head.get("close", 1000))
+                    break
+                sink.write([frame])
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            self._writer.close()
+        sink.close(code)
+
+    def ws_received(self, sink: FrameSink, frames: list[str | bytes]) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(b"".join(_frame_message(frame) for frame in frames))
+
+    def ws_closed(self, sink: FrameSink) -> None:
+        self._writer.close()
+        if self._pump is not None:
+            self._pump.cancel()
+
+    def ws_failed(self, sink: FrameSink, reason: DisconnectReason, detail: str) -> None:
+        logger.info("relayed websocket failed (%s: %s)", reason, detail)
+        self.ws_closed(sink)
+
+    def abort_upgrade(self) -> None:
+        self._writer.close()
 
 
 class WorkerForwarder:
@@ -127,16 +249,7 @@ class WorkerForwarder:
             reader, writer = await asyncio.open_unix_connection(self.path(owner))
         done = False
         try:
-            head = {
-                "m": request.method,
-                "p": request.path,
-                "q": request.query,
-                "h": request.headers,
-                "c": request.client,
-                "s": request.scheme,
-                "qs": request.query_string,
-            }
-            writer.write(_message(head, body))
+            writer.write(_message(_request_head(request), body))
             try:
                 answer, payload = await _read_message(reader, 1 << 31)
             except (asyncio.IncompleteReadError, ValueError) as exc:
@@ -149,6 +262,33 @@ class WorkerForwarder:
                 idle.append((reader, writer))
             else:
                 writer.close()
+
+    async def websocket(self, sid: str, request: HttpRequest) -> WebSocketTarget:
+        """Asks the owner of ``sid`` to take an upgrade WebSocket; returns the relay.
+
+        Raises:
+            HandshakeError: the owner refused it, or is gone.
+        """
+        owner = worker_of(sid)
+        assert owner is not None
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.path(owner))
+        except OSError:
+            raise HandshakeError(1, "Session ID unknown", 400) from None
+        try:
+            writer.write(_message({**_request_head(request), "ws": True}, b""))
+            answer, _body = await _read_message(reader, 0)
+        except (asyncio.IncompleteReadError, ValueError, ConnectionError):
+            writer.close()
+            raise HandshakeError(1, "Session ID unknown", 400) from None
+        if answer.get("s") != 101:
+            writer.close()
+            raise HandshakeError(
+                int(answer.get("code", 3)),
+                str(answer.get("message", "Bad request")),
+                int(answer.get("s", 400)),
+            )
+        return RelayedWebSocket(reader, writer)
 
     # ------------------------------------------------------------ the owner's side
 
@@ -212,6 +352,9 @@ class WorkerForwarder:
             logger.debug("bad forwarded request: %s", exc)
             return False
         self.served += 1
+        if head.get("ws"):
+            await self._relayed_websocket(engine, request, reader, writer)
+            return False
 
         async def read(size: int) -> bytes | None:
             return body if len(body) <= size else None
@@ -241,3 +384,42 @@ class WorkerForwarder:
         await writer.drain()
         # a byte before the answer is out of turn (or the end): no further request here
         return not out_of_turn
+
+    async def _relayed_websocket(
+        self,
+        engine: EngineServer,
+        request: HttpRequest,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Takes a WebSocket another worker accepted, as this session's upgrade probe."""
+        try:
+            target = await engine.prepare_websocket(request)
+        except HandshakeError as exc:
+            answer = {"s": exc.status, "code": exc.code, "message": exc.message}
+            writer.write(_message(answer, b""))
+            return
+        if target is None or target is WebSocketVerdict.DUPLICATE:
+            # not an upgrade of a session here (a relay only carries those)
+            writer.write(_message({"s": 400, "code": 3, "message": "Bad request"}, b""))
+            return
+        writer.write(_message({"s": 101}, b""))
+        sink = _UnixSink(writer)
+        engine.attach_probe(target, sink)
+        limit = engine.options.limits.max_http_buffer_size
+        try:
+            while True:
+                head, body = await _read_message(reader, limit)
+                frame = _frame_of(head, body)
+                if frame is None:
+                    break
+                target.ws_received(sink, [frame])
+        except ValueError:
+            target.ws_failed(
+                sink, DisconnectReason.PAYLOAD_TOO_LARGE, "relayed frame over the limit"
+            )
+            sink.close(1009)
+            return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        target.ws_closed(sink)
