@@ -113,7 +113,7 @@ async def _client(stats: Stats, url: str) -> SioClient:
 
 
 async def _fanout(
-    urls: list[str], pids: list[int], redis_pid: int, members: int, seconds: float
+    urls: list[str], pids: list[int], redis_pid: int, members: int, seconds: float, window: int
 ) -> dict[str, Any]:
     stats = Stats()
     clients = [await _client(stats, urls[n % len(urls)]) for n in range(members)]
@@ -122,7 +122,7 @@ async def _fanout(
         await asyncio.gather(*(c.join("r", 10) for c in clients))
         for client in clients:
             client.prepare_fanout_member()
-        sender = FanoutSender(sender_client, stats, "r", members, window=4, padding=64)
+        sender = FanoutSender(sender_client, stats, "r", members, window=window, padding=64)
         stats.sender = sender
         stats.running = True
         sender.start()
@@ -157,7 +157,7 @@ async def _fanout(
         await asyncio.sleep(0.2)
 
 
-async def measure(members: int, seconds: float) -> dict[str, dict[str, Any]]:
+async def measure(members: int, seconds: float, window: int = 4) -> dict[str, dict[str, Any]]:
     """Every configuration, one after the other, on one private Redis."""
     results: dict[str, dict[str, Any]] = {}
     async with redis_server() as url:
@@ -169,7 +169,7 @@ async def measure(members: int, seconds: float) -> dict[str, dict[str, Any]]:
             ("node x2", node_servers, 2),
         ):
             async with servers(url, count) as (pids, urls):
-                results[name] = await _fanout(urls, pids, redis_pid, members, seconds)
+                results[name] = await _fanout(urls, pids, redis_pid, members, seconds, window)
             print(f"{name}: {_line(results[name])}", file=sys.stderr, flush=True)
     return results
 
@@ -201,8 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--window", type=int, default=4, help="broadcasts in flight")
     args = parser.parse_args(argv)
-    results = asyncio.run(measure(args.members, args.seconds))
+    results = asyncio.run(measure(args.members, args.seconds, args.window))
     for name, row in results.items():
         print(f"{name:>10}: {_line(row)}")
     for kind in ("plexio", "node"):
