@@ -404,15 +404,20 @@ def conclusion(results: Record) -> list[str]:
         )
     lines.append(
         "**Answer.** Namespace-per-community is fine while users belong to one or two "
-        "communities, and it costs nothing in steady state or in round trips (the CONNECTs "
-        "are pipelined). It hurts in proportion to communities per user: every (re)connect "
+        "communities, and it costs nothing in steady state, nor in round trips for a client "
+        "that sends all its CONNECTs at once (on a network, socket.io-client's polling-first "
+        "default and code that awaits each namespace do pay extra round trips: see below). "
+        "It hurts in proportion to communities per user: every (re)connect "
         "repeats a CONNECT, a token check, a socket and its memory per community"
         + costs
         + ". That multiplies exactly when it hurts most: reconnect storms after a deploy or a "
         "network blip, and polling clients that re-send every CONNECT in their POST. We "
         "recommend B: one namespace `/socket`, one CONNECT with the token, the server joining "
         "`commu:{id}` and `commu:{id}:chan:{id}` from its membership table before it answers "
-        "the CONNECT (same round trips as A, authorisation in one place, one socket per user). "
+        "the CONNECT (the fewest round trips, authorisation in one place, one socket per "
+        "user; in a large cluster either design needs sharded pub/sub — classic pub/sub "
+        "sends B's messages to every node and makes Redis match A's against one pattern per "
+        "live community: see the cluster section). "
         "A `subscribe` event with an ack (B-sub) costs one more round trip (two more requests "
         "over polling) and is worth it only when the client should choose what to receive, "
         "e.g. lazy subscription to the communities it shows."
