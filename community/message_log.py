@@ -179,12 +179,13 @@ class MessageLog:
         writer: The group-commit writer the batches run on.
         clock: Returns the current aware UTC time.
         max_batch: Most posts per transaction.
-        concurrency: Most message batches in flight at once. One by default: two batches in
-            flight could hold the same key (concurrent duplicates), and the second would then
-            wait for the first's commit, fail on the unique index and be written again one
-            post at a time; one at a time, a key seen before is found by the lookup, and
-            messages commit in id order. (The writer still overlaps a message batch with
-            other writes.)
+        concurrency: Most message batches in flight at once. By default two when the writer
+            writes batches one after the other (SQLite: the next batch is written while the
+            loop answers the previous one; each still sees the one before committed), else
+            one: two overlapping transactions could hold the same key (concurrent
+            duplicates), and the second would wait for the first's commit, fail on the unique
+            index and be written again one post at a time. (The writer still overlaps a
+            message batch with other writes there.)
 
     Attributes:
         batches: Batches written so far (for tests and monitoring).
@@ -196,10 +197,12 @@ class MessageLog:
         clock: Callable[[], datetime],
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
-        concurrency: int = 1,
+        concurrency: int | None = None,
     ) -> None:
         self._db_writer = writer
         self._clock = clock
+        if concurrency is None:
+            concurrency = 2 if writer.serial else 1
         self._batches: Batches[_Post] = Batches(
             self._write_batch, max_batch=max_batch, concurrency=concurrency
         )

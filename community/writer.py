@@ -80,8 +80,10 @@ class Writer:
         sqlite_engine: For a SQLite file, a synchronous engine on the same file (see
             :func:`community.db.create_writer_engine`); ``None`` to run on ``engine``.
         max_batch: Most works per transaction.
-        concurrency: Most batches written at once (PostgreSQL: commits overlap, so one slow
-            commit does not hold every later request; SQLite has one writer, so always 1).
+        concurrency: Most batches written at once on PostgreSQL (commits overlap, so one slow
+            commit does not hold every later request). On SQLite two batches are in flight
+            but written one after the other by the writer's thread: the next one is written
+            while the event loop answers the callers of the previous one.
 
     Attributes:
         transactions: Transactions committed so far (for tests and monitoring).
@@ -101,10 +103,17 @@ class Writer:
         self._batches: Batches[_Queued[Any]] = Batches(
             self._write_batch,
             max_batch=max_batch,
-            concurrency=1 if sqlite_engine is not None else concurrency,
+            # SQLite: two in flight, executed one after the other by the writer's one thread,
+            # so the next batch is written while the loop answers the previous one.
+            concurrency=2 if sqlite_engine is not None else concurrency,
         )
         self._closed = False
         self.transactions = 0
+
+    @property
+    def serial(self) -> bool:
+        """Whether batches are written one after the other (SQLite), never overlapping."""
+        return self._sqlite_engine is not None
 
     async def run(self, work: Work[T]) -> T:
         """Run a work in the next batch and return its result once the batch has committed.
