@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 
 import httpx
@@ -98,3 +99,14 @@ async def test_subscribers_registered_before_start_see_events(settings: Settings
     async with app.router.lifespan_context(app):
         pass
     assert seen.count("CommunityCreated") == 3
+
+
+async def test_start_up_objects_are_kept_out_of_full_collections(settings: Settings) -> None:
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        # Everything alive after start-up is frozen: full passes skip it.
+        assert gc.get_freeze_count() > 10_000
+    # ... until the app stops.
+    assert gc.get_freeze_count() == 0
