@@ -146,3 +146,28 @@ async def test_an_upgrade_for_a_session_the_owner_does_not_hold_is_refused(pair:
     with pytest.raises(HandshakeError) as refused:
         await other.prepare_websocket(_ws_request(WorkerForwarder(0, 2, "/x").new_sid()))
     assert (refused.value.status, refused.value.message) == (400, "Session ID unknown")
+
+
+async def test_a_backed_up_client_stops_the_relay_reading_from_the_owner(pair: Pair) -> None:
+    owner, other, _handler = pair
+    await owner.handle_request(_request("GET"), _body())  # type: ignore[arg-type]
+    sid = next(iter(owner.sockets))
+    target = await other.prepare_websocket(_ws_request(sid))
+    assert target is not None and not isinstance(target, WebSocketVerdict)
+    sink = RecordingSink()
+    other.attach_probe(target, sink)
+    target.ws_received(sink, ["2probe", "5"])
+    await eventually(lambda: owner.sockets[sid].transport == "websocket")
+    sink.paused = True  # the client's WebSocket is backed up
+    socket = owner.sockets[sid]
+    socket.send("first")
+    await eventually(lambda: sink.frames[-1:] == ["4first"])
+    for n in range(5):
+        socket.send(f"m{n}")
+    await asyncio.sleep(0.2)
+    assert sink.frames[-1] == "4first"  # nothing more was taken from the owner
+    sink.paused = False
+    assert sink.on_drain is not None
+    sink.on_drain()
+    await eventually(lambda: sink.frames[-5:] == [f"4m{n}" for n in range(5)])
+    target.ws_closed(sink)

@@ -57,6 +57,8 @@ _PREFIX = struct.Struct(">II")
 _MAX_HEADER: Final = 1 << 20
 #: Idle connections kept per other worker.
 _IDLE_KEPT: Final = 8
+#: Bytes of client frames a relay lets wait for the owner before it stops reading the client.
+_RELAY_BACKLOG: Final = 1 << 20
 
 
 def worker_of(sid: str) -> int | None:
@@ -149,14 +151,24 @@ class _UnixSink:
 
 class RelayedWebSocket:
     """The accepting worker's end of a relayed WebSocket (a ``WebSocketTarget``): frames
-    from the client go to the owner, the owner's frames go to the client."""
+    from the client go to the owner, the owner's frames go to the client.
+
+    Backpressure crosses the relay both ways: while the client's WebSocket is backed up,
+    nothing more is read from the owner (whose session then counts what waits, and applies
+    its slow-client limits); while the owner reads nothing (its handlers are busy), the
+    client's WebSocket is not read either.
+    """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
         self._pump: asyncio.Task[None] | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._waiting_owner: asyncio.Task[None] | None = None
 
     def attach(self, sink: FrameSink) -> None:
+        sink.on_drain = self._drained.set
         self._pump = asyncio.get_running_loop().create_task(self._from_owner(sink))
 
     async def _from_owner(self, sink: FrameSink) -> None:
@@ -169,6 +181,11 @@ class RelayedWebSocket:
                     code = int(head.get("close", 1000))
                     break
                 sink.write([frame])
+                if sink.paused:  # the client is behind: leave the rest with the owner
+                    self._drained.clear()
+                    while sink.paused:
+                        await self._drained.wait()
+                        self._drained.clear()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
@@ -176,13 +193,28 @@ class RelayedWebSocket:
         sink.close(code)
 
     def ws_received(self, sink: FrameSink, frames: list[str | bytes]) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(b"".join(_frame_message(frame) for frame in frames))
+        writer = self._writer
+        if writer.is_closing():
+            return
+        writer.write(b"".join(_frame_message(frame) for frame in frames))
+        if writer.transport.get_write_buffer_size() > _RELAY_BACKLOG and (
+            self._waiting_owner is None or self._waiting_owner.done()
+        ):
+            sink.pause_reading()  # the owner reads nothing for now
+            self._waiting_owner = asyncio.get_running_loop().create_task(
+                self._resume_when_taken(sink)
+            )
+
+    async def _resume_when_taken(self, sink: FrameSink) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._writer.drain()
+        sink.resume_reading()
 
     def ws_closed(self, sink: FrameSink) -> None:
         self._writer.close()
-        if self._pump is not None:
-            self._pump.cancel()
+        for task in (self._pump, self._waiting_owner):
+            if task is not None:
+                task.cancel()
 
     def ws_failed(self, sink: FrameSink, reason: DisconnectReason, detail: str) -> None:
         logger.info("relayed websocket failed (%s: %s)", reason, detail)
