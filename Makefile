@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NPM_DIRS := tests/interop/js community/web bench/node topology/js
 
-.PHONY: run test lint bench bench-smoke bench-gateway install system-deps node-deps clean fuzz hostile soak
+.PHONY: run test lint bench bench-scale bench-smoke bench-gateway install system-deps node-deps clean fuzz hostile soak
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ run: install node-deps
 bench: install system-deps node-deps
 	$(PY) -m bench
 	$(PY) -m bench.workers
+	$(PY) -m bench.scale
+
+# The most WebSocket connections one process holds (19,900 under a 20,000-file limit) and
+# 50,000 over 4 worker processes: RSS and connect CPU per connection, heartbeat CPU.
+bench-scale: install
+	$(PY) -m bench.scale
 	$(PY) -m bench.cluster
 
 bench-smoke: install node-deps

@@ -14,7 +14,7 @@ from typing import Any
 from measure.procstat import raise_nofile_limit
 
 from bench.machine import describe
-from bench.report import markdown, summarize, write_json, write_plots
+from bench.report import markdown, summarize, target_status, write_json, write_plots
 from bench.runner import Options, RunError, ServerProcess, run_scenario
 from bench.scenarios import Scenario, scenarios
 from bench.targets import Target, availability, select_targets
@@ -231,6 +231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": runs,
         "summary": summarize(runs),
     }
+    results["targets"] = target_status(results)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_json(results, out / "results.json")

@@ -59,10 +59,12 @@ class Stats:
         errors: protocol errors, refused connections, unexpected closes.
         delivered: fan-out deliveries received, recording or not (paces the sender).
         compressed: frames received compressed (permessage-deflate), recording or not.
+        pings: Engine.IO pings received (and answered), always.
     """
 
     __slots__ = (
         "compressed",
+        "pings",
         "delivered",
         "errors",
         "latencies_ns",
@@ -80,6 +82,7 @@ class Stats:
         self.errors = 0
         self.delivered = 0
         self.compressed = 0
+        self.pings = 0
         self.sender: FanoutSender | None = None
 
     def reset(self) -> None:
@@ -161,6 +164,7 @@ class SioClient(WSListener):
                 self._on_message(data)
             elif first == _DIGIT_2:
                 transport.send(_TEXT, _PONG)
+                self.stats.pings += 1
             elif first == _DIGIT_0:
                 for namespace in self.namespaces:
                     transport.send(_TEXT, f"40{_ns_prefix(namespace)}".encode())

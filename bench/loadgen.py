@@ -11,7 +11,13 @@ a `multiprocessing` pipe with small command tuples; every command gets exactly o
 - `("mark", {})`: start the measured window (counters reset).
 - `("peek", {})`: operations counted so far in the window.
 - `("stop", {})`: end the window and the load; the reply carries counts and latencies.
+- `("status", {})`: connections held and still open, pings answered, errors (scale runs;
+  from `setup` on, a connection that closes counts as an error).
 - `("close", {})`: drop every connection; the worker then exits.
+
+`spec["sources"]` (optional) lists local addresses (`127.0.0.x`) the connections are
+spread over, so one worker can open more connections to one server port than one source
+address has ephemeral ports; `spec["read_buffer"]` sets picows's initial read buffer.
 
 Every wait is bounded by `spec["timeout"]` seconds.
 """
@@ -21,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import logging
 import os
+import socket
 from array import array
 from multiprocessing.connection import Connection
 from time import monotonic, monotonic_ns
@@ -30,11 +38,14 @@ from typing import Any
 
 import uvloop
 from measure.procstat import raise_nofile_limit, set_priority
-from picows import ws_connect
+from picows import WSParsedURL, ws_connect
 
 from bench.client import DEFLATE_OFFER, FanoutSender, SioClient, Stats, event_frame
 
 __all__ = ["Worker", "worker_main"]
+
+#: Linux socket option: bind() keeps the port open until connect() (IP_BIND_ADDRESS_NO_PORT).
+_IP_BIND_ADDRESS_NO_PORT = 24
 
 #: At most this many latencies travel back per worker (evenly thinned beyond it).
 MAX_SAMPLES = 400_000
@@ -62,6 +73,7 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: asyncio.Future[None] | None = None
         self._connect_latencies: list[int] = []
+        self._sources: itertools.cycle[str] | None = None
 
     async def run(self) -> None:
         """Serve commands until `close` (or the orchestrator goes away)."""
@@ -126,6 +138,21 @@ class Worker:
 
     # -- connections ------------------------------------------------------------------------
 
+    def _bound_socket(self, url: WSParsedURL) -> socket.socket | None:
+        # A socket bound to the next source address; the port is chosen at connect time
+        # (IP_BIND_ADDRESS_NO_PORT), so each (source, server) pair has its own port range.
+        if self._sources is None:
+            return None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((next(self._sources), 0))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
     async def _connect(self, namespaces: tuple[str, ...]) -> SioClient:
         spec = self.spec
         stats = self.stats
@@ -139,6 +166,8 @@ class Worker:
             extra_headers=(
                 {"Sec-WebSocket-Extensions": DEFLATE_OFFER} if spec.get("deflate") else None
             ),
+            socket_factory=self._bound_socket if self._sources is not None else None,
+            read_buffer_init_size=int(spec.get("read_buffer", 16384)),
         )
         assert isinstance(client, SioClient)
         try:
@@ -189,6 +218,8 @@ class Worker:
 
     async def _cmd_setup(self, spec: dict[str, Any]) -> dict[str, Any]:
         self.spec = spec
+        sources = spec.get("sources")
+        self._sources = itertools.cycle(sources) if sources else None
         kind = spec["kind"]
         deadline = monotonic() + spec["timeout"]
         if kind in ("connect", "memory"):
@@ -293,6 +324,15 @@ class Worker:
         self.clients = []
         asyncio.get_running_loop().call_soon(self._finish)
         return {}
+
+    def _cmd_status(self, _: dict[str, Any]) -> dict[str, Any]:
+        self.stats.running = True  # from now on, a connection that closes is an error
+        return {
+            "held": len(self.clients),
+            "open": sum(1 for c in self.clients if not c.closed.done()),
+            "pings": self.stats.pings,
+            "errors": self.stats.errors,
+        }
 
     def _cmd_ping(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}

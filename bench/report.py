@@ -7,7 +7,54 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown", "summarize", "write_json", "write_plots"]
+__all__ = ["TARGETS", "markdown", "summarize", "target_status", "write_json", "write_plots"]
+
+#: The speed and memory targets (issue 15), as (what, scenario, server, versus, bound):
+#: the key figure of ``server`` in ``scenario`` divided by that of ``versus`` must be at most
+#: ``bound``; with ``versus`` None, the figure itself (KB per connection for memory).
+TARGETS: tuple[tuple[str, str, str, str | None, float], ...] = (
+    ("echo CPU per ack, 100 clients, vs Node", "echo-100", "plexio", "node", 0.7),
+    ("echo CPU per ack, 100 clients, vs the ceiling", "echo-100", "plexio", "ceiling", 1.3),
+    ("fan-out CPU per delivery, 1,000 members, vs Node", "fanout-1k", "plexio", "node", 0.5),
+    (
+        "fan-out CPU per delivery, 1,000 members, vs the ceiling",
+        "fanout-1k",
+        "plexio",
+        "ceiling",
+        1.15,
+    ),
+    ("fan-out CPU per delivery, 10,000 members, vs Node", "fanout-10k", "plexio", "node", 0.5),
+    (
+        "fan-out CPU per delivery, 10,000 members, vs the ceiling",
+        "fanout-10k",
+        "plexio",
+        "ceiling",
+        1.15,
+    ),
+    (
+        "fan-out, 8 broadcasts in flight, 1,000 members, vs Node",
+        "fanout-inflight-1k",
+        "plexio",
+        "node",
+        0.5,
+    ),
+    (
+        "fan-out, 8 broadcasts in flight, 1,000 members, vs the ceiling",
+        "fanout-inflight-1k",
+        "plexio",
+        "ceiling",
+        1.15,
+    ),
+    ("connect CPU, 5 namespaces, vs Node", "connect-5ns", "plexio", "node", 0.3),
+    ("RSS per idle connection (KB), 10,000 connections", "memory-10k", "plexio", None, 6.0),
+    (
+        "ASGI on uvicorn vs the native listener, echo CPU per ack",
+        "echo-100",
+        "plexio-uvicorn",
+        "plexio",
+        1.5,
+    ),
+)
 
 _NUMERIC_FIELDS = (
     "ops",
@@ -87,6 +134,44 @@ def _key_figure(scenario: dict[str, Any], entry: dict[str, Any]) -> float | None
     return float(value) if value is not None else None
 
 
+def target_status(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of :data:`TARGETS` with its measured value and status.
+
+    Returns:
+        One dict per target: ``what``, ``scenario``, ``value`` (ratio or figure, None when
+        not measured), ``bound`` and ``status`` (``met``, ``not met`` or ``not measured``
+        with the reason).
+    """
+    summary: dict[str, dict[str, dict[str, Any]]] = results["summary"]
+    kinds = {s["name"]: s for s in results["config"]["scenarios"]}
+    rows: list[dict[str, Any]] = []
+    for what, name, server, versus, bound in TARGETS:
+        row: dict[str, Any] = {"what": what, "scenario": name, "bound": bound, "value": None}
+        scenario = kinds.get(name)
+        entries = summary.get(name, {})
+        mine = entries.get(server)
+        theirs = entries.get(versus) if versus is not None else None
+        missing = [
+            key
+            for key, entry in ((server, mine), (versus, theirs))
+            if key is not None and (entry is None or _key_figure(scenario or {}, entry) is None)
+        ]
+        if scenario is None or missing:
+            why = "scenario not run" if scenario is None else f"no figure for {', '.join(missing)}"
+            row["status"] = f"not measured ({why})"
+        else:
+            assert mine is not None
+            value = _key_figure(scenario, mine)
+            if versus is not None:
+                assert theirs is not None
+                other = _key_figure(scenario, theirs)
+                value = value / other if value is not None and other else None
+            row["value"] = value
+            row["status"] = "met" if value is not None and value <= bound else "not met"
+        rows.append(row)
+    return rows
+
+
 def markdown(results: dict[str, Any]) -> str:
     """Render the results as Markdown: machine, headline tables, ratios, full details.
 
@@ -126,6 +211,23 @@ def markdown(results: dict[str, Any]) -> str:
     for key, target in targets.items():
         if target["status"] != "ok":
             lines.append(f"- **{key}: not available** — {target['status']}")
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "Ratios of server CPU per operation within this run (memory: KB per idle "
+        "connection); a target is met when the figure is at most the bound.",
+        "",
+        "| target | scenario | measured | bound | status |",
+        "|---|---|---|---|---|",
+    ]
+    for row in target_status(results):
+        unit = "" if row["scenario"] == "memory-10k" else "×"
+        measured = "—" if row["value"] is None else f"{row['value']:.2f}{unit}"
+        lines.append(
+            f"| {row['what']} | {row['scenario']} | {measured} | ≤ {row['bound']:g}{unit} "
+            f"| {row['status']} |"
+        )
     lines.append("")
 
     lines += [

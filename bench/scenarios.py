@@ -9,10 +9,11 @@ Each scenario is one kind of measured work with its operation unit:
   ack (one request in flight per client); op = one ack.
 - `binary` (binary-100): the same with a binary attachment of `binary_bytes` (BINARY_EVENT and
   BINARY_ACK); op = one ack.
-- `fanout` (fanout-1k, fanout-10k; fanout-4k-1k and fanout-4k-deflate-1k with 4 KB of text,
-  the second with permessage-deflate, so their difference is the cost of compression): N
-  clients join a room; one more client emits `fanout` with a
-  window of messages in flight; the server broadcasts each to the room; op = one delivery.
+- `fanout` (fanout-1k, fanout-10k, fanout-inflight-1k with 8 broadcasts in flight at once,
+  so a socket has several frames to send per loop tick; fanout-4k-1k and fanout-4k-deflate-1k
+  with 4 KB of text, the second with permessage-deflate, so their difference is the cost of
+  compression): N clients join a room; one more client emits `fanout` with a window of
+  messages in flight; the server broadcasts each to the room; op = one delivery.
 - `memory` (memory-10k): open N idle connections; server RSS delta / N (KB per connection).
 """
 
@@ -43,7 +44,7 @@ class Scenario:
         binary_bytes: attachment size (binary).
         window: fan-out messages in flight.
         padding: fan-out payload padding characters.
-        ceiling: the bare WebSocket echo server can run it.
+        ceiling: the bare WebSocket server (ceiling) can run it (echo and fan-out).
         deflate: the clients offer permessage-deflate (each message compressed on its
             own: ``server_no_context_takeover``); every server enables it for offers.
     """
@@ -86,8 +87,33 @@ SCENARIOS: tuple[Scenario, ...] = (
         binary_bytes=1024,
         ceiling=True,
     ),
-    Scenario("fanout-1k", "fanout", "room fan-out, 1,000 members", "delivery", 1000, window=2),
-    Scenario("fanout-10k", "fanout", "room fan-out, 10,000 members", "delivery", 10000, window=1),
+    Scenario(
+        "fanout-1k",
+        "fanout",
+        "room fan-out, 1,000 members",
+        "delivery",
+        1000,
+        window=2,
+        ceiling=True,
+    ),
+    Scenario(
+        "fanout-10k",
+        "fanout",
+        "room fan-out, 10,000 members",
+        "delivery",
+        10000,
+        window=1,
+        ceiling=True,
+    ),
+    Scenario(
+        "fanout-inflight-1k",
+        "fanout",
+        "room fan-out, 1,000 members, 8 broadcasts in flight",
+        "delivery",
+        1000,
+        window=8,
+        ceiling=True,
+    ),
     Scenario(
         "fanout-4k-1k",
         "fanout",
@@ -119,6 +145,7 @@ _SMOKE_CLIENTS: dict[str, int] = {
     "binary-100": 4,
     "fanout-1k": 10,
     "fanout-10k": 20,
+    "fanout-inflight-1k": 10,
     "fanout-4k-1k": 10,
     "fanout-4k-deflate-1k": 10,
     "memory-10k": 40,

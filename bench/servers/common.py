@@ -18,6 +18,8 @@ class ServerArgs(argparse.Namespace):
     host: str
     port: int
     mode: str
+    ping_interval: float | None
+    workers: int
 
 
 def parse_args(description: str, modes: list[str]) -> ServerArgs:
@@ -34,6 +36,10 @@ def parse_args(description: str, modes: list[str]) -> ServerArgs:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=modes, default=modes[0])
+    parser.add_argument(
+        "--ping-interval", type=float, help="Engine.IO ping interval, seconds (scale runs)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (plexio)")
     args = parser.parse_args(namespace=ServerArgs())
     raise_nofile_limit()
     return args

@@ -53,8 +53,11 @@ def _attach(sio: Any, target: Any) -> None:
         await _settle(_room_target(sio, socket, room).emit("msg", payload))
 
 
-def build() -> tuple[Any, Any]:
+def build(ping_interval: float | None = None) -> tuple[Any, Any]:
     """Create the plexio server with the benchmark's handlers and its ASGI app.
+
+    Args:
+        ping_interval: Engine.IO ping interval in seconds (None: plexio's default).
 
     Returns:
         (server, asgi_app).
@@ -66,7 +69,8 @@ def build() -> tuple[Any, Any]:
 
     # permessage-deflate is negotiated only when a client offers it (the deflate scenarios
     # do; the others do not), as uvicorn and Node are set up here too.
-    sio = plexio.Server(cors_allowed_origins="*", per_message_deflate=True)
+    extra: dict[str, Any] = {} if ping_interval is None else {"ping_interval": ping_interval}
+    sio = plexio.Server(cors_allowed_origins="*", per_message_deflate=True, **extra)
     _attach(sio, sio)
     _attach(sio, sio.of(NAMESPACE_PATTERN))
     app = plexio.ASGIApp(sio)
@@ -90,12 +94,14 @@ def check(mode: str) -> str:
     return "ok"
 
 
-def _serve(mode: str, host: str, port: int) -> None:
+def _serve(
+    mode: str, host: str, port: int, ping_interval: float | None = None, workers: int = 1
+) -> None:
     import plexio
 
-    _, app = build()
+    _, app = build(ping_interval)
     if mode == "native":
-        plexio.run(app, host=host, port=port, server="native")
+        plexio.run(app, host=host, port=port, server="native", workers=workers)
         return
     # The same uvicorn set-up as bench.servers.psio_server, so the two ASGI servers compare.
     import uvicorn
@@ -124,7 +130,7 @@ def main() -> None:
         print(check(args.mode))
         return
     args = parse_args("plexio benchmark server", ["uvicorn", "native"])
-    _serve(args.mode, args.host, args.port)
+    _serve(args.mode, args.host, args.port, args.ping_interval, args.workers)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.report import TARGETS
 from bench.scenarios import SCENARIOS
 from bench.targets import NODE_DIR
 
@@ -98,6 +99,28 @@ def test_figures_are_positive_numbers(smoke_results: tuple[Path, dict[str, Any]]
         assert 0 < latency["p50"] <= latency["p99"] <= latency["max"], where
         if run["scenario"].startswith("memory"):
             assert run["kb_per_connection"] is not None, where
+
+
+def test_every_target_is_reported_with_its_status(
+    smoke_results: tuple[Path, dict[str, Any]],
+) -> None:
+    out, data = smoke_results
+    rows = data["targets"]
+    assert [(r["what"], r["scenario"], r["bound"]) for r in rows] == [
+        (what, scenario, bound) for what, scenario, _, _, bound in TARGETS
+    ]
+    text = (out / "results.md").read_text()
+    assert "## Targets" in text
+    for row in rows:
+        assert row["what"] in text
+        if row["status"].startswith("not measured"):
+            assert row["value"] is None, row
+        else:  # every server of the ratio ran: a figure, met or not
+            assert row["value"] > 0, row
+            assert row["status"] == ("met" if row["value"] <= row["bound"] else "not met")
+    measured = {r["scenario"] for r in rows if not r["status"].startswith("not measured")}
+    # the ceiling runs the fan-out scenarios too, so those ratios have figures
+    assert {"echo-100", "fanout-1k", "fanout-inflight-1k", "memory-10k"} <= measured
 
 
 def test_machine_description(smoke_results: tuple[Path, dict[str, Any]]) -> None:
