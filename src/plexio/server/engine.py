@@ -2,7 +2,8 @@
 
 May import: plexio L0, plexio.engineio, plexio.transports. Protocol decisions live in
 :class:`plexio.engineio.Session`; this module only moves bytes, owns timers (one
-``call_at`` handle per session, no task) and calls the :class:`EngineHandler`.
+deadline per session in the server's :class:`~plexio.aio.deadlines.Deadlines`,
+no task) and calls the :class:`EngineHandler`.
 
 The HTTP side is framework independent: :meth:`EngineServer.handle_request` takes an
 :class:`~plexio.transports.base.HttpRequest` and a body reader and returns an
@@ -25,6 +26,7 @@ from typing import Any, Protocol, cast
 
 import orjson
 
+from plexio.aio.deadlines import Deadline, Deadlines
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.config import EngineOptions
 from plexio.engineio import handshake
@@ -172,7 +174,6 @@ class EngineSocket:
         "_probe",
         "_flush_pending",
         "_timer",
-        "_timer_at",
         "_closed",
         "_input_paused",
         "_held",
@@ -190,8 +191,7 @@ class EngineSocket:
         self._sink: FrameSink | None = None
         self._probe: FrameSink | None = None
         self._flush_pending = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self._timer: Deadline | None = None
         self._closed = False
         self._input_paused: asyncio.Future[None] | None = None
         self._held: list[str | bytes] = []  # messages read before input was paused
@@ -457,18 +457,17 @@ class EngineSocket:
             return
         session.timers_changed = False
         deadline = session.next_deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
+        timer = self._timer
+        if timer is not None:
+            if timer.when == deadline:
+                return
+            timer.cancel()
             self._timer = None
-        self._timer_at = deadline
         if deadline is not None:
-            self._timer = self._server.loop.call_at(deadline, self._on_timer)
+            self._timer = self._server.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._timer_at = None
         self.session.handle_timeout(self._server.loop.time())
         self._after_session_change()
         self._wake()
@@ -556,6 +555,7 @@ class EngineServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: list[EngineSocket] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._deadlines: Deadlines | None = None
         self._forwarder: RequestForwarder | None = None
         self._stopping = False
 
@@ -572,6 +572,14 @@ class EngineServer:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         return self._loop
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Deadline:
+        """Calls ``callback()`` at loop time ``when`` (or up to 10 ms later, batched with
+        the other deadlines of those 10 ms: one loop timer for every session)."""
+        deadlines = self._deadlines
+        if deadlines is None:
+            deadlines = self._deadlines = Deadlines(self.loop)
+        return deadlines.call_at(when, callback)
 
     def _schedule_flush(self, socket: EngineSocket) -> None:
         self._dirty.append(socket)
