@@ -207,7 +207,8 @@ def run_phase(
                 connected == phase.connections
                 and still_open == phase.connections
                 and errors == 0
-                and pings >= 0.9 * expected_pings
+                # a window of two intervals holds at least one whole ping per connection
+                and pings >= connected * (window / ping_interval - 1)
             ),
         )
         if not record["ok"]:
