@@ -422,6 +422,27 @@ _UPGRADED = _Upgraded()
 #: the bound are decoded per request).
 _HEADER_NAMES: dict[bytes, str] = {}
 _MAX_HEADER_NAMES = 512
+#: Short strings of requests (header values, paths, query strings and values) kept once
+#: for every connection that holds them: most repeat (``websocket``, ``Upgrade``, ``13``,
+#: the host, the user agent, ``EIO=4&transport=websocket``). Bounded: past the bound,
+#: new values are simply not shared.
+_SHARED: dict[str, str] = {}
+_MAX_SHARED = 4096
+_MAX_SHARED_LENGTH = 128
+#: Header values unique to each request: never shared.
+_UNIQUE_HEADERS = frozenset({"sec-websocket-key", "cookie", "authorization"})
+#: Query parameters whose values repeat across clients.
+_SHARED_PARAMS = frozenset({"EIO", "transport", "b64"})
+
+
+def _shared(text: str) -> str:
+    """The copy of ``text`` every request shares (or ``text`` itself)."""
+    known = _SHARED.get(text)
+    if known is not None:
+        return known
+    if len(text) <= _MAX_SHARED_LENGTH and len(_SHARED) < _MAX_SHARED:
+        _SHARED[text] = text
+    return text
 
 
 class HttpConnection(asyncio.Protocol):
@@ -565,6 +586,8 @@ class HttpConnection(asyncio.Protocol):
             if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
                 _HEADER_NAMES[bytes(name)] = key
         text = value.decode("latin-1")
+        if key not in _UNIQUE_HEADERS:
+            text = _shared(text)
         self._headers[key] = f"{self._headers[key]},{text}" if key in self._headers else text
 
     def on_body(self, body: bytes) -> None:
@@ -653,10 +676,14 @@ class HttpConnection(asyncio.Protocol):
             return None
         query: dict[str, str] = {}
         for key, value in parse_qsl(query_string, keep_blank_values=True):
+            if key in _SHARED_PARAMS:
+                key, value = _shared(key), _shared(value)
             query.setdefault(key, value)
+        if query.keys() <= _SHARED_PARAMS:  # no sid, no cache-busting timestamp
+            query_string = _shared(query_string)
         return HttpRequest(
             method=self._parser.get_method().decode("ascii"),
-            path=path,
+            path=_shared(path),
             query=query,
             headers=self._headers,
             client=self._client,
