@@ -83,3 +83,27 @@ async def test_a_late_unsubscribe_of_the_old_handler_keeps_the_new_one(
     finally:
         await publisher.aclose()
         await link.release()
+
+
+async def test_subscriptions_made_while_the_reader_connects_are_all_confirmed(
+    redis_server: RedisProcess,
+) -> None:
+    # Many namespaces made at once on a fresh node: their subscriptions arrive while the
+    # reader opens its connection and sends the first SUBSCRIBE. Each is sent and
+    # confirmed; none is waited for without having been sent (which cost an outage).
+    link = RedisLink(redis_server.url)
+    await link.acquire()
+
+    async def subscribe_after(turns: int, channel: str) -> None:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        await link.subscribe(channel, lambda _c, _d: None)
+
+    channels = [f"ch{i}" for i in range(60)]
+    try:
+        await asyncio.gather(*(subscribe_after(i, c) for i, c in enumerate(channels)))
+        assert link.outages == 0
+        for channel in channels:
+            assert await _subscribers(redis_server.url, channel) == 1, channel
+    finally:
+        await link.release()

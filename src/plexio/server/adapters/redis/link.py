@@ -272,12 +272,15 @@ class _Bus:
             try:
                 pubsub = await self._open_pubsub(reader)
                 reader.confirmed = set()
-                if reader.channels:
-                    await getattr(pubsub, self._subscribe_cmd)(*reader.channels)
-                if reader.patterns:
-                    await pubsub.psubscribe(*reader.patterns)
+                # What is sent now is what gets counted: subscriptions made while these
+                # commands are written are sent below, once the connection is up.
+                channels, patterns = list(reader.channels), list(reader.patterns)
+                if channels:
+                    await getattr(pubsub, self._subscribe_cmd)(*channels)
+                if patterns:
+                    await pubsub.psubscribe(*patterns)
                 # wait for the confirmations: from now on nothing published is missed
-                expected = len(reader.channels) + len(reader.patterns)
+                expected = len(channels) + len(patterns)
                 async with asyncio.timeout(_SUB_CONFIRM_TIMEOUT):
                     while expected > 0:
                         message = await pubsub.get_message(timeout=1.0)
