@@ -124,3 +124,41 @@ async def test_a_reader_whose_transport_holds_too_much_is_dropped_others_get_eve
     # the open packet and about hard/1000 frames (+1: the sink's size is read at flush)
     assert len(stuck.frames) <= 1 + 7
     assert stuck.closed_with == 1000
+
+
+async def test_paused_input_holds_the_rest_of_a_polling_body_and_the_next_post() -> None:
+    got: list[str | bytes] = []
+
+    class Pausing(Quiet):
+        def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+            got.append(data)
+            if data == "a":
+                socket.pause_input()
+
+    engine = EngineServer(Pausing())
+
+    async def no_body(limit: int) -> bytes | None:
+        return b""
+
+    opened = await engine.handle_request(request(transport="polling"), no_body)
+    sid = opened.body.decode().split('"sid":"')[1].split('"')[0]
+    socket = engine.sockets[sid]
+
+    def post(body: bytes) -> asyncio.Task[object]:
+        async def read(limit: int) -> bytes | None:
+            return body
+
+        req = HttpRequest(
+            "POST", "/engine.io/", {"EIO": "4", "transport": "polling", "sid": sid}, {}
+        )
+        return asyncio.create_task(engine.handle_request(req, read))
+
+    first = await post(b"4a\x1e4b")
+    assert got == ["a"]  # "b" waits behind the pause, in order
+    second = post(b"4c")
+    await asyncio.sleep(0.05)
+    assert not second.done() and got == ["a"]  # the next POST waits too
+    socket.resume_input()
+    await asyncio.wait_for(second, 5)
+    assert got == ["a", "b", "c"]
+    assert first is not None
