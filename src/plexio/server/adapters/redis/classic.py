@@ -17,23 +17,20 @@ queued on the shared :class:`~plexio.server.adapters.redis.link.RedisLink`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from plexio.exceptions import LocalProtocolError
 from plexio.server.adapters.base import Adapter, AdapterFactory, SocketEmitter
+from plexio.server.adapters.redis.adapter import PubSubAdapter
 from plexio.server.adapters.redis.forked import renew_after_fork
 from plexio.server.adapters.redis.link import Kind, RedisLink
-from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import (
     EMITTER_UID,
     RequestType,
     WireError,
     decode_body,
-    decode_details,
     decode_opts,
     encode_details,
     encode_opts,
@@ -44,17 +41,12 @@ from plexio.server.adapters.redis.wire import (
     to_json,
     unpack,
 )
-from plexio.server.adapters.remote import RemoteSocket
 from plexio.server.broadcast import BroadcastOptions
-from plexio.server.fetched import FetchedSocket
 from plexio.socketio.packets import Packet
 
 __all__ = ["RedisAdapter", "RedisAdapterOptions", "create_adapter"]
 
 logger = logging.getLogger(__name__)
-
-_ACK_GRACE = 1.0  # seconds a broadcast's acks are still collected after its timeout
-_DEFAULT_ACK_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +68,7 @@ class RedisAdapterOptions:
             raise ValueError("requests_timeout must be > 0")
 
 
-class RedisAdapter(Adapter):
+class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
     """One namespace's room index plus its cluster half over classic Redis pub/sub.
 
     Args:
@@ -85,91 +77,40 @@ class RedisAdapter(Adapter):
         options: the adapter settings.
     """
 
+    _client_count_kind = RequestType.BROADCAST_CLIENT_COUNT
+    _ack_kind = RequestType.BROADCAST_ACK
+
     def __init__(self, nsp: SocketEmitter, link: RedisLink, options: RedisAdapterOptions) -> None:
-        super().__init__(nsp)
-        self.link = link
+        super().__init__(nsp, link, options.requests_timeout)
         self.options = options
-        self.uid = new_uid()
         key, name = options.key, nsp.name
         self.channel = f"{key}#{name}#"
         self.request_channel = f"{key}-request#{name}#"
         self.response_channel = f"{key}-response#{name}#"
         self.specific_response_channel = f"{self.response_channel}{self.uid}#"
         renew_after_fork(self)
-        self.peers = Peers()
-        self._requests: dict[str, tuple[RequestType, Gather]] = {}
-        self._ack_requests: dict[str, AckRequest] = {}
-        self._started = False
-        self._init_task: asyncio.Task[None] | None = None
-        self._early_logged = False
+
+    _new_uid = staticmethod(new_uid)
 
     # ----------------------------------------------------------- lifecycle
 
     def renew_uid(self) -> None:
         """Draws a new server id (a forked copy of this adapter must not share it)."""
-        self.uid = new_uid()
+        super().renew_uid()
         self.specific_response_channel = f"{self.response_channel}{self.uid}#"
-        self.peers = Peers()
 
-    async def init(self) -> None:
-        """Connects (first namespace) and subscribes this namespace's channels (once)."""
-        if self._init_task is None:
-            self._init_task = asyncio.get_running_loop().create_task(self._start())
-        await asyncio.shield(self._init_task)
+    def _request_channels(self) -> tuple[str, str, str]:
+        return (self.request_channel, self.response_channel, self.specific_response_channel)
 
-    def _cluster_ready(self, what: str) -> bool:
-        """Whether ``what`` can go to the cluster now; starts the adapter on first use."""
-        if self._started:
-            return True
-        if self._init_task is None:
-            try:
-                self._init_task = asyncio.get_running_loop().create_task(self._start())
-            except RuntimeError:
-                return False  # no event loop yet
-        if not self._early_logged:
-            self._early_logged = True
-            logger.warning(
-                "namespace %s: a %s was sent before its cluster adapter had started (no "
-                "client had joined it yet): it stayed on this server; the adapter is starting "
-                "now (await server.of(%r).ready() first to avoid this)",
-                self.nsp.name,
-                what,
-                self.nsp.name,
-            )
-        return False
-
-    async def _start(self) -> None:
-        await self.link.acquire()
-        self._started = True
+    async def _subscribe(self) -> None:
         await self.link.psubscribe(self.channel + "*", self._on_broadcast)
-        for channel in (
-            self.request_channel,
-            self.response_channel,
-            self.specific_response_channel,
-        ):
+        for channel in self._request_channels():
             await self.link.subscribe(channel, self._on_request)
 
-    async def close(self) -> None:
-        """Unsubscribes, and closes the link with the last namespace."""
-        task, self._init_task = self._init_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if not self._started:
-            return
-        self._started = False
+    async def _unsubscribe(self) -> None:
         await self.link.punsubscribe(self.channel + "*", self._on_broadcast)
-        for channel in (
-            self.request_channel,
-            self.response_channel,
-            self.specific_response_channel,
-        ):
+        for channel in self._request_channels():
             await self.link.unsubscribe(channel, self._on_request)
-        for ack_request in self._ack_requests.values():
-            ack_request.timer.cancel()
-        self._ack_requests.clear()
-        await self.link.release()
 
     async def server_count(self) -> int:
         """How many servers subscribe to this namespace's request channel.
@@ -194,23 +135,9 @@ class RedisAdapter(Adapter):
             self.link.publish(channel, payload, Kind.BROADCAST)
         super().broadcast(packet, opts)
 
-    async def broadcast_with_ack(
-        self,
-        packet: Packet,
-        opts: BroadcastOptions,
-        client_count: Any,
-        ack: Any,
-    ) -> int:
-        """Broadcasts with acks across the cluster; returns how many servers report.
-
-        Raises:
-            ClusterError: Redis is unreachable (nothing was sent).
-        """
-        if opts.flags.local:
-            return await super().broadcast_with_ack(packet, opts, client_count, ack)
-        await self.init()
-        servers = await self.server_count()
-        request_id = new_uid()
+    def _publish_broadcast_with_ack(
+        self, request_id: str, packet: Packet, opts: BroadcastOptions
+    ) -> None:
         data = packet.data
         assert isinstance(data, list)
         payload = pack(
@@ -222,46 +149,14 @@ class RedisAdapter(Adapter):
                 "opts": encode_opts(opts, timeout=True),
             }
         )
-        timeout = opts.flags.timeout if opts.flags.timeout is not None else _DEFAULT_ACK_TIMEOUT
-        timer = asyncio.get_running_loop().call_later(
-            timeout + _ACK_GRACE, self._ack_requests.pop, request_id, None
-        )
-        self._ack_requests[request_id] = AckRequest(client_count, ack, timer)
         self.link.publish(self.request_channel, payload, Kind.REQUEST)
-        client_count(self.local_broadcast_with_ack(packet, opts, ack))
-        return max(servers, 1)
 
-    def silent_servers(self, ack: Any) -> list[str]:
-        """The servers heard from that have not reported for the broadcast with acks
-        whose callback is ``ack`` (empty once it is over)."""
-        for request in self._ack_requests.values():
-            if request.ack is ack:
-                return request.silent(self.peers.known())
-        return []
-
-    async def fetch_sockets(self, opts: BroadcastOptions) -> list[FetchedSocket]:
-        """Local sockets plus :class:`RemoteSocket` s from every other server.
-
-        Raises:
-            ClusterError: Redis is unreachable.
-            ClusterTimeoutError: some servers did not answer in time.
-        """
-        local = await super().fetch_sockets(opts)
-        if opts.flags.local:
-            return local
-        await self.init()
-        replies = await self._request(
+    async def _fetch_remote(self, opts: BroadcastOptions) -> list[Any]:
+        return await self._request(
             RequestType.REMOTE_FETCH,
             "fetch_sockets",
             {"opts": {"rooms": sorted(opts.rooms), "except": sorted(opts.except_rooms)}},
         )
-        remote: list[Any] = []
-        for raw in replies:
-            try:
-                remote.append(RemoteSocket(self, decode_details(raw)))
-            except WireError as exc:
-                logger.debug("ignoring a bad socket in a fetch response: %s", exc)
-        return local + remote
 
     async def all_rooms(self) -> set[str]:
         """Every room on every server.
@@ -332,19 +227,11 @@ class RedisAdapter(Adapter):
         }
         self.link.publish(self.request_channel, to_json(body), Kind.REQUEST)
 
-    async def _request(self, kind: RequestType, what: str, body: dict[str, Any]) -> list[Any]:
-        expected = await self.server_count() - 1  # every server but this one answers
-        if expected <= 0:
-            return []
-        request_id = new_uid()
-        gather = Gather(what, expected, self.options.requests_timeout, self.peers.known)
-        self._requests[request_id] = (kind, gather)
-        try:
-            payload = to_json({"uid": self.uid, "requestId": request_id, "type": int(kind), **body})
-            await self.link.publish_wait(self.request_channel, payload, Kind.REQUEST, what)
-            return await gather.wait()
-        finally:
-            self._requests.pop(request_id, None)
+    async def _publish_request(
+        self, kind: RequestType, request_id: str, body: Any, what: str
+    ) -> None:
+        payload = to_json({"uid": self.uid, "requestId": request_id, "type": int(kind), **body})
+        await self.link.publish_wait(self.request_channel, payload, Kind.REQUEST, what)
 
     # ----------------------------------------------------------- incoming
 
@@ -457,13 +344,8 @@ class RedisAdapter(Adapter):
     def _server_side_ack(self, request_id: Any) -> Any:
         if request_id is None:
             return None
-        answered = False
 
-        def ack(value: Any) -> None:
-            nonlocal answered
-            if answered:
-                return
-            answered = True
+        def answer(value: Any) -> None:
             body = {
                 "type": int(RequestType.SERVER_SIDE_EMIT),
                 "requestId": request_id,
@@ -473,7 +355,7 @@ class RedisAdapter(Adapter):
             # always the shared response channel, as the Node adapter does
             self.link.publish(self.response_channel, to_json(body), Kind.RESPONSE)
 
-        return ack
+        return self._once(answer)
 
     def _remote_broadcast_with_ack(self, request: dict[str, Any]) -> None:
         request_id = request.get("requestId")
@@ -502,35 +384,15 @@ class RedisAdapter(Adapter):
         }
         self._respond(request, to_json(body))
         if count:
-            # the requester stops listening after its timeout: stop expecting the acks
-            timeout = opts.flags.timeout if opts.flags.timeout is not None else 0
-            asyncio.get_running_loop().call_later(
-                max(timeout, _DEFAULT_ACK_TIMEOUT) + _ACK_GRACE, self.forget_acks, ack
-            )
+            self._forget_acks_later(opts, ack)
 
     def _on_response(self, response: dict[str, Any]) -> None:
-        request_id = response.get("requestId")
-        if not isinstance(request_id, str):
-            return
-        uid = response.get("uid")
-        if not isinstance(uid, str):
-            uid = None
-        elif uid != self.uid:
-            self.peers.saw(uid)
-        ack_request = self._ack_requests.get(request_id)
-        if ack_request is not None:
-            kind = response.get("type")
-            if kind == RequestType.BROADCAST_CLIENT_COUNT:
-                count = response.get("clientCount")
-                if isinstance(count, int) and not isinstance(count, bool):
-                    ack_request.report(uid, count)
-            elif kind == RequestType.BROADCAST_ACK:
-                ack_request.ack([response.get("packet")])
-            return
-        pending = self._requests.get(request_id)
+        pending = self._pending_reply(
+            response.get("requestId"), response.get("uid"), response.get("type"), response
+        )
         if pending is None:
             return
-        kind, gather = pending
+        kind, gather, uid = pending
         if kind in (RequestType.REMOTE_FETCH, RequestType.SOCKETS):
             sockets = response.get("sockets")
             gather.add(uid, sockets if isinstance(sockets, list) else [])

@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plexio.exceptions import ClusterError
 
-__all__ = ["Kind", "MessageHandler", "RedisLink", "ShardedRedisLink"]
+__all__ = ["Kind", "MessageHandler", "PubSubLink", "RedisLink", "ShardedRedisLink"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class _Reader:
         self.reconnect = False
 
 
-class _Bus:
+class PubSubLink:
     """Subscriptions, backlog, reconnection and loss accounting common to both links.
 
     Args:
@@ -528,12 +528,12 @@ def _client_options(command_timeout: float) -> dict[str, Any]:
     }
 
 
-class RedisLink(_Bus):
+class RedisLink(PubSubLink):
     """Classic Redis pub/sub (``PUBLISH``, ``SUBSCRIBE``, ``PSUBSCRIBE``).
 
     Args:
         url: ``redis://host:port/db`` (any URL ``redis.asyncio.from_url`` takes).
-        **kwargs: see :class:`_Bus` (``max_backlog``, ``reconnect_delay``).
+        **kwargs: see :class:`PubSubLink` (``max_backlog``, ``reconnect_delay``).
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379", **kwargs: Any) -> None:
@@ -599,7 +599,7 @@ class RedisLink(_Bus):
         return int(result[0][1]) if result else 0
 
 
-class ShardedRedisLink(_Bus):
+class ShardedRedisLink(PubSubLink):
     """Redis Cluster sharded pub/sub (``SPUBLISH``, ``SSUBSCRIBE``, Redis >= 7).
 
     A shard channel lives on the master that owns its hash slot: one subscriber
@@ -607,7 +607,7 @@ class ShardedRedisLink(_Bus):
 
     Args:
         url: a ``redis://host:port`` of any cluster node.
-        **kwargs: see :class:`_Bus`.
+        **kwargs: see :class:`PubSubLink`.
     """
 
     _subscribe_cmd = "ssubscribe"

@@ -17,8 +17,6 @@ prefix ``p`` (default ``socket.io``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -27,15 +25,14 @@ from typing import Any
 
 from plexio.exceptions import LocalProtocolError
 from plexio.server.adapters.base import Adapter, SocketEmitter
+from plexio.server.adapters.redis.adapter import PubSubAdapter
 from plexio.server.adapters.redis.forked import renew_after_fork
 from plexio.server.adapters.redis.link import Kind, ShardedRedisLink
-from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import (
     EMITTER_UID,
     MessageType,
     WireError,
     decode_body,
-    decode_details,
     decode_opts,
     encode_details,
     encode_opts,
@@ -45,7 +42,6 @@ from plexio.server.adapters.redis.wire import (
     packet_object,
     to_json,
 )
-from plexio.server.adapters.remote import RemoteSocket
 from plexio.server.broadcast import BroadcastOptions
 from plexio.socketio.packets import Packet
 
@@ -58,8 +54,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_ACK_GRACE = 1.0
-_DEFAULT_ACK_TIMEOUT = 5.0
 _SOCKET_ID_LENGTH = 20  # how Node tells a socket-id room from a public one
 _MAY_CARRY_BINARY = frozenset(
     {
@@ -105,7 +99,7 @@ def _encode(message: dict[str, Any]) -> bytes:
     return to_json(message)
 
 
-class ShardedRedisAdapter(Adapter):
+class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
     """One namespace's room index plus its cluster half over sharded pub/sub.
 
     Args:
@@ -114,85 +108,41 @@ class ShardedRedisAdapter(Adapter):
         options: the adapter settings.
     """
 
+    _client_count_kind = MessageType.BROADCAST_CLIENT_COUNT
+    _ack_kind = MessageType.BROADCAST_ACK
+
     def __init__(
         self, nsp: SocketEmitter, link: ShardedRedisLink, options: ShardedRedisAdapterOptions
     ) -> None:
-        super().__init__(nsp)
-        self.link = link
+        super().__init__(nsp, link, options.requests_timeout)
         self.options = options
-        self.uid = secrets.token_hex(8)
         self.channel = f"{options.channel_prefix}#{nsp.name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
-        self.peers = Peers()
         renew_after_fork(self)
-        self._requests: dict[str, Gather] = {}
-        self._ack_requests: dict[str, AckRequest] = {}
-        self._started = False
-        self._init_task: asyncio.Task[None] | None = None
-        self._early_logged = False
+
+    @staticmethod
+    def _new_uid() -> str:
+        return secrets.token_hex(8)
 
     # ----------------------------------------------------------- lifecycle
 
     def renew_uid(self) -> None:
         """Draws a new server id (a forked copy of this adapter must not share it)."""
-        self.uid = secrets.token_hex(8)
+        super().renew_uid()
         self.response_channel = f"{self.channel}{self.uid}#"
-        self.peers = Peers()
 
-    async def init(self) -> None:
-        """Connects (first namespace) and subscribes this namespace's channels (once)."""
-        if self._init_task is None:
-            self._init_task = asyncio.get_running_loop().create_task(self._start())
-        await asyncio.shield(self._init_task)
-
-    def _cluster_ready(self, what: str) -> bool:
-        """Whether ``what`` can go to the cluster now; starts the adapter on first use."""
-        if self._started:
-            return True
-        if self._init_task is None:
-            try:
-                self._init_task = asyncio.get_running_loop().create_task(self._start())
-            except RuntimeError:
-                return False  # no event loop yet
-        if not self._early_logged:
-            self._early_logged = True
-            logger.warning(
-                "namespace %s: a %s was sent before its cluster adapter had started (no "
-                "client had joined it yet): it stayed on this server; the adapter is starting "
-                "now (await server.of(%r).ready() first to avoid this)",
-                self.nsp.name,
-                what,
-                self.nsp.name,
-            )
-        return False
-
-    async def _start(self) -> None:
-        await self.link.acquire()
-        self._started = True
+    async def _subscribe(self) -> None:
         await self.link.subscribe(self.channel, self._on_raw)
         await self.link.subscribe(self.response_channel, self._on_raw)
         for room in list(self.rooms):
             self.room_created(room)
 
-    async def close(self) -> None:
-        """Unsubscribes, and closes the link with the last namespace."""
-        task, self._init_task = self._init_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if not self._started:
-            return
-        self._started = False
+    async def _unsubscribe(self) -> None:
         await self.link.unsubscribe(self.channel, self._on_raw)
         await self.link.unsubscribe(self.response_channel, self._on_raw)
         for room in list(self.rooms):
             if self._own_channel(room):
                 await self.link.unsubscribe(self._room_channel(room), self._on_raw)
-        for ack_request in self._ack_requests.values():
-            ack_request.timer.cancel()
-        self._ack_requests.clear()
-        await self.link.release()
 
     async def server_count(self) -> int:
         """``PUBSUB SHARDNUMSUB`` of the namespace channel, summed over the masters."""
@@ -254,20 +204,9 @@ class ShardedRedisAdapter(Adapter):
             )
         super().broadcast(packet, opts)
 
-    async def broadcast_with_ack(
-        self, packet: Packet, opts: BroadcastOptions, client_count: Any, ack: Any
-    ) -> int:
-        """Broadcasts with acks across the cluster; returns how many servers report."""
-        if opts.flags.local:
-            return await super().broadcast_with_ack(packet, opts, client_count, ack)
-        await self.init()
-        servers = await self.server_count()
-        request_id = secrets.token_hex(8)
-        timeout = opts.flags.timeout if opts.flags.timeout is not None else _DEFAULT_ACK_TIMEOUT
-        timer = asyncio.get_running_loop().call_later(
-            timeout + _ACK_GRACE, self._ack_requests.pop, request_id, None
-        )
-        self._ack_requests[request_id] = AckRequest(client_count, ack, timer)
+    def _publish_broadcast_with_ack(
+        self, request_id: str, packet: Packet, opts: BroadcastOptions
+    ) -> None:
         data = packet.data
         assert isinstance(data, list)
         self._publish(
@@ -279,16 +218,6 @@ class ShardedRedisAdapter(Adapter):
             },
             Kind.REQUEST,
         )
-        client_count(self.local_broadcast_with_ack(packet, opts, ack))
-        return max(servers, 1)
-
-    def silent_servers(self, ack: Any) -> list[str]:
-        """The servers heard from that have not reported for the broadcast with acks
-        whose callback is ``ack`` (empty once it is over)."""
-        for request in self._ack_requests.values():
-            if request.ack is ack:
-                return request.silent(self.peers.known())
-        return []
 
     def _operation(self, kind: MessageType, opts: BroadcastOptions, extra: dict[str, Any]) -> None:
         if not opts.flags.local and self._cluster_ready(kind.name.lower()):
@@ -309,35 +238,15 @@ class ShardedRedisAdapter(Adapter):
         self._operation(MessageType.DISCONNECT_SOCKETS, opts, {"close": close})
         super().disconnect_sockets(opts, close)
 
-    async def _request(self, kind: MessageType, what: str, data: dict[str, Any]) -> list[Any]:
-        expected = await self.server_count() - 1
-        if expected <= 0:
-            return []
-        request_id = secrets.token_hex(8)
-        gather = Gather(what, expected, self.options.requests_timeout, self.peers.known)
-        self._requests[request_id] = gather
-        try:
-            await self._publish_wait(kind, {**data, "requestId": request_id}, what)
-            return await gather.wait()
-        finally:
-            self._requests.pop(request_id, None)
+    async def _publish_request(
+        self, kind: MessageType, request_id: str, body: Any, what: str
+    ) -> None:
+        await self._publish_wait(kind, {**body, "requestId": request_id}, what)
 
-    async def fetch_sockets(self, opts: BroadcastOptions) -> list[Any]:
-        """Local sockets plus :class:`RemoteSocket` s from every other server."""
-        local = await super().fetch_sockets(opts)
-        if opts.flags.local:
-            return local
-        await self.init()
-        replies = await self._request(
+    async def _fetch_remote(self, opts: BroadcastOptions) -> list[Any]:
+        return await self._request(
             MessageType.FETCH_SOCKETS, "fetch_sockets", {"opts": encode_opts(opts)}
         )
-        remote: list[Any] = []
-        for raw in replies:
-            try:
-                remote.append(RemoteSocket(self, decode_details(raw)))
-            except WireError as exc:
-                logger.debug("ignoring a bad socket in a fetch response: %s", exc)
-        return local + remote
 
     async def server_side_emit(self, args: list[Any]) -> None:
         """Sends ``[event, *args]`` to the other servers."""
@@ -382,7 +291,7 @@ class ShardedRedisAdapter(Adapter):
         if kind == MessageType.ADAPTER_CLOSE:
             if isinstance(uid, str):
                 self.peers.forget(uid)
-                for gather in self._requests.values():
+                for _, gather in self._requests.values():
                     gather.drop(uid)
             return
         if not isinstance(data, dict):
@@ -433,19 +342,14 @@ class ShardedRedisAdapter(Adapter):
             self._on_response(message)
 
     def _server_side_ack(self, requester: str, request_id: Any) -> Any:
-        answered = False
+        def answer(value: Any) -> None:
+            self._respond(
+                requester,
+                MessageType.SERVER_SIDE_EMIT_RESPONSE,
+                {"requestId": request_id, "packet": value},
+            )
 
-        def ack(value: Any) -> None:
-            nonlocal answered
-            if not answered:
-                answered = True
-                self._respond(
-                    requester,
-                    MessageType.SERVER_SIDE_EMIT_RESPONSE,
-                    {"requestId": request_id, "packet": value},
-                )
-
-        return ack
+        return self._once(answer)
 
     def _remote_broadcast_with_ack(
         self, requester: str, request_id: Any, event: list[Any], opts: BroadcastOptions
@@ -467,36 +371,17 @@ class ShardedRedisAdapter(Adapter):
             {"requestId": request_id, "clientCount": count},
         )
         if count:
-            timeout = opts.flags.timeout if opts.flags.timeout is not None else 0
-            asyncio.get_running_loop().call_later(
-                max(timeout, _DEFAULT_ACK_TIMEOUT) + _ACK_GRACE, self.forget_acks, ack
-            )
+            self._forget_acks_later(opts, ack)
 
     def _on_response(self, message: dict[str, Any]) -> None:
         data = message.get("data")
         if not isinstance(data, dict):
             return
-        request_id = data.get("requestId")
-        if not isinstance(request_id, str):
-            return
-        uid = message.get("uid")
-        if not isinstance(uid, str):
-            uid = None
-        elif uid != self.uid:
-            self.peers.saw(uid)
         kind = message.get("type")
-        ack_request = self._ack_requests.get(request_id)
-        if ack_request is not None:
-            if kind == MessageType.BROADCAST_CLIENT_COUNT:
-                count = data.get("clientCount")
-                if isinstance(count, int) and not isinstance(count, bool):
-                    ack_request.report(uid, count)
-            elif kind == MessageType.BROADCAST_ACK:
-                ack_request.ack([data.get("packet")])
+        pending = self._pending_reply(data.get("requestId"), message.get("uid"), kind, data)
+        if pending is None:
             return
-        gather = self._requests.get(request_id)
-        if gather is None:
-            return
+        _, gather, uid = pending
         if kind == MessageType.FETCH_SOCKETS_RESPONSE:
             sockets = data.get("sockets")
             gather.add(uid, sockets if isinstance(sockets, list) else [])
