@@ -94,17 +94,16 @@ class EchoEngine:
 def get_is_held(engine: Any, sid: str) -> bool:
     """Whether the server is holding a long-polling GET for ``sid`` right now.
 
-    Reads server internals on purpose (the only place the tests do): it lets a test
-    wait for "the GET has arrived and is parked" without sleeping.
+    It lets a test wait for "the GET has arrived and is parked" without sleeping.
     """
     socket = engine.sockets.get(sid)
-    return socket is not None and socket._poll_waiter is not None
+    return socket is not None and bool(socket.get_held)
 
 
 def post_in_flight(engine: Any, sid: str) -> bool:
     """Whether the server is reading a polling POST body for ``sid`` right now."""
     socket = engine.sockets.get(sid)
-    return socket is not None and bool(socket._post_busy)
+    return socket is not None and bool(socket.post_in_flight)
 
 
 def make_echo_engine(

@@ -591,9 +591,7 @@ async def test_server_side_operations(start: Start, mode: str) -> None:
             lambda: all(s.transport == "websocket" for s in server.engine.sockets.values())
         )
     elif mode == "polling":
-        await eventually(
-            lambda: all(s._poll_waiter is not None for s in server.engine.sockets.values())
-        )
+        await eventually(lambda: all(s.get_held for s in server.engine.sockets.values()))
     server.to("all").volatile.emit("v", 1)
     server.to("all").compress(False).emit("c", 2)
     server.local.emit("l", 3)

@@ -120,3 +120,75 @@ async def test_polling_multiplexes_namespaces_in_one_payload(serve: Serve) -> No
         assert split_payload(SEP.join(packets)) == packets
         engine_socket = server.engine.sockets[sid]
         assert set(engine_socket.state.sockets) == {"/a", "/b"}
+
+
+async def test_close_after_delivery_waits_for_the_next_get_then_closes_at_once() -> None:
+    """The close is announced by the socket when the client's next GET arrives (no
+    timer polling the socket's state); the grace is only a backstop."""
+    from plexio.enums import DisconnectReason
+    from plexio.server.engine import EngineServer, EngineSocket
+    from plexio.transports.base import HttpRequest
+
+    reasons: list[str] = []
+
+    class Recorder:
+        async def on_connect(self, socket: EngineSocket) -> None:
+            pass
+
+        def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+            pass
+
+        def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+            reasons.append(reason)
+
+    async def no_body(limit: int) -> bytes | None:
+        return b""
+
+    def get(**query: str) -> HttpRequest:
+        return HttpRequest("GET", "/engine.io/", {"EIO": "4", "transport": "polling", **query}, {})
+
+    engine = EngineServer(Recorder())
+    opened = await engine.handle_request(get(), no_body)
+    sid = opened.body.decode().split('"sid":"')[1].split('"')[0]
+    socket = engine.sockets[sid]
+    socket.send("bye")
+    socket.close_after_delivery(DisconnectReason.FORCED_CLOSE, grace=60)
+    assert not socket.closed  # "bye" is still queued
+    first = await engine.handle_request(get(sid=sid), no_body)
+    assert first.body == b"4bye" and not socket.closed  # no GET held yet for the close
+    second = await asyncio.wait_for(engine.handle_request(get(sid=sid), no_body), 5)
+    assert second.body == b"1" and socket.closed
+    assert reasons == ["forced close"]
+
+
+async def test_close_after_delivery_over_websocket_closes_once_flushed() -> None:
+    from plexio.enums import DisconnectReason
+    from plexio.server.engine import EngineServer
+    from plexio.transports.base import HttpRequest
+    from tests.helpers.sinks import RecordingSink
+
+    class Quiet:
+        async def on_connect(self, socket: object) -> None:
+            pass
+
+        def on_message(self, socket: object, data: str | bytes) -> None:
+            pass
+
+        def on_disconnect(self, socket: object, reason: str) -> None:
+            pass
+
+    engine = EngineServer(Quiet())
+    sink = RecordingSink()
+    request = HttpRequest("GET", "/engine.io/", {"EIO": "4", "transport": "websocket"}, {})
+    socket = await engine.open_websocket(request, sink)
+    socket.flush()
+    sink.paused = True
+    socket.send("bye")
+    socket.close_after_delivery(DisconnectReason.FORCED_CLOSE, grace=60)
+    socket.flush()
+    assert not socket.closed  # the sink is backed up: "bye" has not left
+    sink.paused = False
+    socket.flush()
+    assert socket.closed
+    await asyncio.sleep(0)  # the close frame leaves with the server's next flush
+    assert sink.frames[-2:] == ["4bye", "1"]

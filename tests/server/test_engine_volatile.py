@@ -37,7 +37,7 @@ async def test_volatile_over_websocket_needs_an_unpaused_sink() -> None:
     assert not socket.send("dropped", volatile=True)
     assert socket.send("kept")  # reliable frames queue in the session while paused
     sink.paused = False
-    socket._flush_ws()
+    socket.flush()
     assert sink.frames[1:] == ["4a", "4kept"]
 
 

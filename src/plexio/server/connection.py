@@ -102,7 +102,6 @@ class Connection:
         "_on_connect",
         "_close_grace",
         "_connect_timer",
-        "_close_timer",
         "_max_in_flight",
         "_cancel_on_close",
     )
@@ -145,7 +144,6 @@ class Connection:
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             connect_timeout, self._on_connect_timeout
         )
-        self._close_timer: asyncio.TimerHandle | None = None
 
     def _on_connect_timeout(self) -> None:
         self._connect_timer = None
@@ -282,25 +280,9 @@ class Connection:
         """
         for socket in list(self.sockets.values()):
             socket.disconnect()
-        if self._close_timer is None and not self.closed:
-            loop = asyncio.get_running_loop()
-            self._close_when_sent(loop.time() + self._close_grace)
-
-    def _close_when_sent(self, deadline: float) -> None:
-        self._close_timer = None
-        if self.closed or self.engine.closed:
-            return
-        loop = asyncio.get_running_loop()
-        engine = self.engine
-        # Over polling, also wait for the client's next GET, so it receives the close
-        # packet rather than "unknown session".
-        sent = not engine.session.has_data() and (
-            engine.transport != "polling" or engine._poll_waiter is not None
-        )
-        if sent or loop.time() >= deadline:
-            self.close()
-            return
-        self._close_timer = loop.call_later(0.01, self._close_when_sent, deadline)
+        if not self.closed:
+            # the Engine.IO socket announces delivery itself: no polling here
+            self.engine.close_after_delivery(DisconnectReason.FORCED_CLOSE, self._close_grace)
 
     def close(self) -> None:
         """Closes the whole Engine.IO connection."""
@@ -325,9 +307,6 @@ class Connection:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
-        if self._close_timer is not None:
-            self._close_timer.cancel()
-            self._close_timer = None
         for socket in list(self.sockets.values()):
             socket.end(reason)
         self.core.close()

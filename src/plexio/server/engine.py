@@ -34,6 +34,7 @@ from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceiv
 from plexio.engineio.packets import Frame, frame_message, frame_messages
 from plexio.engineio.session import ServerSession
 from plexio.engineio.sid import generate_sid
+from plexio.enums import Transport
 from plexio.exceptions import HandshakeError, LocalProtocolError
 from plexio.transports.base import FrameSink, HttpRequest, HttpResponse, uncompressed
 from plexio.transports.compression import choose_encoding, compress_body
@@ -178,6 +179,8 @@ class EngineSocket:
         "_input_paused",
         "_held",
         "_compressible",
+        "_close_after",
+        "_close_deadline",
     )
 
     def __init__(self, server: EngineServer, session: ServerSession, request: HttpRequest) -> None:
@@ -196,16 +199,28 @@ class EngineSocket:
         self._input_paused: asyncio.Future[None] | None = None
         self._held: list[str | bytes] = []  # messages read before input was paused
         self._compressible = False  # a message queued since the last poll may be compressed
+        self._close_after: DisconnectReason | None = None  # see close_after_delivery
+        self._close_deadline: asyncio.TimerHandle | None = None
 
     @property
-    def transport(self) -> str:
-        """The active transport name: ``"polling"`` or ``"websocket"``."""
+    def transport(self) -> Transport:
+        """The active transport (equal to its name, ``"polling"`` or ``"websocket"``)."""
         return self.session.transport
 
     @property
     def closed(self) -> bool:
         """Whether the session has ended."""
         return self._closed
+
+    @property
+    def get_held(self) -> bool:
+        """Whether a long-polling GET of this session is being held right now."""
+        return self._poll_waiter is not None
+
+    @property
+    def post_in_flight(self) -> bool:
+        """Whether a long-polling POST body of this session is being read right now."""
+        return self._post_busy
 
     # ------------------------------------------------------------ sending
 
@@ -258,7 +273,7 @@ class EngineSocket:
             # Over max_buffered_bytes_hard: the session ended. Its disconnect runs on
             # the next loop step, not inside the broadcast that is sending right now
             # (which may be iterating over the rooms the disconnect changes).
-            self._server.loop.call_soon(self._after_session_change)
+            self._server.loop.call_soon(self.process_events)
         return ok
 
     @property
@@ -300,8 +315,41 @@ class EngineSocket:
     def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
         """Closes the session after the frames already queued, sending ``1``."""
         self.session.close(reason)
-        self._after_session_change()
+        self.process_events()
         self._wake()
+
+    def close_after_delivery(self, reason: DisconnectReason, grace: float) -> None:
+        """Closes the session once what is queued now has been handed to the client,
+        or after ``grace`` seconds at the latest.
+
+        Over long-polling it also waits for the client's next GET, so that the close
+        packet reaches it (rather than "unknown session"), and so that packets
+        queued before it are handled first: a JS client that got a close in the same
+        response as a Socket.IO DISCONNECT would report "transport close".
+        """
+        if self._closed or self._close_after is not None:
+            return
+        self._close_after = reason
+        self._close_deadline = self._server.loop.call_later(grace, self._close_now)
+        self._close_if_delivered()
+
+    def _close_if_delivered(self) -> None:
+        reason = self._close_after
+        if reason is None or self._closed:
+            return
+        if self.session.has_data():
+            return
+        if self._sink is None and self._poll_waiter is None:
+            return  # polling: wait for the client's next GET
+        self._close_now()
+
+    def _close_now(self) -> None:
+        reason = self._close_after
+        if self._close_deadline is not None:
+            self._close_deadline.cancel()
+            self._close_deadline = None
+        if reason is not None and not self._closed:
+            self.close(reason)
 
     # ------------------------------------------------------------ internals
 
@@ -311,22 +359,26 @@ class EngineSocket:
             # one write (one syscall) when the server flushes its dirty sockets.
             if not self._flush_pending:
                 self._flush_pending = True
-                self._server._schedule_flush(self)
+                self._server.schedule_flush(self)
             return
         waiter = self._poll_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _output_pending(self) -> bool:
-        # Frames still on their way: queued here, or held by the active WebSocket
-        # (a polling session's last frames wait for its next GET, not counted).
+    @property
+    def output_pending(self) -> bool:
+        """Whether frames are still on their way: queued here, or held by the active
+        WebSocket (a polling session's last frames wait for its next GET)."""
         sink = self._sink
         if sink is None:  # polling: the last frames wait for the client's next GET
             return self.session.has_data() and self._server.sockets.get(self.sid) is self
         return self.session.has_data() or sink.buffered_size > 0
 
-    def _flush_ws(self) -> None:
-        """Writes queued frames to the active WebSocket while it accepts them."""
+    def flush(self) -> None:
+        """Writes queued frames to the active WebSocket while it accepts them (the
+        server calls it once per loop tick for the sockets that queued something;
+        the sink calls it when it drains)."""
+        self._flush_pending = False
         sink = self._sink
         if sink is None:
             return
@@ -344,7 +396,116 @@ class EngineSocket:
                 sink.close(1000)
             elif not sink.paused and not self._flush_pending:
                 self._flush_pending = True  # the close packet, in a write of its own
-                self._server._schedule_flush(self)
+                self._server.schedule_flush(self)
+        elif self._close_after is not None:
+            self._close_if_delivered()
+
+    # ------------------------------------------------------------ long-polling
+
+    async def answer_get(self) -> tuple[str, bool]:
+        """Answers one polling GET: holds it until there is something to say.
+
+        Returns:
+            The body, and whether it may be compressed.
+
+        Raises:
+            HandshakeError: a second GET while one is held (the session closes; the
+                held one gets the close packet).
+            asyncio.CancelledError: the client went away while its GET was held (the
+                session ends with ``transport error``, as Node does).
+        """
+        if self._poll_waiter is not None:
+            # At most one outstanding GET (Engine.IO v4).
+            self.session.fail(DisconnectReason.PROTOCOL_ERROR, "overlapping GET")
+            self.process_events()
+            self._wake()
+            raise handshake.bad_request()
+        session = self.session
+        payload = session.payload_to_send()
+        # Hold the GET until there is something to say (a wake-up may find nothing:
+        # e.g. a POST whose packets needed no answer).
+        while payload is None and not self._closed:
+            waiter = self._server.loop.create_future()
+            self._poll_waiter = waiter
+            if self._close_after is not None:
+                self._close_if_delivered()  # the close waited for this GET
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                # Rather than write what comes next into a dead connection.
+                if not self._closed:
+                    session.fail(DisconnectReason.TRANSPORT_ERROR, "held GET aborted by the client")
+                    self.process_events()
+                raise
+            finally:
+                self._poll_waiter = None
+            payload = session.payload_to_send()
+        if payload is None:
+            payload = "1"  # the session ended with nothing left to say: tell the client
+        compressible, self._compressible = self._compressible, False
+        return payload, compressible
+
+    async def receive_post(
+        self, body: Callable[[int], Awaitable[bytes | None]], max_size: int
+    ) -> None:
+        """Reads and feeds one polling POST.
+
+        Args:
+            body: reads the whole body up to ``max_size``; ``None`` if it is larger.
+            max_size: the largest body accepted.
+
+        Raises:
+            HandshakeError: an overlapping POST, a body over ``max_size`` (413), not
+                UTF-8, or that does not decode: the session has ended.
+        """
+        session = self.session
+        if self._post_busy:
+            session.fail(DisconnectReason.PROTOCOL_ERROR, "overlapping POST")
+            self.process_events()
+            raise handshake.bad_request()
+        self._post_busy = True
+        try:
+            while self._input_paused is not None:
+                # Backpressure: the client's handlers are busy; its POST waits.
+                await asyncio.shield(self._input_paused)
+            raw = await body(max_size)
+        finally:
+            self._post_busy = False
+        if raw is None:
+            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE, "POST body over max_http_buffer_size")
+            self.process_events()
+            raise HandshakeError(3, "Payload too large", 413)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            session.fail(DisconnectReason.PARSE_ERROR, "POST body is not UTF-8")
+            self.process_events()
+            raise handshake.bad_request() from None
+        session.receive_payload(text, self._server.loop.time())
+        self.process_events()
+        self._wake()
+        if session.close_reason in (DisconnectReason.PARSE_ERROR, DisconnectReason.PROTOCOL_ERROR):
+            raise handshake.bad_request()
+
+    # ------------------------------------------------------------ WebSocket attach
+
+    def begin_upgrade(self) -> None:
+        """A WebSocket for this polling session arrived: the upgrade starts.
+
+        Raises:
+            LocalProtocolError: the session cannot upgrade now.
+        """
+        self.session.begin_upgrade(self._server.loop.time())
+        self._arm_timer()
+
+    def attach_transport(self, sink: FrameSink) -> None:
+        """Makes the accepted WebSocket ``sink`` the transport of a new session."""
+        if not self._closed or self.session.has_data():
+            self._sink = sink
+            sink.on_drain = self.flush
+            self._wake()
+        else:
+            sink.close(1000)
 
     # ------------------------------------------------------------ WebSocket input
 
@@ -355,7 +516,7 @@ class EngineSocket:
         if sink is self._sink:
             for frame in frames:
                 session.receive_frame(frame, now)
-            self._after_session_change()
+            self.process_events()
             if session.has_data():
                 self._wake()  # e.g. the pong answering a client's ping
             return
@@ -365,15 +526,15 @@ class EngineSocket:
             replies = session.receive_probe_frame(frame, now)
             if replies:
                 sink.write(replies)
-            if session.transport == "websocket":
+            if session.transport is Transport.WEBSOCKET:
                 # Upgrade complete: the probe becomes the active transport.
                 self._probe = None
                 self._release_poll()
                 self._sink = sink
-                sink.on_drain = self._flush_ws
+                sink.on_drain = self.flush
                 if self._input_paused is not None:
                     sink.pause_reading()
-                self._after_session_change()
+                self.process_events()
                 self._wake()
                 rest = frames[index + 1 :]
                 if rest:
@@ -381,7 +542,7 @@ class EngineSocket:
                 return
         # A GET held now is released with a noop by the session's timer (as Node), not
         # at once: the client would poll in a tight loop until it reads 3probe.
-        self._after_session_change()
+        self.process_events()
 
     def attach(self, sink: FrameSink) -> None:
         """Makes the accepted WebSocket ``sink`` this session's upgrade probe."""
@@ -399,11 +560,11 @@ class EngineSocket:
         if sink is self._sink:
             self._sink = None
             self.session.receive_eof()
-            self._after_session_change()
+            self.process_events()
         elif sink is self._probe:
             self._probe = None
             self.session.abort_upgrade()
-            self._after_session_change()
+            self.process_events()
 
     def ws_failed(self, sink: FrameSink, reason: DisconnectReason, detail: str) -> None:
         """The serving shell is closing ``sink`` because of bad input (an oversized or
@@ -411,19 +572,19 @@ class EngineSocket:
         if sink is self._sink:
             self._sink = None
             self.session.fail(reason, detail)
-            self._after_session_change()
+            self.process_events()
         elif sink is self._probe:
             logger.info("session %s: upgrade probe failed (%s: %s)", self.sid, reason, detail)
             self._probe = None
             self.session.abort_upgrade()
-            self._after_session_change()
+            self.process_events()
 
     def _release_poll(self) -> None:
         waiter = self._poll_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def _after_session_change(self) -> None:
+    def process_events(self) -> None:
         """Processes session events and re-arms the timer. Call after feeding the session."""
         events = self.session.events()
         if events:
@@ -445,7 +606,7 @@ class EngineSocket:
                 elif type(event) is Upgraded:
                     logger.debug("session %s upgraded to websocket", self.sid)
         if self._probe is not None and not self.session.upgrading:
-            if self.session.transport != "websocket":  # upgrade aborted or timed out
+            if self.session.transport is not Transport.WEBSOCKET:  # aborted or timed out
                 probe, self._probe = self._probe, None
                 probe.close(1000)
         if not self._closed:
@@ -469,7 +630,7 @@ class EngineSocket:
     def _on_timer(self) -> None:
         self._timer = None
         self.session.handle_timeout(self._server.loop.time())
-        self._after_session_change()
+        self.process_events()
         self._wake()
 
     def _on_closed(self, reason: DisconnectReason) -> None:
@@ -486,19 +647,22 @@ class EngineSocket:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._close_deadline is not None:
+            self._close_deadline.cancel()
+            self._close_deadline = None
         if (
             reason in _DELIVER_ON_CLOSE
             and self._sink is None
-            and self.session.transport == "polling"
+            and self.session.transport is Transport.POLLING
             and self.session.has_data()
         ):
             # The server closed the session: its last frames (acks, then the close
             # packet in a response of its own) need GETs, so the session stays findable
             # by its sid until they are taken, for at most close_timeout.
             loop = self._server.loop
-            loop.call_later(self._server.options.close_timeout, self._server._forget, self)
+            loop.call_later(self._server.options.close_timeout, self._server.forget, self)
         else:
-            self._server._forget(self)
+            self._server.forget(self)
         if self._probe is not None:
             probe, self._probe = self._probe, None
             probe.close(1000)
@@ -581,7 +745,8 @@ class EngineServer:
             deadlines = self._deadlines = Deadlines(self.loop)
         return deadlines.call_at(when, callback)
 
-    def _schedule_flush(self, socket: EngineSocket) -> None:
+    def schedule_flush(self, socket: EngineSocket) -> None:
+        """``socket`` queued frames: flush it once at the end of this loop tick."""
         self._dirty.append(socket)
         if self._flush_handle is None:
             self._flush_handle = self.loop.call_soon(self._flush_dirty)
@@ -590,13 +755,13 @@ class EngineServer:
         self._flush_handle = None
         dirty, self._dirty = self._dirty, []
         for socket in dirty:
-            socket._flush_pending = False
             try:
-                socket._flush_ws()
+                socket.flush()
             except Exception:
                 logger.exception("websocket write failed (sid %s)", socket.sid)
 
-    def _forget(self, socket: EngineSocket) -> None:
+    def forget(self, socket: EngineSocket) -> None:
+        """``socket``'s session ended: it leaves the session table."""
         if self.sockets.get(socket.sid) is socket:
             del self.sockets[socket.sid]
 
@@ -619,7 +784,7 @@ class EngineServer:
         for socket in sockets:
             socket.close(DisconnectReason.SERVER_SHUTTING_DOWN)
         await asyncio.sleep(0)
-        while loop.time() < deadline and any(s._output_pending() for s in sockets):
+        while loop.time() < deadline and any(s.output_pending for s in sockets):
             await asyncio.sleep(0.02)
 
     # ------------------------------------------------------------ HTTP (polling)
@@ -647,7 +812,7 @@ class EngineServer:
             if params.sid is None:
                 if request.method != "GET":
                     raise handshake.bad_handshake_method()
-                if params.transport != "polling":
+                if params.transport != Transport.POLLING:
                     raise handshake.bad_request()
                 return await self._polling_handshake(request, polling)
             socket = self.sockets.get(params.sid)
@@ -656,7 +821,7 @@ class EngineServer:
                 if forwarder is not None and forwarder.elsewhere(params.sid):
                     return await self._forward(forwarder, params.sid, request, body, cors)
                 raise handshake.unknown_sid()
-            if params.transport != "polling" or socket.transport != "polling":
+            if params.transport != Transport.POLLING or socket.transport is not Transport.POLLING:
                 raise handshake.bad_request()
             if request.method == "GET":
                 return await self._polling_get(socket, polling, request)
@@ -698,7 +863,7 @@ class EngineServer:
         if not verdict:
             raise handshake.forbidden()
 
-    async def _open(self, request: HttpRequest, transport: str) -> EngineSocket:
+    async def _open(self, request: HttpRequest, transport: Transport) -> EngineSocket:
         session = ServerSession(self._new_sid(), transport, self.options, self.loop.time())
         socket = EngineSocket(self, session, request)
         self.sockets[socket.sid] = socket
@@ -707,14 +872,14 @@ class EngineServer:
         except Exception:
             logger.exception("engine.io connect handler failed")
             socket.close(DisconnectReason.FORCED_CLOSE)
-        socket._after_session_change()
+        socket.process_events()
         return socket
 
     async def _polling_handshake(
         self, request: HttpRequest, cors: list[tuple[str, str]]
     ) -> HttpResponse:
         await self._check_allowed(request)
-        socket = await self._open(request, "polling")
+        socket = await self._open(request, Transport.POLLING)
         payload = socket.session.payload_to_send() or ""
         headers = [("Content-Type", _TEXT), *cors]
         if self.options.cookie:
@@ -729,37 +894,9 @@ class EngineServer:
     async def _polling_get(
         self, socket: EngineSocket, cors: list[tuple[str, str]], request: HttpRequest
     ) -> HttpResponse:
-        if socket._poll_waiter is not None:
-            # At most one outstanding GET (Engine.IO v4): the newcomer is refused and the
-            # session closes; the pending GET is completed with the close packet.
-            socket.session.fail(DisconnectReason.PROTOCOL_ERROR, "overlapping GET")
-            socket._after_session_change()
-            socket._wake()
-            raise handshake.bad_request()
-        session = socket.session
-        payload = session.payload_to_send()
-        # Hold the GET until there is something to say (a wake-up may find nothing:
-        # e.g. a POST whose packets needed no answer).
-        while payload is None and not socket.closed:
-            waiter = self.loop.create_future()
-            socket._poll_waiter = waiter
-            try:
-                await waiter
-            except asyncio.CancelledError:
-                # The client went away while its GET was held: end the session rather
-                # than write what comes next into a dead connection (as Node does).
-                if not socket.closed:
-                    session.fail(DisconnectReason.TRANSPORT_ERROR, "held GET aborted by the client")
-                    socket._after_session_change()
-                raise
-            finally:
-                socket._poll_waiter = None
-            payload = session.payload_to_send()
-        if payload is None:
-            payload = "1"  # the session ended with nothing left to say: tell the client
+        payload, compressible = await socket.answer_get()
         body = payload.encode()
         headers = [("Content-Type", _TEXT), *cors]
-        compressible, socket._compressible = socket._compressible, False
         options = self.options
         if (
             compressible
@@ -770,8 +907,8 @@ class EngineServer:
             if encoding is not None:
                 body = compress_body(body, encoding)
                 headers.append(("Content-Encoding", encoding))
-        if socket.closed and not session.has_data():
-            self._forget(socket)  # its last frames are on their way
+        if socket.closed and not socket.session.has_data():
+            self.forget(socket)  # its last frames are on their way
         return HttpResponse(200, body, headers)
 
     async def _polling_post(
@@ -780,34 +917,7 @@ class EngineServer:
         body: Callable[[int], Awaitable[bytes | None]],
         cors: list[tuple[str, str]],
     ) -> HttpResponse:
-        session = socket.session
-        if socket._post_busy:
-            session.fail(DisconnectReason.PROTOCOL_ERROR, "overlapping POST")
-            socket._after_session_change()
-            raise handshake.bad_request()
-        socket._post_busy = True
-        try:
-            while socket._input_paused is not None:
-                # Backpressure: the client's handlers are busy; its POST waits.
-                await asyncio.shield(socket._input_paused)
-            raw = await body(self.options.limits.max_http_buffer_size)
-        finally:
-            socket._post_busy = False
-        if raw is None:
-            session.fail(DisconnectReason.PAYLOAD_TOO_LARGE, "POST body over max_http_buffer_size")
-            socket._after_session_change()
-            return self._error_response(HandshakeError(3, "Payload too large", 413), cors)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            session.fail(DisconnectReason.PARSE_ERROR, "POST body is not UTF-8")
-            socket._after_session_change()
-            raise handshake.bad_request() from None
-        session.receive_payload(text, self.loop.time())
-        socket._after_session_change()
-        socket._wake()
-        if session.close_reason in (DisconnectReason.PARSE_ERROR, DisconnectReason.PROTOCOL_ERROR):
-            raise handshake.bad_request()
+        await socket.receive_post(body, self.options.limits.max_http_buffer_size)
         return HttpResponse(200, b"ok", [("Content-Type", "text/html"), *cors])
 
     # ------------------------------------------------------------ WebSocket
@@ -829,7 +939,7 @@ class EngineServer:
             HandshakeError: refuse the WebSocket (the shell answers with a close/HTTP error).
         """
         params = handshake.parse_params(request.query, self.options.transports)
-        if params.transport != "websocket":
+        if params.transport != Transport.WEBSOCKET:
             raise handshake.bad_request()
         if params.sid is None:
             await self._check_allowed(request)
@@ -841,27 +951,21 @@ class EngineServer:
                 return await forwarder.websocket(params.sid, request)
             raise handshake.unknown_sid()
         session = socket.session
-        if session.upgrading or session.transport == "websocket":
+        if session.upgrading or session.transport is Transport.WEBSOCKET:
             # Node accepts it (101) and closes it: clients built on ``ws`` see a close
             # rather than an error event. The session keeps its first WebSocket.
             return WebSocketVerdict.DUPLICATE
         try:
-            session.begin_upgrade(self.loop.time())
+            socket.begin_upgrade()
         except LocalProtocolError:
             # upgrades disabled, or the session is closing: refuse it
             raise handshake.bad_request() from None
-        socket._arm_timer()
         return socket
 
     async def open_websocket(self, request: HttpRequest, sink: FrameSink) -> EngineSocket:
         """Opens a session whose transport is the accepted WebSocket ``sink``."""
-        socket = await self._open(request, "websocket")
-        if not socket.closed or socket.session.has_data():
-            socket._sink = sink
-            sink.on_drain = socket._flush_ws
-            socket._wake()
-        else:
-            sink.close(1000)
+        socket = await self._open(request, Transport.WEBSOCKET)
+        socket.attach_transport(sink)
         return socket
 
     def attach_probe(self, socket: WebSocketTarget, sink: FrameSink) -> None:
