@@ -11,6 +11,7 @@ import pytest
 
 import plexio
 import plexio.compat.socketio as socketio
+from plexio.exceptions import ConnectRefusedError
 from tests.helpers.servers import running_uvicorn
 
 
@@ -115,6 +116,38 @@ async def test_always_connect_and_rooms_and_sessions() -> None:
             await sock.timeout(5).emit_with_ack("close", "kitchen")
             await until(lambda: bye == ["kitchen"])
             assert "kitchen" not in sio.rooms(sock.id)
+
+
+async def test_a_class_based_namespace_handles_and_sends_in_its_namespace() -> None:
+    sio = socketio.AsyncServer()
+
+    class Chat(socketio.AsyncNamespace):
+        async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> bool:
+            return bool(auth and auth.get("ok"))
+
+        async def on_hello(self, sid: str, name: str) -> str:
+            await self.send(f"hi {name}", to=sid)
+            await self.emit("shout", name.upper(), room=sid)
+            await self.enter_room(sid, "lobby")
+            return ",".join(sorted(self.rooms(sid)))
+
+    with pytest.raises(RuntimeError, match="register the namespace first"):
+        await Chat("/chat").emit("x")
+    sio.register_namespace(Chat("/chat"))
+    async with running_uvicorn(socketio.ASGIApp(sio)) as running:
+        async with plexio.Manager(running.http_url, reconnection=False) as io:
+            refused = io.socket("/chat", auth={"ok": False})
+            with pytest.raises(ConnectRefusedError):
+                await refused.connect()
+            chat = io.socket("/chat", auth={"ok": True})
+            got: list[Any] = []
+            chat.on("message", lambda text: got.append(text))
+            chat.on("shout", lambda text: got.append(text))
+            await chat.connect()
+            rooms = await chat.timeout(5).emit_with_ack("hello", "ann")
+            assert rooms == ",".join(sorted([chat.id, "lobby"]))
+            await until(lambda: len(got) == 2)
+            assert got == ["hi ann", "ANN"]
 
 
 async def test_static_files_and_other_app(tmp_path: Path) -> None:

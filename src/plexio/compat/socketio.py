@@ -103,6 +103,15 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
+async def _call_connect(handler: Handler, socket: ServerSocket) -> Any:
+    """Runs a ``connect`` handler with ``(sid, environ)``, or ``(sid, environ, auth)``
+    when it takes three arguments; its (awaited) result."""
+    args: tuple[Any, ...] = (socket.id, _environ(socket))
+    if _positional_count(handler) >= 3:
+        args = (*args, socket.handshake.auth or None)
+    return await _maybe_await(handler(*args))
+
+
 def _environ(socket: ServerSocket) -> dict[str, Any]:
     """A WSGI-style ``environ`` for ``connect`` handlers, from the handshake."""
     handshake = socket.handshake
@@ -196,7 +205,7 @@ class AsyncServer:
 
     # ------------------------------------------------------------ registration
 
-    def _start_serving(self) -> None:
+    def start_serving(self) -> None:
         """Called by :class:`ASGIApp` for each request: adds the ``"*"`` catch-all once."""
         if self._accept_any and self._any_parent is None:
             self._any_parent = self.server.of(lambda name, auth: True)
@@ -230,20 +239,18 @@ class AsyncServer:
     def event(self, *args: Any, namespace: str | None = None) -> Any:
         """Registers a handler named after the function: ``@sio.event`` or
         ``@sio.event(namespace="/chat")``."""
-        if len(args) == 1 and callable(args[0]):
-            fn: Handler = args[0]
-            self._register(fn.__name__, fn, namespace or "/")
-            return fn
 
         def register(fn: Handler) -> Handler:
             self._register(fn.__name__, fn, namespace or "/")
             return fn
 
+        if len(args) == 1 and callable(args[0]):
+            return register(args[0])
         return register
 
     def register_namespace(self, namespace_handler: AsyncNamespace) -> None:
         """Registers a class-based namespace (its ``on_<event>`` methods)."""
-        namespace_handler._attach(self)
+        namespace_handler.server = self
         name = namespace_handler.namespace
         for attr in dir(namespace_handler):
             if attr.startswith("on_") and callable(getattr(namespace_handler, attr)):
@@ -273,15 +280,8 @@ class AsyncServer:
         if handler is None or self.always_connect:
             return
         try:
-            count = _positional_count(handler)
-            args: tuple[Any, ...] = (socket.id, _environ(socket))
-            if count >= 3:
-                args = (*args, socket.handshake.auth or None)
-            result = await _maybe_await(handler(*args))
-        except ConnectionRefusedError:
-            self._forget_key(key)
-            raise
-        except Exception:
+            result = await _call_connect(handler, socket)
+        except Exception:  # ConnectionRefusedError included: the client is refused
             self._forget_key(key)
             raise
         if result is False:
@@ -306,10 +306,7 @@ class AsyncServer:
         if self.always_connect and name in self._connect_handlers:
             handler = self._connect_handlers[name]
             try:
-                args2: tuple[Any, ...] = (socket.id, _environ(socket))
-                if _positional_count(handler) >= 3:
-                    args2 = (*args2, socket.handshake.auth or None)
-                result = await _maybe_await(handler(*args2))
+                result = await _call_connect(handler, socket)
             except ConnectionRefusedError:
                 result = False
             if result is False:
@@ -529,9 +526,6 @@ class AsyncNamespace:
         self.namespace = namespace or "/"
         self.server: AsyncServer | None = None
 
-    def _attach(self, server: AsyncServer) -> None:
-        self.server = server
-
     def _sio(self) -> AsyncServer:
         if self.server is None:
             raise RuntimeError("register the namespace first: sio.register_namespace(ns)")
@@ -541,9 +535,9 @@ class AsyncNamespace:
         self,
         event: str,
         data: Any = None,
-        to: Any = None,
-        room: Any = None,
-        skip_sid: Any = None,
+        to: str | Iterable[str] | None = None,
+        room: str | Iterable[str] | None = None,
+        skip_sid: str | Iterable[str] | None = None,
         namespace: str | None = None,
         callback: Handler | None = None,
     ) -> None:
@@ -561,20 +555,19 @@ class AsyncNamespace:
     async def send(
         self,
         data: Any,
-        to: Any = None,
-        room: Any = None,
-        skip_sid: Any = None,
+        to: str | Iterable[str] | None = None,
+        room: str | Iterable[str] | None = None,
+        skip_sid: str | Iterable[str] | None = None,
         namespace: str | None = None,
         callback: Handler | None = None,
     ) -> None:
         """:meth:`AsyncServer.send` in this namespace."""
-        await self.emit(
-            "message",
+        await self._sio().send(
             data,
             to=to,
             room=room,
             skip_sid=skip_sid,
-            namespace=namespace,
+            namespace=namespace or self.namespace,
             callback=callback,
         )
 
@@ -657,7 +650,7 @@ class ASGIApp:
         self._app = plexio.ASGIApp(socketio_server.server, path=socketio_path, other_app=self._rest)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._sio._start_serving()
+        self._sio.start_serving()
         await self._app(scope, receive, send)
 
     async def _rest(self, scope: Scope, receive: Receive, send: Send) -> None:
