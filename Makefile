@@ -27,13 +27,16 @@ node-deps:
 	done
 
 lint: install
-	$(VENV)/bin/ruff check src tests community bench topology measure fuzz
-	$(VENV)/bin/ruff format --check src tests community bench topology measure fuzz
-	$(VENV)/bin/mypy src community topology measure
+	$(VENV)/bin/ruff check src tests community bench topology measure fuzz scripts
+	$(VENV)/bin/ruff format --check src tests community bench topology measure fuzz scripts
+	$(VENV)/bin/mypy src community topology measure scripts
 	$(VENV)/bin/lint-imports
 
+# Coverage is measured per module over the whole suite and held to the floors in
+# scripts/coverage_floors.json (scripts/coverage_floor.py --write records new ones).
 test: install system-deps node-deps lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered --cov-report=json:coverage.json
+	$(PY) scripts/coverage_floor.py coverage.json
 
 # WORKERS=N serves the port with N processes (they share a Redis: REDIS_URL, or one of their own)
 WORKERS ?= 1

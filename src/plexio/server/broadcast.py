@@ -22,7 +22,13 @@ from plexio.socketio.packets import RESERVED_EVENTS, Packet
 # BroadcastFlags and BroadcastOptions live with the adapter contract; re-exported here.
 _T = TypeVar("_T")
 
-__all__ = ["BroadcastFlags", "BroadcastOperator", "BroadcastOptions", "check_event_name"]
+__all__ = [
+    "BroadcastFlags",
+    "BroadcastOperator",
+    "BroadcastOptions",
+    "check_event_name",
+    "flatten_rooms",
+]
 
 
 def check_event_name(event: str) -> None:
@@ -34,6 +40,17 @@ def check_event_name(event: str) -> None:
     """
     if event in RESERVED_EVENTS:
         raise InvalidPacketError(f"event name {event!r} is reserved")
+
+
+def flatten_rooms(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
+    """The room names of ``join("a", ["b", "c"])``-style arguments, in order."""
+    out: list[str] = []
+    for item in rooms:
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            out.extend(item)
+    return out
 
 
 def _as_rooms(rooms: Iterable[str] | str) -> frozenset[str]:
@@ -71,6 +88,17 @@ class BroadcastOperator:
 
     def _with_flags(self, **changes: Any) -> BroadcastOperator:
         return self._with(flags=replace(self._opts.flags, **changes))
+
+    def _prepare(self, event: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Checks the event name; converts the arguments of an event declared with a
+        payload type (``emits``)."""
+        check_event_name(event)
+        outgoing = self._adapter.nsp.outgoing
+        if outgoing:
+            declared = outgoing.get(event)
+            if declared is not None:
+                return declared.prepare(args)
+        return args
 
     def to(self, room: Iterable[str] | str) -> BroadcastOperator:
         """Adds target rooms (a socket in several of them receives once)."""
@@ -112,12 +140,7 @@ class BroadcastOperator:
         Raises:
             ValueError: a reserved event name.
         """
-        check_event_name(event)
-        outgoing = self._adapter.nsp.outgoing
-        if outgoing:
-            declared = outgoing.get(event)
-            if declared is not None:
-                args = declared.prepare(args)
+        args = self._prepare(event, args)
         packet = Packet.event(self._nsp, [event, *args])
         self._adapter.broadcast(packet, self._opts)
 
@@ -140,12 +163,7 @@ class BroadcastOperator:
             AckTimeoutError: not every socket answered within :meth:`timeout`
                 (default 5 s); ``responses`` holds the answers that came.
         """
-        check_event_name(event)
-        outgoing = self._adapter.nsp.outgoing
-        if outgoing:
-            declared = outgoing.get(event)
-            if declared is not None:
-                args = declared.prepare(args)
+        args = self._prepare(event, args)
         timeout = self._opts.flags.timeout
         if timeout is None:
             timeout = 5.0

@@ -23,6 +23,7 @@ from plexio.server.broadcast import (
     BroadcastOperator,
     BroadcastOptions,
     check_event_name,
+    flatten_rooms,
 )
 from plexio.server.connection import Connection
 from plexio.server.recovery import RECOVERABLE_REASONS, SavedSession
@@ -238,7 +239,7 @@ class ServerSocket(Listeners):
             # would leave the id in the room index for ever
             logger.debug("socket %s: join after disconnect ignored", self.id)
             return
-        self.nsp.adapter.add_all(self.id, _flatten(rooms))
+        self.nsp.adapter.add_all(self.id, flatten_rooms(rooms))
 
     def leave(self, room: str) -> None:
         """Leaves a room."""
@@ -615,16 +616,6 @@ class ServerSocket(Listeners):
         self._fire("disconnect", (reason,))
         for handler in self.nsp.handlers.get("disconnect", ()):
             call_handler(handler, (self, reason), None, self.conn.tasks, "disconnect")
-
-
-def _flatten(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
-    out: list[str] = []
-    for item in rooms:
-        if isinstance(item, str):
-            out.append(item)
-        else:
-            out.extend(item)
-    return out
 
 
 class _TimedSocket:

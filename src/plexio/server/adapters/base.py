@@ -210,22 +210,21 @@ class Adapter:
         joined = self.sids.get(sid)
         if joined is not None:
             joined.discard(room)
+        self._drop_member(room, sid)
+
+    def del_all(self, sid: str) -> None:
+        """Removes a socket from every room."""
+        for room in self.sids.pop(sid, ()):
+            self._drop_member(room, sid)
+
+    def _drop_member(self, room: str, sid: str) -> None:
+        # the room index side of leaving; an empty room disappears
         members = self.rooms.get(room)
         if members is not None:
             members.discard(sid)
             if not members:
                 del self.rooms[room]
                 self.room_deleted(room)
-
-    def del_all(self, sid: str) -> None:
-        """Removes a socket from every room."""
-        for room in self.sids.pop(sid, ()):
-            members = self.rooms.get(room)
-            if members is not None:
-                members.discard(sid)
-                if not members:
-                    del self.rooms[room]
-                    self.room_deleted(room)
 
     def room_created(self, room: str) -> None:
         """Called when a room gets its first socket (a cluster adapter may subscribe)."""

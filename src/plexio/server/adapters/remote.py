@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from plexio.server.broadcast import BroadcastOperator, BroadcastOptions
+from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, flatten_rooms
 
 if TYPE_CHECKING:
     from plexio.server.adapters.base import Adapter, SocketDetails
@@ -71,7 +71,7 @@ class RemoteSocket:
 
     def join(self, *rooms: str | Iterable[str]) -> None:
         """Makes the socket join rooms on its server."""
-        self._operator().sockets_join(_flatten(rooms))
+        self._operator().sockets_join(flatten_rooms(rooms))
 
     def leave(self, room: str) -> None:
         """Makes the socket leave a room on its server."""
@@ -81,13 +81,3 @@ class RemoteSocket:
         """Disconnects the socket on its server (``close`` also ends its connection)."""
         self._operator().disconnect_sockets(close)
         return self
-
-
-def _flatten(rooms: tuple[str | Iterable[str], ...]) -> list[str]:
-    out: list[str] = []
-    for item in rooms:
-        if isinstance(item, str):
-            out.append(item)
-        else:
-            out.extend(item)
-    return out
