@@ -7,6 +7,7 @@ The cluster is three Debian redis-server processes in cluster mode joined by
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,6 +23,7 @@ from plexio.server.adapters.redis import (
     SubscriptionMode,
     create_sharded_adapter,
 )
+from plexio.server.adapters.redis.link import ShardedRedisLink
 from plexio.server.adapters.remote import RemoteSocket
 from tests.helpers.redis import RedisCluster, running_redis_cluster
 from tests.helpers.waiting import eventually
@@ -125,3 +127,20 @@ async def test_two_servers_on_a_three_master_cluster(
                 await socket.disconnect()
         for server in servers:
             await server.shutdown()
+
+
+async def test_many_rooms_subscribed_at_once_reach_every_master(cluster: RedisCluster) -> None:
+    # Many room channels subscribed while the reader connects go out together; Redis
+    # refuses an SSUBSCRIBE whose channels hash to different slots (CROSSSLOT) even on
+    # one master, so the link sends one per slot: every channel is subscribed, no outage.
+    link = ShardedRedisLink(cluster.url)
+    await link.acquire()
+    channels = [f"socket.io#/#room{i}#" for i in range(60)]
+    try:
+        await asyncio.gather(*(link.subscribe(c, lambda _c, _d: None) for c in channels))
+        await eventually(lambda: set(channels) <= link._subscribed())
+        found = await node_channels(cluster)
+        assert sorted(c for chans in found.values() for c in chans) == sorted(channels)
+        assert link.outages == 0
+    finally:
+        await link.release()

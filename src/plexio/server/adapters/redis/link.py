@@ -253,6 +253,10 @@ class PubSubLink:
                 self._start_reader(reader)
         return reader
 
+    async def _subscribe_many(self, pubsub: Any, channels: list[str]) -> None:
+        """Subscribes ``pubsub`` to ``channels`` (one command; one confirmation each)."""
+        await getattr(pubsub, self._subscribe_cmd)(*channels)
+
     def _start_reader(self, reader: _Reader) -> None:
         reader.task = asyncio.get_running_loop().create_task(
             self._read_loop(reader), name=f"plexio-redis-reader-{reader.name}"
@@ -276,7 +280,7 @@ class PubSubLink:
                 # commands are written are sent below, once the connection is up.
                 channels, patterns = list(reader.channels), list(reader.patterns)
                 if channels:
-                    await getattr(pubsub, self._subscribe_cmd)(*channels)
+                    await self._subscribe_many(pubsub, channels)
                 if patterns:
                     await pubsub.psubscribe(*patterns)
                 # wait for the confirmations: from now on nothing published is missed
@@ -294,7 +298,7 @@ class PubSubLink:
                 # subscriptions added while this connection was being set up
                 late = [c for c in reader.channels if c not in reader.confirmed]
                 if late:
-                    await getattr(pubsub, self._subscribe_cmd)(*late)
+                    await self._subscribe_many(pubsub, late)
                 late = [p for p in reader.patterns if p not in reader.confirmed]
                 if late:
                     await pubsub.psubscribe(*late)
@@ -645,6 +649,15 @@ class ShardedRedisLink(PubSubLink):
         cluster, self._cluster = self._cluster, None
         if cluster is not None:
             await cluster.aclose()
+
+    async def _subscribe_many(self, pubsub: Any, channels: list[str]) -> None:
+        """One ``SSUBSCRIBE`` per hash slot: Redis refuses channels of different slots in
+        one command (``CROSSSLOT``), even when one master owns them all."""
+        by_slot: dict[int, list[str]] = {}
+        for channel in channels:
+            by_slot.setdefault(self.cluster.keyslot(channel), []).append(channel)
+        for group in by_slot.values():
+            await pubsub.ssubscribe(*group)
 
     def _reader_name(self, channel: str) -> str:
         node = self.cluster.get_node_from_key(channel)
