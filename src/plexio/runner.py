@@ -123,62 +123,55 @@ def run(
     loop_name = _resolve_loop(loop)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if workers > 1:
-        if server not in ("native", "uvicorn"):
-            raise ValueError(f"unknown server {server!r}: use 'native' or 'uvicorn'")
-        if server == "native" and uvicorn_options:
+    if server not in ("native", "uvicorn"):
+        raise ValueError(f"unknown server {server!r}: use 'native' or 'uvicorn'")
+    tls = (ssl_certfile, ssl_keyfile, ssl_keyfile_password)
+    context = None
+    if server == "native":
+        if uvicorn_options:
             raise TypeError("uvicorn_options are for server='uvicorn'")
-        context = _ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
-        if server == "native":
-            from plexio.native.listener import servable
+        from plexio.native.listener import servable
 
-            servable(target)  # refuse before forking
-        elif not _installed("uvicorn"):
-            raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
+        servable(target)  # refuse before forking or starting a loop
+    elif not _installed("uvicorn"):
+        raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
+    if server == "native" or workers > 1:
+        # (uvicorn loads the files itself; with workers, a bad one is refused before forking)
+        context = _ssl_context(*tls)
+
+    def uvicorn_settings(bound_port: int) -> dict[str, Any]:
+        return _uvicorn_settings(
+            target,
+            host,
+            bound_port,
+            loop_name,
+            http,
+            backlog,
+            tls,
+            log_level,
+            uvicorn_options or {},
+        )
+
+    if workers > 1:
         from plexio.workers import supervise
 
         def worker(info: WorkerInfo) -> None:
             if server == "native":
                 main = _native_worker(target, info, backlog, context, http)
             else:
-                settings = _uvicorn_settings(
-                    target,
-                    host,
-                    info.port,
-                    loop_name,
-                    http,
-                    backlog,
-                    (ssl_certfile, ssl_keyfile, ssl_keyfile_password),
-                    log_level,
-                    uvicorn_options or {},
-                )
-                main = _uvicorn_worker(target, info, backlog, settings)
+                main = _uvicorn_worker(target, info, backlog, uvicorn_settings(info.port))
             _run_loop(main, loop_name)
 
         supervise(workers, worker, host, port, ready=ready)
         return
     if server == "uvicorn":
-        _run_uvicorn(
-            target,
-            host,
-            port,
-            loop_name,
-            http,
-            backlog,
-            (ssl_certfile, ssl_keyfile, ssl_keyfile_password),
-            log_level,
-            uvicorn_options or {},
-        )
-        return
-    if server != "native":
-        raise ValueError(f"unknown server {server!r}: use 'native' or 'uvicorn'")
-    if uvicorn_options:
-        raise TypeError("uvicorn_options are for server='uvicorn'")
-    from plexio.native import serve
-    from plexio.native.listener import servable
+        settings = uvicorn_settings(port)
+        import uvicorn
 
-    servable(target)  # refuse before starting a loop
-    context = _ssl_context(ssl_certfile, ssl_keyfile, ssl_keyfile_password)
+        uvicorn.run(settings.pop("app"), **settings)
+        return
+    from plexio.native import serve
+
     main = serve(target, host, port, ready=ready, backlog=backlog, ssl=context, http=http)
     _run_loop(_until_terminated(main), loop_name)
 
@@ -308,27 +301,6 @@ def _uvicorn_settings(
     settings.update(options)
     settings["app"] = app
     return settings
-
-
-def _run_uvicorn(
-    target: Any,
-    host: str,
-    port: int,
-    loop_name: Literal["asyncio", "uvloop"],
-    http: HttpParserName,
-    backlog: int,
-    tls: tuple[str | None, str | None, str | None],
-    log_level: str,
-    options: Mapping[str, Any],
-) -> None:
-    if not _installed("uvicorn"):
-        raise _missing("server='uvicorn' needs uvicorn, which", "uvicorn", "server='native'")
-    settings = _uvicorn_settings(
-        target, host, port, loop_name, http, backlog, tls, log_level, options
-    )
-    import uvicorn
-
-    uvicorn.run(settings.pop("app"), **settings)
 
 
 def uvicorn_limits(app: ASGIApp) -> dict[str, Any]:
