@@ -116,7 +116,11 @@ def _python_child(pid: int) -> int:
 
 
 async def run_bench(
-    databases: list[str], params: LoadParams, work_dir: Path, profile_dir: Path | None = None
+    databases: list[str],
+    params: LoadParams,
+    work_dir: Path,
+    profile_dir: Path | None = None,
+    workers: tuple[int, ...] = (1,),
 ) -> dict[str, Any]:
     """Run everything and return the report data."""
     secret = secrets.token_hex(32)
@@ -130,17 +134,23 @@ async def run_bench(
             tag = secrets.token_hex(3)
             runs: dict[str, ServerRun] = {}
             gateway_profile = None if profile_dir is None else profile_dir / f"gateway-{kind}.txt"
+            kinds = {w: "gateway" if w == 1 else f"workers{w}" for w in workers}
             async with ServerProcess({**config, "kind": "gateway"}) as setup_server:
-                users = await set_up(setup_server.http_url, params, tag, ["reference", "gateway"])
+                users = await set_up(
+                    setup_server.http_url, params, tag, ["reference", *kinds.values()]
+                )
             async with ServerProcess({**config, "kind": "reference"}) as reference:
                 runs["reference"] = await run_phases(
                     reference.ws_url, reference.pid, "reference", users, params, None, database
                 )
             capacity = runs["reference"].phases["message:send"].per_second
-            async with ServerProcess({**config, "kind": "gateway"}, gateway_profile) as gateway:
-                runs["gateway"] = await run_phases(
-                    gateway.ws_url, gateway.pid, "gateway", users, params, capacity / 2, database
-                )
+            for count, run_kind in kinds.items():
+                server_config = {**config, "kind": "gateway", "workers": count}
+                profile = gateway_profile if count == 1 else None
+                async with ServerProcess(server_config, profile) as gateway:
+                    runs[run_kind] = await run_phases(
+                        gateway.ws_url, gateway.pid, run_kind, users, params, capacity / 2, database
+                    )
             results["databases"][kind] = {
                 name: {
                     "phases": {p: r.as_json() for p, r in run.phases.items()},
@@ -183,14 +193,14 @@ def build_report(results: dict[str, Any]) -> str:
     ]
     for db, runs in results["databases"].items():
         ref = runs["reference"]["phases"]
-        for phase in runs["gateway"]["phases"]:
-            for name in ("reference", "gateway"):
+        for phase in runs["reference"]["phases"]:
+            for name in runs:
                 p = runs[name]["phases"].get(phase)
                 if p is None:
                     continue
                 r = ref.get(phase, p)
                 label = phase if p.get("rate") is None else f"{phase} @ {p['rate']}/s"
-                gateway = name == "gateway"
+                gateway = name != "reference"
                 cpu_ratio = _ratio(p["cpu_us_per_op"], r["cpu_us_per_op"]) if gateway else ""
                 p99_ratio = _ratio(p["p99_ms"], r["p99_ms"]) if gateway else ""
                 lines.append(
@@ -227,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "gateway" / "results")
     parser.add_argument("--profile", type=Path, help="record the gateway with py-spy here")
     parser.add_argument("--timeout", type=float, default=900, help="bound on the whole run (s)")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="gateway worker counts to run, e.g. 1,2 (above 1: Redis adapter, redis-server)",
+    )
     args = parser.parse_args(argv)
     params = SMOKE if args.smoke else LoadParams()
     for name in ("users", "messages", "paced_seconds"):
@@ -235,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             if value <= 0:
                 parser.error(f"--{name.replace('_', '-')} must be positive")
             params = replace(params, **{name: value})
+    try:
+        workers = tuple(int(w) for w in args.workers.split(",") if w.strip())
+    except ValueError:
+        parser.error("--workers takes worker counts, e.g. 1,2")
+    if not workers or any(not 1 <= w <= 16 for w in workers) or len(set(workers)) != len(workers):
+        parser.error("--workers takes distinct worker counts from 1 to 16")
+    if any(w > 1 for w in workers) and shutil.which("redis-server") is None:
+        parser.error("--workers above 1 needs redis-server (scripts/system-deps.sh)")
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     if not databases or any(d not in ("sqlite", "postgres") for d in databases):
         parser.error("--databases takes sqlite and/or postgres")
@@ -249,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as work:
         results = asyncio.run(
-            asyncio.wait_for(run_bench(databases, params, Path(work), args.profile), args.timeout)
+            asyncio.wait_for(
+                run_bench(databases, params, Path(work), args.profile, workers), args.timeout
+            )
         )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(results, indent=2) + "\n")

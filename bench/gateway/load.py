@@ -8,6 +8,7 @@ phase). Server CPU comes from ``/proc/PID`` before and after each phase (see
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections import Counter
@@ -19,7 +20,16 @@ from measure.procstat import cpu_sample
 
 from bench.gateway.wire import GatewayClient
 
-__all__ = ["BenchUser", "Check", "LoadParams", "PhaseResult", "ServerRun", "run_phases", "set_up"]
+__all__ = [
+    "BenchUser",
+    "Check",
+    "LoadParams",
+    "PhaseResult",
+    "ServerRun",
+    "run_phases",
+    "set_up",
+    "tree_cpu_s",
+]
 
 PASSWORD = "bench-password-123"
 
@@ -147,6 +157,25 @@ class ServerRun:
     check: Check = field(default_factory=Check)
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process and all its descendants (several workers)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_sample(current).precise_s
+        except OSError:
+            continue
+        try:
+            for task in os.scandir(f"/proc/{current}/task"):
+                with open(f"{task.path}/children") as f:
+                    pending.extend(int(child) for child in f.read().split())
+        except OSError:
+            pass
+    return total
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -251,14 +280,14 @@ class _Phase:
         return ack
 
     async def run(self, work: Any, budget: float) -> PhaseResult:
-        before = cpu_sample(self.pid).precise_s
+        before = tree_cpu_s(self.pid)
         started = time.perf_counter()
         try:
             await asyncio.wait_for(work, budget)
         except TimeoutError:
             self.errors["phase_timeout"] += 1
         seconds = time.perf_counter() - started
-        cpu = cpu_sample(self.pid).precise_s - before
+        cpu = tree_cpu_s(self.pid) - before
         ms = [x * 1000 for x in self.latencies]
         return PhaseResult(
             name=self.name,

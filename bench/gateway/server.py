@@ -6,13 +6,18 @@ closes or it is terminated. Both kinds run the same way as ``python -m community
 (uvicorn, uvloop, httptools, its default WebSocket implementation), so the only difference
 between them is what sits between the socket events and the database driver.
 
-Config keys: ``kind`` (``"gateway"`` or ``"reference"``), ``database_url``, ``secret``.
+Config keys: ``kind`` (``"gateway"`` or ``"reference"``), ``database_url``, ``secret``, and
+``workers`` (gateway only): above 1, ``plexio.run(..., workers=N)`` on uvicorn with a private
+``redis-server`` for the Redis adapter, as ``WORKERS=N python -m community`` serves it (the
+database is already migrated by the set-up's server).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import sys
 from typing import Any
@@ -27,11 +32,12 @@ BENCH_REQUEST_BURST = 1_000_000
 BENCH_REQUEST_RATE = 1_000_000.0
 
 
-def build_app(config: dict[str, Any]) -> Any:
+def build_app(config: dict[str, Any], redis_url: str | None = None) -> Any:
     """The ASGI app of one kind of server.
 
     Args:
         config: ``kind``, ``database_url`` and ``secret``.
+        redis_url: The Redis adapter's server, for several gateway workers.
 
     Returns:
         The app to serve (its lifespan migrates the database, for the gateway).
@@ -77,9 +83,40 @@ async def _serve(config: dict[str, Any]) -> None:
     await task
 
 
+def _serve_workers(config: dict[str, Any]) -> None:
+    import threading
+
+    from community.__main__ import private_redis
+
+    import plexio
+
+    with private_redis() as redis_url:
+        app = build_app(config, redis_url)
+
+        def ready(port: int) -> None:
+            print(f"READY {port}", flush=True)
+
+        def stop_when_stdin_closes() -> None:
+            sys.stdin.read()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
+        plexio.run(
+            app,
+            port=0,
+            server="uvicorn",
+            workers=int(config["workers"]),
+            ready=ready,
+            log_level="warning",
+        )
+
+
 def main() -> int:
     """Entry point of the server subprocess."""
     config = json.loads(sys.argv[1])
+    if int(config.get("workers", 1)) > 1:
+        _serve_workers(config)
+        return 0
     import uvloop
 
     uvloop.run(_serve(config))
