@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,22 @@ def test_markdown_report_matches_the_json(report: tuple[Path, dict[str, Any]]) -
     assert text == build_report(data)
     for database in data["databases"]:
         assert f"| {database} | message:send | gateway |" in text
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_several_workers_lose_nothing(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.gateway", "--smoke", "--databases", "sqlite"]
+        + ["--workers", "2", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((tmp_path / "report.json").read_text())
+    runs = data["databases"]["sqlite"]
+    assert set(runs) == {"reference", "workers2"}
+    check = runs["workers2"]["check"]
+    assert check["clean"] is True and check["sent_ok"] == check["stored"] > 0
+    assert set(runs["workers2"]["phases"]) == PHASES
