@@ -22,9 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +33,7 @@ from measure.procstat import cpu_sample
 from picows import ws_connect
 
 from bench.client import FanoutSender, SioClient, Stats
-from bench.workers import ROOT, redis_server
+from bench.workers import ROOT, redis_server, server_process, workers_app
 
 __all__ = ["main", "measure"]
 
@@ -43,44 +41,11 @@ NODE_DIR = ROOT / "bench" / "node"
 
 
 @contextlib.asynccontextmanager
-async def _process(*argv: str, cwd: Path = ROOT) -> AsyncIterator[tuple[int, str]]:
-    """Runs a server process; yields (pid, its first stdout line)."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(60):
-            line = (await proc.stdout.readline()).decode()
-        if not line:
-            raise RuntimeError(f"{argv[:3]} ended before listening")
-        yield proc.pid, line
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            async with asyncio.timeout(15):
-                await proc.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-
-
-@contextlib.asynccontextmanager
 async def plexio_servers(
     redis_url: str, workers: int
 ) -> AsyncIterator[tuple[list[int], list[str]]]:
     """plexio on ``workers`` workers: (server pids, the one URL)."""
-    argv = (sys.executable, "-m", "bench.workers_app", redis_url, str(workers))
-    async with _process(*argv) as (pid, line):
-        port = int(json.loads(line)["port"])
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids = [int(child) for child in children] or [pid]
+    async with workers_app(redis_url, workers, timeout=60) as (port, pids):
         yield pids, [_url(port)]
 
 
@@ -94,7 +59,7 @@ async def node_servers(redis_url: str, count: int) -> AsyncIterator[tuple[list[i
         pids, urls = [], []
         for _ in range(count):
             argv = (node, "server.js", "--port", "0", "--redis", redis_url)
-            pid, line = await stack.enter_async_context(_process(*argv, cwd=NODE_DIR))
+            pid, line = await stack.enter_async_context(server_process(*argv, cwd=NODE_DIR))
             pids.append(pid)
             urls.append(_url(int(line.strip().rsplit(":", 1)[1])))
         yield pids, urls

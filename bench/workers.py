@@ -86,26 +86,25 @@ async def redis_server() -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def workers_app(redis_url: str, workers: int) -> AsyncIterator[tuple[int, list[int]]]:
-    """The bench app on ``workers`` workers: (port, worker pids)."""
+async def server_process(
+    *argv: str, cwd: Path = ROOT, timeout: float = 60
+) -> AsyncIterator[tuple[int, str]]:
+    """Runs a server process in a session of its own; yields (pid, its first stdout line,
+    which says where it listens). Stopped with SIGTERM, its whole group killed after 15 s."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.workers_app",
-        redis_url,
-        str(workers),
-        cwd=ROOT,
+        *argv,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         assert proc.stdout is not None
-        async with asyncio.timeout(30):
-            line = await proc.stdout.readline()
-        port = int(json.loads(line)["port"])
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        yield port, [int(pid) for pid in children]
+        async with asyncio.timeout(timeout):
+            line = (await proc.stdout.readline()).decode()
+        if not line:
+            raise RuntimeError(f"{argv[:3]} ended before listening")
+        yield proc.pid, line
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGTERM)
@@ -115,6 +114,20 @@ async def workers_app(redis_url: str, workers: int) -> AsyncIterator[tuple[int, 
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def workers_app(
+    redis_url: str, workers: int, timeout: float = 30
+) -> AsyncIterator[tuple[int, list[int]]]:
+    """The bench app on ``workers`` workers: (port, worker pids; the supervisor's own pid
+    when it has no children)."""
+    argv = (sys.executable, "-m", "bench.workers_app", redis_url, str(workers))
+    async with server_process(*argv, timeout=timeout) as (pid, line):
+        port = int(json.loads(line)["port"])
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        yield port, [int(child) for child in children] or [pid]
 
 
 def _eio(sid: str | None = None) -> dict[str, str]:
