@@ -1,2 +1,3 @@
 """Process and machine readers shared by the benchmarks (``bench``) and the topology
-measurement (``topology``): one home, so neither imports the other."""
+measurement (``topology``), and the headless chromium launch the topology measurement and
+the end-to-end tests share: one home, so neither imports the other."""

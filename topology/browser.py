@@ -24,6 +24,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from measure.chromium import CHROMIUM
+from measure.chromium import CHROMIUM_ARGS as BASE_ARGS
+from measure.chromium import launch as launch_chromium
+
 from topology.clients import JS_DIR
 from topology.model import make_token
 
@@ -31,6 +35,7 @@ __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "PAGE",
+    "ROUTED_PAGE_ARGS",
     "browser_available",
     "browser_connect",
     "browser_costs",
@@ -38,21 +43,11 @@ __all__ = [
     "launch",
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-    # The page comes from a Playwright route, which has no IP address space: Chromium's
-    # Local Network Access checks would then block its WebSocket to 127.0.0.1 (a page
-    # served by the gateway itself is same-origin and never blocked).
-    "--disable-features=LocalNetworkAccessChecks",
-]
+# The page comes from a Playwright route, which has no IP address space: Chromium's
+# Local Network Access checks would then block its WebSocket to 127.0.0.1 (a page
+# served by the gateway itself is same-origin and never blocked).
+ROUTED_PAGE_ARGS = ("--disable-features=LocalNetworkAccessChecks",)
+CHROMIUM_ARGS = [*BASE_ARGS, *ROUTED_PAGE_ARGS]
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>topology</title>
 <script src="/topology/socket.io.min.js"></script>
@@ -74,16 +69,8 @@ def browser_available() -> bool:
 @asynccontextmanager
 async def launch() -> AsyncIterator[Any]:
     """Headless Debian chromium through Playwright."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launch_chromium(*ROUTED_PAGE_ARGS) as browser:
+        yield browser
 
 
 async def _serve_page(context: Any) -> None:

@@ -13,7 +13,8 @@ from typing import Final
 import pytest
 from community.app import create_app
 from community.settings import Settings
-from playwright.async_api import Browser, async_playwright
+from measure.chromium import CHROMIUM, launch
+from playwright.async_api import Browser
 
 from community.gateway import create_gateway_app
 from tests.community.helpers import TEST_PASSWORD_COST, TEST_SECRET
@@ -21,17 +22,6 @@ from tests.helpers.servers import running_uvicorn
 
 __all__: list[str] = []
 
-CHROMIUM: Final = Path("/usr/bin/chromium")
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS: Final = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -54,14 +44,8 @@ async def browser() -> AsyncIterator[Browser]:
     """Headless chromium (Debian's build)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: run `make system-deps` (installs chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with launch() as launched:
+        yield launched
 
 
 @pytest.fixture
