@@ -11,10 +11,12 @@ from topology.sections import (
     NOTICEABLE_MS,
     clients_section,
     cluster_section,
+    fmt,
     latency_conclusion,
     latency_section,
     moving_section,
     plot_parts,
+    table,
 )
 from topology.sections import (
     PLOTS as PART_PLOTS,
@@ -71,20 +73,6 @@ def _find(points: list[Record], topology: str, transport: str, **match: int) -> 
     return None
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    if value != value:  # NaN
-        return "–"
-    if abs(value) >= 1000 and digits <= 1:
-        return f"{value:,.0f}"
-    return f"{value:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out.extend("| " + " | ".join(r) + " |" for r in rows)
-    return out
-
-
 def _setup_rows(points: list[Record], transport: str) -> list[list[str]]:
     rows = []
     for p in sorted(points, key=lambda p: (_key(p)[3], _key(p)[0])):
@@ -96,22 +84,21 @@ def _setup_rows(points: list[Record], transport: str) -> list[list[str]]:
             [
                 str(s["per_user"]),
                 s["topology"],
-                f"{_fmt(metric(p, setup + 'frames_tx'))} / {_fmt(metric(p, setup + 'frames_rx'))}",
-                _fmt(metric(p, setup + "http_requests")),
-                f"{_fmt(metric(p, setup + 'bytes_tx'), 0)} / "
-                f"{_fmt(metric(p, setup + 'bytes_rx'), 0)}",
-                _fmt(metric(p, setup + "round_trips")),
-                f"{_fmt(metric(p, 'solo.ready_min_ms'), 2)} / "
-                f"{_fmt(metric(p, 'solo.ready_p50_ms'), 2)} / "
-                f"{_fmt(metric(p, 'solo.ready_p99_ms'), 2)}",
-                f"{_fmt(metric(p, 'storm.ready_p50_ms'))} / "
-                f"{_fmt(metric(p, 'storm.ready_p99_ms'))}",
-                _fmt(metric(p, "storm.server_cpu_per_user_ms"), 3),
-                _fmt(metric(p, "storm.rss_per_user_bytes") / 1024, 1),
-                _fmt(metric(p, "storm.rss_per_membership_bytes") / 1024, 2),
-                _fmt(metric(p, "server_objects.sockets"), 0),
-                _fmt(metric(p, "server_objects.room_memberships"), 0),
-                _fmt(metric(p, "server_objects.namespaces"), 0),
+                f"{fmt(metric(p, setup + 'frames_tx'))} / {fmt(metric(p, setup + 'frames_rx'))}",
+                fmt(metric(p, setup + "http_requests")),
+                f"{fmt(metric(p, setup + 'bytes_tx'), 0)} / "
+                f"{fmt(metric(p, setup + 'bytes_rx'), 0)}",
+                fmt(metric(p, setup + "round_trips")),
+                f"{fmt(metric(p, 'solo.ready_min_ms'), 2)} / "
+                f"{fmt(metric(p, 'solo.ready_p50_ms'), 2)} / "
+                f"{fmt(metric(p, 'solo.ready_p99_ms'), 2)}",
+                f"{fmt(metric(p, 'storm.ready_p50_ms'))} / {fmt(metric(p, 'storm.ready_p99_ms'))}",
+                fmt(metric(p, "storm.server_cpu_per_user_ms"), 3),
+                fmt(metric(p, "storm.rss_per_user_bytes") / 1024, 1),
+                fmt(metric(p, "storm.rss_per_membership_bytes") / 1024, 2),
+                fmt(metric(p, "server_objects.sockets"), 0),
+                fmt(metric(p, "server_objects.room_memberships"), 0),
+                fmt(metric(p, "server_objects.namespaces"), 0),
             ]
         )
     return rows
@@ -144,13 +131,13 @@ def _steady_rows(points: list[Record]) -> list[list[str]]:
                 s["transport"],
                 str(s["per_user"]),
                 s["topology"],
-                f"{_fmt(metric(p, 'steady.deliveries'), 0)} / "
-                f"{_fmt(metric(p, 'steady.expected_deliveries'), 0)}",
-                _fmt(metric(p, "steady.server_cpu_per_delivery_us"), 2),
-                _fmt(metric(p, "steady.server_cpu_per_message_us"), 0),
-                _fmt(metric(p, "steady.rx_bytes_per_delivery"), 1),
-                _fmt(metric(p, "steady.tx_bytes_per_message"), 0),
-                _fmt(metric(p, "steady.rx_frames_per_delivery"), 2),
+                f"{fmt(metric(p, 'steady.deliveries'), 0)} / "
+                f"{fmt(metric(p, 'steady.expected_deliveries'), 0)}",
+                fmt(metric(p, "steady.server_cpu_per_delivery_us"), 2),
+                fmt(metric(p, "steady.server_cpu_per_message_us"), 0),
+                fmt(metric(p, "steady.rx_bytes_per_delivery"), 1),
+                fmt(metric(p, "steady.tx_bytes_per_message"), 0),
+                fmt(metric(p, "steady.rx_frames_per_delivery"), 2),
             ]
         )
     return rows
@@ -179,17 +166,16 @@ def _storm_rows(points: list[Record]) -> list[list[str]]:
                 str(s["per_user"]),
                 s["transport"],
                 s["topology"],
-                f"{_fmt(metric(p, 'storm.ready_users'), 0)} / {s['users']}",
-                _fmt(metric(p, "storm.wall_s"), 2),
-                f"{_fmt(metric(p, 'storm.ready_p50_ms'))} / "
-                f"{_fmt(metric(p, 'storm.ready_p99_ms'))}",
-                _fmt(metric(p, "storm.server_cpu_s"), 2),
-                _fmt(100 * _ratio(metric(p, "storm.server_cpu_s"), metric(p, "storm.wall_s")), 0),
-                _fmt(metric(p, "storm.server_cpu_per_user_ms"), 3),
-                _fmt(metric(p, "storm.rss_per_user_bytes") / 1024, 1),
-                _fmt(metric(p, "storm.gc_objects_per_user"), 0),
-                _fmt(metric(p, "server_objects.sockets"), 0),
-                _fmt(metric(p, "storm.client_cpu_s"), 2),
+                f"{fmt(metric(p, 'storm.ready_users'), 0)} / {s['users']}",
+                fmt(metric(p, "storm.wall_s"), 2),
+                f"{fmt(metric(p, 'storm.ready_p50_ms'))} / {fmt(metric(p, 'storm.ready_p99_ms'))}",
+                fmt(metric(p, "storm.server_cpu_s"), 2),
+                fmt(100 * _ratio(metric(p, "storm.server_cpu_s"), metric(p, "storm.wall_s")), 0),
+                fmt(metric(p, "storm.server_cpu_per_user_ms"), 3),
+                fmt(metric(p, "storm.rss_per_user_bytes") / 1024, 1),
+                fmt(metric(p, "storm.gc_objects_per_user"), 0),
+                fmt(metric(p, "server_objects.sockets"), 0),
+                fmt(metric(p, "storm.client_cpu_s"), 2),
             ]
         )
     return rows
@@ -223,9 +209,9 @@ def _wall_note(points: list[Record]) -> list[str]:
     return [
         f"- Wall times: in the slowest storm ({s['topology']}, {s['transport']}, "
         f"{s['users']} users × {s['per_user']} communities) the server used "
-        f"{_fmt(metric(worst, 'storm.server_cpu_s'), 2)} s of CPU in "
-        f"{_fmt(metric(worst, 'storm.wall_s'), 2)} s while it was runnable in "
-        f"{_fmt(100 * metric(worst, 'storm.server_runnable_share'), 0)} % of the 5 ms samples "
+        f"{fmt(metric(worst, 'storm.server_cpu_s'), 2)} s of CPU in "
+        f"{fmt(metric(worst, 'storm.wall_s'), 2)} s while it was runnable in "
+        f"{fmt(100 * metric(worst, 'storm.server_runnable_share'), 0)} % of the 5 ms samples "
         "of its scheduler state"
         + (
             ": it was waiting for a core (other jobs share this 2-core machine, and the load "
@@ -256,10 +242,10 @@ def conclusion(results: Record) -> list[str]:
         return _find(comm, "A", transport, per_user=n), _find(comm, "B", transport, per_user=n)
 
     def m(p: Record, path: str, digits: int = 1, scale: float = 1.0) -> str:
-        return _fmt(metric(p, path) * scale, digits)
+        return fmt(metric(p, path) * scale, digits)
 
     def ratio(a: Record, b: Record, path: str) -> str:
-        return _fmt(_ratio(metric(a, path), metric(b, path)), 1)
+        return fmt(_ratio(metric(a, path), metric(b, path)), 1)
 
     cpu_u = "storm.server_cpu_per_user_ms"
     rss_u = "storm.rss_per_user_bytes"
@@ -294,9 +280,9 @@ def conclusion(results: Record) -> list[str]:
             f"({ratio(ab, bb, rss_u)}×); the server tracks "
             f"{m(ab, 'server_objects.sockets', 0)} sockets for {ab['spec']['users']} users "
             f"in A, {m(bb, 'server_objects.sockets', 0)} in B. Each community beyond the "
-            f"first costs A about {_fmt(d_cpu, 0)} µs of server CPU (a token verification, a "
-            f"socket, a middleware run, a CONNECT reply), {_fmt(d_rss, 1)} KiB of server memory "
-            f"and {_fmt(d_bytes, 0)} bytes on the wire, per user and per (re)connect"
+            f"first costs A about {fmt(d_cpu, 0)} µs of server CPU (a token verification, a "
+            f"socket, a middleware run, a CONNECT reply), {fmt(d_rss, 1)} KiB of server memory "
+            f"and {fmt(d_bytes, 0)} bytes on the wire, per user and per (re)connect"
             + (
                 f" (the HS256 token check alone is {m(ab, 'server_idle.token_verify_us', 0)} µs)."
                 if not math.isnan(metric(ab, "server_idle.token_verify_us"))
@@ -322,7 +308,7 @@ def conclusion(results: Record) -> list[str]:
 
     def rts(topology: str, transport: str) -> str:
         values = sorted({v for t, tr, v in rt_rows if t == topology and tr == transport})
-        return "/".join(_fmt(v, 0) for v in values) or "–"
+        return "/".join(fmt(v, 0) for v in values) or "–"
 
     lines.append(
         f"- **Round trips (counting client, loopback) do not separate A from B.** Until "
@@ -338,7 +324,7 @@ def conclusion(results: Record) -> list[str]:
     if ab and bb and a1 and b1:
         lines.append(
             f"- **Time to ready, one user at a time** (WebSocket, loopback, best of "
-            f"{_fmt(metric(ab, 'solo.n'), 0)}): A {m(a1, 'solo.ready_min_ms', 2)} ms at "
+            f"{fmt(metric(ab, 'solo.n'), 0)}): A {m(a1, 'solo.ready_min_ms', 2)} ms at "
             f"N={ns[0]} → {m(ab, 'solo.ready_min_ms', 2)} ms at N={big}; B "
             f"{m(b1, 'solo.ready_min_ms', 2)} → {m(bb, 'solo.ready_min_ms', 2)} ms. With no "
             f"network delay this is the server's work per CONNECT; the p50s in the tables "
@@ -384,14 +370,14 @@ def conclusion(results: Record) -> list[str]:
             cpu_a, cpu_b = metric(sa, "storm.server_cpu_s"), metric(sb, "storm.server_cpu_s")
             lines.append(
                 f"- **Reconnect storm, {top_u} users × {n} communities** (all at once, "
-                f"WebSocket): {_fmt(cpu_a, 2)} s of server CPU and "
+                f"WebSocket): {fmt(cpu_a, 2)} s of server CPU and "
                 f"{m(sa, 'storm.wall_s', 2)} s until the last user is ready in A "
-                f"({m(sa, 'server_objects.sockets', 0)} sockets), against {_fmt(cpu_b, 2)} s "
-                f"and {m(sb, 'storm.wall_s', 2)} s in B ({_fmt(_ratio(cpu_a, cpu_b), 1)}× the "
+                f"({m(sa, 'server_objects.sockets', 0)} sockets), against {fmt(cpu_b, 2)} s "
+                f"and {m(sb, 'storm.wall_s', 2)} s in B ({fmt(_ratio(cpu_a, cpu_b), 1)}× the "
                 f"CPU); p99 ready {m(sa, 'storm.ready_p99_ms', 0)} vs "
                 f"{m(sb, 'storm.ready_p99_ms', 0)} ms. Linearly, a 100,000-user shard "
-                f"reconnecting costs ≈{_fmt(cpu_a / top_u * 1e5, 0)} s of one core in A vs "
-                f"≈{_fmt(cpu_b / top_u * 1e5, 0)} s in B."
+                f"reconnecting costs ≈{fmt(cpu_a / top_u * 1e5, 0)} s of one core in A vs "
+                f"≈{fmt(cpu_b / top_u * 1e5, 0)} s in B."
             )
     lines.append("")
     costs = ""
@@ -620,10 +606,10 @@ def write_report(results: Record, out: Path, plots: bool = True) -> Path:
         f"({meta.get('machine', '?')}, Python {meta.get('python', '?')}), plexio's native "
         f"listener on 127.0.0.1, one fresh server process per point"
         + (" — **smoke run, tiny counts: not for conclusions**" if meta.get("smoke") else "")
-        + f". Load average {_fmt(meta.get('loadavg_start', float('nan')), 1)} at the start, "
-        f"{_fmt(meta.get('loadavg_end', float('nan')), 1)} at the end (the machine is shared: "
+        + f". Load average {fmt(meta.get('loadavg_start', float('nan')), 1)} at the start, "
+        f"{fmt(meta.get('loadavg_end', float('nan')), 1)} at the end (the machine is shared: "
         "CPU seconds, bytes and counts are solid; wall times are noisy upper bounds). "
-        f"Whole run: {_fmt(meta.get('elapsed_s', float('nan')), 0)} s.",
+        f"Whole run: {fmt(meta.get('elapsed_s', float('nan')), 0)} s.",
         "",
         "## What was measured",
         "",
@@ -668,21 +654,21 @@ def write_report(results: Record, out: Path, plots: bool = True) -> Path:
             md += [
                 f"## Set-up per user over {transport} ({users} users)",
                 "",
-                *_table(_SETUP_HEADER, rows),
+                *table(_SETUP_HEADER, rows),
                 "",
             ]
     if comm:
         md += [
             "## Steady state: channel messages",
             "",
-            *_table(_STEADY_HEADER, _steady_rows(comm)),
+            *table(_STEADY_HEADER, _steady_rows(comm)),
             "",
         ]
     if storm:
         md += [
             "## Reconnect storm as users grow",
             "",
-            *_table(_STORM_HEADER, _storm_rows(storm)),
+            *table(_STORM_HEADER, _storm_rows(storm)),
             "",
         ]
     md += latency_section(results)

@@ -17,10 +17,12 @@ __all__ = [
     "PLOTS",
     "clients_section",
     "cluster_section",
+    "fmt",
     "latency_section",
     "moving_section",
     "noticeable",
     "plot_parts",
+    "table",
 ]
 
 Record = dict[str, Any]
@@ -41,7 +43,9 @@ KIND_NAMES = {
 }
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
+def fmt(value: Any, digits: int = 1) -> str:
+    """``value`` with ``digits`` decimals (thousands grouped from 1,000 at one decimal or
+    fewer); "–" for NaN or a missing value."""
     if not isinstance(value, int | float) or value != value:
         return "–"
     if abs(value) >= 1000 and digits <= 1:
@@ -49,7 +53,8 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, one line per row."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out.extend("| " + " | ".join(r) + " |" for r in rows)
     return out
@@ -149,8 +154,8 @@ def latency_conclusion(latency: Record) -> list[str]:
                 f"ready ≥ {NOTICEABLE_MS:g} ms after B with "
                 + "; ".join(
                     f"{r['kind']} N={r['n']} from {r['rtt_ms']:g} ms RTT "
-                    f"(+{_fmt(r['extra_ms'], 0)} ms at {r['top_rtt_ms']:g} ms, "
-                    f"{_fmt(r['extra_rts'], 1)} extra round trips)"
+                    f"(+{fmt(r['extra_ms'], 0)} ms at {r['top_rtt_ms']:g} ms, "
+                    f"{fmt(r['extra_rts'], 1)} extra round trips)"
                     for r in slow
                 )
             )
@@ -183,12 +188,12 @@ def _noticeable_table(latency: Record) -> list[str]:
                 r["style"],
                 r["kind"],
                 str(r["n"]),
-                *[_fmt(by_rtt.get(rtt, float("nan")), 0) for rtt in rtts],
-                _fmt(r["extra_rts"], 1),
+                *[fmt(by_rtt.get(rtt, float("nan")), 0) for rtt in rtts],
+                fmt(r["extra_rts"], 1),
                 f"{r['rtt_ms']:g}" if r["rtt_ms"] is not None else "never",
             ]
         )
-    return _table(
+    return table(
         [
             "style",
             "client",
@@ -267,13 +272,13 @@ def latency_section(results: Record) -> list[str]:
                 kind,
                 str(n),
                 style,
-                *[_fmt(_ready(points, kind, style, n, net), 0) for net in nets],
+                *[fmt(_ready(points, kind, style, n, net), 0) for net in nets],
                 str(rts),
-                _fmt(eff, 1),
+                fmt(eff, 1),
                 str(conns[0]) if conns and conns[0] is not None else "–",
             ]
         )
-    md += _table(header, rows)
+    md += table(header, rows)
     md += [
         "",
         f"**Where a person notices** (computed from the table): a person notices about "
@@ -324,12 +329,12 @@ def moving_section(results: Record) -> list[str]:
                     p["transport"],
                     p["topology"],
                     f"`{move}`",
-                    f"{_fmt(m['packets_tx'], 0)} / {_fmt(m['packets_rx'], 0)}",
-                    f"{_fmt(m['frames_tx'], 0)} / {_fmt(m['frames_rx'], 0)}",
-                    f"{_fmt(m['bytes_tx'], 0)} / {_fmt(m['bytes_rx'], 0)}",
-                    _fmt(m["round_trips"], 0),
-                    _fmt(m.get("proxy_round_trips"), 0),
-                    _fmt(m.get("ms_at_rtt"), 0),
+                    f"{fmt(m['packets_tx'], 0)} / {fmt(m['packets_rx'], 0)}",
+                    f"{fmt(m['frames_tx'], 0)} / {fmt(m['frames_rx'], 0)}",
+                    f"{fmt(m['bytes_tx'], 0)} / {fmt(m['bytes_rx'], 0)}",
+                    fmt(m["round_trips"], 0),
+                    fmt(m.get("proxy_round_trips"), 0),
+                    fmt(m.get("ms_at_rtt"), 0),
                 ]
             )
         for cycle, c in p["cycles"].items():
@@ -339,7 +344,7 @@ def moving_section(results: Record) -> list[str]:
                     p["transport"],
                     p["topology"],
                     cycle,
-                    _fmt(c["server_cpu_us"], 0),
+                    fmt(c["server_cpu_us"], 0),
                 ]
             )
     md = [
@@ -356,11 +361,11 @@ def moving_section(results: Record) -> list[str]:
         "polling client waits for the POST's `ok`, one round trip that socket.io-client "
         "would not wait for).",
         "",
-        *_table(_MOVE_HEADER, rows),
+        *table(_MOVE_HEADER, rows),
         "",
         "Server CPU per cycle (leave + join, µs, /proc schedstat; shared machine):",
         "",
-        *_table(["N", "transport", "topology", "cycle", "server CPU µs"], cpu_rows),
+        *table(["N", "transport", "topology", "cycle", "server CPU µs"], cpu_rows),
     ]
     if moving.get("errors"):
         md += ["", *[f"- problem: {e}" for e in moving["errors"][:20]]]
@@ -384,11 +389,11 @@ def clients_section(results: Record) -> list[str]:
                     p["kind"],
                     p["style"],
                     str(p["n"]),
-                    _fmt(p.get("ready_ms"), 1),
-                    _fmt(p.get("heap_bytes", float("nan")) / 1024, 1),
-                    _fmt(cpu, 2),
-                    _fmt(p.get("sockets"), 0),
-                    _fmt(p.get("gc_objects"), 0),
+                    fmt(p.get("ready_ms"), 1),
+                    fmt(p.get("heap_bytes", float("nan")) / 1024, 1),
+                    fmt(cpu, 2),
+                    fmt(p.get("sockets"), 0),
+                    fmt(p.get("gc_objects"), 0),
                 ]
             )
         slope_rows = []
@@ -397,10 +402,10 @@ def clients_section(results: Record) -> list[str]:
             slope_rows.append(
                 [
                     kind,
-                    _fmt(d.get("heap_bytes", float("nan")) / 1024, 2),
-                    _fmt(cpu, 3),
-                    _fmt(d.get("gc_objects"), 0),
-                    _fmt(d.get("ready_ms"), 2),
+                    fmt(d.get("heap_bytes", float("nan")) / 1024, 2),
+                    fmt(cpu, 3),
+                    fmt(d.get("gc_objects"), 0),
+                    fmt(d.get("ready_ms"), 2),
                 ]
             )
         md += [
@@ -415,7 +420,7 @@ def clients_section(results: Record) -> list[str]:
             f"{clients.get('plan', {}).get('samples', '?')} connects; CPU and heap figures of "
             "a few ms / KiB are noisy on the shared machine.",
             "",
-            *_table(
+            *table(
                 [
                     "client",
                     "style",
@@ -431,7 +436,7 @@ def clients_section(results: Record) -> list[str]:
             "",
             "Per namespace (slope over N in A):",
             "",
-            *_table(
+            *table(
                 ["client", "heap KiB", "CPU ms", "Python objects", "ready ms"],
                 slope_rows,
             ),
@@ -454,7 +459,7 @@ def clients_section(results: Record) -> list[str]:
         ]
         for style, h in har.items():
             md += [
-                f"**{style}** — ready after {_fmt(h['ready_ms'], 0)} ms:",
+                f"**{style}** — ready after {fmt(h['ready_ms'], 0)} ms:",
                 "",
                 "```",
                 h["text"],
@@ -517,8 +522,8 @@ def cluster_section(results: Record) -> list[str]:
                 f"{p['patterns']:,}",
                 str(p["receivers"]),
                 str(p["messages"]),
-                _fmt(p["redis_cpu_us_per_message"], 2),
-                _fmt(p["usec_per_call"], 2),
+                fmt(p["redis_cpu_us_per_message"], 2),
+                fmt(p["usec_per_call"], 2),
                 " / ".join(str(c) for c in p["received_per_subscriber"]),
             ]
             for p in redis["points"]
@@ -533,7 +538,7 @@ def cluster_section(results: Record) -> list[str]:
             "included; *command* is `INFO commandstats`' `usec_per_call`. Shared machine: "
             "compare orders of magnitude.",
             "",
-            *_table(
+            *table(
                 [
                     "command",
                     "other patterns",
@@ -546,12 +551,12 @@ def cluster_section(results: Record) -> list[str]:
                 rows,
             ),
             "",
-            f"Fitted: PUBLISH {_fmt(classic['base_us'], 2)} µs + "
-            f"{_fmt(classic['per_pattern_us'], 4)} µs per pattern + "
-            f"{_fmt(classic['per_receiver_us'], 2)} µs per receiver; SPUBLISH "
-            f"{_fmt(sharded['base_us'], 2)} µs + {_fmt(sharded['per_receiver_us'], 2)} µs per "
+            f"Fitted: PUBLISH {fmt(classic['base_us'], 2)} µs + "
+            f"{fmt(classic['per_pattern_us'], 4)} µs per pattern + "
+            f"{fmt(classic['per_receiver_us'], 2)} µs per receiver; SPUBLISH "
+            f"{fmt(sharded['base_us'], 2)} µs + {fmt(sharded['per_receiver_us'], 2)} µs per "
             f"receiver. A node's floor to receive and parse one message (redis-py): "
-            f"{_fmt(redis.get('receive_us'), 1)} µs. Adapter message: "
+            f"{fmt(redis.get('receive_us'), 1)} µs. Adapter message: "
             f"{redis.get('payload_bytes')} bytes of MessagePack.",
             "",
         ]
@@ -570,19 +575,19 @@ def cluster_section(results: Record) -> list[str]:
                         str(n["self"]),
                         str(n["useful"]),
                         f"{n['discarded']} ({n['discarded_predicted']})",
-                        _fmt(n["cpu_us_per_message"], 0),
+                        fmt(n["cpu_us_per_message"], 0),
                     ]
                 )
         totals = [
             [
                 design,
                 f"{d['deliveries']:,} / {d['expected_deliveries']:,}",
-                _fmt(d["published_per_message"], 2),
-                _fmt(d["received_per_message"], 2),
-                _fmt(d["discarded_per_message"], 2),
-                _fmt(d["redis_bytes_down_per_message"], 0),
-                _fmt(d["redis_cpu_us_per_message"], 1),
-                _fmt(d["node_cpu_us_per_message"], 0),
+                fmt(d["published_per_message"], 2),
+                fmt(d["received_per_message"], 2),
+                fmt(d["discarded_per_message"], 2),
+                fmt(d["redis_bytes_down_per_message"], 0),
+                fmt(d["redis_cpu_us_per_message"], 1),
+                fmt(d["node_cpu_us_per_message"], 0),
             ]
             for design, d in measured["designs"].items()
         ]
@@ -601,7 +606,7 @@ def cluster_section(results: Record) -> list[str]:
             "writes (the messages are posted one at a time), which the pipelined "
             "measurement above amortises.",
             "",
-            *_table(
+            *table(
                 [
                     "design",
                     "node",
@@ -615,7 +620,7 @@ def cluster_section(results: Record) -> list[str]:
                 rows,
             ),
             "",
-            *_table(
+            *table(
                 [
                     "design",
                     "delivered / expected",
@@ -638,15 +643,15 @@ def cluster_section(results: Record) -> list[str]:
                 "posted in — with few nodes and small communities the spread of a random "
                 "placement is wide, so expect agreement to within a few tenths):",
                 "",
-                *_table(
+                *table(
                     ["design", "received: measured", "model", "discarded: measured", "model"],
                     [
                         [
                             design,
-                            _fmt(c["received_per_message"], 2),
-                            _fmt(c["received_model"], 2),
-                            _fmt(c["discarded_per_message"], 2),
-                            _fmt(c["discarded_model"], 2),
+                            fmt(c["received_per_message"], 2),
+                            fmt(c["received_model"], 2),
+                            fmt(c["discarded_per_message"], 2),
+                            fmt(c["discarded_model"], 2),
                         ]
                         for design, c in check["designs"].items()
                     ],
@@ -672,7 +677,7 @@ def cluster_section(results: Record) -> list[str]:
         "",
         "Inputs: "
         + ", ".join(
-            f"`{k}`={_fmt(v, 4) if isinstance(v, float) else v}"
+            f"`{k}`={fmt(v, 4) if isinstance(v, float) else v}"
             for k, v in inputs.items()
             if k not in ("nodes", "users")
         )
@@ -688,18 +693,18 @@ def cluster_section(results: Record) -> list[str]:
                     f"{i['users']:,}",
                     str(i["nodes"]),
                     name,
-                    _fmt(g["rate_per_s"], 0),
-                    _fmt(d["redis_deliveries"], 1),
-                    _fmt(d["discarded"], 1),
-                    _fmt(d["node_received_s"], 0),
-                    _fmt(d["node_discarded_s"], 0),
-                    _fmt(100 * d["node_cpu_discard_share"], 1),
-                    _fmt(d["patterns"], 0),
-                    _fmt(100 * d["redis_cpu_share"], 0),
-                    _fmt(d["redis_bytes_out_s"] / 1e6, 1),
+                    fmt(g["rate_per_s"], 0),
+                    fmt(d["redis_deliveries"], 1),
+                    fmt(d["discarded"], 1),
+                    fmt(d["node_received_s"], 0),
+                    fmt(d["node_discarded_s"], 0),
+                    fmt(100 * d["node_cpu_discard_share"], 1),
+                    fmt(d["patterns"], 0),
+                    fmt(100 * d["redis_cpu_share"], 0),
+                    fmt(d["redis_bytes_out_s"] / 1e6, 1),
                 ]
             )
-    md += _table(
+    md += table(
         [
             "users",
             "nodes",
@@ -729,21 +734,21 @@ def _cluster_answer(cluster: Record) -> list[str]:
     i, d = biggest["inputs"], biggest["designs"]
 
     def pct(name: str, key: str) -> str:
-        return _fmt(100 * d[name][key], 0)
+        return fmt(100 * d[name][key], 0)
 
     return [
-        f"At {i['users']:,} users on {i['nodes']} nodes ({_fmt(biggest['rate_per_s'], 0)} "
+        f"At {i['users']:,} users on {i['nodes']} nodes ({fmt(biggest['rate_per_s'], 0)} "
         f"channel messages/s): A classic makes every PUBLISH scan "
-        f"{_fmt(d['A classic']['patterns'], 0)} patterns — Redis would need "
+        f"{fmt(d['A classic']['patterns'], 0)} patterns — Redis would need "
         f"{pct('A classic', 'redis_cpu_share')} % of a core, so A needs sharded pub/sub; "
         f"B classic sends every message to all {i['nodes']} nodes, "
-        f"{_fmt(d['B classic']['discarded'], 1)} of which drop it "
-        f"({_fmt(d['B classic']['node_discarded_s'], 0)} drops/s per node, "
+        f"{fmt(d['B classic']['discarded'], 1)} of which drop it "
+        f"({fmt(d['B classic']['node_discarded_s'], 0)} drops/s per node, "
         f"{pct('B classic', 'node_cpu_discard_share')} % of a node's core at the measured "
         f"receive cost; Redis {pct('B classic', 'redis_cpu_share')} % of a core, "
-        f"{_fmt(d['B classic']['redis_bytes_out_s'] / 1e6, 1)} MB/s out); A sharded and "
+        f"{fmt(d['B classic']['redis_bytes_out_s'] / 1e6, 1)} MB/s out); A sharded and "
         f"B sharded-dynamic send each message only to the "
-        f"{_fmt(d['B sharded-dynamic']['redis_deliveries'], 1)} nodes that hold the room "
+        f"{fmt(d['B sharded-dynamic']['redis_deliveries'], 1)} nodes that hold the room "
         f"(Redis {pct('A sharded', 'redis_cpu_share')} % of a core, spread over the "
         "cluster's shards).",
         "",
