@@ -29,7 +29,7 @@ node-deps:
 lint: install
 	$(VENV)/bin/ruff check src tests community bench topology measure fuzz scripts
 	$(VENV)/bin/ruff format --check src tests community bench topology measure fuzz scripts
-	$(VENV)/bin/mypy src community topology measure scripts
+	$(VENV)/bin/mypy src community topology measure scripts fuzz
 	$(VENV)/bin/lint-imports
 
 # Coverage is measured per module over the whole suite and held to the floors in

@@ -152,7 +152,7 @@ class _HttpHarness:
         conn.connection_lost(None)
         for socket in list(self.engine.sockets.values()):
             socket.close()
-            self.engine._forget(socket)
+            self.engine.forget(socket)
         for _ in range(3):
             await asyncio.sleep(0)
 

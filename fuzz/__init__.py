@@ -1,0 +1,1 @@
+"""Fuzz targets of the decoders (``make fuzz``, ``python -m fuzz.run``)."""
