@@ -21,6 +21,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["main", "mutate", "plain_loop"]
@@ -44,15 +45,24 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(buf)
 
 
-def plain_loop(runs: int, seed: int) -> int:
-    """Runs ``runs`` mutated seeds through the targets; returns how many ran."""
-    from fuzz.targets import SEEDS, one_input
+def plain_loop(
+    runs: int,
+    seed: int,
+    seeds: Sequence[bytes] | None = None,
+    target: Callable[[bytes], None] | None = None,
+) -> int:
+    """Runs ``runs`` mutated ``seeds`` through ``target`` (default: every target of
+    :mod:`fuzz.targets` and its seeds); returns how many ran."""
+    if seeds is None or target is None:
+        from fuzz.targets import SEEDS, one_input
 
+        seeds = SEEDS if seeds is None else seeds
+        target = one_input if target is None else target
     rng = random.Random(seed)
     for run in range(runs):
-        data = mutate(rng, rng.choice(SEEDS))
+        data = mutate(rng, rng.choice(seeds))
         try:
-            one_input(data)
+            target(data)
         except Exception:
             print(f"run {run}: failing input {data!r}", file=sys.stderr)
             raise

@@ -6,29 +6,30 @@ decodes to an equal packet. Any other exception is a bug.
 
 With atheris installed (``pip install atheris``)::
 
-    python fuzz/socketio_parser.py -atheris_runs=1000000
+    python -m fuzz.socketio_parser -atheris_runs=1000000
 
-Without it the script runs a plain random mutation loop over a small seed corpus::
+Without it, :func:`fuzz.run.plain_loop`'s random mutations of a small seed corpus::
 
-    python fuzz/socketio_parser.py --runs 200000 --seed 1
+    python -m fuzz.socketio_parser --runs 200000 --seed 1
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import sys
+
+from fuzz.run import plain_loop
 
 from plexio.exceptions import DecodeError
 from plexio.socketio import JsonParser, Packet, Parser
 from plexio.socketio.msgpack import MsgPackParser
 
-__all__ = ["main", "test_one_input"]
+__all__ = ["SEEDS", "main", "test_one_input"]
 
 _PARSERS: tuple[Parser, ...] = (JsonParser(), MsgPackParser())
 _SEPARATOR = b"\xff"  # splits the input into messages (never valid UTF-8)
 
-_SEEDS: list[bytes] = [
+SEEDS: list[bytes] = [
     b'\x002["message-back",1,"2",{"3":[true]}]',
     b'\x003456[1,"2",{"3":[false]}]',
     b'\x0052-["m",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]\xffb\x01\x02\xffb\x03',
@@ -75,32 +76,6 @@ def test_one_input(data: bytes) -> None:
             _check_round_trip(parser, packet)
 
 
-def _mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        choice = rng.random()
-        pos = rng.randint(0, len(buf))
-        if choice < 0.4 and buf:
-            buf[min(pos, len(buf) - 1)] = rng.randrange(256)
-        elif choice < 0.7:
-            buf[pos:pos] = bytes([rng.choice(b'0123456789-/,[]{}":\xff')])
-        elif buf:
-            del buf[min(pos, len(buf) - 1)]
-    return bytes(buf)
-
-
-def _random_loop(runs: int, seed: int) -> None:
-    rng = random.Random(seed)
-    for run in range(runs):
-        data = _mutate(rng, rng.choice(_SEEDS))
-        try:
-            test_one_input(data)
-        except Exception:
-            print(f"run {run}: failing input {data!r}", file=sys.stderr)
-            raise
-    print(f"{runs} inputs, no invariant broken")
-
-
 def main() -> None:
     """Run under atheris when it is installed, else a seeded random mutation loop."""
     try:
@@ -110,7 +85,8 @@ def main() -> None:
         cli.add_argument("--runs", type=int, default=100_000)
         cli.add_argument("--seed", type=int, default=0)
         args = cli.parse_args()
-        _random_loop(args.runs, args.seed)
+        plain_loop(args.runs, args.seed, SEEDS, test_one_input)
+        print(f"{args.runs} inputs, no invariant broken")
         return
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()

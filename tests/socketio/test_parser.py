@@ -411,9 +411,9 @@ def test_corrupted_packets_raise_only_decode_error(packet: Packet, data: st.Data
 
 
 def test_fuzz_harness_runs_on_its_seeds() -> None:
-    from fuzz.socketio_parser import _SEEDS, test_one_input
+    from fuzz.socketio_parser import SEEDS, test_one_input
 
-    for seed in _SEEDS:
+    for seed in SEEDS:
         test_one_input(seed)
 
 
