@@ -19,7 +19,6 @@ import argparse
 import sys
 
 from fuzz.run import plain_loop
-
 from plexio.exceptions import DecodeError
 from plexio.socketio import JsonParser, Packet, Parser
 from plexio.socketio.msgpack import MsgPackParser

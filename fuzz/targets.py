@@ -21,7 +21,6 @@ import asyncio
 from typing import Any
 
 from fuzz.socketio_parser import test_one_input as socketio_input
-
 from plexio.config import Limits
 from plexio.engineio.packets import decode_frame
 from plexio.engineio.payload import decode_payload
