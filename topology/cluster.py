@@ -38,7 +38,8 @@ classic: 1), ``SPUBLISH`` looks its channel up (``P = 0``). The coefficients com
 share above 1 means one Redis (or one shard) cannot keep up.
 
 :func:`run_cluster` measures the Redis coefficients, then a real 3-node cluster of
-gateway processes on plexio's classic Redis adapter (:mod:`topology.clusterrun`), evaluates
+gateway processes on plexio's classic Redis adapter, then on its sharded adapter on a
+3-master Redis Cluster (:mod:`topology.clusterrun`), evaluates
 the model at the measured cluster's parameters (checked against what was counted) and at
 the planned sizes (up to 100 nodes and a million users).
 """
@@ -253,8 +254,10 @@ def check_against(measured: dict[str, Any], plan: ClusterRunPlan) -> dict[str, A
 
     Every user of the measured cluster is online and in every channel of its communities,
     so for a message in a community of ``s`` members the model expects ``H(s)`` receiving
-    nodes in A and ``K`` in B, ``K - H(s)`` of them discarding in B and none in A; the
-    expectations are averaged over the messages actually posted.
+    nodes in A (classic and sharded) and in B sharded-dynamic, ``K`` in B classic,
+    ``K - H(s)`` of them discarding in B classic and none otherwise; the expectations are
+    averaged over the messages actually posted. Designs are keyed ``"<A|B> <classic|sharded>"``
+    (the sharded rows are the model's ``A sharded`` and ``B sharded-dynamic``).
     """
     k = plan.nodes
     out: dict[str, Any] = {"nodes": k, "designs": {}}
@@ -263,7 +266,7 @@ def check_against(measured: dict[str, Any], plan: ClusterRunPlan) -> dict[str, A
         if not sizes:
             continue
         held = sum(holders(k, s) for s in sizes) / len(sizes)
-        received = held if design == "A" else float(k)
+        received = float(k) if design == "B classic" else held
         out["designs"][design] = {
             "mean_community_size": sum(sizes) / len(sizes),
             "received_per_message": result["received_per_message"],

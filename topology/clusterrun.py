@@ -1,10 +1,15 @@
-"""One channel message on a real 3-node cluster: plexio's classic Redis adapter, A vs B.
+"""One channel message on a real 3-node cluster: plexio's Redis adapters, A vs B.
 
-Three gateway processes (:mod:`topology.server` with ``redis_url``) share one
-redis-server of our own. Each node reaches Redis through its own counting proxy
-(:class:`~topology.delayproxy.DelayProxy`, no delay), which counts the RESP it carries —
-``PUBLISH`` commands going up, ``pmessage`` pushes coming down — so every node's
-publishes and receptions are counted on the wire, whatever the adapter does inside.
+Three gateway processes (:mod:`topology.server` with ``redis_url``), first on the classic
+adapter sharing one redis-server of our own, then on the sharded adapter (dynamic mode)
+sharing a 3-master Redis Cluster. Classic: each node reaches Redis through its own
+counting proxy (:class:`~topology.delayproxy.DelayProxy`, no delay), which counts the RESP
+it carries — ``PUBLISH`` commands going up, ``pmessage`` pushes coming down. Sharded: each
+master announces its own counting proxy (:mod:`topology.rediscluster`), so every
+connection of every node goes through one, and a connection is attributed to the gateway
+process that holds its peer port; ``SPUBLISH`` and ``smessage`` are counted. Either way
+every node's publishes and receptions are counted on the wire, whatever the adapter does
+inside.
 
 User ``u`` connects to node ``u % nodes`` (the counting client, WebSocket) in design A or
 B; then ``messages`` channel messages are posted by random users and every delivery is
@@ -24,13 +29,14 @@ import asyncio
 import random
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from topology.delayproxy import DelayProxy
-from topology.model import Membership, ModelParams
-from topology.procstat import cpu_seconds
+from topology.model import Membership, ModelParams, PubSub
+from topology.procstat import cpu_seconds, tcp_ports_of
 from topology.progress import Progress
 from topology.redisbench import running_redis
+from topology.rediscluster import ProxiedCluster, running_proxied_cluster
 from topology.runner import ServerProcess
 from topology.scenario import User
 
@@ -41,6 +47,11 @@ HOST = "127.0.0.1"
 WATCH = {
     "publish": ("up", b"$7\r\npublish\r\n"),
     "pmessage": ("down", b"$8\r\npmessage\r\n"),
+}
+#: The same for sharded pub/sub: ``SPUBLISH`` up, ``smessage`` pushes down.
+SHARDED_WATCH = {
+    "spublish": ("up", b"$8\r\nspublish\r\n"),
+    "smessage": ("down", b"$8\r\nsmessage\r\n"),
 }
 
 
@@ -57,6 +68,9 @@ class ClusterRunPlan:
         channels: channels per community.
         messages: channel messages posted.
         seed: membership and traffic seed.
+        classic: measure on one redis-server with the classic adapter.
+        sharded: measure on a 3-master Redis Cluster with the sharded adapter (dynamic
+            mode: a shard channel per room).
     """
 
     nodes: int = 3
@@ -66,10 +80,12 @@ class ClusterRunPlan:
     channels: int = 4
     messages: int = 200
     seed: int = 1
+    classic: bool = True
+    sharded: bool = True
 
     def steps(self) -> int:
-        """Points in the plan (A and B)."""
-        return 2
+        """Points in the plan (A and B, classic and sharded)."""
+        return 2 * (int(self.classic) + int(self.sharded))
 
     @property
     def model(self) -> ModelParams:
@@ -78,37 +94,127 @@ class ClusterRunPlan:
 
 
 def expected_routing(
-    membership: Membership, nodes: int, design: str, sender: int, community: int
+    membership: Membership,
+    nodes: int,
+    design: str,
+    sender: int,
+    community: int,
+    pubsub: PubSub = PubSub.CLASSIC,
 ) -> dict[str, Any]:
-    """Where a message goes in a classic-Redis cluster, from the placement ``u % nodes``.
+    """Where a message goes in the cluster, from the placement ``u % nodes``.
 
     Returns:
-        ``subscribed``: nodes Redis sends it to (A: nodes with a member of the community,
-        whose namespace exists there; B: every node with a user); ``useful``: nodes with a
-        recipient (a member other than the sender; every member is in every channel);
-        ``self``: the sender's node.
+        ``subscribed``: nodes Redis sends it to (classic A: nodes with a member of the
+        community, whose namespace exists there; classic B: every node with a user;
+        sharded, dynamic mode, A and B: nodes with a socket in the channel's room, i.e.
+        with a member of the community); ``useful``: nodes with a recipient (a member
+        other than the sender; every member is in every channel); ``self``: the sender's
+        node.
     """
     members = membership.members.get(community, [])
     holding = {u % nodes for u in members}
     everyone = {u % nodes for u in range(len(membership.of_user))}
-    subscribed = holding if design == "A" else everyone
+    subscribed = holding if design == "A" or pubsub is PubSub.SHARDED else everyone
     useful = {u % nodes for u in members if u != sender}
     return {"subscribed": sorted(subscribed), "useful": sorted(useful), "self": sender % nodes}
 
 
+class _Counters(Protocol):
+    """Per gateway node: PUBLISH-like commands sent, pushes received, bytes from Redis."""
+
+    async def start(self, nodes: int) -> list[str]:
+        """Starts the counting proxies; returns each node's Redis URL."""
+        ...
+
+    def read(self, servers: list[ServerProcess]) -> list[tuple[int, int, int]]:
+        """``(published, received, bytes_down)`` per node, so far."""
+        ...
+
+    def redis_cpu(self) -> float:
+        """CPU seconds Redis has used (every process of it)."""
+        ...
+
+    async def close(self) -> None:
+        """Stops what :meth:`start` started."""
+        ...
+
+
+class _ClassicCounters:
+    """One redis-server; node ``i`` reaches it through proxy ``i``."""
+
+    def __init__(self, port: int, pid: int) -> None:
+        self.port, self.pid = port, pid
+        self.proxies: list[DelayProxy] = []
+
+    async def start(self, nodes: int) -> list[str]:
+        self.proxies = [
+            DelayProxy(HOST, self.port, 0.0, tcp_handshake=False, watch=WATCH) for _ in range(nodes)
+        ]
+        for proxy in self.proxies:
+            await proxy.start()
+        return [f"redis://{HOST}:{proxy.port}/0" for proxy in self.proxies]
+
+    def read(self, servers: list[ServerProcess]) -> list[tuple[int, int, int]]:
+        return [
+            (
+                p.stats.matches.get("publish", 0),
+                p.stats.matches.get("pmessage", 0),
+                p.stats.bytes_down,
+            )
+            for p in self.proxies
+        ]
+
+    def redis_cpu(self) -> float:
+        return cpu_seconds(self.pid)[1]
+
+    async def close(self) -> None:
+        for proxy in self.proxies:
+            await proxy.close()
+
+
+class _ShardedCounters:
+    """A Redis Cluster whose masters announce their counting proxies: every node's
+    connections (cluster client, one subscriber per master) go through them, and a
+    connection belongs to the gateway process holding its peer port."""
+
+    def __init__(self, cluster: ProxiedCluster) -> None:
+        self.cluster = cluster
+
+    async def start(self, nodes: int) -> list[str]:
+        return [self.cluster.url] * nodes
+
+    def read(self, servers: list[ServerProcess]) -> list[tuple[int, int, int]]:
+        out = []
+        for server in servers:
+            ports = tcp_ports_of(server.pid)
+            own = [
+                stats
+                for proxy in self.cluster.proxies
+                for peer, stats in proxy.peers.items()
+                if peer in ports
+            ]
+            out.append(
+                (
+                    sum(s.matches.get("spublish", 0) for s in own),
+                    sum(s.matches.get("smessage", 0) for s in own),
+                    sum(s.bytes_down for s in own),
+                )
+            )
+        return out
+
+    def redis_cpu(self) -> float:
+        return sum(cpu_seconds(pid)[1] for pid in self.cluster.pids)
+
+    async def close(self) -> None:
+        """The cluster outlives one design."""
+
+
 async def _design(
-    plan: ClusterRunPlan, design: str, redis_port: int, redis_pid: int
+    plan: ClusterRunPlan, design: str, pubsub: PubSub, counters: _Counters
 ) -> dict[str, Any]:
     membership = Membership(plan.model)
-    proxies = [
-        DelayProxy(HOST, redis_port, 0.0, tcp_handshake=False, watch=WATCH)
-        for _ in range(plan.nodes)
-    ]
-    for proxy in proxies:
-        await proxy.start()
-    servers = [
-        ServerProcess(plan.model, redis_url=f"redis://{HOST}:{proxy.port}/0") for proxy in proxies
-    ]
+    urls = await counters.start(plan.nodes)
+    servers = [ServerProcess(plan.model, redis_url=url, pubsub=pubsub) for url in urls]
     users: list[User] = []
     try:
         for server in servers:
@@ -132,9 +238,9 @@ async def _design(
                 (sender, rng.choice(membership.of_user[sender]), rng.randrange(plan.channels))
             )
         expected_deliveries = sum(len(membership.members[c]) - 1 for _, c, _ in posts)
-        before = [p.stats.as_dict() for p in proxies]
+        before = counters.read(servers)
         cpu0 = [cpu_seconds(s.pid)[1] for s in servers]
-        redis0 = cpu_seconds(redis_pid)[1]
+        redis0 = counters.redis_cpu()
         delivered0 = sum(u.delivered for u in users)
         for sender, community, channel in posts:  # one at a time: counts stay attributable
             await users[sender].post(community, channel)
@@ -147,19 +253,18 @@ async def _design(
         await asyncio.sleep(0.3)  # late pushes to nodes without recipients
         delivered = sum(u.delivered for u in users) - delivered0
         cpu = [cpu_seconds(s.pid)[1] - c for s, c in zip(servers, cpu0, strict=True)]
-        redis_cpu = cpu_seconds(redis_pid)[1] - redis0
-        after = [p.stats.as_dict() for p in proxies]
+        redis_cpu = counters.redis_cpu() - redis0
+        after = counters.read(servers)
     finally:
         await asyncio.gather(*(u.close() for u in users), return_exceptions=True)
         for server in servers:
             await server.__aexit__(None, None, None)
-        for proxy in proxies:
-            await proxy.close()
+        await counters.close()
     # What the placement predicts, per node.
     predicted = [{"subscribed": 0, "useful": 0, "self": 0} for _ in range(plan.nodes)]
     published = [0] * plan.nodes
     for sender, community, _ in posts:
-        route = expected_routing(membership, plan.nodes, design, sender, community)
+        route = expected_routing(membership, plan.nodes, design, sender, community, pubsub)
         published[route["self"]] += 1
         for node in route["subscribed"]:
             predicted[node]["subscribed"] += 1
@@ -169,8 +274,7 @@ async def _design(
         predicted[route["self"]]["self"] += 1
     per_node = []
     for node in range(plan.nodes):
-        got = after[node]["matches"].get("pmessage", 0) - before[node]["matches"].get("pmessage", 0)
-        sent = after[node]["matches"].get("publish", 0) - before[node]["matches"].get("publish", 0)
+        sent, got, down = (a - b for a, b in zip(after[node], before[node], strict=True))
         useful = predicted[node]["useful"]
         own = predicted[node]["self"]
         per_node.append(
@@ -185,12 +289,13 @@ async def _design(
                 "discarded": got - useful - own,
                 "discarded_predicted": predicted[node]["subscribed"] - useful - own,
                 "cpu_us_per_message": cpu[node] / plan.messages * 1e6,
-                "redis_bytes_down": after[node]["bytes_down"] - before[node]["bytes_down"],
+                "redis_bytes_down": down,
             }
         )
     total_received = sum(n["received"] for n in per_node)
     return {
         "design": design,
+        "pubsub": pubsub.value,
         "posted_community_sizes": [len(membership.members[c]) for _, c, _ in posts],
         "messages": plan.messages,
         "deliveries": delivered,
@@ -207,15 +312,34 @@ async def _design(
 
 
 async def run_cluster_measurement(plan: ClusterRunPlan, progress: Progress) -> dict[str, Any]:
-    """Measures A and B on one redis-server; failures are recorded, not raised."""
+    """Measures A and B on classic Redis, then on a Redis Cluster with sharded pub/sub
+    (when ``plan.sharded``); failures are recorded, not raised.
+
+    ``designs`` is keyed ``"A classic"``, ``"B classic"``, ``"A sharded"``, ``"B sharded"``.
+    """
     out: dict[str, Any] = {"plan": asdict(plan), "designs": {}, "errors": []}
-    async with running_redis() as (port, pid):
-        for design in ("A", "B"):
-            label = f"cluster {plan.nodes} nodes, design {design}"
-            try:
-                out["designs"][design] = await _design(plan, design, port, pid)
-            except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
-                out["errors"].append(f"{label}: {type(exc).__name__}: {exc}")
-                progress.note(f"failed {label}: {exc}")
-            progress.step(label)
+
+    async def one(design: str, pubsub: PubSub, counters: _Counters) -> None:
+        label = f"cluster {plan.nodes} nodes, design {design}, {pubsub.value}"
+        try:
+            out["designs"][f"{design} {pubsub.value}"] = await _design(
+                plan, design, pubsub, counters
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+            out["errors"].append(f"{label}: {type(exc).__name__}: {exc}")
+            progress.note(f"failed {label}: {exc}")
+        progress.step(label)
+
+    if plan.classic:
+        async with running_redis() as (port, pid):
+            for design in ("A", "B"):
+                await one(design, PubSub.CLASSIC, _ClassicCounters(port, pid))
+    if plan.sharded:
+        try:
+            async with running_proxied_cluster(max(3, plan.nodes), SHARDED_WATCH) as cluster:
+                for design in ("A", "B"):
+                    await one(design, PubSub.SHARDED, _ShardedCounters(cluster))
+        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+            out["errors"].append(f"Redis Cluster: {type(exc).__name__}: {exc}")
+            progress.note(f"failed to start the Redis Cluster: {exc}")
     return out

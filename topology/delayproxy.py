@@ -13,7 +13,8 @@ With ``tcp_handshake=True`` (the default) a new connection also costs one RTT be
 first bytes move, as TCP's SYN / SYN-ACK does on a real network (on loopback the client's
 ``connect()`` returns at once; the proxy holds the connection's first bytes for one RTT).
 
-The proxy counts what it forwards (connections, chunks and bytes each way) and the **round
+The proxy counts what it forwards (connections, chunks and bytes each way; in total and per
+connection, :attr:`DelayProxy.peers`) and the **round
 trips on the critical path** as it saw them: every chunk gets a depth — a chunk read from a
 client is one deeper than the deepest chunk delivered to clients before it was read, a chunk
 read from the server is as deep as the deepest chunk delivered to the server, a TCP
@@ -108,6 +109,8 @@ class DelayProxy:
             raise ValueError('watch entries are ("up" or "down", non-empty bytes)')
         self._up_depth = 0  # deepest chunk delivered to the server
         self.stats = LinkStats()
+        #: the same counters per connection, keyed by the client's (peer) port
+        self.peers: dict[int, LinkStats] = {}
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -154,6 +157,9 @@ class DelayProxy:
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
         self._writers.add(client_writer)
+        peer = client_writer.get_extra_info("peername")
+        own = self.peers.setdefault(int(peer[1]) if peer else -1, LinkStats())
+        own.connections += 1
         if self.tcp_handshake:
             depth = self.stats.round_trips + 1
             await asyncio.sleep(self.rtt)
@@ -169,8 +175,8 @@ class DelayProxy:
         self._writers.add(server_writer)
         try:
             await asyncio.gather(
-                self._pipe(client_reader, server_writer, up=True),
-                self._pipe(server_reader, client_writer, up=False),
+                self._pipe(client_reader, server_writer, own, up=True),
+                self._pipe(server_reader, client_writer, own, up=False),
             )
         finally:
             for writer in (client_writer, server_writer):
@@ -178,7 +184,12 @@ class DelayProxy:
                 self._writers.discard(writer)
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, up: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        own: LinkStats,
+        *,
+        up: bool,
     ) -> None:
         """Reads one direction and writes it out ``one_way_delay`` later, in order."""
         queue: asyncio.Queue[tuple[float, int, bytes]] = asyncio.Queue()
@@ -199,16 +210,17 @@ class DelayProxy:
                 if watched:
                     window = tail + data.lower()
                     for name, text in watched:
-                        self.stats.matches[name] = self.stats.matches.get(name, 0) + window.count(
-                            text
-                        )
+                        found = window.count(text)
+                        for stats in (self.stats, own):
+                            stats.matches[name] = stats.matches.get(name, 0) + found
                     tail = window[-keep:] if keep else b""
-                if up:
-                    self.stats.chunks_up += 1
-                    self.stats.bytes_up += len(data)
-                else:
-                    self.stats.chunks_down += 1
-                    self.stats.bytes_down += len(data)
+                for stats in (self.stats, own):
+                    if up:
+                        stats.chunks_up += 1
+                        stats.bytes_up += len(data)
+                    else:
+                        stats.chunks_down += 1
+                        stats.bytes_down += len(data)
             await sender
         finally:
             if not sender.done():

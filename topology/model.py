@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass
+from enum import Enum
 from typing import Any
 
 import jwt
@@ -19,10 +20,22 @@ __all__ = [
     "SECRET",
     "Membership",
     "ModelParams",
+    "PubSub",
     "community_namespace",
     "make_token",
     "verify_token",
 ]
+
+
+class PubSub(Enum):
+    """Which Redis adapter a cluster node runs on."""
+
+    #: ``PUBLISH`` / ``PSUBSCRIBE`` on one redis-server (``create_adapter``).
+    CLASSIC = "classic"
+    #: ``SPUBLISH`` / ``SSUBSCRIBE`` on a Redis Cluster, dynamic mode (a shard channel per
+    #: room; ``create_sharded_adapter``).
+    SHARDED = "sharded"
+
 
 #: Topology A: one dynamic namespace per community.
 NAMESPACE_PATTERN = r"/socket/commu-\d+"

@@ -3,13 +3,15 @@ come from :mod:`measure.procstat`, shared with the benchmarks)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 from measure.procstat import cpu_sample, raise_nofile_limit, rss_bytes
 
-__all__ = ["StateSampler", "cpu_seconds", "raise_nofile_limit", "rss_bytes"]
+__all__ = ["StateSampler", "cpu_seconds", "raise_nofile_limit", "rss_bytes", "tcp_ports_of"]
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -22,6 +24,32 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     """
     sample = cpu_sample(pid)
     return sample.stat_s, sample.precise_s
+
+
+def tcp_ports_of(pid: int) -> set[int]:
+    """Local ports of the TCP sockets (IPv4) process ``pid`` holds open right now.
+
+    The socket inodes of ``/proc/PID/fd`` looked up in ``/proc/PID/net/tcp``: tells which
+    process a connection accepted on loopback came from (its peer port).
+
+    Raises:
+        OSError: the process does not exist.
+    """
+    inodes: set[str] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports: set[int] = set()
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 9 and fields[9] in inodes:
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 class StateSampler:

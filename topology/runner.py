@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from topology.model import Membership, ModelParams
+from topology.model import Membership, ModelParams, PubSub
 from topology.procstat import StateSampler, cpu_seconds, rss_bytes
 from topology.scenario import TOPOLOGIES, TRANSPORTS, User
 from topology.wire import Traffic, WebSocketTransport, decode_packet, encode_connect, encode_event
@@ -103,14 +103,20 @@ class ServerProcess:
     Args:
         model: the population the server's membership table is built from.
         start_timeout: seconds to wait for ``READY``.
-        redis_url: make the server a cluster node on plexio's classic Redis adapter.
+        redis_url: make the server a cluster node on plexio's Redis adapter.
+        pubsub: classic (one redis-server) or sharded (a Redis Cluster).
     """
 
     def __init__(
-        self, model: ModelParams, start_timeout: float = 30.0, redis_url: str | None = None
+        self,
+        model: ModelParams,
+        start_timeout: float = 30.0,
+        redis_url: str | None = None,
+        pubsub: PubSub = PubSub.CLASSIC,
     ) -> None:
         self.model = model
         self.redis_url = redis_url
+        self.pubsub = pubsub
         self.start_timeout = start_timeout
         self.port = 0
         self.pid = 0
@@ -121,6 +127,7 @@ class ServerProcess:
         settings: dict[str, Any] = {"model": self.model.to_json()}
         if self.redis_url is not None:
             settings["redis"] = self.redis_url
+            settings["pubsub"] = self.pubsub.value
         config = json.dumps(settings)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))

@@ -592,19 +592,27 @@ def cluster_section(results: Record) -> list[str]:
             for design, d in measured["designs"].items()
         ]
         md += [
-            f"### Measured: {plan['nodes']} gateway processes on plexio's classic Redis adapter",
+            f"### Measured: {plan['nodes']} gateway processes on plexio's Redis adapters, "
+            "classic and sharded",
             "",
             f"{plan['users']} users (user u on node u mod {plan['nodes']}), "
             f"{plan['per_user']} communities each of ~{plan['members']} members, "
-            f"{plan['messages']} channel messages posted one at a time by random users. Each "
-            "node reaches Redis through its own counting proxy: *published* counts PUBLISH "
-            "commands, *received* pattern messages pushed by Redis; in brackets what the "
-            "placement predicts. *self*: the node's own messages coming back; *useful*: "
+            f"{plan['messages']} channel messages posted one at a time by random users. "
+            "*classic*: one redis-server, each node reaches it through its own counting "
+            "proxy; *published* counts PUBLISH commands, *received* pattern messages pushed "
+            "by Redis. *sharded*: a 3-master Redis Cluster, plexio's sharded adapter in "
+            "dynamic mode (a shard channel per room, subscribed by the nodes with a socket "
+            "in it); every master announces a counting proxy of its own "
+            "(`cluster-announce-port`), so every connection of every node goes through one "
+            "and is counted for the gateway process that holds its peer port; *published* "
+            "counts SPUBLISH, *received* smessage pushes. In brackets what the placement "
+            "predicts. *self*: the node's own messages coming back; *useful*: "
             "messages with a recipient on the node; *discarded* = received − useful − self. "
             "Node CPU (/proc) per message includes delivering to its local recipients; "
-            "Redis CPU per message here includes each unbatched command's socket reads and "
-            "writes (the messages are posted one at a time), which the pipelined "
-            "measurement above amortises.",
+            "Redis CPU per message (every Redis process) here includes each unbatched "
+            "command's socket reads and writes (the messages are posted one at a time), which "
+            "the pipelined measurement above amortises. Shared 2-core machine: CPU figures "
+            "are orders of magnitude; the counts are exact.",
             "",
             *table(
                 [
@@ -640,7 +648,8 @@ def cluster_section(results: Record) -> list[str]:
             md += [
                 "Model against the measured case (per message; every user online; the "
                 "model's expectation averaged over the communities the messages were "
-                "posted in — with few nodes and small communities the spread of a random "
+                "posted in; *B sharded* is the model's B sharded-dynamic — with few nodes "
+                "and small communities the spread of a random "
                 "placement is wide, so expect agreement to within a few tenths):",
                 "",
                 *table(

@@ -38,6 +38,7 @@ from topology.model import (
     NAMESPACE_PATTERN,
     Membership,
     ModelParams,
+    PubSub,
     make_token,
     verify_token,
 )
@@ -46,25 +47,33 @@ __all__ = ["build_server", "main", "server_stats"]
 
 
 def build_server(
-    membership: Membership, ping_interval: float = 25.0, redis_url: str | None = None
+    membership: Membership,
+    ping_interval: float = 25.0,
+    redis_url: str | None = None,
+    pubsub: PubSub = PubSub.CLASSIC,
 ) -> plexio.Server:
     """The Socket.IO server with both topologies and the debug namespace.
 
     Args:
         membership: the membership table ("the database").
         ping_interval: Engine.IO ping interval in seconds.
-        redis_url: when given, the server is one node of a cluster on plexio's classic
-            Redis adapter (``plexio.server.adapters.redis``).
+        redis_url: when given, the server is one node of a cluster on plexio's Redis
+            adapter (``plexio.server.adapters.redis``).
+        pubsub: classic (``redis_url`` is a redis-server) or sharded (a Redis Cluster
+            node; dynamic subscription mode, Node's default).
 
     Returns:
         The server (not yet serving).
     """
     if redis_url is not None:
-        from plexio.server.adapters.redis import create_adapter
+        from plexio.server.adapters.redis import create_adapter, create_sharded_adapter
 
-        sio = plexio.Server(
-            ping_interval=ping_interval, ping_timeout=20.0, adapter=create_adapter(redis_url)
+        adapter = (
+            create_sharded_adapter(redis_url)
+            if pubsub is PubSub.SHARDED
+            else create_adapter(redis_url)
         )
+        sio = plexio.Server(ping_interval=ping_interval, ping_timeout=20.0, adapter=adapter)
     else:
         sio = plexio.Server(ping_interval=ping_interval, ping_timeout=20.0)
     channels = membership.params.channels
@@ -249,7 +258,12 @@ async def _serve(config: dict[str, Any]) -> None:
     from plexio.native import serve
 
     membership = Membership(ModelParams(**config["model"]))
-    sio = build_server(membership, float(config.get("ping_interval", 25.0)), config.get("redis"))
+    sio = build_server(
+        membership,
+        float(config.get("ping_interval", 25.0)),
+        config.get("redis"),
+        PubSub(config.get("pubsub", PubSub.CLASSIC.value)),
+    )
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
 

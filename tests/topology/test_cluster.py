@@ -66,7 +66,7 @@ def test_run_measures_and_evaluates_the_grid() -> None:
     assert [g["inputs"]["nodes"] for g in result["model"]] == [3, 100]
     # the measured Redis coefficients went into the model
     assert result["inputs"]["redis_per_pattern_us"] == result["redis"]["classic"]["per_pattern_us"]
-    assert set(result["check"]["designs"]) == {"A", "B"}
+    assert set(result["check"]["designs"]) == {"A classic", "B classic", "A sharded", "B sharded"}
     for check in result["check"]["designs"].values():
         assert check["received_per_message"] > 0
 

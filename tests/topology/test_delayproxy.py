@@ -1,11 +1,14 @@
-"""The delay proxy: forwards both ways in order, counts bytes, chunks and round trips."""
+"""The delay proxy: forwards both ways in order, counts bytes, chunks and round trips, in
+total and per connection."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 from topology.delayproxy import DelayProxy
+from topology.procstat import tcp_ports_of
 
 
 async def _echo_server() -> tuple[asyncio.Server, int]:
@@ -74,3 +77,31 @@ async def test_watched_byte_strings_are_counted_across_chunks() -> None:
         assert proxy.stats.matches == {"ping": 3, "pong": 3}
     with pytest.raises(ValueError, match="watch"):
         DelayProxy("127.0.0.1", 1, watch={"bad": ("sideways", b"x")})
+
+
+async def test_counts_are_kept_per_connection_by_peer_port() -> None:
+    # What the cluster measurement attributes to each gateway process: a connection's own
+    # counters, keyed by its peer port, which the process holding the socket owns.
+    server, port = await _echo_server()
+    watch = {"ping": ("up", b"ping")}
+    async with (
+        server,
+        DelayProxy("127.0.0.1", port, 0.0, tcp_handshake=False, watch=watch) as proxy,
+    ):
+        first = await asyncio.open_connection("127.0.0.1", proxy.port)
+        second = await asyncio.open_connection("127.0.0.1", proxy.port)
+        try:
+            for (reader, writer), text in ((first, b"ping ping "), (second, b"PING")):
+                writer.write(text)
+                await writer.drain()
+                await reader.readexactly(len(text))
+            ports = [w.get_extra_info("sockname")[1] for _, w in (first, second)]
+            assert set(proxy.peers) == set(ports)
+            one, two = (proxy.peers[p] for p in ports)
+            assert (one.matches["ping"], one.bytes_up, one.connections) == (2, 10, 1)
+            assert (two.matches["ping"], two.bytes_up, two.bytes_down) == (1, 4, 4)
+            assert proxy.stats.matches["ping"] == 3
+            assert set(ports) <= tcp_ports_of(os.getpid())
+        finally:
+            for _, writer in (first, second):
+                writer.close()
