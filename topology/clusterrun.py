@@ -317,7 +317,12 @@ async def run_cluster_measurement(plan: ClusterRunPlan, progress: Progress) -> d
 
     ``designs`` is keyed ``"A classic"``, ``"B classic"``, ``"A sharded"``, ``"B sharded"``.
     """
-    out: dict[str, Any] = {"plan": asdict(plan), "designs": {}, "errors": []}
+    out: dict[str, Any] = {
+        "plan": asdict(plan),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "designs": {},
+        "errors": [],
+    }
 
     async def one(design: str, pubsub: PubSub, counters: _Counters) -> None:
         label = f"cluster {plan.nodes} nodes, design {design}, {pubsub.value}"

@@ -595,6 +595,12 @@ def cluster_section(results: Record) -> list[str]:
             f"### Measured: {plan['nodes']} gateway processes on plexio's Redis adapters, "
             "classic and sharded",
             "",
+            *(
+                [f"Run {measured['started_utc']} (re-run on its own, after the rest)."]
+                if measured.get("started_utc")
+                else []
+            ),
+            "",
             f"{plan['users']} users (user u on node u mod {plan['nodes']}), "
             f"{plan['per_user']} communities each of ~{plan['members']} members, "
             f"{plan['messages']} channel messages posted one at a time by random users. "
