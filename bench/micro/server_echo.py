@@ -23,8 +23,15 @@ class NullSink:
     def __init__(self, cache: _FrameCache) -> None:
         self.on_drain: Callable[[], None] | None = None
         self.paused = False
+        self.buffered_size = 0
         self.written = 0
         self._cache = cache
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
 
     def write(self, frames: list[str | bytes]) -> None:
         data = b"".join([self._cache.encode(f) for f in frames])

@@ -382,7 +382,7 @@ class ServerSession(BaseSession[Event]):
         out = self._out
         if not out:
             return out
-        if self.state is SessionState.CLOSED and len(out) > 1 and out[-1] == CLOSE_FRAME:
+        if self._closed and len(out) > 1 and out[-1] == CLOSE_FRAME:
             self._out = [CLOSE_FRAME]
             out.pop()
         else:

@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.events import DisconnectReason
-from plexio.engineio.packets import Frame
 from plexio.exceptions import LocalProtocolError
 from plexio.server.engine import EngineSocket
 from plexio.socketio.connection import ServerConnection
@@ -94,6 +93,7 @@ class Connection:
 
     __slots__ = (
         "engine",
+        "write_frames",
         "core",
         "sockets",
         "tasks",
@@ -132,6 +132,10 @@ class Connection:
                 connection ends (else they run to completion; their emits are dropped).
         """
         self.engine = engine
+        #: ``write_frames(frames, *, volatile, compress)`` queues frames a broadcast
+        #: encoded and framed once for all its recipients: the Engine.IO socket's
+        #: ``send_frames`` itself (no extra call per recipient on the fan-out path).
+        self.write_frames = engine.send_frames
         self.core = core
         self.sockets: dict[str, JoinedSocket] = {}
         self.tasks = TaskOwner()
@@ -225,12 +229,6 @@ class Connection:
             False if they were dropped (closed session, or volatile and the client is behind).
         """
         return self.engine.send_messages(messages, volatile=volatile, compress=compress)
-
-    def write_frames(
-        self, frames: list[Frame], volatile: bool = False, compress: bool = True
-    ) -> bool:
-        """Queues frames a broadcast encoded and framed once for all its recipients."""
-        return self.engine.send_frames(frames, volatile=volatile, compress=compress)
 
     def send_ack(self, namespace: str, ack_id: int, data: list[JSONValue]) -> None:
         """Answers the client's event ``ack_id`` in a joined namespace.

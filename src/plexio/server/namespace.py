@@ -286,7 +286,7 @@ class Namespace(_Registry):
         socket = self.sockets.get(sid)
         if socket is None:
             return False
-        return socket.conn.write_frames(frames, volatile, compress)
+        return socket.conn.write_frames(frames, volatile=volatile, compress=compress)
 
     def reserve_ack_id(self, sids: Sequence[str]) -> int:
         """An ack id free on the connection of each of these local sockets.
