@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tracemalloc
 from collections.abc import AsyncIterator
 
@@ -12,25 +11,12 @@ import pytest
 from tests.helpers.apps import RecordingEcho
 from tests.helpers.eio import RawEngineIO, split_payload
 from tests.helpers.node import run_node_script
+from tests.helpers.servers import running_native
 
 import plexio
 from plexio.config import EngineOptions, Limits
-from plexio.native import serve
 from plexio.native.listener import encode_data_frame
 from plexio.server.engine import EngineServer
-
-
-@contextlib.asynccontextmanager
-async def native(target: object) -> AsyncIterator[int]:
-    loop = asyncio.get_running_loop()
-    port: asyncio.Future[int] = loop.create_future()
-    task = loop.create_task(serve(target, "127.0.0.1", 0, ready=port.set_result))
-    try:
-        yield await asyncio.wait_for(port, 5)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture
@@ -40,8 +26,11 @@ async def echo() -> AsyncIterator[tuple[RawEngineIO, RecordingEcho, EngineServer
         ping_interval=0.3, ping_timeout=0.2, limits=Limits(max_http_buffer_size=1000)
     )
     engine = EngineServer(handler, options, cors_allowed_origins="*")
-    async with native(engine) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as h:
-        yield RawEngineIO(h, f"ws://127.0.0.1:{port}"), handler, engine
+    async with (
+        running_native(engine) as running,
+        httpx.AsyncClient(base_url=running.http_url) as h,
+    ):
+        yield RawEngineIO(h, running.ws_url), handler, engine
 
 
 def test_data_frame_encoding() -> None:
@@ -160,7 +149,8 @@ async def test_socketio_with_official_client_over_native() -> None:
         sock.broadcast.emit("heard", text)
         return "sent"
 
-    async with native(sio) as port:
+    async with running_native(sio) as running:
+        port = running.port
         for transports in ("polling", "websocket", "polling,websocket"):
             result = await run_node_script(
                 "native_check.js",
@@ -215,7 +205,8 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 async def test_frame_parsing_edge_cases_over_raw_tcp() -> None:
     handler = RecordingEcho()
     engine = EngineServer(handler, EngineOptions(limits=Limits(max_http_buffer_size=100_000)))
-    async with native(engine) as port:
+    async with running_native(engine) as running:
+        port = running.port
         reader, writer = await _raw_ws(port)
         opcode, data = await _read_frame(reader)
         assert opcode == 1 and data.startswith(b"0{")
@@ -253,7 +244,8 @@ async def test_idle_websocket_keeps_no_http_parser_nor_websockets_protocol() -> 
     the upgrade, and the websockets protocol is made only for frames that need it."""
     engine = EngineServer(RecordingEcho(), EngineOptions())
     count = 100
-    async with native(engine) as port:
+    async with running_native(engine) as running:
+        port = running.port
         held = [await _raw_ws(port)]  # warm-up: caches, first allocations
         await _read_frame(held[0][0])
         tracemalloc.start()

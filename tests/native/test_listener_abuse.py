@@ -13,6 +13,7 @@ import httpx
 import pytest
 from tests.helpers.apps import RecordingEcho
 from tests.helpers.eio import RawEngineIO
+from tests.helpers.servers import running_native
 
 from plexio.config import EngineOptions, Limits
 from plexio.native import serve
@@ -30,27 +31,17 @@ def http_parser(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def native(engine: EngineServer) -> AsyncIterator[int]:
-    loop = asyncio.get_running_loop()
-    port: asyncio.Future[int] = loop.create_future()
-    task = loop.create_task(serve(engine, "127.0.0.1", 0, ready=port.set_result, http=_PARSER[0]))
-    try:
-        yield await asyncio.wait_for(port, 5)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@contextlib.asynccontextmanager
 async def served(
     **options: object,
 ) -> AsyncIterator[tuple[int, RawEngineIO, RecordingEcho]]:
     handler = RecordingEcho()
     opts = EngineOptions(limits=Limits(max_http_buffer_size=10_000), **options)  # type: ignore[arg-type]
     engine = EngineServer(handler, opts)
-    async with native(engine) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as h:
-        yield port, RawEngineIO(h, f"ws://127.0.0.1:{port}"), handler
+    async with (
+        running_native(engine, http=_PARSER[0]) as running,
+        httpx.AsyncClient(base_url=running.http_url) as h,
+    ):
+        yield running.port, RawEngineIO(h, running.ws_url), handler
 
 
 async def _read_until_eof(reader: asyncio.StreamReader) -> bytes:
@@ -203,7 +194,8 @@ async def test_a_reader_that_stops_is_dropped_and_its_connection_aborted() -> No
         max_buffered_bytes=20_000, max_buffered_bytes_hard=100_000, close_timeout=0.2
     )
     engine = EngineServer(handler, options)
-    async with native(engine) as port, httpx.AsyncClient() as http:
+    async with running_native(engine, http=_PARSER[0]) as running, httpx.AsyncClient() as http:
+        port = running.port
         eio = RawEngineIO(http, f"ws://127.0.0.1:{port}")
         reader, writer = await _raw_ws(port)  # this client never reads
         writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
