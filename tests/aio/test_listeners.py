@@ -48,15 +48,15 @@ def test_any_listeners() -> None:
 
     thing.on_any(one)
     thing.prepend_any(two)
-    assert thing._any == [two, one]
+    assert list(thing._any) == [two, one]
     thing.off_any(one)
     thing.off_any(one)
-    assert thing._any == [two]
+    assert list(thing._any) == [two]
     thing.off_any()
-    assert thing._any == []
+    assert thing._any == ()  # the shared empty tuple, no list per socket
     thing.on_any_outgoing(one)
     thing.on_any_outgoing(two)
     thing.off_any_outgoing(two)
-    assert thing._any_out == [one]
+    assert list(thing._any_out) == [one]
     thing.off_any_outgoing()
-    assert thing._any_out == []
+    assert thing._any_out == ()

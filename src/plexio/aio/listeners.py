@@ -23,8 +23,10 @@ class Listeners:
 
     def _init_listeners(self) -> None:
         self._handlers: dict[Any, list[UserCallback]] = {}
-        self._any: list[UserCallback] = []
-        self._any_out: list[UserCallback] = []
+        # Catch-all listeners are rare: an empty tuple (shared) until the first one, then
+        # a new tuple per change (what dispatch iterates is never changed under it).
+        self._any: tuple[UserCallback, ...] = ()
+        self._any_out: tuple[UserCallback, ...] = ()
 
     @overload
     def on(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
@@ -78,29 +80,37 @@ class Listeners:
 
     def on_any(self, listener: HandlerT) -> HandlerT:
         """Calls ``listener(event, *args)`` for every incoming event."""
-        self._any.append(listener)
+        self._any = (*self._any, listener)
         return listener
 
     def prepend_any(self, listener: HandlerT) -> HandlerT:
         """Like :meth:`on_any`, but called before the others."""
-        self._any.insert(0, listener)
+        self._any = (listener, *self._any)
         return listener
 
     def off_any(self, listener: UserCallback | None = None) -> None:
         """Removes a catch-all listener, or all of them."""
         if listener is None:
-            self._any.clear()
+            self._any = ()
         elif listener in self._any:
-            self._any.remove(listener)
+            self._any = _without(self._any, listener)
 
     def on_any_outgoing(self, listener: HandlerT) -> HandlerT:
         """Calls ``listener(event, *args)`` for every event this socket emits."""
-        self._any_out.append(listener)
+        self._any_out = (*self._any_out, listener)
         return listener
 
     def off_any_outgoing(self, listener: UserCallback | None = None) -> None:
         """Removes an outgoing catch-all listener, or all of them."""
         if listener is None:
-            self._any_out.clear()
+            self._any_out = ()
         elif listener in self._any_out:
-            self._any_out.remove(listener)
+            self._any_out = _without(self._any_out, listener)
+
+
+def _without(
+    listeners: tuple[UserCallback, ...], listener: UserCallback
+) -> tuple[UserCallback, ...]:
+    """``listeners`` without the first occurrence of ``listener``."""
+    index = listeners.index(listener)
+    return listeners[:index] + listeners[index + 1 :]

@@ -160,7 +160,7 @@ class ServerSocket(Listeners):
         self.recovered = False
         self.pid: str | None = None
         self._init_listeners()
-        self._packet_mw: list[UserCallback] = []
+        self._packet_mw: tuple[UserCallback, ...] = ()  # rare: no list per socket
         self._acks: dict[int, _Pending] = {}
         self._ended = False
 
@@ -202,7 +202,7 @@ class ServerSocket(Listeners):
             TypeError: ``middleware`` cannot be called with one argument.
         """
         check_callable_with(middleware, 1, "socket.use", "middleware(packet)")
-        self._packet_mw.append(middleware)
+        self._packet_mw = (*self._packet_mw, middleware)
         return middleware
 
     @overload
