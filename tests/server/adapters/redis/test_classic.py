@@ -40,6 +40,23 @@ class Client:
     def events(self, name: str) -> list[list[Any]]:
         return [args for event, args in self.got if event == name]
 
+    @classmethod
+    async def connect(cls, port: int, name: str, cache: ManagerCache) -> Client:
+        """A WebSocket client of the server on ``port`` (auth ``{"name": name}``, no
+        reconnection), recording what it gets."""
+        socket = await plexio.connect(
+            f"http://127.0.0.1:{port}",
+            auth={"name": name},
+            force_new=True,
+            cache=cache,
+            transports=("websocket",),
+            reconnection=False,
+        )
+        client = cls(socket)
+        socket.on_any(lambda event, *args: client.got.append((event, list(args))))
+        socket.on("disconnect", client.disconnects.append)
+        return client
+
 
 @dataclass
 class Node:
@@ -90,18 +107,8 @@ async def start_node(redis_server: RedisProcess, serve_native: Any) -> AsyncIter
 
         servers.append(server)
         running = await serve_native(server)
-        socket = await plexio.connect(
-            f"http://127.0.0.1:{running.port}",
-            auth={"name": name},
-            force_new=True,
-            cache=cache,
-            transports=("websocket",),
-            reconnection=False,
-        )
-        clients.append(socket)
-        client = Client(socket)
-        socket.on_any(lambda event, *args: client.got.append((event, list(args))))
-        socket.on("disconnect", client.disconnects.append)
+        client = await Client.connect(running.port, name, cache)
+        clients.append(client.socket)
         return Node(server, running.port, client)
 
     yield start

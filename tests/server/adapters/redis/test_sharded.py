@@ -69,19 +69,8 @@ async def test_two_servers_on_a_three_master_cluster(
             server.on("join", lambda socket, room: socket.join(room))
             server.on_server_side_emit("hello", lambda *args, name=name: f"from-{name}")
             running = await serve_native(server)
-            socket = await plexio.connect(
-                f"http://127.0.0.1:{running.port}",
-                auth={"name": name},
-                force_new=True,
-                cache=cache,
-                transports=("websocket",),
-                reconnection=False,
-            )
-            client = Client(socket)
-            socket.on_any(
-                lambda event, *args, client=client: client.got.append((event, list(args)))
-            )
-            socket.on("disconnect", client.disconnects.append)
+            client = await Client.connect(running.port, name, cache)
+            socket = client.socket
             socket.on("q", lambda *args, name=name: name)
             servers.append(server)
             sockets.append(socket)
