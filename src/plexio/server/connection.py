@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.engineio.events import DisconnectReason
@@ -58,11 +58,13 @@ class JoinedSocket(Protocol):
         """The name of its namespace."""
         ...
 
-    def deliver_event(self, event: Any, args: list[Any], ack_id: int | None) -> None:
+    def deliver_event(
+        self, event: str | int | float, args: list[JSONValue], ack_id: int | None
+    ) -> None:
         """An EVENT the client sent in this namespace."""
         ...
 
-    def deliver_ack(self, ack_id: int, args: list[Any]) -> None:
+    def deliver_ack(self, ack_id: int, args: list[JSONValue]) -> None:
         """The client's ACK of an event this socket sent."""
         ...
 
@@ -76,7 +78,7 @@ class JoinedSocket(Protocol):
 
 
 #: ``handler(connection, namespace, auth)``: decides a CONNECT (the server's).
-ConnectHandler = Callable[["Connection", str, dict[str, Any]], Awaitable[None]]
+ConnectHandler = Callable[["Connection", str, dict[str, JSONValue]], Awaitable[None]]
 
 
 class Connection:

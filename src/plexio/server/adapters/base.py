@@ -27,6 +27,7 @@ from plexio.server.recovery import RecoveryOptions, SavedSession
 from plexio.server.signatures import OutgoingSpec
 from plexio.socketio.packets import Packet
 from plexio.transports.base import uncompressed
+from plexio.typing import JSONValue
 
 __all__ = [
     "Adapter",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Receives the arguments of one socket's acknowledgement.
-AckCallback = Callable[[list[Any]], None]
+AckCallback = Callable[[list[JSONValue]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ class BroadcastOptions:
 
 
 #: Answers a server-side event that asked for a reply (only the first call counts).
-ServerSideAck = Callable[[Any], None]
+ServerSideAck = Callable[[JSONValue], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,9 @@ class SocketDetails:
     """
 
     id: str
-    handshake: dict[str, Any]
+    handshake: dict[str, JSONValue]
     rooms: list[str]
-    data: Any
+    data: JSONValue
 
 
 class SocketEmitter(Protocol):
@@ -115,7 +116,7 @@ class SocketEmitter(Protocol):
         """A local socket as a serialisable value, or ``None``."""
         ...
 
-    def server_side_event(self, args: list[Any], ack: ServerSideAck | None) -> None:
+    def server_side_event(self, args: list[JSONValue], ack: ServerSideAck | None) -> None:
         """Runs this server's handlers of an event another server sent (``[event, *args]``)."""
         ...
 
@@ -458,10 +459,10 @@ class Adapter:
         """Every room of the namespace, on every server of the cluster."""
         return set(self.rooms)
 
-    async def server_side_emit(self, args: list[Any]) -> None:
+    async def server_side_emit(self, args: list[JSONValue]) -> None:
         """Sends an event (``[event, *args]``) to the other servers of the cluster (none here)."""
 
-    async def server_side_emit_with_ack(self, args: list[Any]) -> list[Any]:
+    async def server_side_emit_with_ack(self, args: list[JSONValue]) -> list[JSONValue]:
         """Sends an event to the other servers and waits for one reply from each.
 
         Returns:
