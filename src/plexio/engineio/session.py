@@ -355,7 +355,7 @@ class ServerSession(BaseSession[Event]):
                 self._close(DisconnectReason.SLOW_CLIENT, send_close=False)
                 return False
         self._out.extend(frames)
-        size = sum(len(f) for f in frames)
+        size = len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
         self._out_size += size
         if backlog + size > options.max_buffered_bytes:
             self._note_over_limit()
