@@ -83,6 +83,11 @@ class ASGIWebSocketSink:
         self._busy = True
         self._poke()
 
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`close` was called (the close frame leaves after the queue)."""
+        return self._close_code is not None
+
     def close(self, code: int = 1000) -> None:
         """Closes after the queued frames (or after ``close_timeout``, whatever is left)."""
         if self._close_code is None:
@@ -218,6 +223,6 @@ async def serve_websocket(
             socket.ws_received(sink, [frame])
     finally:
         socket.ws_closed(sink)
-        if sink._close_code is None:
+        if not sink.closing:
             sink.stop()
         await writer
