@@ -2,7 +2,8 @@
 
 Everything configurable travels in the frozen :class:`Settings` value given to
 :func:`community.app.create_app`; :meth:`Settings.from_env` builds one from the environment for
-``python -m community``.
+``python -m community``, the variables being read and checked by pydantic-settings
+(:class:`EnvironmentSettings`).
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 __all__ = [
     "DEFAULT_SQLITE_PATH",
     "MIN_SECRET_BYTES",
+    "EnvironmentSettings",
     "Limits",
     "PasswordCost",
     "Settings",
@@ -142,23 +146,19 @@ class Settings:
     @classmethod
     def from_env(
         cls,
-        environ: Mapping[str, str] | None = None,
         *,
         default_sqlite_path: str | Path = DEFAULT_SQLITE_PATH,
         seed_demo: bool | None = None,
     ) -> Settings:
-        """Build settings from environment variables.
+        """Build settings from the environment variables read by :class:`EnvironmentSettings`.
 
         ``DATABASE_URL`` selects the database (default: a SQLite file at
-        ``default_sqlite_path``). ``COMMUNITY_SECRET`` is the token key; without it a random key
-        is generated once and stored next to the SQLite file (``<file>.secret``), or kept in
-        memory only for other databases (tokens then die with the process).
-        ``COMMUNITY_TOKEN_TTL`` is the token lifetime in seconds. ``COMMUNITY_SEED_DEMO`` (``1`` or
-        ``0``) overrides whether demo data is seeded; by default it is seeded only into the
-        default SQLite file.
+        ``default_sqlite_path``). Without ``COMMUNITY_SECRET`` a random key is generated once and
+        stored next to the SQLite file (``<file>.secret``), or kept in memory only for other
+        databases (tokens then die with the process). Demo data is seeded, unless
+        ``COMMUNITY_SEED_DEMO`` says otherwise, only into the default SQLite file.
 
         Args:
-            environ: Variables to read; ``os.environ`` when omitted.
             default_sqlite_path: SQLite file used when ``DATABASE_URL`` is unset.
             seed_demo: Seed demo data regardless of the environment, when not ``None``.
 
@@ -166,15 +166,17 @@ class Settings:
             The settings.
 
         Raises:
-            ValueError: A variable holds an invalid value.
+            ValueError: A variable holds an invalid value (the message names the variable).
         """
-        env = os.environ if environ is None else environ
-        url_text = env.get("DATABASE_URL", "").strip()
-        using_default = not url_text
-        if using_default:
-            url_text = "sqlite+aiosqlite:///" + str(Path(default_sqlite_path))
-        url = normalize_database_url(url_text)
-        secret = env.get("COMMUNITY_SECRET", "")
+        try:
+            env = EnvironmentSettings()
+        except ValidationError as exc:
+            raise ValueError(_describe_environment_errors(exc)) from None
+        using_default = not env.database_url
+        url = normalize_database_url(
+            env.database_url or "sqlite+aiosqlite:///" + str(Path(default_sqlite_path))
+        )
+        secret = env.secret
         if not secret:
             path = sqlite_path(url)
             if path is not None:
@@ -185,26 +187,59 @@ class Settings:
                     "a restart"
                 )
                 secret = secrets.token_urlsafe(48)
-        ttl = timedelta(hours=12)
-        ttl_text = env.get("COMMUNITY_TOKEN_TTL", "").strip()
-        if ttl_text:
-            try:
-                ttl = timedelta(seconds=float(ttl_text))
-            except ValueError:
-                raise ValueError(
-                    f"COMMUNITY_TOKEN_TTL must be a number of seconds, got {ttl_text!r}"
-                ) from None
         if seed_demo is None:
-            seed_text = env.get("COMMUNITY_SEED_DEMO", "").strip().lower()
-            if seed_text in ("1", "true", "yes", "on"):
-                seed_demo = True
-            elif seed_text in ("0", "false", "no", "off"):
-                seed_demo = False
-            elif seed_text:
-                raise ValueError(f"COMMUNITY_SEED_DEMO must be 0 or 1, got {seed_text!r}")
-            else:
-                seed_demo = using_default
-        return cls(database_url=url, secret=secret, token_ttl=ttl, seed_demo=seed_demo)
+            seed_demo = using_default if env.seed_demo is None else env.seed_demo
+        return cls(
+            database_url=url,
+            secret=secret,
+            token_ttl=timedelta(seconds=env.token_ttl),
+            seed_demo=seed_demo,
+        )
+
+
+def _strip(value: object) -> object:
+    """Drop the whitespace around a variable's text before pydantic converts it."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class EnvironmentSettings(BaseSettings):
+    """The environment variables of ``python -m community`` (read by pydantic-settings).
+
+    Empty variables count as unset; surrounding whitespace is ignored.
+
+    Attributes:
+        database_url: ``DATABASE_URL``, a SQLAlchemy URL (empty: the default SQLite file).
+        secret: ``COMMUNITY_SECRET``, the token key (empty: generated, see
+            :meth:`Settings.from_env`).
+        token_ttl: ``COMMUNITY_TOKEN_TTL``, the token lifetime in seconds (at least 1).
+        seed_demo: ``COMMUNITY_SEED_DEMO`` (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+            ``on``/``off``); ``None`` when unset.
+    """
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", str_strip_whitespace=True
+    )
+
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    secret: str = Field(default="", validation_alias="COMMUNITY_SECRET")
+    token_ttl: Annotated[float, BeforeValidator(_strip)] = Field(
+        default=timedelta(hours=12).total_seconds(),
+        ge=1,
+        allow_inf_nan=False,
+        validation_alias="COMMUNITY_TOKEN_TTL",
+    )
+    seed_demo: Annotated[bool | None, BeforeValidator(_strip)] = Field(
+        default=None, validation_alias="COMMUNITY_SEED_DEMO"
+    )
+
+
+def _describe_environment_errors(exc: ValidationError) -> str:
+    """One line per invalid variable: its name, what is wrong, and the value given."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"])
+        lines.append(f"{name}: {error['msg']}, got {error['input']!r}")
+    return "invalid environment: " + "; ".join(lines)
 
 
 def normalize_database_url(url: str) -> str:

@@ -17,27 +17,45 @@ from community.settings import (
 )
 
 SECRET = "s" * 32
+VARIABLES = ("DATABASE_URL", "COMMUNITY_SECRET", "COMMUNITY_TOKEN_TTL", "COMMUNITY_SEED_DEMO")
 
 
-def test_defaults_use_sqlite_file_and_create_a_reusable_key(tmp_path: Path) -> None:
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A monkeypatch whose environment starts without any of the community variables."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def set_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_defaults_use_sqlite_file_and_create_a_reusable_key(
+    environ: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     db = tmp_path / "sub" / "community.sqlite3"
-    first = Settings.from_env({}, default_sqlite_path=db)
+    first = Settings.from_env(default_sqlite_path=db)
     assert first.database_url == f"sqlite+aiosqlite:///{db}"
     assert first.seed_demo is True
     key_file = Path(f"{db}.secret")
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key_file.read_text().strip() == first.secret
-    assert Settings.from_env({}, default_sqlite_path=db).secret == first.secret
+    assert first.token_ttl == timedelta(hours=12)
+    assert Settings.from_env(default_sqlite_path=db).secret == first.secret
 
 
-def test_environment_overrides(tmp_path: Path) -> None:
+def test_environment_overrides(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env = {
         "DATABASE_URL": "postgresql://u@127.0.0.1:5432/db",
         "COMMUNITY_SECRET": SECRET,
         "COMMUNITY_TOKEN_TTL": "60",
         "COMMUNITY_SEED_DEMO": "1",
     }
-    settings = Settings.from_env(env, default_sqlite_path=tmp_path / "unused.sqlite3")
+    set_environment(environ, env)
+    settings = Settings.from_env(default_sqlite_path=tmp_path / "unused.sqlite3")
     assert settings.database_url == "postgresql+asyncpg://u@127.0.0.1:5432/db"
     assert settings.secret == SECRET
     assert settings.token_ttl == timedelta(seconds=60)
@@ -45,28 +63,62 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_postgres_without_secret_gets_a_random_one(caplog: pytest.LogCaptureFixture) -> None:
-    env = {"DATABASE_URL": "postgres://u@localhost/db"}
-    first, second = Settings.from_env(env), Settings.from_env(env)
+def test_postgres_without_secret_gets_a_random_one(
+    environ: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    environ.setenv("DATABASE_URL", "postgres://u@localhost/db")
+    first, second = Settings.from_env(), Settings.from_env()
     assert first.secret != second.secret
     assert first.seed_demo is False
     assert "COMMUNITY_SECRET is not set" in caplog.text
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("env", "message"),
     [
-        {"COMMUNITY_TOKEN_TTL": "soon"},
-        {"COMMUNITY_TOKEN_TTL": "-5"},
-        {"COMMUNITY_SEED_DEMO": "maybe"},
-        {"COMMUNITY_SECRET": "short"},
-        {"DATABASE_URL": "mysql://x/y"},
-        {"DATABASE_URL": "not a url"},
+        ({"COMMUNITY_TOKEN_TTL": "soon"}, "COMMUNITY_TOKEN_TTL: .*got 'soon'"),
+        ({"COMMUNITY_TOKEN_TTL": "-5"}, "COMMUNITY_TOKEN_TTL: .*greater than or equal to 1"),
+        ({"COMMUNITY_TOKEN_TTL": "nan"}, "COMMUNITY_TOKEN_TTL: .*got 'nan'"),
+        ({"COMMUNITY_SEED_DEMO": "maybe"}, "COMMUNITY_SEED_DEMO: .*got 'maybe'"),
+        ({"COMMUNITY_SECRET": "short"}, "at least 32 bytes"),
+        ({"DATABASE_URL": "mysql://x/y"}, "unsupported database 'mysql'"),
+        ({"DATABASE_URL": "not a url"}, "invalid database URL"),
     ],
 )
-def test_bad_environment_values_raise_value_error(env: dict[str, str], tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        Settings.from_env(env, default_sqlite_path=tmp_path / "c.sqlite3")
+def test_bad_environment_values_raise_value_error(
+    env: dict[str, str], message: str, environ: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    set_environment(environ, env)
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(default_sqlite_path=tmp_path / "c.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("0", False), ("off", False), (" YES ", True), ("true", True)]
+)
+def test_seed_demo_words(
+    text: str, expected: bool, environ: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    environ.setenv("COMMUNITY_SEED_DEMO", text)
+    environ.setenv("COMMUNITY_SECRET", SECRET)
+    assert Settings.from_env(default_sqlite_path=tmp_path / "c.sqlite3").seed_demo is expected
+
+
+def test_empty_variables_count_as_unset(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    set_environment(environ, dict.fromkeys(VARIABLES, ""))
+    db = tmp_path / "c.sqlite3"
+    settings = Settings.from_env(default_sqlite_path=db)
+    assert settings.database_url == f"sqlite+aiosqlite:///{db}"
+    assert settings.token_ttl == timedelta(hours=12)
+    assert settings.seed_demo is True
+
+
+def test_explicit_seed_demo_wins_over_the_environment(
+    environ: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    environ.setenv("COMMUNITY_SEED_DEMO", "1")
+    settings = Settings.from_env(default_sqlite_path=tmp_path / "c.sqlite3", seed_demo=False)
+    assert settings.seed_demo is False
 
 
 def test_short_key_file_is_refused(tmp_path: Path) -> None:
