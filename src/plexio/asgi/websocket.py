@@ -98,11 +98,6 @@ class ASGIWebSocketSink:
         self._poke()
 
     @property
-    def closing(self) -> bool:
-        """Whether :meth:`close` was called (the writer ends after the queued frames)."""
-        return self._close_code is not None
-
-    @property
     def reading_paused(self) -> bool:
         """Whether the receive loop should wait before taking the next message."""
         return self._readable is not None
