@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from plexio.client import ClientSocket, Manager, split_url
+from plexio.enums import DisconnectReason
 from plexio.exceptions import AckTimeoutError, ClientConnectionError, ConnectRefusedError
 
 __all__ = ["from_json", "main", "to_json"]
@@ -152,7 +153,7 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                 printer.received({"namespace": _ns, "event": event, "args": list(event_args)})
 
             def on_disconnect(reason: str, _ns: str = ns) -> None:
-                if reason == "io client disconnect":
+                if reason == DisconnectReason.IO_CLIENT_DISCONNECT:
                     return  # our own exit
                 printer.line({"namespace": _ns, "event": "disconnect", "reason": reason})
                 if args.no_reconnect:
