@@ -48,22 +48,14 @@ class Database:
     async def create(self) -> None:
         """Create the (empty) database; the gateway's start-up migrates it."""
         if self.kind == "postgres":
-            admin = await asyncpg.connect(f"{PG_DSN}/postgres", timeout=10)
-            try:
-                await admin.execute(f'CREATE DATABASE "{self._name}"')
-            finally:
-                await admin.close()
+            await _admin(f'CREATE DATABASE "{self._name}"')
         else:
             self._path.parent.mkdir(parents=True, exist_ok=True)
 
     async def drop(self) -> None:
         """Drop the database (or delete the SQLite files)."""
         if self.kind == "postgres":
-            admin = await asyncpg.connect(f"{PG_DSN}/postgres", timeout=10)
-            try:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{self._name}" WITH (FORCE)')
-            finally:
-                await admin.close()
+            await _admin(f'DROP DATABASE IF EXISTS "{self._name}" WITH (FORCE)')
         else:
             for suffix in ("", "-wal", "-shm", ".secret"):
                 Path(f"{self._path}{suffix}").unlink(missing_ok=True)
@@ -80,3 +72,12 @@ class Database:
             return [tuple(r) for r in rows]
         with sqlite3.connect(self._path, timeout=30) as db:
             return list(db.execute(query.format("?"), (pattern,)).fetchall())
+
+
+async def _admin(statement: str) -> None:
+    """Runs one statement on the PostgreSQL server's ``postgres`` database."""
+    admin = await asyncpg.connect(f"{PG_DSN}/postgres", timeout=10)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
