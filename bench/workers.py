@@ -21,10 +21,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,56 +31,20 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 from measure.procstat import cpu_sample
+from measure.redis import running_redis
 
 __all__ = ["main", "measure"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def redis_server() -> AsyncIterator[str]:
     """A private redis-server on a free port; its URL."""
-    path = shutil.which("redis-server")
-    if path is None:
+    if shutil.which("redis-server") is None:
         raise SystemExit("redis-server is not installed (make system-deps)")
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="plexio-bench-redis-") as workdir:
-        proc = await asyncio.create_subprocess_exec(
-            path,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            url = f"redis://127.0.0.1:{port}"
-            client = aioredis.Redis.from_url(url)
-            for _ in range(100):
-                with contextlib.suppress(Exception):
-                    await client.ping()
-                    break
-                await asyncio.sleep(0.05)
-            await client.aclose()
-            yield url
-        finally:
-            proc.kill()
-            await proc.wait()
+    async with running_redis() as (port, _pid):
+        yield f"redis://127.0.0.1:{port}"
 
 
 @contextlib.asynccontextmanager

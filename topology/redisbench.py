@@ -24,13 +24,12 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import statistics
-import tempfile
 import time
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from measure.redis import running_redis as redis_process
 
 from topology.procstat import cpu_seconds
 
@@ -74,60 +73,10 @@ def adapter_message(namespace: str, room: str) -> bytes:
     return data
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def running_redis() -> AsyncIterator[tuple[int, int]]:
-    """A redis-server of our own on a free port of 127.0.0.1 (no persistence): (port, pid)."""
-    import redis.asyncio as aioredis
-
-    port = _free_port()
-    workdir = tempfile.mkdtemp(prefix="topology-redis-")
-    proc = await asyncio.create_subprocess_exec(
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        HOST,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        workdir,
-        "--client-output-buffer-limit",
-        "pubsub 256mb 256mb 0",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        client = aioredis.Redis(host=HOST, port=port)
-        try:
-            for _ in range(100):
-                try:
-                    if await client.ping():
-                        break
-                except (OSError, ConnectionError, aioredis.ConnectionError):
-                    await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError("redis-server did not start")
-        finally:
-            await client.aclose()
-        yield port, proc.pid
-    finally:
-        proc.terminate()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await proc.wait()
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
+def running_redis() -> contextlib.AbstractAsyncContextManager[tuple[int, int]]:
+    """A redis-server of our own on a free port of 127.0.0.1 (no persistence), its pub/sub
+    output buffers raised for the bursts measured here: (port, pid)."""
+    return redis_process("--client-output-buffer-limit", "pubsub 256mb 256mb 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from measure.redis import free_port
+
 from topology.delayproxy import DelayProxy
-from topology.redisbench import HOST, _free_port
+from topology.redisbench import HOST
 
 __all__ = ["ProxiedCluster", "cluster_available", "running_proxied_cluster"]
 
@@ -85,7 +87,7 @@ async def running_proxied_cluster(
     proxies: list[DelayProxy] = []
     try:
         for n in range(masters):
-            port, bus = _free_port(), _free_port()
+            port, bus = free_port(), free_port()
             proxy = DelayProxy(HOST, port, 0.0, tcp_handshake=False, watch=watch)
             await proxy.start()
             proxies.append(proxy)
