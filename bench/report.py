@@ -154,7 +154,8 @@ def target_status(results: dict[str, Any]) -> list[dict[str, Any]]:
         missing = [
             key
             for key, entry in ((server, mine), (versus, theirs))
-            if key is not None and (entry is None or _key_figure(scenario or {}, entry) is None)
+            # a zero is no figure either: CPU below /proc's clock tick (a smoke window)
+            if key is not None and (entry is None or not _key_figure(scenario or {}, entry))
         ]
         if scenario is None or missing:
             why = "scenario not run" if scenario is None else f"no figure for {', '.join(missing)}"
