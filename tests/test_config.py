@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from plexio.config import EngineOptions, Limits
+from plexio.enums import Transport
 
 
 def test_defaults_are_usable_and_frozen() -> None:
@@ -14,6 +15,13 @@ def test_defaults_are_usable_and_frozen() -> None:
     assert options.ping_interval > 0 and options.limits == Limits()
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.ping_interval = 1  # type: ignore[misc]  # the point of the test
+
+
+def test_transports_are_members_even_when_given_by_name() -> None:
+    assert EngineOptions().transports == (Transport.POLLING, Transport.WEBSOCKET)
+    names = EngineOptions(transports=("websocket",))  # type: ignore[arg-type]  # a name
+    assert names.transports == (Transport.WEBSOCKET,)
+    assert type(names.transports[0]) is Transport
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
-from plexio.enums import DisconnectReason, Transport
+from plexio.enums import DisconnectReason, Transport, transports_of
 
 
 def test_members_equal_print_and_serialise_as_the_reference_strings() -> None:
@@ -35,3 +36,14 @@ def test_the_engineio_core_reexports_the_same_enum() -> None:
     from plexio.engineio.events import DisconnectReason as EngineReason
 
     assert EngineReason is DisconnectReason
+
+
+def test_transports_are_checked_once() -> None:
+    assert transports_of(["websocket"]) == (Transport.WEBSOCKET,)
+    assert transports_of((Transport.POLLING, "websocket")) == (
+        Transport.POLLING,
+        Transport.WEBSOCKET,
+    )
+    for bad in ([], ["smoke"], "websocket"):
+        with pytest.raises(ValueError, match="transports"):
+            transports_of(bad)

@@ -1,4 +1,4 @@
-"""Option records shared by the layers (layer L0: imports nothing from plexio).
+"""Option records shared by the layers (layer L0: imports only :mod:`plexio.enums`).
 
 Every limit has a default here and can be set per server or client; nothing is a
 module or class attribute changed at run time.
@@ -7,6 +7,8 @@ module or class attribute changed at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from plexio.enums import Transport, transports_of
 
 __all__ = ["EngineOptions", "Limits", "RateLimit"]
 
@@ -113,7 +115,7 @@ class EngineOptions:
     ping_timeout: float = 20.0
     upgrade_timeout: float = 10.0
     upgrade_noop_interval: float = 0.1
-    transports: tuple[str, ...] = ("polling", "websocket")
+    transports: tuple[Transport, ...] = (Transport.POLLING, Transport.WEBSOCKET)
     allow_upgrades: bool = True
     limits: Limits = field(default_factory=Limits)
     max_buffered_bytes: int = 256_000
@@ -133,8 +135,8 @@ class EngineOptions:
     def __post_init__(self) -> None:
         if self.ping_interval <= 0 or self.ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be > 0")
-        if not self.transports or any(t not in ("polling", "websocket") for t in self.transports):
-            raise ValueError("transports must be a non-empty subset of polling, websocket")
+        # Names are accepted too ("websocket"): they become Transport members.
+        object.__setattr__(self, "transports", transports_of(self.transports))
         if self.upgrade_noop_interval <= 0:
             raise ValueError("upgrade_noop_interval must be > 0")
         if self.max_buffered_bytes < 1:

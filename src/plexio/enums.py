@@ -8,9 +8,10 @@ and serialises as it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["DisconnectReason", "Transport"]
+__all__ = ["DisconnectReason", "Transport", "transports_of"]
 
 
 class Transport(StrEnum):
@@ -18,6 +19,23 @@ class Transport(StrEnum):
 
     POLLING = "polling"
     WEBSOCKET = "websocket"
+
+
+def transports_of(transports: Iterable[Transport | str]) -> tuple[Transport, ...]:
+    """The transports to use, in order, as :class:`Transport` members (names accepted).
+
+    Raises:
+        ValueError: empty, a plain string (not a sequence of names), or an unknown name.
+    """
+    if isinstance(transports, str):
+        raise ValueError("transports must be a sequence such as ('websocket',)")
+    try:
+        result = tuple(Transport(t) for t in transports)
+    except ValueError:
+        raise ValueError("transports must be a non-empty subset of polling, websocket") from None
+    if not result:
+        raise ValueError("transports must be a non-empty subset of polling, websocket")
+    return result
 
 
 class DisconnectReason(StrEnum):

@@ -11,8 +11,8 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import Close
 
-from plexio.client.engine import connect_failure, engine_url, transports_of, websocket_close_reason
-from plexio.enums import DisconnectReason, Transport
+from plexio.client.engine import connect_failure, engine_url, websocket_close_reason
+from plexio.enums import DisconnectReason
 from plexio.exceptions import ConnectionFailure
 
 
@@ -66,17 +66,6 @@ def test_a_websocket_we_failed_for_bad_input_is_a_transport_error() -> None:
     for code in (1002, 1007, 1009):
         exc = ConnectionClosedError(None, Close(code, "bad frame"))
         assert websocket_close_reason(exc) is DisconnectReason.TRANSPORT_ERROR
-
-
-def test_transports_are_checked_once() -> None:
-    assert transports_of(["websocket"]) == (Transport.WEBSOCKET,)
-    assert transports_of((Transport.POLLING, "websocket")) == (
-        Transport.POLLING,
-        Transport.WEBSOCKET,
-    )
-    for bad in ([], ["smoke"], "websocket"):
-        with pytest.raises(ValueError, match="transports"):
-            transports_of(bad)
 
 
 def test_engine_url() -> None:

@@ -11,17 +11,18 @@ from plexio.engineio.handshake import (
     parse_params,
     unknown_sid,
 )
+from plexio.enums import Transport
 from plexio.exceptions import HandshakeError
 
-BOTH = ("polling", "websocket")
+BOTH = (Transport.POLLING, Transport.WEBSOCKET)
 
 
 def test_valid_params() -> None:
-    assert parse_params({"EIO": "4", "transport": "polling", "t": "x"}, BOTH) == RequestParams(
-        "polling", None
-    )
+    polling = parse_params({"EIO": "4", "transport": "polling", "t": "x"}, BOTH)
+    assert polling == RequestParams(Transport.POLLING, None)
+    assert polling.transport is Transport.POLLING
     assert parse_params({"EIO": "4", "transport": "websocket", "sid": "abc"}, BOTH) == (
-        RequestParams("websocket", "abc")
+        RequestParams(Transport.WEBSOCKET, "abc")
     )
 
 
@@ -42,7 +43,7 @@ def test_bad_params(query: dict[str, str], code: ErrorCode) -> None:
 
 def test_disabled_transport_is_unknown() -> None:
     with pytest.raises(HandshakeError) as info:
-        parse_params({"EIO": "4", "transport": "polling"}, ("websocket",))
+        parse_params({"EIO": "4", "transport": "polling"}, (Transport.WEBSOCKET,))
     assert info.value.code == ErrorCode.UNKNOWN_TRANSPORT
 
 

@@ -26,7 +26,7 @@ import logging
 import secrets
 import socket
 import ssl
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,14 +37,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from plexio.engineio.client import ClientEvent, ClientSession, Opened
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
-from plexio.enums import Transport
+from plexio.enums import Transport, transports_of
 from plexio.exceptions import ClientConnectionError, ConnectionFailure
 
 __all__ = [
     "EngineClient",
     "connect_failure",
     "engine_url",
-    "transports_of",
     "websocket_close_reason",
 ]
 
@@ -90,23 +89,6 @@ def websocket_close_reason(exc: ConnectionClosed) -> DisconnectReason:
     if sent is not None and sent.code in _FAILED_CLOSE_CODES and exc.rcvd is None:
         return DisconnectReason.TRANSPORT_ERROR
     return DisconnectReason.TRANSPORT_CLOSE
-
-
-def transports_of(transports: Iterable[Transport | str]) -> tuple[Transport, ...]:
-    """The transports to use, in order, as :class:`~plexio.enums.Transport` members.
-
-    Raises:
-        ValueError: empty, a plain string (not a sequence of names), or an unknown name.
-    """
-    if isinstance(transports, str):
-        raise ValueError("transports must be a sequence such as ('websocket',)")
-    try:
-        result = tuple(Transport(t) for t in transports)
-    except ValueError:
-        raise ValueError("transports must be a non-empty subset of polling, websocket") from None
-    if not result:
-        raise ValueError("transports must be a non-empty subset of polling, websocket")
-    return result
 
 
 def engine_url(url: str, path: str) -> str:

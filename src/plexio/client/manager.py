@@ -33,11 +33,11 @@ from typing import Any, Final, TypedDict, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
-from plexio.client.engine import EngineClient, transports_of
+from plexio.client.engine import EngineClient
 from plexio.client.socket import Auth, ClientSocket
 from plexio.config import Limits
 from plexio.engineio.events import DisconnectReason
-from plexio.enums import Transport
+from plexio.enums import Transport, transports_of
 from plexio.exceptions import (
     ClientConnectionError,
     ConnectionFailure,

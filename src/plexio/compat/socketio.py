@@ -44,6 +44,7 @@ from typing import Any
 
 import plexio
 from plexio.asgi.types import Receive, Scope, Send
+from plexio.enums import Transport
 from plexio.exceptions import AckTimeoutError
 from plexio.exceptions import ConnectionRefusedError as ConnectionRefusedError
 from plexio.server.namespace import Namespace
@@ -166,7 +167,7 @@ class AsyncServer:
         ping_interval: float = 25,
         ping_timeout: float = 20,
         max_http_buffer_size: int = 1_000_000,
-        transports: Sequence[str] | None = None,
+        transports: Sequence[Transport | str] | None = None,
         allow_upgrades: bool = True,
         cookie: str | None = None,
         logger: bool | logging.Logger = False,
@@ -486,8 +487,8 @@ class AsyncServer:
         if socket is not None:
             socket.disconnect()
 
-    def transport(self, sid: str, namespace: str | None = None) -> str:
-        """``"polling"`` or ``"websocket"``."""
+    def transport(self, sid: str, namespace: str | None = None) -> Transport:
+        """The socket's transport (a ``StrEnum``: equal to ``"polling"`` or ``"websocket"``)."""
         socket = self._socket(sid, namespace)
         if socket is None:
             raise KeyError(sid)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
+from plexio.enums import Transport
 from plexio.exceptions import HandshakeError
 
 __all__ = [
@@ -27,7 +28,8 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION: Final = "4"
-TRANSPORTS: Final = ("polling", "websocket")
+#: The ``transport`` query parameter's values and their members.
+_TRANSPORTS: Final = {t.value: t for t in Transport}
 
 
 class ErrorCode(IntEnum):
@@ -85,15 +87,17 @@ class RequestParams:
     """The Engine.IO parameters of one request.
 
     Attributes:
-        transport: ``"polling"`` or ``"websocket"``.
+        transport: the transport this request uses.
         sid: the session id, or ``None`` for a handshake.
     """
 
-    transport: str
+    transport: Transport
     sid: str | None
 
 
-def parse_params(query: Mapping[str, str], allowed_transports: tuple[str, ...]) -> RequestParams:
+def parse_params(
+    query: Mapping[str, str], allowed_transports: tuple[Transport, ...]
+) -> RequestParams:
     """Validates the query parameters of a request.
 
     Args:
@@ -105,8 +109,8 @@ def parse_params(query: Mapping[str, str], allowed_transports: tuple[str, ...]) 
             missing or unknown transport (a missing transport does not default to
             polling, PROTOCOL.md item 4).
     """
-    transport = query.get("transport")
-    if transport not in TRANSPORTS or transport not in allowed_transports:
+    transport = _TRANSPORTS.get(query.get("transport", ""))
+    if transport is None or transport not in allowed_transports:
         raise _error(ErrorCode.UNKNOWN_TRANSPORT)
     if query.get("EIO") != PROTOCOL_VERSION:
         raise _error(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)

@@ -812,7 +812,7 @@ class EngineServer:
             if params.sid is None:
                 if request.method != "GET":
                     raise handshake.bad_handshake_method()
-                if params.transport != Transport.POLLING:
+                if params.transport is not Transport.POLLING:
                     raise handshake.bad_request()
                 return await self._polling_handshake(request, polling)
             socket = self.sockets.get(params.sid)
@@ -821,7 +821,10 @@ class EngineServer:
                 if forwarder is not None and forwarder.elsewhere(params.sid):
                     return await self._forward(forwarder, params.sid, request, body, cors)
                 raise handshake.unknown_sid()
-            if params.transport != Transport.POLLING or socket.transport is not Transport.POLLING:
+            if (
+                params.transport is not Transport.POLLING
+                or socket.transport is not Transport.POLLING
+            ):
                 raise handshake.bad_request()
             if request.method == "GET":
                 return await self._polling_get(socket, polling, request)
@@ -939,7 +942,7 @@ class EngineServer:
             HandshakeError: refuse the WebSocket (the shell answers with a close/HTTP error).
         """
         params = handshake.parse_params(request.query, self.options.transports)
-        if params.transport != Transport.WEBSOCKET:
+        if params.transport is not Transport.WEBSOCKET:
             raise handshake.bad_request()
         if params.sid is None:
             await self._check_allowed(request)

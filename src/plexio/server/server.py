@@ -18,6 +18,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits, RateLimit
 from plexio.engineio.sid import generate_sid
+from plexio.enums import Transport, transports_of
 from plexio.exceptions import ConnectRefusedError, NamespaceError
 from plexio.server.adapters.base import Adapter, AdapterFactory
 from plexio.server.adapters.memory import InMemoryAdapter
@@ -112,7 +113,7 @@ class Server:
         ping_timeout: float | None = None,
         upgrade_timeout: float | None = None,
         upgrade_noop_interval: float | None = None,
-        transports: Sequence[str] | None = None,
+        transports: Sequence[Transport | str] | None = None,
         allow_upgrades: bool | None = None,
         cookie: str | None = None,
         max_http_buffer_size: int | None = None,
@@ -138,7 +139,7 @@ class Server:
             "ping_timeout": ping_timeout,
             "upgrade_timeout": upgrade_timeout,
             "upgrade_noop_interval": upgrade_noop_interval,
-            "transports": None if transports is None else tuple(transports),
+            "transports": None if transports is None else transports_of(transports),
             "allow_upgrades": allow_upgrades,
             "cookie": cookie,
             "max_buffered_bytes": max_buffered_bytes,

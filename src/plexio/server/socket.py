@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
-from plexio.enums import DisconnectReason
+from plexio.enums import DisconnectReason, Transport
 from plexio.exceptions import AckTimeoutError, DisconnectedError
 from plexio.server.adapters.base import Adapter
 from plexio.server.broadcast import (
@@ -185,7 +185,7 @@ class ServerSocket(Listeners):
         return self.nsp.name
 
     @property
-    def transport(self) -> str:
+    def transport(self) -> Transport:
         """The Engine.IO transport in use."""
         return self.conn.engine.transport
 
