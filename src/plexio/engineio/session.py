@@ -361,10 +361,17 @@ class ServerSession(BaseSession[Event]):
             self._note_over_limit()
         return True
 
-    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
-        """Server-initiated close: queues ``1`` after what is already queued."""
+    def close(
+        self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE, *, packet: bool = True
+    ) -> None:
+        """Server-initiated close: queues ``1`` after what is already queued.
+
+        With ``packet=False`` nothing is queued after it (what is queued still
+        leaves): over WebSocket the I/O layer's close frame alone ends the session,
+        which is how the reference server shuts down (``io.close()`` sends no ``1``).
+        """
         if not self._closed:
-            self._close(reason, send_close=True)
+            self._close(reason, send_close=packet, keep_output=True)
 
     def has_data(self) -> bool:
         """Whether something is queued, or a held polling GET may be released now."""

@@ -312,9 +312,12 @@ class EngineSocket:
         if self._input_paused is None and self._sink is not None:
             self._sink.resume_reading()  # (unless a held message paused it again)
 
-    def close(self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE) -> None:
-        """Closes the session after the frames already queued, sending ``1``."""
-        self.session.close(reason)
+    def close(
+        self, reason: DisconnectReason = DisconnectReason.FORCED_CLOSE, *, packet: bool = True
+    ) -> None:
+        """Closes the session after the frames already queued, sending ``1``
+        (``packet=False``: over WebSocket, the close frame alone)."""
+        self.session.close(reason, packet=packet or self.transport is Transport.POLLING)
         self.process_events()
         self._wake()
 
@@ -773,6 +776,11 @@ class EngineServer:
         """Closes every session with ``server shutting down``, after what each has
         queued, and waits (until ``deadline``, a loop time) for that output to leave.
 
+        On the wire as the reference server's ``io.close()``: no Socket.IO DISCONNECT;
+        a WebSocket gets its close frame alone (no Engine.IO ``1``), a polling session
+        the ``1`` in the answer to its GET (held, or the next one). The official client
+        reports ``"transport close"`` and reconnects.
+
         Args:
             deadline: loop time to stop waiting; ``shutdown_timeout`` from now by default.
         """
@@ -782,7 +790,7 @@ class EngineServer:
         self._stopping = True
         sockets = list(self.sockets.values())
         for socket in sockets:
-            socket.close(DisconnectReason.SERVER_SHUTTING_DOWN)
+            socket.close(DisconnectReason.SERVER_SHUTTING_DOWN, packet=False)
         await asyncio.sleep(0)
         while loop.time() < deadline and any(s.output_pending for s in sockets):
             await asyncio.sleep(0.02)

@@ -11,8 +11,11 @@
 //   {"cmd":"exit"}
 //
 // stdout events:
-//   {"event":"connect","sid"}  {"event":"disconnect","reason","description"}
+//   {"event":"connect","sid"}  {"event":"disconnect","reason","description","code"}
 //   {"event":"ack","arg","reply"}
+//   {"event":"packet","type","data"}  every Engine.IO packet received but ping
+//                                    (data: the text, or null for binary)
+// ("code" is the WebSocket close code the server sent, when a WebSocket closed.)
 
 const { Manager } = require("socket.io-client");
 const { emit, commands, env } = require("./lib/io");
@@ -28,8 +31,19 @@ const manager = new Manager(env("SERVER_URL"), {
 const socket = manager.socket("/");
 socket.on("connect", () => emit({ event: "connect", sid: socket.id }));
 socket.on("disconnect", (reason, details) =>
-  emit({ event: "disconnect", reason, description: details && String(details.description || "") }),
+  emit({
+    event: "disconnect",
+    reason,
+    description: details && String(details.description || ""),
+    code: details && details.context && typeof details.context.code === "number" ? details.context.code : null,
+  }),
 );
+manager.on("open", () => {
+  manager.engine.on("packet", (packet) => {
+    if (packet.type === "ping") return;
+    emit({ event: "packet", type: packet.type, data: typeof packet.data === "string" ? packet.data : null });
+  });
+});
 socket.connect();
 
 commands((cmd) => {
