@@ -72,13 +72,13 @@ def _engineio_payload(data: bytes) -> None:
 
 
 class _Quiet:
-    async def on_connect(self, socket: EngineSocket) -> None:
+    async def on_connect(self, socket: EngineSocket[None]) -> None:
         pass
 
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+    def on_message(self, socket: EngineSocket[None], data: str | bytes) -> None:
         socket.send(data)
 
-    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[None], reason: str) -> None:
         pass
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from plexio.asgi.http import read_body, request_from_scope, send_response
 from plexio.asgi.types import ASGICallable, Receive, Scope, Send
 from plexio.asgi.websocket import serve_websocket
-from plexio.server.engine import EngineServer
+from plexio.server.engine import EngineEndpoint, EngineServer, StateT
 from plexio.transports.base import HttpRequest, HttpResponse
 
 __all__ = ["ASGIApp"]
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 class _HasEngine(Protocol):
     @property
-    def engine(self) -> EngineServer: ...
+    def engine(self) -> EngineEndpoint: ...
 
     @property
     def default_path(self) -> str: ...
@@ -50,10 +50,11 @@ class ASGIApp:
 
     def __init__(
         self,
-        server: EngineServer | _HasEngine,
+        server: EngineServer[StateT] | _HasEngine,
         path: str | None = None,
         other_app: ASGICallable | None = None,
     ) -> None:
+        self.engine: EngineEndpoint
         if isinstance(server, EngineServer):
             self.engine = server
             default = "/engine.io/"

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from plexio.asgi.types import Receive, Send
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
-from plexio.server.engine import EngineServer, WebSocketTarget, WebSocketVerdict
+from plexio.server.engine import EngineEndpoint, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import HttpRequest
 
 __all__ = ["ASGIWebSocketSink", "serve_websocket"]
@@ -181,7 +181,7 @@ class ASGIWebSocketSink:
 
 
 async def serve_websocket(
-    engine: EngineServer, request: HttpRequest, receive: Receive, send: Send
+    engine: EngineEndpoint, request: HttpRequest, receive: Receive, send: Send
 ) -> None:
     """Serves one ASGI WebSocket (after ``websocket.connect`` was received)."""
     try:

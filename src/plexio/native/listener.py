@@ -25,7 +25,7 @@ import ssl as ssl_module
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from typing import Literal, cast
 from urllib.parse import parse_qsl
 
 from websockets.exceptions import InvalidHeader, NegotiationError, PayloadTooBig
@@ -54,7 +54,7 @@ try:  # websockets' C helper; its pure-Python twin when the wheel has no speedup
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - depends on how websockets was built
     from websockets.utils import apply_mask
-from plexio.server.engine import EngineServer, WebSocketTarget, WebSocketVerdict
+from plexio.server.engine import EngineEndpoint, EngineServer, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import HttpRequest, HttpResponse
 
 __all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "servable", "serve"]
@@ -828,7 +828,7 @@ class _Listener:
 
     def __init__(
         self,
-        engine: EngineServer,
+        engine: EngineEndpoint,
         path: str,
         parser: Literal["httptools", "h11"],
         scheme: str,
@@ -947,7 +947,7 @@ class _Listener:
 
 
 async def serve(
-    target: Any,
+    target: object,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -1050,7 +1050,7 @@ def _negotiate_deflate(offer: str) -> tuple[PerMessageDeflate | None, str]:
     return None, ""
 
 
-def servable(target: Any) -> tuple[EngineServer, str]:
+def servable(target: object) -> tuple[EngineEndpoint, str]:
     """The engine and default path the native listener would serve for ``target``.
 
     Raises:

@@ -110,7 +110,7 @@ class Connection:
 
     def __init__(
         self,
-        engine: EngineSocket,
+        engine: EngineSocket[Connection],
         core: ServerConnection,
         on_connect: ConnectHandler,
         *,

@@ -22,7 +22,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
-from typing import Any, Protocol, cast
+from typing import Generic, Protocol, TypeVar
 
 import orjson
 
@@ -42,9 +42,11 @@ from plexio.transports.compression import choose_encoding, compress_body
 __all__ = [
     "AllowRequest",
     "CorsOrigins",
+    "EngineEndpoint",
     "EngineHandler",
     "EngineServer",
     "EngineSocket",
+    "StateT",
     "WebSocketVerdict",
 ]
 
@@ -54,6 +56,10 @@ logger = logging.getLogger(__name__)
 AllowRequest = Callable[[HttpRequest], bool | Awaitable[bool]]
 #: ``"*"``, a list of allowed origins, a predicate, or ``None`` for no CORS headers.
 CorsOrigins = str | Sequence[str] | Callable[[str], bool] | None
+
+#: What the layer above keeps per session in :attr:`EngineSocket.state` (the Socket.IO
+#: server keeps its :class:`~plexio.server.connection.Connection`).
+StateT = TypeVar("StateT")
 
 _TEXT = "text/plain; charset=UTF-8"
 #: Server-side closes whose last frames a polling client still fetches.
@@ -78,7 +84,7 @@ class WebSocketVerdict(Enum):
     accepts it and closes it at once (code 1000)."""
 
 
-class EngineHandler(Protocol):
+class EngineHandler(Protocol[StateT]):
     """What the layer above (the Socket.IO server, or an app) implements.
 
     ``on_message`` and ``on_disconnect`` are called on the event loop for every message
@@ -87,15 +93,15 @@ class EngineHandler(Protocol):
     handlers start in message order; one that waits lets the next start).
     """
 
-    async def on_connect(self, socket: EngineSocket) -> None:
+    async def on_connect(self, socket: EngineSocket[StateT]) -> None:
         """A session opened; messages sent now follow the OPEN packet."""
         ...
 
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+    def on_message(self, socket: EngineSocket[StateT], data: str | bytes) -> None:
         """A message arrived (``str`` text, ``bytes`` binary), in order."""
         ...
 
-    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[StateT], reason: str) -> None:
         """The session ended; ``socket`` can no longer send."""
         ...
 
@@ -153,14 +159,14 @@ class RequestForwarder(Protocol):
         ...
 
 
-class EngineSocket:
+class EngineSocket(Generic[StateT]):
     """The asyncio side of one Engine.IO session.
 
     Attributes:
         sid: the Engine.IO session id.
         request: the handshake request (headers, query, client address).
-        state: free slot for the layer above (the Socket.IO server keeps its
-            per-connection state here).
+        state: the layer above's slot, ``None`` until it sets it (the Socket.IO server
+            keeps its per-connection state here, set in ``on_connect``).
     """
 
     __slots__ = (
@@ -183,10 +189,12 @@ class EngineSocket:
         "_close_deadline",
     )
 
-    def __init__(self, server: EngineServer, session: ServerSession, request: HttpRequest) -> None:
+    def __init__(
+        self, server: EngineServer[StateT], session: ServerSession, request: HttpRequest
+    ) -> None:
         self.sid = session.sid
         self.request = request
-        self.state: Any = None
+        self.state: StateT | None = None
         self.session = session
         self._server = server
         self._poll_waiter: asyncio.Future[None] | None = None
@@ -685,7 +693,54 @@ def _polling_headers(request: HttpRequest, cors: list[tuple[str, str]]) -> list[
     return headers
 
 
-class EngineServer:
+class EngineEndpoint(Protocol):
+    """What the shells that carry requests (the native listener, the ASGI app, the
+    worker relay) use of an :class:`EngineServer`, whatever state its sessions keep."""
+
+    @property
+    def options(self) -> EngineOptions:
+        """Protocol options and limits."""
+        ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the server runs on."""
+        ...
+
+    def use_forwarder(self, forwarder: RequestForwarder) -> None:
+        """Serves as one worker of several (see :meth:`EngineServer.use_forwarder`)."""
+        ...
+
+    def stop_accepting(self) -> None:
+        """Refuses new sessions."""
+        ...
+
+    async def shutdown(self, deadline: float | None = None) -> None:
+        """Closes every session and waits for its output to leave."""
+        ...
+
+    async def handle_request(
+        self, request: HttpRequest, body: Callable[[int], Awaitable[bytes | None]]
+    ) -> HttpResponse:
+        """Answers one long-polling HTTP request."""
+        ...
+
+    async def prepare_websocket(
+        self, request: HttpRequest
+    ) -> WebSocketTarget | WebSocketVerdict | None:
+        """Checks a WebSocket request before the shell accepts it."""
+        ...
+
+    async def open_websocket(self, request: HttpRequest, sink: FrameSink) -> WebSocketTarget:
+        """Opens a session whose transport is the accepted WebSocket ``sink``."""
+        ...
+
+    def attach_probe(self, socket: WebSocketTarget, sink: FrameSink) -> None:
+        """Makes the accepted WebSocket ``sink`` the upgrade probe of ``socket``."""
+        ...
+
+
+class EngineServer(Generic[StateT]):
     """The Engine.IO v4 server.
 
     Args:
@@ -702,7 +757,7 @@ class EngineServer:
 
     def __init__(
         self,
-        handler: EngineHandler,
+        handler: EngineHandler[StateT],
         options: EngineOptions | None = None,
         *,
         cors_allowed_origins: CorsOrigins = None,
@@ -713,14 +768,14 @@ class EngineServer:
     ) -> None:
         self.handler = _adapt_handler(handler)
         self.options = options or EngineOptions()
-        self.sockets: dict[str, EngineSocket] = {}
+        self.sockets: dict[str, EngineSocket[StateT]] = {}
         self._cors_origins = cors_allowed_origins
         self._cors_credentials = cors_credentials
         self._cors_headers = ", ".join(cors_allowed_headers)
         self._allow_request = allow_request
         self._new_sid = sid_generator
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._dirty: list[EngineSocket] = []
+        self._dirty: list[EngineSocket[StateT]] = []
         self._flush_handle: asyncio.Handle | None = None
         self._deadlines: Deadlines | None = None
         self._forwarder: RequestForwarder | None = None
@@ -748,7 +803,7 @@ class EngineServer:
             deadlines = self._deadlines = Deadlines(self.loop)
         return deadlines.call_at(when, callback)
 
-    def schedule_flush(self, socket: EngineSocket) -> None:
+    def schedule_flush(self, socket: EngineSocket[StateT]) -> None:
         """``socket`` queued frames: flush it once at the end of this loop tick."""
         self._dirty.append(socket)
         if self._flush_handle is None:
@@ -763,7 +818,7 @@ class EngineServer:
             except Exception:
                 logger.exception("websocket write failed (sid %s)", socket.sid)
 
-    def forget(self, socket: EngineSocket) -> None:
+    def forget(self, socket: EngineSocket[StateT]) -> None:
         """``socket``'s session ended: it leaves the session table."""
         if self.sockets.get(socket.sid) is socket:
             del self.sockets[socket.sid]
@@ -874,7 +929,7 @@ class EngineServer:
         if not verdict:
             raise handshake.forbidden()
 
-    async def _open(self, request: HttpRequest, transport: Transport) -> EngineSocket:
+    async def _open(self, request: HttpRequest, transport: Transport) -> EngineSocket[StateT]:
         session = ServerSession(self._new_sid(), transport, self.options, self.loop.time())
         socket = EngineSocket(self, session, request)
         self.sockets[socket.sid] = socket
@@ -903,7 +958,7 @@ class EngineServer:
         return HttpResponse(200, payload.encode(), headers)
 
     async def _polling_get(
-        self, socket: EngineSocket, cors: list[tuple[str, str]], request: HttpRequest
+        self, socket: EngineSocket[StateT], cors: list[tuple[str, str]], request: HttpRequest
     ) -> HttpResponse:
         payload, compressible = await socket.answer_get()
         body = payload.encode()
@@ -924,7 +979,7 @@ class EngineServer:
 
     async def _polling_post(
         self,
-        socket: EngineSocket,
+        socket: EngineSocket[StateT],
         body: Callable[[int], Awaitable[bytes | None]],
         cors: list[tuple[str, str]],
     ) -> HttpResponse:
@@ -973,7 +1028,7 @@ class EngineServer:
             raise handshake.bad_request() from None
         return socket
 
-    async def open_websocket(self, request: HttpRequest, sink: FrameSink) -> EngineSocket:
+    async def open_websocket(self, request: HttpRequest, sink: FrameSink) -> EngineSocket[StateT]:
         """Opens a session whose transport is the accepted WebSocket ``sink``."""
         socket = await self._open(request, Transport.WEBSOCKET)
         socket.attach_transport(sink)
@@ -1015,28 +1070,28 @@ class EngineServer:
         return HttpResponse(exc.status, body, [("Content-Type", "application/json"), *cors])
 
 
-class _AdaptedHandler:
+class _AdaptedHandler(Generic[StateT]):
     """An :class:`EngineHandler` some of whose methods are not of the kind the server
     calls (an ``async def on_message``, a plain ``def on_connect``): each is run the
     way it needs, its tasks owned here."""
 
-    def __init__(self, handler: Any) -> None:
+    def __init__(self, handler: EngineHandler[StateT]) -> None:
         self._handler = handler
         self.tasks = TaskOwner()
 
-    async def on_connect(self, socket: EngineSocket) -> None:
+    async def on_connect(self, socket: EngineSocket[StateT]) -> None:
         result = self._handler.on_connect(socket)
         if inspect.isawaitable(result):
             await result
 
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+    def on_message(self, socket: EngineSocket[StateT], data: str | bytes) -> None:
         call_handler(self._handler.on_message, (socket, data), None, self.tasks, "message")
 
-    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[StateT], reason: str) -> None:
         call_handler(self._handler.on_disconnect, (socket, reason), None, self.tasks, "disconnect")
 
 
-def _adapt_handler(handler: Any) -> EngineHandler:
+def _adapt_handler(handler: EngineHandler[StateT]) -> EngineHandler[StateT]:
     """Checks the handler when the server is made; adapts sync/async methods to the
     kind the server calls (the Socket.IO server, of the right kinds, is used as is).
 
@@ -1069,5 +1124,5 @@ def _adapt_handler(handler: Any) -> EngineHandler:
         and not inspect.iscoroutinefunction(handler.on_message)
         and not inspect.iscoroutinefunction(handler.on_disconnect)
     ):
-        return cast(EngineHandler, handler)
+        return handler
     return _AdaptedHandler(handler)

@@ -324,7 +324,7 @@ class Server:
 
     # ------------------------------------------------------------ EngineHandler
 
-    async def on_connect(self, socket: EngineSocket) -> None:
+    async def on_connect(self, socket: EngineSocket[Connection]) -> None:
         """A new Engine.IO session: attach its Socket.IO state."""
         options = self.engine.options
         core = ServerConnection(self.parser, options.limits, max_namespaces=self.max_namespaces)
@@ -338,14 +338,15 @@ class Server:
             cancel_handlers_on_disconnect=self.cancel_handlers_on_disconnect,
         )
 
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+    def on_message(self, socket: EngineSocket[Connection], data: str | bytes) -> None:
         """Routes one Engine.IO message."""
-        conn: Connection = socket.state
-        conn.on_message(data)
+        conn = socket.state
+        if conn is not None:  # set by on_connect, before any message
+            conn.on_message(data)
 
-    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[Connection], reason: str) -> None:
         """Disconnects every socket of the session."""
-        conn: Connection | None = socket.state
+        conn = socket.state
         if conn is not None:
             conn.on_close(reason)
 
@@ -475,9 +476,7 @@ class Server:
         self.engine.stop_accepting()
         while True:  # handlers started meanwhile (the connections still work) count too
             connections = [
-                s.state
-                for s in list(self.engine.sockets.values())
-                if isinstance(s.state, Connection)
+                s.state for s in list(self.engine.sockets.values()) if s.state is not None
             ]
             in_flight = [c.tasks.wait() for c in connections if len(c.tasks)]
             if not in_flight:

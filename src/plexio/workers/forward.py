@@ -41,7 +41,7 @@ import orjson
 from plexio.engineio.events import DisconnectReason
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError
-from plexio.server.engine import EngineServer, WebSocketTarget, WebSocketVerdict
+from plexio.server.engine import EngineEndpoint, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import FrameSink, HttpRequest, HttpResponse
 
 __all__ = ["MAX_WORKERS", "WorkerForwarder", "worker_of"]
@@ -325,7 +325,7 @@ class WorkerForwarder:
     # ------------------------------------------------------------ the owner's side
 
     @contextlib.asynccontextmanager
-    async def serving(self, engine: EngineServer) -> AsyncIterator[None]:
+    async def serving(self, engine: EngineEndpoint) -> AsyncIterator[None]:
         """Answers the other workers' forwarded requests for ``engine`` while inside."""
         engine.use_forwarder(self)
         path = self.path(self.index)
@@ -351,7 +351,7 @@ class WorkerForwarder:
             self._idle.clear()
 
     async def _serve_one(
-        self, engine: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, engine: EngineEndpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
             while await self._answer_one(engine, reader, writer):
@@ -362,7 +362,7 @@ class WorkerForwarder:
             writer.close()
 
     async def _answer_one(
-        self, engine: EngineServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, engine: EngineEndpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
         """Answers one request of the connection; whether it may carry another."""
         limit = engine.options.limits.max_http_buffer_size
@@ -419,7 +419,7 @@ class WorkerForwarder:
 
     async def _relayed_websocket(
         self,
-        engine: EngineServer,
+        engine: EngineEndpoint,
         request: HttpRequest,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
