@@ -40,15 +40,16 @@ import logging
 import mimetypes
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeAlias, TypeVar, overload
 
 import plexio
-from plexio.asgi.types import Receive, Scope, Send
+from plexio.asgi.types import ASGICallable, Receive, Scope, Send
 from plexio.enums import Transport
 from plexio.exceptions import AckTimeoutError
 from plexio.exceptions import ConnectionRefusedError as ConnectionRefusedError
-from plexio.server.namespace import Namespace
+from plexio.server.namespace import Namespace, ParentNamespace
 from plexio.server.socket import ServerSocket
+from plexio.typing import HandlerT, JSONValue
 
 __all__ = [
     "ASGIApp",
@@ -61,7 +62,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[..., Any]
+#: A python-socketio handler: called with the sid first; what it returns is its answer.
+Handler: TypeAlias = Callable[..., object]
+#: A client's session: the application's values, kept here as they are.
+SessionDict: TypeAlias = dict[str, object]
+#: ``static_files`` values: a file or directory name, or ``{"filename": ...,
+#: "content_type": ...}``.
+StaticFile: TypeAlias = str | Mapping[str, str]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class TimeoutError(plexio.PlexioError):  # noqa: A001 (python-socketio's name)
@@ -89,7 +98,7 @@ def _positional_count(fn: Handler) -> int:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
-def _args(data: Any) -> tuple[Any, ...]:
+def _args(data: JSONValue) -> tuple[JSONValue, ...]:
     """python-socketio's ``data``: ``None`` no argument, a tuple several, else one."""
     if data is None:
         return ()
@@ -98,26 +107,26 @@ def _args(data: Any) -> tuple[Any, ...]:
     return (data,)
 
 
-async def _maybe_await(value: Any) -> Any:
+async def _maybe_await(value: object) -> object:
     if inspect.isawaitable(value):
         return await value
     return value
 
 
-async def _call_connect(handler: Handler, socket: ServerSocket) -> Any:
+async def _call_connect(handler: Handler, socket: ServerSocket) -> object:
     """Runs a ``connect`` handler with ``(sid, environ)``, or ``(sid, environ, auth)``
     when it takes three arguments; its (awaited) result."""
-    args: tuple[Any, ...] = (socket.id, _environ(socket))
+    args: tuple[object, ...] = (socket.id, _environ(socket))
     if _positional_count(handler) >= 3:
         args = (*args, socket.handshake.auth or None)
     return await _maybe_await(handler(*args))
 
 
-def _environ(socket: ServerSocket) -> dict[str, Any]:
+def _environ(socket: ServerSocket) -> dict[str, object]:
     """A WSGI-style ``environ`` for ``connect`` handlers, from the handshake."""
     handshake = socket.handshake
     path, _, query = handshake.url.partition("?")
-    environ: dict[str, Any] = {
+    environ: dict[str, object] = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": path,
         "QUERY_STRING": query,
@@ -187,18 +196,20 @@ class AsyncServer:
             cookie=cookie,
         )
         self.always_connect = always_connect
-        self._sessions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._sessions: dict[tuple[str, str], SessionDict] = {}
         self._connecting: dict[tuple[str, str], ServerSocket] = {}
-        self._early: dict[tuple[str, str], list[tuple[str, tuple[Any, ...], Handler | None]]] = {}
+        self._early: dict[
+            tuple[str, str], list[tuple[str, tuple[JSONValue, ...], Handler | None]]
+        ] = {}
         self._connect_handlers: dict[str, Handler] = {}
         self._catch_all: dict[str, Handler] = {}
         self._prepared: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         # "*": every namespace is accepted, through a catch-all parent added when serving
         # starts (plexio refuses plain namespaces created after a callable parent, and
         # handlers are usually registered after the server is made)
         self._accept_any = namespaces == "*"
-        self._any_parent: Any = None
+        self._any_parent: ParentNamespace | None = None
         if namespaces is not None and namespaces != "*":
             for name in namespaces:
                 self._namespace(name)
@@ -221,7 +232,17 @@ class AsyncServer:
             nsp.on("disconnect", lambda socket, reason: self._forget(name, socket))
         return nsp
 
-    def on(self, event: str, handler: Handler | None = None, namespace: str | None = None) -> Any:
+    @overload
+    def on(
+        self, event: str, handler: None = None, namespace: str | None = None
+    ) -> Callable[[HandlerT], HandlerT]: ...
+
+    @overload
+    def on(self, event: str, handler: HandlerT, namespace: str | None = None) -> HandlerT: ...
+
+    def on(
+        self, event: str, handler: HandlerT | None = None, namespace: str | None = None
+    ) -> HandlerT | Callable[[HandlerT], HandlerT]:
         """Registers ``handler`` for ``event`` (usable as a decorator).
 
         ``connect`` handlers get ``(sid, environ)`` or ``(sid, environ, auth)``;
@@ -231,23 +252,29 @@ class AsyncServer:
         being the acknowledgement.
         """
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: HandlerT) -> HandlerT:
             self._register(event, fn, namespace or "/")
             return fn
 
         return register if handler is None else register(handler)
 
-    def event(self, *args: Any, namespace: str | None = None) -> Any:
+    @overload
+    def event(self, handler: HandlerT, /) -> HandlerT: ...
+
+    @overload
+    def event(self, *, namespace: str | None = None) -> Callable[[HandlerT], HandlerT]: ...
+
+    def event(
+        self, handler: Handler | None = None, *, namespace: str | None = None
+    ) -> Handler | Callable[[HandlerT], HandlerT]:
         """Registers a handler named after the function: ``@sio.event`` or
         ``@sio.event(namespace="/chat")``."""
 
-        def register(fn: Handler) -> Handler:
+        def register(fn: HandlerT) -> HandlerT:
             self._register(fn.__name__, fn, namespace or "/")
             return fn
 
-        if len(args) == 1 and callable(args[0]):
-            return register(args[0])
-        return register
+        return register if handler is None else register(handler)
 
     def register_namespace(self, namespace_handler: AsyncNamespace) -> None:
         """Registers a class-based namespace (its ``on_<event>`` methods)."""
@@ -296,7 +323,7 @@ class AsyncServer:
         if catch_all is not None:
             handlers = socket.nsp.handlers
 
-            def any_event(event: Any, *args: Any) -> Any:
+            def any_event(event: str, *args: JSONValue) -> object:
                 if event not in handlers:
                     return catch_all(event, socket.id, *args)
                 return None
@@ -332,7 +359,7 @@ class AsyncServer:
     async def emit(
         self,
         event: str,
-        data: Any = None,
+        data: JSONValue = None,
         to: str | Iterable[str] | None = None,
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
@@ -377,7 +404,7 @@ class AsyncServer:
 
     async def send(
         self,
-        data: Any,
+        data: JSONValue,
         to: str | Iterable[str] | None = None,
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
@@ -386,26 +413,18 @@ class AsyncServer:
         ignore_queue: bool = False,
     ) -> None:
         """Emits a ``message`` event (see :meth:`emit`)."""
-        await self.emit(
-            "message",
-            data,
-            to=to,
-            room=room,
-            skip_sid=skip_sid,
-            namespace=namespace,
-            callback=callback,
-        )
+        await self.emit("message", data, to, room, skip_sid, namespace, callback)
 
     async def call(
         self,
         event: str,
-        data: Any = None,
+        data: JSONValue = None,
         to: str | None = None,
         sid: str | None = None,
         namespace: str | None = None,
         timeout: float = 60,
         ignore_queue: bool = False,
-    ) -> Any:
+    ) -> JSONValue:
         """Emits to one client and waits for its acknowledgement.
 
         Returns:
@@ -419,9 +438,9 @@ class AsyncServer:
         if socket is None:
             raise ValueError("call() needs the sid of a connected client (to= or sid=)")
         loop = asyncio.get_running_loop()
-        reply: asyncio.Future[tuple[Any, ...]] = loop.create_future()
+        reply: asyncio.Future[tuple[JSONValue, ...]] = loop.create_future()
 
-        def answered(*args: Any) -> None:
+        def answered(*args: JSONValue) -> None:
             if not reply.done():
                 reply.set_result(args)
 
@@ -460,20 +479,18 @@ class AsyncServer:
         socket = self._socket(sid, namespace)
         return sorted(socket.rooms) if socket is not None else []
 
-    async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+    async def get_session(self, sid: str, namespace: str | None = None) -> SessionDict:
         """The client's session dict (the same object until :meth:`save_session`)."""
         return self._sessions.setdefault((namespace or "/", sid), {})
 
     async def save_session(
-        self, sid: str, session: dict[str, Any], namespace: str | None = None
+        self, sid: str, session: SessionDict, namespace: str | None = None
     ) -> None:
         """Replaces the client's session."""
         self._sessions[(namespace or "/", sid)] = session
 
     @contextlib.asynccontextmanager
-    async def session(
-        self, sid: str, namespace: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def session(self, sid: str, namespace: str | None = None) -> AsyncIterator[SessionDict]:
         """``async with sio.session(sid) as session:`` — changes are kept."""
         session = await self.get_session(sid, namespace)
         yield session
@@ -497,8 +514,11 @@ class AsyncServer:
     # ------------------------------------------------------------ tasks
 
     def start_background_task(
-        self, target: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any
-    ) -> asyncio.Task[Any]:
+        self,
+        target: Callable[_P, Coroutine[object, object, _T]],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> asyncio.Task[_T]:
         """Runs ``target(*args, **kwargs)`` as a task (kept until it finishes)."""
         task = asyncio.get_running_loop().create_task(target(*args, **kwargs))
         self._tasks.add(task)
@@ -535,7 +555,7 @@ class AsyncNamespace:
     async def emit(
         self,
         event: str,
-        data: Any = None,
+        data: JSONValue = None,
         to: str | Iterable[str] | None = None,
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
@@ -555,7 +575,7 @@ class AsyncNamespace:
 
     async def send(
         self,
-        data: Any,
+        data: JSONValue,
         to: str | Iterable[str] | None = None,
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
@@ -563,24 +583,17 @@ class AsyncNamespace:
         callback: Handler | None = None,
     ) -> None:
         """:meth:`AsyncServer.send` in this namespace."""
-        await self._sio().send(
-            data,
-            to=to,
-            room=room,
-            skip_sid=skip_sid,
-            namespace=namespace or self.namespace,
-            callback=callback,
-        )
+        await self.emit("message", data, to, room, skip_sid, namespace, callback)
 
     async def call(
         self,
         event: str,
-        data: Any = None,
+        data: JSONValue = None,
         to: str | None = None,
         sid: str | None = None,
         namespace: str | None = None,
         timeout: float = 60,
-    ) -> Any:
+    ) -> JSONValue:
         """:meth:`AsyncServer.call` in this namespace."""
         return await self._sio().call(
             event, data, to=to, sid=sid, namespace=namespace or self.namespace, timeout=timeout
@@ -602,17 +615,19 @@ class AsyncNamespace:
         """:meth:`AsyncServer.rooms` in this namespace."""
         return self._sio().rooms(sid, namespace or self.namespace)
 
-    async def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+    async def get_session(self, sid: str, namespace: str | None = None) -> SessionDict:
         """:meth:`AsyncServer.get_session` in this namespace."""
         return await self._sio().get_session(sid, namespace or self.namespace)
 
     async def save_session(
-        self, sid: str, session: dict[str, Any], namespace: str | None = None
+        self, sid: str, session: SessionDict, namespace: str | None = None
     ) -> None:
         """:meth:`AsyncServer.save_session` in this namespace."""
         await self._sio().save_session(sid, session, namespace or self.namespace)
 
-    def session(self, sid: str, namespace: str | None = None) -> Any:
+    def session(
+        self, sid: str, namespace: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[SessionDict]:
         """:meth:`AsyncServer.session` in this namespace."""
         return self._sio().session(sid, namespace or self.namespace)
 
@@ -637,11 +652,11 @@ class ASGIApp:
     def __init__(
         self,
         socketio_server: AsyncServer,
-        other_asgi_app: Any = None,
-        static_files: Mapping[str, Any] | None = None,
+        other_asgi_app: ASGICallable | None = None,
+        static_files: Mapping[str, StaticFile] | None = None,
         socketio_path: str = "socket.io",
-        on_startup: Callable[[], Any] | None = None,
-        on_shutdown: Callable[[], Any] | None = None,
+        on_startup: Callable[[], object] | None = None,
+        on_shutdown: Callable[[], object] | None = None,
     ) -> None:
         self._sio = socketio_server
         self._static = dict(static_files or {})
