@@ -39,6 +39,24 @@ def test_on_once_off() -> None:
     thing.off("missing", first)  # nothing to remove: no error
 
 
+def test_once_is_removed_by_its_function_and_passes_keywords() -> None:
+    thing = Thing()
+    calls: list[Any] = []
+
+    def handler(x: str, *, ack: str = "-") -> None:
+        calls.append((x, ack))
+
+    thing.once("a", handler)
+    thing.off("a", handler)  # as Node: off(event, fn) removes the once listener
+    assert thing.fire("a", "1") == []
+    thing.once("a", handler)
+    (registered,) = thing._handlers["a"]
+    assert registered == handler and hash(registered) == hash(handler)
+    registered("2", ack="yes")
+    registered("3")  # a caller holding it may still call it: it is no longer registered
+    assert calls == [("2", "yes"), ("3", "-")] and thing._handlers["a"] == []
+
+
 def test_any_listeners() -> None:
     thing = Thing()
 

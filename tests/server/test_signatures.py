@@ -14,8 +14,9 @@ import pytest
 from typing_extensions import TypedDict  # pydantic needs it on Python 3.11
 
 import plexio
+from plexio.server.signatures import special_handlers
 from tests.server.conftest import Serve
-from tests.server.raw import raw_socketio
+from tests.server.raw import eventually, raw_socketio
 
 
 async def test_return_value_style_wire_results(serve: Serve) -> None:
@@ -323,3 +324,88 @@ def test_unresolvable_annotations_are_reported(caplog: pytest.LogCaptureFixture)
         ...
 
     assert "its annotations cannot be resolved" in caplog.text
+
+
+async def test_socket_once_takes_the_ack_and_validates_as_on_does(serve: Serve) -> None:
+    sio = plexio.Server()
+    calls: list[Point] = []
+
+    @sio.on("connection")
+    def joined(socket: plexio.ServerSocket) -> None:
+        @socket.once("move")
+        def move(to: Point, ack: plexio.Ack) -> None:
+            calls.append(to)
+            ack(to.x, to.y)
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as raw:
+        await raw.connect()
+        # a payload that fails validation does not call the handler, nor use it up
+        await raw.send('421["move",{"x":1}]')
+        assert (await raw.recv_json("431"))[0]["error"]["details"][0]["loc"] == ["y"]
+        await raw.send('422["move",{"x":1,"y":2}]', '423["move",{"x":3,"y":4}]')
+        assert await raw.recv() == "432[1.0,2.0]"
+        assert await raw.silent(0.3) == []  # the second valid one finds no handler
+    assert calls == [Point(1.0, 2.0)]
+
+
+async def test_namespace_once_is_called_for_one_socket_only(serve: Serve) -> None:
+    sio = plexio.Server()
+
+    @sio.once("claim")
+    def claim(socket: plexio.ServerSocket, prize: Message, ack: plexio.Ack) -> None:
+        ack(socket.id, prize.body)
+
+    @sio.once("never")
+    def never(socket: plexio.ServerSocket) -> str:
+        return "removed before any call"
+
+    sio.off("never", never)  # a once handler is removed by its function, as in Node
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as first, raw_socketio(running.ws_url) as second:
+        first_id = await first.connect()
+        await second.connect()
+        await first.send('421["claim",{"channel_id":1}]')  # invalid: not used up
+        assert (await first.recv_json("431"))[0]["error"]["code"] == "invalid_payload"
+        await first.send('422["claim",{"channel_id":1,"body":"cup"}]')
+        assert await first.recv_json("432") == [first_id, "cup"]
+        await second.send('421["claim",{"channel_id":1,"body":"cup"}]', '422["never"]')
+        assert await second.silent(0.3) == []
+    assert "claim" not in sio.sockets.handlers or sio.sockets.handlers["claim"] == []
+
+
+async def test_socket_level_special_handlers_leave_the_registry_with_their_socket(
+    serve: Serve,
+) -> None:
+    sio = plexio.Server()
+    special = special_handlers()
+    per_socket: list[Any] = []
+
+    def shared(to: Point, ack: plexio.Ack) -> None:  # one function, on every socket
+        ack(to.x)
+
+    @sio.on("connection")
+    def joined(socket: plexio.ServerSocket) -> None:
+        @socket.on("move")
+        def move(to: Point, ack: plexio.Ack) -> None:  # one function per socket
+            ack(to.y)
+
+        socket.on("shared", shared)
+        socket.once("once", shared)
+        per_socket.append(move)
+
+    running = await serve(sio)
+    async with raw_socketio(running.ws_url) as first:
+        await first.connect()
+        async with raw_socketio(running.ws_url) as second:
+            await second.connect()
+            await eventually(lambda: len(per_socket) == 2)
+            assert all(fn in special for fn in per_socket) and shared in special
+            await second.send('421["shared",{"x":5,"y":6}]')
+            assert await second.recv() == "431[5.0]"
+        await eventually(lambda: per_socket[1] not in special)
+        assert per_socket[0] in special and shared in special  # the first socket holds them
+        await first.send('421["shared",{"x":7,"y":8}]', '422["once",{"x":9,"y":0}]')
+        assert await first.recv() == "431[7.0]"
+        assert await first.recv() == "432[9.0]"
+    await eventually(lambda: per_socket[0] not in special and shared not in special)

@@ -13,7 +13,46 @@ from typing import Any, overload
 
 from plexio.typing import HandlerT, UserCallback
 
-__all__ = ["Listeners"]
+__all__ = ["Listeners", "Once"]
+
+
+class Once:
+    """A listener that, at its first call, removes itself and then calls ``fn``.
+
+    Equal to ``fn`` (and hashed as it): ``off(event, fn)`` removes it, as Node's
+    ``off`` removes a ``once`` listener by its function, and a registry keyed by
+    ``fn`` (the server's special handlers: an :class:`~plexio.Ack` parameter,
+    validated payloads) finds what ``fn`` asks for. Keywords pass through.
+    """
+
+    __slots__ = ("fn", "_remove")
+
+    def __init__(self, fn: UserCallback, remove: Callable[[Once], None]) -> None:
+        self.fn = fn
+        self._remove = remove
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._remove(self)
+        return self.fn(*args, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Once):
+            return other is self
+        return bool(self.fn == other)
+
+    def __hash__(self) -> int:
+        return hash(self.fn)
+
+    def __repr__(self) -> str:
+        return f"<Once {self.fn!r}>"
+
+
+def without(handlers: dict[Any, list[UserCallback]], event: Any, listener: UserCallback) -> None:
+    """Removes ``listener`` (by identity) from ``handlers[event]``, copying the list: a
+    dispatch iterating the old one is not disturbed."""
+    current = handlers.get(event)
+    if current is not None:
+        handlers[event] = [h for h in current if h is not listener]
 
 
 class Listeners:
@@ -55,14 +94,12 @@ class Listeners:
     def once(self, event: Any, handler: HandlerT) -> HandlerT: ...
 
     def once(self, event: Any, handler: UserCallback | None = None) -> Any:
-        """Like :meth:`on`, but the handler is removed after its first call."""
+        """Like :meth:`on` (it goes through :meth:`on`, with what a subclass adds
+        there), but the handler is removed at its first call; ``off(event, handler)``
+        removes it before that."""
 
         def register(fn: UserCallback) -> UserCallback:
-            def wrapper(*args: Any) -> Any:
-                self.off(event, wrapper)
-                return fn(*args)
-
-            self.on(event, wrapper)
+            self.on(event, Once(fn, lambda once: without(self._handlers, event, once)))
             return fn
 
         return register if handler is None else register(handler)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
+from plexio.aio.listeners import Once, without
 from plexio.engineio.packets import Frame, frame_messages
 from plexio.engineio.sid import generate_sid
 from plexio.exceptions import ConnectRefusedError
@@ -169,6 +170,64 @@ class _Registry:
             return fn
 
         return register if handler is None else register(handler)
+
+    @overload
+    def once(
+        self, event: Literal["connection", "connect"]
+    ) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, event: Literal["connection", "connect"], handler: ConnectionHandler
+    ) -> ConnectionHandler: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"]
+    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"], handler: DisconnectHandler
+    ) -> DisconnectHandler: ...
+
+    @overload
+    def once(self, event: str) -> EventDecorator: ...
+
+    @overload
+    def once(
+        self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
+    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
+
+    def once(self, event: str, handler: UserCallback | None = None) -> Any:
+        """Like :meth:`on` (same arguments, :class:`~plexio.Ack` and validated payloads
+        included), but the handler is removed at its first call, whichever socket it
+        was for (as Node's ``nsp.once``); ``off(event, handler)`` removes it before.
+        A payload that fails validation does not call, so does not use up, the handler.
+        """
+        if event == "connect":
+            event = "connection"
+
+        def register(fn: UserCallback) -> UserCallback:
+            self.on(event, Once(fn, lambda once: without(self.handlers, event, once)))
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str | None = None, handler: UserCallback | None = None) -> None:
+        """Removes one namespace-level handler (a :meth:`once` one by its function), every
+        handler of an event, or every handler."""
+        if event == "connect":
+            event = "connection"
+        if event is None:
+            self.handlers.clear()
+        elif handler is None:
+            self.handlers.pop(event, None)
+        else:
+            for registered in self.handlers.get(event, ()):
+                if registered == handler:
+                    without(self.handlers, event, registered)
+                    break
 
     def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> Any:
         """Registers a handler of an event other servers send with ``server_side_emit``.

@@ -386,6 +386,44 @@ class Server:
             return self.sockets.on(event)
         return self.sockets.on(event, handler)
 
+    @overload
+    def once(
+        self, event: Literal["connection", "connect"]
+    ) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, event: Literal["connection", "connect"], handler: ConnectionHandler
+    ) -> ConnectionHandler: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"]
+    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, event: Literal["disconnect", "disconnecting"], handler: DisconnectHandler
+    ) -> DisconnectHandler: ...
+
+    @overload
+    def once(self, event: str) -> EventDecorator: ...
+
+    @overload
+    def once(
+        self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
+    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
+
+    def once(self, event: str, handler: UserCallback | None = None) -> Any:
+        """Registers a handler on ``/`` for one call (see :meth:`Namespace.once`)."""
+        if handler is None:
+            return self.sockets.once(event)
+        return self.sockets.once(event, handler)
+
+    def off(self, event: str | None = None, handler: UserCallback | None = None) -> None:
+        """Removes handlers of the main namespace ``/`` (see :meth:`Namespace.off`)."""
+        self.sockets.off(event, handler)
+
     def use(self, middleware: Middleware) -> Middleware:
         """Adds a connection middleware on the main namespace."""
         return self.sockets.use(middleware)

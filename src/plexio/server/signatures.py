@@ -12,7 +12,13 @@ dict). A handler is *special* when
   a failed validation is answered with an error acknowledgement and the handler is not
   called (see :func:`validation_error`). Needs pydantic (``plexio[pydantic]``).
 
-Wrong signatures fail at registration with a message, never at run time.
+Wrong signatures fail at registration with a message, never at run time. A ``once``
+handler (:class:`plexio.aio.listeners.Once`) is read as the function it wraps.
+
+Namespace-level handlers are registered for good (they live as long as their
+namespace); a socket-level one is *held* by its socket (:func:`hold`) and released when
+the socket ends (:func:`release`), so that a handler defined per connection does not
+stay in the registry, with the socket it closes over, after its socket is gone.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, Final
 
+from plexio.aio.listeners import Once
+
 try:  # also recognises typing_extensions.TypedDict (what pydantic needs on 3.11)
     from typing_extensions import is_typeddict
 except ImportError:  # pragma: no cover - typing_extensions comes with pydantic
@@ -37,6 +45,8 @@ __all__ = [
     "OutgoingSpec",
     "check_callable_with",
     "check_reply",
+    "hold",
+    "release",
     "outgoing_spec",
     "PayloadValidationError",
     "spec_for",
@@ -143,6 +153,10 @@ class HandlerSpec:
 _SPECIAL: Final[dict[Callable[..., Any], HandlerSpec]] = {}
 
 
+#: Special handlers registered by sockets only, with how many registrations hold each.
+_HELD: Final[dict[Callable[..., Any], int]] = {}
+
+
 def special_handlers() -> dict[Callable[..., Any], HandlerSpec]:
     """The registry the dispatcher reads (empty while no handler is special)."""
     return _SPECIAL
@@ -229,6 +243,47 @@ def spec_for(fn: Callable[..., Any], event: str, *, skip: int) -> HandlerSpec | 
         TypeError: an ``Ack`` parameter that cannot be passed by keyword, more than
             one, or a model annotation without pydantic installed.
     """
+    if isinstance(fn, Once):
+        fn = fn.fn
+    spec = _spec_for(fn, event, skip)
+    if spec is not None:
+        _HELD.pop(fn, None)  # registered for good now
+    return spec
+
+
+def hold(fn: Callable[..., Any], event: str) -> HandlerSpec | None:
+    """:func:`spec_for` of a socket-level handler (no socket parameter), held until
+    :func:`release`: the socket calls it for each handler it registered when it ends."""
+    if isinstance(fn, Once):
+        fn = fn.fn
+    try:
+        for_good = fn in _SPECIAL and fn not in _HELD
+    except TypeError:  # not hashable: never special
+        return None
+    spec = _spec_for(fn, event, 0)
+    if spec is not None and not for_good:
+        _HELD[fn] = _HELD.get(fn, 0) + 1
+    return spec
+
+
+def release(fn: Callable[..., Any]) -> None:
+    """A socket that held ``fn`` (:func:`hold`) ended: forgotten with its last holder."""
+    if isinstance(fn, Once):
+        fn = fn.fn
+    try:
+        count = _HELD.get(fn)
+    except TypeError:
+        return
+    if count is None:
+        return
+    if count > 1:
+        _HELD[fn] = count - 1
+    else:
+        del _HELD[fn]
+        _SPECIAL.pop(fn, None)
+
+
+def _spec_for(fn: Callable[..., Any], event: str, skip: int) -> HandlerSpec | None:
     try:
         known = _SPECIAL.get(fn)
     except TypeError:  # not hashable: never special

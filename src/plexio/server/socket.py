@@ -34,7 +34,8 @@ from plexio.server.signatures import (
     PayloadValidationError,
     check_callable_with,
     check_reply,
-    spec_for,
+    hold,
+    release,
     special_handlers,
 )
 from plexio.socketio.packets import Packet
@@ -145,6 +146,7 @@ class ServerSocket(Listeners):
         "_packet_mw",
         "_acks",
         "_ended",
+        "_held",
         "__weakref__",
     )
 
@@ -163,6 +165,7 @@ class ServerSocket(Listeners):
         self._packet_mw: tuple[UserCallback, ...] = ()  # rare: no list per socket
         self._acks: dict[int, _Pending] = {}
         self._ended = False
+        self._held: tuple[UserCallback, ...] = ()  # special handlers registered here
 
     def __repr__(self) -> str:
         return f"<ServerSocket {self.id} {self.nsp.name}>"
@@ -216,12 +219,18 @@ class ServerSocket(Listeners):
 
         As for namespace-level handlers, a parameter annotated :class:`~plexio.Ack`
         receives the acknowledgement function, and one annotated with a model is
-        validated first. Reserved events: ``disconnecting``, ``disconnect``, ``error``.
+        validated first (so too for :meth:`once`, which goes through here: a payload
+        that fails validation does not call, so does not use up, a ``once`` handler).
+        Reserved events: ``disconnecting``, ``disconnect``, ``error``.
         """
 
         def register(fn: UserCallback) -> UserCallback:
             if event not in ("disconnecting", "disconnect", "error") and isinstance(event, str):
-                spec_for(fn, event, skip=0)
+                if hold(fn, event) is not None:
+                    if self._ended:
+                        release(fn)  # never dispatched now: nothing to keep
+                    else:
+                        self._held = (*self._held, fn)
             Listeners.on(self, event, fn)
             return fn
 
@@ -613,6 +622,9 @@ class ServerSocket(Listeners):
         self.nsp.adapter.del_all(self.id)
         self.nsp.remove_socket(self)
         self.conn.forget(self)
+        held, self._held = self._held, ()
+        for fn in held:
+            release(fn)
         self._fire("disconnect", (reason,))
         for handler in self.nsp.handlers.get("disconnect", ()):
             call_handler(handler, (self, reason), None, self.conn.tasks, "disconnect")

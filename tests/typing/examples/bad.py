@@ -52,3 +52,19 @@ async def client_typos() -> None:
 async def wrong_answer_type(socket: plexio.ServerSocket) -> None:
     count: int = await socket.emit_with_ack("name?", returns=str)  # error
     print(count)
+
+
+@sio.once("connection")  # error
+def once_wrong_socket_type(socket: int) -> None: ...
+
+
+@sio.once("message")  # error
+def once_no_socket_parameter(text: str, more: str) -> None: ...
+
+
+@sio.once("message")
+def once_typed(socket: plexio.ServerSocket, text: str) -> str:
+    return text
+
+
+once_typed(sio.sockets.sockets["x"], 3)  # error

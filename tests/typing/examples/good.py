@@ -116,3 +116,31 @@ async def typed_answers(socket: plexio.ServerSocket) -> None:
     name: str = await socket.timeout(5).emit_with_ack("name?", returns=str)
     counts: list[int] = await sio.timeout(2).emit_with_ack("count?", returns=int)
     print(name, counts)
+
+
+@sio.once("connection")
+def first_one(socket: plexio.ServerSocket) -> None:
+    @socket.once("hello")
+    def greet(name: str, ack: plexio.Ack) -> None:
+        ack("hi " + name)
+
+    greet("ann", plexio.Ack(None))
+
+
+@chat.once("claim")
+async def claim(socket: plexio.ServerSocket, prize: str) -> bool:
+    return prize != ""
+
+
+claimed: bool = asyncio.run(claim(sio.sockets.sockets["x"], "cup"))
+sio.off("connection", first_one)
+
+
+async def client_once() -> None:
+    sock = await plexio.connect("http://127.0.0.1:8000/chat")
+
+    @sock.once("said")
+    def first_said(user: str, text: str) -> None:
+        print(user, text)
+
+    first_said("a", "b")
