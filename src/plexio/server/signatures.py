@@ -29,8 +29,18 @@ import inspect
 import logging
 import sys
 import typing
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Final, TypeAlias, cast
+
+from plexio.typing import JSONValue
+
+if TYPE_CHECKING:
+    import pydantic
+    from typing_extensions import TypeForm
+
+    #: A type an argument or an answer is checked against (a class, a model, a
+    #: ``TypedDict``, ``list[int]``...): anything pydantic's ``TypeAdapter`` takes.
+    TypeSpec: TypeAlias = TypeForm[object]
 
 from plexio.aio.listeners import Once
 
@@ -56,6 +66,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: One validation error as sent to the client: ``{"loc": [...], "msg": ..., "type": ...}``.
+ErrorDetail: TypeAlias = dict[str, JSONValue]
+
 
 class Ack:
     """The acknowledgement of one received event, for a handler that takes it.
@@ -76,7 +89,7 @@ class Ack:
 
     __slots__ = ("_send", "sent")
 
-    def __init__(self, send: Callable[[list[Any]], None] | None) -> None:
+    def __init__(self, send: Callable[[list[JSONValue]], None] | None) -> None:
         self._send = send
         self.sent = False
 
@@ -85,7 +98,7 @@ class Ack:
         """Whether the client asked for an acknowledgement of this event."""
         return self._send is not None
 
-    def __call__(self, *args: Any) -> None:
+    def __call__(self, *args: JSONValue) -> None:
         send = self._send
         if send is None or self.sent:
             if self.sent:
@@ -104,16 +117,18 @@ class PayloadValidationError(ValueError):
         errors: pydantic's error list (``loc``, ``msg``, ``type``), JSON-able.
     """
 
-    def __init__(self, event: str, position: int, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, event: str, position: int, errors: list[ErrorDetail]) -> None:
         self.event = event
         self.position = position
         self.errors = errors
         first = errors[0] if errors else {"msg": "invalid", "loc": ()}
-        where = ".".join(str(p) for p in first.get("loc", ())) or "value"
+        loc = first.get("loc", ())
+        where = ".".join(str(p) for p in loc) if isinstance(loc, list | tuple) else ""
+        where = where or "value"
         super().__init__(f"{event}: argument {position}: {where}: {first.get('msg')}")
 
 
-def validation_error(exc: PayloadValidationError) -> dict[str, Any]:
+def validation_error(exc: PayloadValidationError) -> dict[str, JSONValue]:
     """The acknowledgement sent for a payload that failed validation.
 
     ``{"ok": false, "error": {"code": "invalid_payload", "message": ..., "details":
@@ -130,7 +145,8 @@ def validation_error(exc: PayloadValidationError) -> dict[str, Any]:
     }
 
 
-Validator = Callable[[Any], Any]
+#: Checks one argument and returns it converted (a dict becomes its model).
+Validator: TypeAlias = Callable[[JSONValue], object]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,19 +166,19 @@ class HandlerSpec:
 #: Special handlers by function; plain handlers are not in it, so while none is special
 #: the dispatcher's check is one test of an empty dict. A plain dict (a C-level check on
 #: the hot path): namespace-level handlers live as long as their namespace anyway.
-_SPECIAL: Final[dict[Callable[..., Any], HandlerSpec]] = {}
+_SPECIAL: Final[dict[Callable[..., object], HandlerSpec]] = {}
 
 
 #: Special handlers registered by sockets only, with how many registrations hold each.
-_HELD: Final[dict[Callable[..., Any], int]] = {}
+_HELD: Final[dict[Callable[..., object], int]] = {}
 
 
-def special_handlers() -> dict[Callable[..., Any], HandlerSpec]:
+def special_handlers() -> dict[Callable[..., object], HandlerSpec]:
     """The registry the dispatcher reads (empty while no handler is special)."""
     return _SPECIAL
 
 
-def _is_model(tp: Any) -> bool:
+def _is_model(tp: object) -> bool:
     if not isinstance(tp, type):
         return False
     if dataclasses.is_dataclass(tp) or is_typeddict(tp):
@@ -173,7 +189,7 @@ def _is_model(tp: Any) -> bool:
     )
 
 
-def _registering_frame_locals() -> dict[str, Any] | None:
+def _registering_frame_locals() -> dict[str, object] | None:
     """The local names of the code registering the handler (the first frame outside
     plexio): a model defined in a function, named in a string annotation."""
     frame = sys._getframe(1)
@@ -182,7 +198,7 @@ def _registering_frame_locals() -> dict[str, Any] | None:
     return dict(frame.f_locals) if frame is not None else None
 
 
-def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+def _hints(fn: Callable[..., object]) -> dict[str, TypeSpec]:
     try:
         return typing.get_type_hints(fn)
     except Exception:
@@ -207,30 +223,34 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
         }
 
 
-def _validator(tp: Any, event: str, position: int) -> Validator:
+def _validator(tp: TypeSpec, event: str, position: int) -> Validator:
     try:
         import pydantic
     except ImportError:
         raise TypeError(
-            f"the handler of {event!r} annotates argument {position} with {tp.__name__}: "
-            "validating payloads needs pydantic: pip install 'plexio[pydantic]'"
+            f"the handler of {event!r} annotates argument {position} with "
+            f"{getattr(tp, '__name__', tp)}: validating payloads needs pydantic: pip install 'plexio[pydantic]'"
         ) from None
-    adapter: Any = pydantic.TypeAdapter(tp)
+    adapter: pydantic.TypeAdapter[object] = pydantic.TypeAdapter(tp)
 
-    def validate(value: Any) -> Any:
+    def validate(value: JSONValue) -> object:
         try:
             return adapter.validate_python(value)
         except pydantic.ValidationError as exc:
-            errors = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                for e in exc.errors(include_url=False, include_context=False, include_input=False)
-            ]
-            raise PayloadValidationError(event, position, errors) from None
+            raise PayloadValidationError(event, position, _details(exc)) from None
 
     return validate
 
 
-def spec_for(fn: Callable[..., Any], event: str, *, skip: int) -> HandlerSpec | None:
+def _details(exc: pydantic.ValidationError) -> list[ErrorDetail]:
+    """pydantic's errors, JSON-able and without the input or its context."""
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def spec_for(fn: Callable[..., object], event: str, *, skip: int) -> HandlerSpec | None:
     """Reads ``fn``'s signature; registers and returns its spec if it is special.
 
     Args:
@@ -251,7 +271,7 @@ def spec_for(fn: Callable[..., Any], event: str, *, skip: int) -> HandlerSpec | 
     return spec
 
 
-def hold(fn: Callable[..., Any], event: str) -> HandlerSpec | None:
+def hold(fn: Callable[..., object], event: str) -> HandlerSpec | None:
     """:func:`spec_for` of a socket-level handler (no socket parameter), held until
     :func:`release`: the socket calls it for each handler it registered when it ends."""
     if isinstance(fn, Once):
@@ -266,7 +286,7 @@ def hold(fn: Callable[..., Any], event: str) -> HandlerSpec | None:
     return spec
 
 
-def release(fn: Callable[..., Any]) -> None:
+def release(fn: Callable[..., object]) -> None:
     """A socket that held ``fn`` (:func:`hold`) ended: forgotten with its last holder."""
     if isinstance(fn, Once):
         fn = fn.fn
@@ -283,7 +303,7 @@ def release(fn: Callable[..., Any]) -> None:
         _SPECIAL.pop(fn, None)
 
 
-def _spec_for(fn: Callable[..., Any], event: str, skip: int) -> HandlerSpec | None:
+def _spec_for(fn: Callable[..., object], event: str, skip: int) -> HandlerSpec | None:
     try:
         known = _SPECIAL.get(fn)
     except TypeError:  # not hashable: never special
@@ -314,7 +334,7 @@ def _spec_for(fn: Callable[..., Any], event: str, skip: int) -> HandlerSpec | No
             continue
         if index < skip or param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
             continue
-        if _is_model(hint):
+        if hint is not None and _is_model(hint):
             validators.append((position, _validator(hint, event, position)))
         position += 1
     if ack_param is None and not validators:
@@ -324,7 +344,7 @@ def _spec_for(fn: Callable[..., Any], event: str, skip: int) -> HandlerSpec | No
     return spec
 
 
-def check_callable_with(fn: Callable[..., Any], count: int, what: str, right: str) -> None:
+def check_callable_with(fn: Callable[..., object], count: int, what: str, right: str) -> None:
     """Refuses, at registration, a callable that cannot take ``count`` positional arguments.
 
     Args:
@@ -373,9 +393,9 @@ class OutgoingSpec:
     """
 
     event: str
-    converters: tuple[Callable[[Any, int], Any], ...]
+    converters: tuple[Callable[[object, int], JSONValue], ...]
 
-    def prepare(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    def prepare(self, args: tuple[object, ...]) -> tuple[JSONValue, ...]:
         """The arguments checked and in JSON form.
 
         Raises:
@@ -401,7 +421,7 @@ class OutgoingSpec:
         )
 
 
-def outgoing_spec(event: str, types: tuple[Any, ...]) -> OutgoingSpec:
+def outgoing_spec(event: str, types: tuple[TypeSpec, ...]) -> OutgoingSpec:
     """Builds the :class:`OutgoingSpec` of ``event`` (needs pydantic).
 
     Raises:
@@ -414,20 +434,14 @@ def outgoing_spec(event: str, types: tuple[Any, ...]) -> OutgoingSpec:
             f"declaring the arguments of {event!r} needs pydantic: pip install 'plexio[pydantic]'"
         ) from None
 
-    def converter(tp: Any) -> Callable[[Any, int], Any]:
-        adapter: Any = pydantic.TypeAdapter(tp)
+    def converter(tp: TypeSpec) -> Callable[[object, int], JSONValue]:
+        adapter: pydantic.TypeAdapter[object] = pydantic.TypeAdapter(tp)
 
-        def convert(value: Any, position: int) -> Any:
+        def convert(value: object, position: int) -> JSONValue:
             try:
                 return adapter.dump_python(adapter.validate_python(value), mode="json")
             except pydantic.ValidationError as exc:
-                errors = [
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors(
-                        include_url=False, include_context=False, include_input=False
-                    )
-                ]
-                raise PayloadValidationError(event, position, errors) from None
+                raise PayloadValidationError(event, position, _details(exc)) from None
 
         return convert
 
@@ -435,13 +449,13 @@ def outgoing_spec(event: str, types: tuple[Any, ...]) -> OutgoingSpec:
 
 
 @functools.lru_cache(maxsize=256)
-def _reply_adapter(tp: Any) -> Any:
+def _reply_adapter(tp: Hashable) -> pydantic.TypeAdapter[object]:
     import pydantic
 
-    return pydantic.TypeAdapter(tp)
+    return pydantic.TypeAdapter(cast("TypeSpec", tp))  # the type form check_reply was given
 
 
-def check_reply(event: str, value: Any, tp: Any) -> Any:
+def check_reply(event: str, value: JSONValue, tp: TypeSpec) -> object:
     """An acknowledgement's value checked against ``returns=tp`` (and converted: a dict
     becomes the model or dataclass it should be).
 
@@ -453,12 +467,12 @@ def check_reply(event: str, value: Any, tp: Any) -> Any:
         TypeError: ``tp`` needs pydantic, which is not installed.
     """
     try:
-        adapter = _reply_adapter(tp)
+        adapter = _reply_adapter(cast("Hashable", tp))  # every type form is hashable
     except ImportError:
         if isinstance(tp, type) and not _is_model(tp):
             if isinstance(value, tp):
                 return value
-            mismatch: list[dict[str, Any]] = [
+            mismatch: list[ErrorDetail] = [
                 {"loc": [], "msg": f"expected {tp.__name__}", "type": "type"}
             ]
             raise PayloadValidationError(event, 0, mismatch) from None
@@ -468,8 +482,4 @@ def check_reply(event: str, value: Any, tp: Any) -> Any:
     try:
         return adapter.validate_python(value)
     except pydantic.ValidationError as exc:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
-        raise PayloadValidationError(f"{event} (acknowledgement)", 0, errors) from None
+        raise PayloadValidationError(f"{event} (acknowledgement)", 0, _details(exc)) from None
