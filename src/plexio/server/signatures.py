@@ -229,7 +229,8 @@ def _validator(tp: TypeSpec, event: str, position: int) -> Validator:
     except ImportError:
         raise TypeError(
             f"the handler of {event!r} annotates argument {position} with "
-            f"{getattr(tp, '__name__', tp)}: validating payloads needs pydantic: pip install 'plexio[pydantic]'"
+            f"{getattr(tp, '__name__', tp)}: validating payloads needs pydantic: "
+            "pip install 'plexio[pydantic]'"
         ) from None
     adapter: pydantic.TypeAdapter[object] = pydantic.TypeAdapter(tp)
 
