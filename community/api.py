@@ -1,9 +1,10 @@
 """REST API of the community application (FastAPI router mounted under ``/api``).
 
-Handlers are thin: they authenticate the bearer token, call the shared
-:class:`~community.service.CommunityService` and shape its records into
-:mod:`community.schemas` models. Service errors become HTTP errors in
-:func:`install_error_handlers`, with a ``{"detail": ..., "code": ...}`` body.
+Handlers are thin: FastAPI checks the request against :mod:`community.inputs` (ids, cursors,
+page sizes) and :mod:`community.schemas` (bodies), the bearer token is authenticated, and the
+shared :class:`~community.services.Services` are called; their :mod:`community.records` are
+the response bodies. Service errors become HTTP errors in :func:`install_error_handlers`, with a
+``{"detail": ..., "code": ...}`` body.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from community import inputs
 from community.errors import (
     AuthenticationFailed,
     CommunityError,
@@ -25,28 +27,29 @@ from community.errors import (
     NotFound,
     TokenExpired,
 )
-from community.records import ChannelRecord, IssuedToken, UserRecord
+from community.records import (
+    ChannelView,
+    CommunityRecord,
+    HistoryPage,
+    MemberRecord,
+    MessageRecord,
+    UserRecord,
+)
 from community.schemas import (
     ChannelCreate,
-    ChannelOut,
     CommunityCreate,
-    CommunityOut,
     CommunityUpdate,
     ErrorOut,
     HealthOut,
-    HistoryOut,
     LogIn,
-    MemberOut,
     MessageCreate,
     MessageEdit,
-    MessageOut,
     SignUp,
     TokenOut,
-    UserOut,
 )
-from community.service import MAX_ID, CommunityService
+from community.services import Services
 
-__all__ = ["get_service", "install_error_handlers", "router"]
+__all__ = ["get_services", "install_error_handlers", "router"]
 
 _STATUS: dict[type[CommunityError], int] = {
     InvalidInput: 422,  # a literal: the constant's name changed across Starlette versions
@@ -61,71 +64,56 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def get_service(app: FastAPI) -> CommunityService:
-    """Return the service of an app made by :func:`community.app.create_app`.
+def get_services(app: FastAPI) -> Services:
+    """Return the services of an app made by :func:`community.app.create_app`.
 
     Args:
         app: The FastAPI app.
 
     Returns:
-        Its service (the one the socket gateway should call and subscribe to).
+        Its services (the ones the socket gateway should call and subscribe to).
 
     Raises:
         RuntimeError: The app was not made by ``create_app``.
     """
-    service = getattr(app.state, "community_service", None)
-    if not isinstance(service, CommunityService):
-        raise RuntimeError("this app has no community service; build it with create_app()")
-    return service
+    services = getattr(app.state, "community_services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("this app has no community services; build it with create_app()")
+    return services
 
 
-def _service(request: Request) -> CommunityService:
-    return get_service(request.app)
+def _services(request: Request) -> Services:
+    return get_services(request.app)
 
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
 
-Service = Annotated[CommunityService, Depends(_service)]
+App = Annotated[Services, Depends(_services)]
 
 
 async def _current_user(
-    service: Service,
+    app: App,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> UserRecord:
     if credentials is None:
         raise AuthenticationFailed("missing bearer token")
-    return await service.authenticate_token(credentials.credentials)
+    return await app.accounts.authenticate(credentials.credentials)
 
 
 CurrentUser = Annotated[UserRecord, Depends(_current_user)]
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Id = inputs.Id
 Limit = Annotated[
-    int | None,
-    Query(ge=1, description="Page size; the maximum is a server setting (Limits)"),
+    inputs.PageSize | None,
+    Query(description="Page size; the maximum is a server setting (Limits)"),
 ]
 
 
 router = APIRouter(responses=_ERRORS)
 
 
-def _token_out(user: UserRecord, token: IssuedToken) -> TokenOut:
-    return TokenOut(
-        access_token=token.token,
-        expires_at=token.expires_at,
-        user=UserOut.model_validate(user),
-    )
-
-
-def _channel_out(channel: ChannelRecord, joined: bool) -> ChannelOut:
-    return ChannelOut(
-        id=channel.id,
-        community_id=channel.community_id,
-        name=channel.name,
-        topic=channel.topic,
-        created_by=channel.created_by,
-        created_at=channel.created_at,
-        joined=joined,
-    )
+def _token_out(app: Services, user: UserRecord) -> TokenOut:
+    token = app.accounts.issue_token(user.id)
+    return TokenOut(access_token=token.token, expires_at=token.expires_at, user=user)
 
 
 @router.get("/health", tags=["meta"])
@@ -138,77 +126,72 @@ async def health() -> HealthOut:
 
 
 @router.post("/auth/signup", status_code=status.HTTP_201_CREATED, tags=["auth"])
-async def sign_up(form: SignUp, service: Service) -> TokenOut:
+async def sign_up(form: SignUp, app: App) -> TokenOut:
     """Create an account and return an access token for it."""
-    user = await service.sign_up(form.username, form.password, form.display_name)
-    return _token_out(user, service.issue_token(user.id))
+    user = await app.accounts.sign_up(form.username, form.password, form.display_name)
+    return _token_out(app, user)
 
 
 @router.post("/auth/login", tags=["auth"])
-async def log_in(form: LogIn, service: Service) -> TokenOut:
+async def log_in(form: LogIn, app: App) -> TokenOut:
     """Exchange a username and password for an access token."""
-    user = await service.log_in(form.username, form.password)
-    return _token_out(user, service.issue_token(user.id))
+    return _token_out(app, await app.accounts.log_in(form.username, form.password))
 
 
 @router.get("/me", tags=["auth"])
-async def me(user: CurrentUser) -> UserOut:
+async def me(user: CurrentUser) -> UserRecord:
     """The user the token belongs to."""
-    return UserOut.model_validate(user)
+    return user
 
 
 # ---------------------------------------------------------------------- communities
 
 
 @router.get("/communities", tags=["communities"])
-async def my_communities(user: CurrentUser, service: Service) -> list[CommunityOut]:
+async def my_communities(user: CurrentUser, app: App) -> list[CommunityRecord]:
     """The communities the user is a member of."""
-    found = await service.list_user_communities(user.id)
-    return [CommunityOut.model_validate(c) for c in found]
+    return await app.communities.of_user(user.id)
 
 
 @router.get("/communities/all", tags=["communities"])
 async def all_communities(
     user: CurrentUser,
-    service: Service,
-    after: Annotated[int | None, Query(description="Cursor: last id of the previous page")] = None,
+    app: App,
+    after: Annotated[
+        inputs.Cursor | None, Query(description="Cursor: last id of the previous page")
+    ] = None,
     limit: Limit = None,
-) -> list[CommunityOut]:
+) -> list[CommunityRecord]:
     """Every community, oldest first, to find one to join."""
-    found = await service.list_communities(after=after, limit=limit)
-    return [CommunityOut.model_validate(c) for c in found]
+    return await app.communities.listing(after=after, limit=limit)
 
 
 @router.post("/communities", status_code=status.HTTP_201_CREATED, tags=["communities"])
-async def create_community(
-    form: CommunityCreate, user: CurrentUser, service: Service
-) -> CommunityOut:
+async def create_community(form: CommunityCreate, user: CurrentUser, app: App) -> CommunityRecord:
     """Create a community (with a #general channel); the creator owns it."""
-    community = await service.create_community(user.id, form.name, form.description)
-    return CommunityOut.model_validate(community)
+    return await app.communities.create(user.id, form.name, form.description)
 
 
 @router.get("/communities/{community_id}", tags=["communities"])
-async def get_community(community_id: Id, user: CurrentUser, service: Service) -> CommunityOut:
+async def get_community(community_id: Id, user: CurrentUser, app: App) -> CommunityRecord:
     """One community."""
-    return CommunityOut.model_validate(await service.get_community(community_id))
+    return await app.communities.get(community_id)
 
 
 @router.patch("/communities/{community_id}", tags=["communities"])
 async def update_community(
-    community_id: Id, form: CommunityUpdate, user: CurrentUser, service: Service
-) -> CommunityOut:
+    community_id: Id, form: CommunityUpdate, user: CurrentUser, app: App
+) -> CommunityRecord:
     """Rename a community or change its description (owner only)."""
-    community = await service.update_community(
+    return await app.communities.update(
         user.id, community_id, name=form.name, description=form.description
     )
-    return CommunityOut.model_validate(community)
 
 
 @router.post("/communities/{community_id}/join", tags=["communities"])
-async def join_community(community_id: Id, user: CurrentUser, service: Service) -> MemberOut:
+async def join_community(community_id: Id, user: CurrentUser, app: App) -> MemberRecord:
     """Become a member of a community."""
-    return MemberOut.model_validate(await service.join_community(user.id, community_id))
+    return await app.members.join(user.id, community_id)
 
 
 @router.post(
@@ -216,9 +199,9 @@ async def join_community(community_id: Id, user: CurrentUser, service: Service) 
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["communities"],
 )
-async def leave_community(community_id: Id, user: CurrentUser, service: Service) -> Response:
+async def leave_community(community_id: Id, user: CurrentUser, app: App) -> Response:
     """Leave a community and all its channels (the owner cannot)."""
-    await service.leave_community(user.id, community_id)
+    await app.members.leave(user.id, community_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -226,15 +209,14 @@ async def leave_community(community_id: Id, user: CurrentUser, service: Service)
 async def community_members(
     community_id: Id,
     user: CurrentUser,
-    service: Service,
-    after: Annotated[int | None, Query(description="Cursor: last user_id of the previous page")] = (
-        None
-    ),
+    app: App,
+    after: Annotated[
+        inputs.Cursor | None, Query(description="Cursor: last user_id of the previous page")
+    ] = None,
     limit: Limit = None,
-) -> list[MemberOut]:
+) -> list[MemberRecord]:
     """The members of a community (members only), by user id."""
-    members = await service.list_members(user.id, community_id, after=after, limit=limit)
-    return [MemberOut.model_validate(m) for m in members]
+    return await app.members.listing(user.id, community_id, after=after, limit=limit)
 
 
 @router.delete(
@@ -242,11 +224,9 @@ async def community_members(
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["communities"],
 )
-async def remove_member(
-    community_id: Id, user_id: Id, user: CurrentUser, service: Service
-) -> Response:
+async def remove_member(community_id: Id, user_id: Id, user: CurrentUser, app: App) -> Response:
     """Remove a member (owner only; removing oneself is leaving)."""
-    await service.remove_member(community_id, user_id, actor_id=user.id)
+    await app.members.remove(community_id, user_id, actor_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -254,13 +234,9 @@ async def remove_member(
 
 
 @router.get("/communities/{community_id}/channels", tags=["channels"])
-async def community_channels(
-    community_id: Id, user: CurrentUser, service: Service
-) -> list[ChannelOut]:
+async def community_channels(community_id: Id, user: CurrentUser, app: App) -> list[ChannelView]:
     """The channels of a community (members only), with whether the user joined each."""
-    channels = await service.list_community_channels(user.id, community_id)
-    joined = {c.id for c in await service.list_user_channels(user.id, community_id)}
-    return [_channel_out(c, c.id in joined) for c in channels]
+    return await app.channels.of_community(user.id, community_id)
 
 
 @router.post(
@@ -269,32 +245,32 @@ async def community_channels(
     tags=["channels"],
 )
 async def create_channel(
-    community_id: Id, form: ChannelCreate, user: CurrentUser, service: Service
-) -> ChannelOut:
+    community_id: Id, form: ChannelCreate, user: CurrentUser, app: App
+) -> ChannelView:
     """Create a channel (community members only); the creator joins it."""
-    channel = await service.create_channel(user.id, community_id, form.name, form.topic)
-    return _channel_out(channel, True)
+    channel = await app.channels.create(user.id, community_id, form.name, form.topic)
+    return ChannelView.of(channel, joined=True)
 
 
 @router.get("/channels/{channel_id}", tags=["channels"])
-async def get_channel(channel_id: Id, user: CurrentUser, service: Service) -> ChannelOut:
+async def get_channel(channel_id: Id, user: CurrentUser, app: App) -> ChannelView:
     """One channel (community members only)."""
-    channel = await service.get_channel(user.id, channel_id)
-    return _channel_out(channel, await service.is_channel_member(user.id, channel_id))
+    channel = await app.channels.get(user.id, channel_id)
+    return ChannelView.of(channel, joined=await app.channels.is_member(user.id, channel_id))
 
 
 @router.post("/channels/{channel_id}/join", tags=["channels"])
-async def join_channel(channel_id: Id, user: CurrentUser, service: Service) -> ChannelOut:
+async def join_channel(channel_id: Id, user: CurrentUser, app: App) -> ChannelView:
     """Join a channel of a community one is a member of."""
-    return _channel_out(await service.join_channel(user.id, channel_id), True)
+    return ChannelView.of(await app.channels.join(user.id, channel_id), joined=True)
 
 
 @router.post(
     "/channels/{channel_id}/leave", status_code=status.HTTP_204_NO_CONTENT, tags=["channels"]
 )
-async def leave_channel(channel_id: Id, user: CurrentUser, service: Service) -> Response:
+async def leave_channel(channel_id: Id, user: CurrentUser, app: App) -> Response:
     """Leave a channel."""
-    await service.leave_channel(user.id, channel_id)
+    await app.channels.leave(user.id, channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -305,54 +281,51 @@ async def leave_channel(channel_id: Id, user: CurrentUser, service: Service) -> 
 async def message_history(
     channel_id: Id,
     user: CurrentUser,
-    service: Service,
+    app: App,
     before: Annotated[
-        int | None, Query(description="Cursor: only messages with a smaller id (next_before)")
+        inputs.Cursor | None,
+        Query(description="Cursor: only messages with a smaller id (next_before)"),
     ] = None,
     limit: Limit = None,
-) -> HistoryOut:
+) -> HistoryPage:
     """A channel's messages, newest first (channel members only)."""
-    page = await service.message_history(user.id, channel_id, before=before, limit=limit)
-    return HistoryOut(
-        messages=[MessageOut.model_validate(m) for m in page.messages],
-        next_before=page.next_before,
-    )
+    return await app.messages.history(user.id, channel_id, before=before, limit=limit)
 
 
 @router.post(
     "/channels/{channel_id}/messages",
     status_code=status.HTTP_201_CREATED,
     tags=["messages"],
-    responses={200: {"model": MessageOut, "description": "Retry: the message already stored"}},
+    responses={200: {"model": MessageRecord, "description": "Retry: the message already stored"}},
 )
 async def post_message(
-    channel_id: Id, form: MessageCreate, user: CurrentUser, service: Service, response: Response
-) -> MessageOut:
+    channel_id: Id, form: MessageCreate, user: CurrentUser, app: App, response: Response
+) -> MessageRecord:
     """Post a message (channel members only); idempotent on ``client_id``."""
-    posted = await service.create_message(user.id, channel_id, form.body, form.client_id)
+    posted = await app.messages.post(user.id, channel_id, form.body, form.client_id)
     if not posted.created:
         response.status_code = status.HTTP_200_OK
-    return MessageOut.model_validate(posted.message)
+    return posted.message
 
 
 @router.get("/messages/{message_id}", tags=["messages"])
-async def get_message(message_id: Id, user: CurrentUser, service: Service) -> MessageOut:
+async def get_message(message_id: Id, user: CurrentUser, app: App) -> MessageRecord:
     """One message (channel members only)."""
-    return MessageOut.model_validate(await service.get_message(user.id, message_id))
+    return await app.messages.get(user.id, message_id)
 
 
 @router.patch("/messages/{message_id}", tags=["messages"])
 async def edit_message(
-    message_id: Id, form: MessageEdit, user: CurrentUser, service: Service
-) -> MessageOut:
+    message_id: Id, form: MessageEdit, user: CurrentUser, app: App
+) -> MessageRecord:
     """Edit one's own message."""
-    return MessageOut.model_validate(await service.edit_message(user.id, message_id, form.body))
+    return await app.messages.edit(user.id, message_id, form.body)
 
 
 @router.delete("/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["messages"])
-async def delete_message(message_id: Id, user: CurrentUser, service: Service) -> Response:
+async def delete_message(message_id: Id, user: CurrentUser, app: App) -> Response:
     """Delete one's own message."""
-    await service.delete_message(user.id, message_id)
+    await app.messages.delete(user.id, message_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

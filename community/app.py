@@ -1,6 +1,6 @@
 """FastAPI app factory of the community application.
 
-:func:`create_app` wires settings, database engine, service layer and REST API together; the
+:func:`create_app` wires settings, database engine, services and REST API together; the
 app's lifespan runs the migrations and, when asked, seeds the demo data. :func:`create_asgi_app`
 is what ``python -m community`` serves: the REST app wrapped by the socket gateway
 (:func:`community.gateway.create_gateway_app`).
@@ -12,21 +12,21 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from community.api import get_service, install_error_handlers, router
+from community.api import get_services, install_error_handlers, router
 from community.db import create_engine, create_sessionmaker, migrate
+from community.gateway import GatewayOptions, create_gateway_app
 from community.limits import BodySizeLimit
 from community.security import PasswordHashing
 from community.seed import seed_demo
-from community.service import CommunityService
+from community.services import create_services
 from community.settings import Settings
 
-__all__ = ["create_app", "create_asgi_app", "get_engine", "get_service", "get_settings"]
+__all__ = ["create_app", "create_asgi_app", "get_engine", "get_services", "get_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     """Build the REST application.
 
-    The engine and the service exist as soon as this returns (so the socket gateway can
-    subscribe to ``get_service(app).events`` before start-up); the database is touched only
+    The engine and the services exist as soon as this returns (so the socket gateway can
+    subscribe to ``get_services(app).events`` before start-up); the database is touched only
     when the lifespan starts: it upgrades the schema to the latest migration, seeds the demo
     data if ``settings.seed_demo``, and disposes of the engine on shutdown.
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         ``/openapi.json``.
     """
     engine = create_engine(settings.database_url, pool_size=settings.pool_size)
-    service = CommunityService(
+    services = create_services(
         create_sessionmaker(engine),
         secret=settings.secret,
         token_ttl=settings.token_ttl,
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             await migrate(engine)
             if settings.seed_demo:
-                await seed_demo(service)
+                await seed_demo(services)
                 logger.info("demo data is in place")
             # What start-up made (modules, ORM mappings, the OpenAPI schema ...) lives as long
             # as the app: keep it out of the collector's full passes, which otherwise walk it
@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
-            await service.close()
+            await services.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -84,7 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.community_settings = settings
     app.state.community_engine = engine
-    app.state.community_service = service
+    app.state.community_services = services
     app.include_router(router, prefix="/api")
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_request_bytes)
@@ -127,20 +127,17 @@ def get_engine(app: FastAPI) -> AsyncEngine:
     return engine
 
 
-def create_asgi_app(settings: Settings, gateway_options: Any = None) -> ASGIApp:
-    """Build the whole ASGI application served by ``python -m community``.
+def create_asgi_app(settings: Settings, gateway_options: GatewayOptions | None = None) -> ASGIApp:
+    """Build the whole ASGI application served by ``python -m community``: the REST app wrapped
+    by the socket gateway (Socket.IO at ``/socket.io/``, the web page at ``/``, everything else
+    and the lifespan to the REST app).
 
     Args:
         settings: The configuration.
-        gateway_options: The gateway's ``GatewayOptions`` (default: read from the
-            environment).
+        gateway_options: The gateway's settings (default: read from the environment).
 
     Returns:
         The ASGI app.
     """
-    api = create_app(settings)
-    # Socket.IO at /socket.io/ and the web page at /; everything else (and lifespan) to `api`.
-    from community.gateway import GatewayOptions, create_gateway_app
-
     options = gateway_options if gateway_options is not None else GatewayOptions.from_env()
-    return create_gateway_app(api, options)
+    return create_gateway_app(create_app(settings), options)

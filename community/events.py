@@ -1,13 +1,13 @@
 """Domain events and the in-process registry the socket gateway hooks into.
 
-Every state change made by :class:`community.service.CommunityService` (through REST or through
-the gateway) is announced after its transaction has committed, as one of the frozen event records
-below, to every callable registered with :meth:`EventBus.subscribe`. The gateway turns them into
-socket actions (join/leave rooms, broadcasts, forced disconnects from a community).
+Every state change made by the services of :mod:`community.services` (through REST or through
+the gateway) is announced after its transaction has committed, as one of the frozen event
+records below, to every callable registered with :meth:`EventBus.subscribe`. The gateway turns
+them into socket actions (join/leave rooms, broadcasts, forced disconnects from a community).
 
 Subscribers are called in registration order, one event at a time; a subscriber may be a plain
 function or a coroutine function. An exception in a subscriber is logged and contained: it never
-reaches the caller of the service method, and the other subscribers still run.
+reaches the caller of the service, and the other subscribers still run.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ Subscriber = Callable[[CommunityEvent], Awaitable[None] | None]
 class EventBus:
     """In-process registry of event subscribers.
 
-    One bus belongs to one :class:`~community.service.CommunityService` (no global state).
+    One bus belongs to one :class:`~community.services.Services` (no global state).
     """
 
     def __init__(self) -> None:

@@ -1,7 +1,10 @@
-"""Plain, immutable values returned by the service layer.
+"""Plain, immutable values returned by the service layer: the one representation of each entity
+outside the data layer.
 
-They are detached from the database session, so callers (REST handlers, the socket gateway) can
-keep and serialize them freely; :func:`to_json` turns any of them into JSON-ready data.
+They are detached from the database session (the ORM rows of :mod:`community.models` stay
+inside the services), so callers can keep and send them freely: the REST API returns them as
+its response bodies (FastAPI serializes dataclasses) and the socket gateway emits them through
+:func:`to_json`, which turns any of them into JSON-ready data.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from community.models import Role
 
 __all__ = [
     "ChannelRecord",
+    "ChannelView",
     "CommunityRecord",
     "HistoryPage",
     "IssuedToken",
@@ -122,6 +126,23 @@ class ChannelRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelView(ChannelRecord):
+    """A channel as one user sees it: with whether they are a member of it.
+
+    Attributes:
+        joined: Whether the user is a member of the channel.
+    """
+
+    joined: bool
+
+    @classmethod
+    def of(cls, channel: ChannelRecord, *, joined: bool) -> ChannelView:
+        """The view of a channel for a user who has (or has not) ``joined`` it."""
+        shared = {field.name: getattr(channel, field.name) for field in fields(ChannelRecord)}
+        return cls(**shared, joined=joined)
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRecord:
     """A stored message.
 
@@ -152,7 +173,7 @@ class MessageRecord:
 
 @dataclass(frozen=True, slots=True)
 class PostedMessage:
-    """Result of :meth:`community.service.CommunityService.create_message`.
+    """Result of :meth:`community.services.messages.Messages.post`.
 
     Attributes:
         message: The stored message.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from community.errors import Conflict, Forbidden
 from community.records import CommunityRecord, UserRecord
-from community.service import CommunityService
+from community.services import Services
 
 __all__ = ["DEMO_COMMUNITIES", "DEMO_PASSWORD", "DEMO_USERS", "DemoCommunity", "seed_demo"]
 
@@ -80,38 +80,38 @@ DEMO_COMMUNITIES: tuple[DemoCommunity, ...] = (
 """The demo communities."""
 
 
-async def seed_demo(service: CommunityService) -> None:
+async def seed_demo(services: Services) -> None:
     """Insert whatever part of the demo data is missing.
 
     Args:
-        service: The service to create the data through.
+        services: The services to create the data through.
     """
     users: dict[str, UserRecord] = {}
     for username, display_name in DEMO_USERS:
-        users[username] = await _user(service, username, display_name)
+        users[username] = await _user(services, username, display_name)
     for index, spec in enumerate(DEMO_COMMUNITIES):
-        community = await _community(service, spec, users[spec.owner].id)
+        community = await _community(services, spec, users[spec.owner].id)
         for member in spec.members:
-            if not await service.is_community_member(users[member].id, community.id):
+            if not await services.members.is_member(users[member].id, community.id):
                 try:
-                    await service.join_community(users[member].id, community.id)
+                    await services.members.join(users[member].id, community.id)
                 except Conflict:
                     pass
         # The actual owner, in case someone else created a community with this name first.
         owner_id = community.owner_id
-        existing = {c.name for c in await service.list_community_channels(owner_id, community.id)}
+        existing = {c.name for c in await services.channels.of_community(owner_id, community.id)}
         for name in spec.channels:
             if name not in existing:
                 try:
-                    await service.create_channel(owner_id, community.id, name)
+                    await services.channels.create(owner_id, community.id, name)
                 except Conflict:
                     pass
-        channels = await service.list_community_channels(owner_id, community.id)
+        channels = await services.channels.of_community(owner_id, community.id)
         for username in (spec.owner, *spec.members):
             for channel in channels:
-                if not await service.is_channel_member(users[username].id, channel.id):
+                if not await services.channels.is_member(users[username].id, channel.id):
                     try:
-                        await service.join_channel(users[username].id, channel.id)
+                        await services.channels.join(users[username].id, channel.id)
                     except (Conflict, Forbidden):
                         pass
         general = next((c for c in channels if c.name == "general"), None)
@@ -120,34 +120,32 @@ async def seed_demo(service: CommunityService) -> None:
         for number, (author, body) in enumerate(spec.messages):
             # The client_id makes each demo message idempotent across restarts.
             try:
-                await service.create_message(
+                await services.messages.post(
                     users[author].id, general.id, body, client_id=f"demo-{index}-{number}"
                 )
             except (Conflict, Forbidden):
                 pass
 
 
-async def _user(service: CommunityService, username: str, display_name: str) -> UserRecord:
-    found = await service.find_user(username)
+async def _user(services: Services, username: str, display_name: str) -> UserRecord:
+    found = await services.accounts.find(username)
     if found is not None:
         return found
     try:
-        return await service.sign_up(username, DEMO_PASSWORD, display_name)
+        return await services.accounts.sign_up(username, DEMO_PASSWORD, display_name)
     except Conflict:
-        found = await service.find_user(username)
+        found = await services.accounts.find(username)
         assert found is not None  # created concurrently by another process
         return found
 
 
-async def _community(
-    service: CommunityService, spec: DemoCommunity, owner_id: int
-) -> CommunityRecord:
-    found = await service.find_community(spec.name)
+async def _community(services: Services, spec: DemoCommunity, owner_id: int) -> CommunityRecord:
+    found = await services.communities.find(spec.name)
     if found is not None:
         return found
     try:
-        return await service.create_community(owner_id, spec.name, spec.description)
+        return await services.communities.create(owner_id, spec.name, spec.description)
     except Conflict:
-        found = await service.find_community(spec.name)
+        found = await services.communities.find(spec.name)
         assert found is not None  # created concurrently by another process
         return found

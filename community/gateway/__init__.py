@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import plexio
-from community.api import get_service
+from community.api import get_services
 from community.gateway.gateway import Gateway
 from community.gateway.options import GatewayOptions
 from community.gateway.web import WEB_ROOT, WebPage
@@ -34,7 +34,7 @@ def create_gateway_app(api: FastAPI, options: GatewayOptions | None = None) -> p
     Returns:
         The ASGI app to serve.
     """
-    gateway = Gateway(get_service(api), options)
+    gateway = Gateway(get_services(api), options)
     api.state.community_gateway = gateway
     page = WebPage(api, on_shutdown=gateway.close)
     return plexio.ASGIApp(gateway.server, other_app=page)

@@ -1,7 +1,7 @@
-"""The socket gateway: both topologies on one plexio server, driven by the service layer.
+"""The socket gateway: both topologies on one plexio server, driven by the services.
 
 Clients send requests (``message:send``, ``channel:join`` ...) that call
-:class:`community.service.CommunityService`; everything the service commits, whether it came from
+:class:`community.services.Services`; everything the services commit, whether it came from
 a socket or from REST, comes back as a :mod:`community.events` record, and :meth:`Gateway._on_event`
 turns it into room changes and broadcasts. So a change reaches every live socket the same way
 whatever caused it, and membership changes take effect on the rooms at once.
@@ -71,7 +71,7 @@ from community.gateway.rooms import (
 )
 from community.message_log import Membership
 from community.records import to_json
-from community.service import MAX_ID, CommunityService
+from community.services import Services
 from plexio import ConnectRefusedError
 
 __all__ = ["MAX_SYNC_ROUNDS", "Gateway", "failure", "success"]
@@ -83,12 +83,12 @@ MAX_SYNC_ROUNDS: Final = 5
 
 _COMMUNITY_ROOM = re.compile(r"commu:(\d+)")
 
-Payload = dict[str, Any]
-Request = Callable[[Any, Payload], Awaitable[Any]]
+Request = Callable[[Any, Any], Awaitable[Any]]
 
 
-def _declared(handler: Callable[..., Any], payload: type) -> Callable[..., Any]:
-    """``handler(socket, payload)`` registered with its payload's declared type."""
+def _declared(handler: Callable[[Any, Any], Any], payload: type) -> Callable[[Any, Any], Any]:
+    """``handler(socket, payload)`` registered with its payload's declared type, which plexio
+    validates the payload against before calling it."""
 
     def request(socket: Any, payload: Any) -> Any:
         return handler(socket, payload)
@@ -105,15 +105,6 @@ def success(data: Any = None) -> dict[str, Any]:
 def failure(code: str, message: str) -> dict[str, Any]:
     """Return the acknowledgement of a request that failed."""
     return {"ok": False, "error": {"code": code, "message": message}}
-
-
-def _int_field(payload: Payload, name: str) -> int:
-    value = payload.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{name} must be an integer")
-    if not 1 <= value <= MAX_ID:
-        raise InvalidInput(f"{name} is out of range")
-    return value
 
 
 def _user_ids(sockets: Iterable[Any]) -> set[int]:
@@ -136,19 +127,19 @@ class Gateway:
       community and channel travel in every event.
 
     Args:
-        service: The service layer (its events drive the broadcasts).
+        services: The service layer (its events drive the broadcasts).
         options: Socket.IO settings and limits.
 
     Attributes:
-        service: The service layer.
+        services: The service layer.
         options: The settings in force.
         server: The plexio server; serve it with ``plexio.ASGIApp(gateway.server, ...)``.
         single: The ``/socket`` namespace.
         communities: The parent namespace of ``/socket/commu-{id}``.
     """
 
-    def __init__(self, service: CommunityService, options: GatewayOptions | None = None) -> None:
-        self.service = service
+    def __init__(self, services: Services, options: GatewayOptions | None = None) -> None:
+        self.services = services
         self.options = options if options is not None else GatewayOptions()
         opts = self.options
         adapter = None
@@ -183,7 +174,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._register()
-        self._unsubscribe = service.events.subscribe(self._on_event)
+        self._unsubscribe = services.events.subscribe(self._on_event)
 
     async def close(self) -> None:
         """Stop reacting to service events and wait for pending presence updates."""
@@ -259,7 +250,7 @@ class Gateway:
         if community_id is None:
             return False
         try:
-            await self.service.get_community(community_id)
+            await self.services.communities.get(community_id)
         except CommunityError:
             return False
         return True
@@ -268,7 +259,7 @@ class Gateway:
         auth = socket.handshake.auth
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            user = await self.service.authenticate_token(token)
+            user = await self.services.accounts.authenticate(token)
         except AuthenticationFailed as exc:
             raise ConnectRefusedError(
                 "unauthorized", {"code": exc.code, "detail": exc.message}
@@ -327,10 +318,10 @@ class Gateway:
 
         async def desired() -> set[str]:
             rooms = {user_room(uid)}
-            for community in await self.service.list_user_communities(uid):
+            for community in await self.services.communities.of_user(uid):
                 rooms.add(community_room(community.id))
                 rooms.add(member_room(community.id, uid))
-            for channel in await self.service.list_user_channels(uid):
+            for channel in await self.services.channels.of_user(uid):
                 rooms.add(channel_room(channel.community_id, channel.id))
             return rooms
 
@@ -343,10 +334,10 @@ class Gateway:
         socket.data["community_id"] = cid
 
         async def desired() -> set[str] | None:
-            if cid is None or not await self.service.is_community_member(uid, cid):
+            if cid is None or not await self.services.members.is_member(uid, cid):
                 return None
             rooms = {user_room(uid)}
-            for channel in await self.service.list_user_channels(uid, cid):
+            for channel in await self.services.channels.of_user(uid, cid):
                 rooms.add(local_channel_room(channel.id))
             return rooms
 
@@ -482,7 +473,7 @@ class Gateway:
                 self._membership_changed(uid)
                 operator = self.single.in_(user_room(uid))
                 operator.sockets_join([community_room(cid), member_room(cid, uid)])
-                community = await self.service.get_community(cid)
+                community = await self.services.communities.get(cid)
                 operator.emit("community:joined", to_json(community))
                 await self._broadcast_community(cid, "member:joined", to_json(member))
                 if await self._is_online(cid, uid):
@@ -521,12 +512,9 @@ class Gateway:
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, handler: Request) -> Callable[..., Awaitable[dict[str, Any]]]:
-        async def run(socket: Any, *args: Any) -> dict[str, Any]:
+    def _request(self, handler: Request) -> Callable[[Any, Any], Awaitable[dict[str, Any]]]:
+        async def run(socket: Any, payload: Any) -> dict[str, Any]:
             try:
-                payload = args[0] if args else None
-                if not isinstance(payload, dict):
-                    raise InvalidInput("expected one object argument")
                 if not self._take_request(socket):
                     return failure("rate_limited", "too many requests; slow down")
                 return success(await handler(socket, payload))
@@ -549,34 +537,44 @@ class Gateway:
         socket.data["request_bucket"] = [tokens - 1.0 if allowed else tokens, now]
         return allowed
 
-    def _channel_target(self, socket: Any, payload: Payload) -> tuple[int, int, str]:
-        """The community, channel and room a channel-scoped request names.
+    def _community_of(self, socket: Any, community_id: int | None) -> int:
+        """The community a request is about.
 
-        In the one-namespace topology the payload names the community; in a community's
-        namespace it is implied (and must match when given).
+        In a community's namespace it is the namespace's (a ``community_id`` in the payload
+        must match it); in the one-namespace topology the payload must name it.
         """
-        chid = _int_field(payload, "channel_id")
         if socket.data.get("topology") == "community":
             cid: int = socket.data["community_id"]
-            if "community_id" in payload and payload["community_id"] != cid:
+            if community_id is not None and community_id != cid:
                 raise InvalidInput("community_id does not match this namespace")
+            return cid
+        if community_id is None:
+            raise InvalidInput(f"community_id is required on {SINGLE_NAMESPACE}")
+        return community_id
+
+    def _channel_target(
+        self, socket: Any, payload: ChannelRequest | MessageSend
+    ) -> tuple[int, int, str]:
+        """The community, channel and room a channel-scoped request names."""
+        chid = payload["channel_id"]
+        cid = self._community_of(socket, payload.get("community_id"))
+        if socket.data.get("topology") == "community":
             return cid, chid, local_channel_room(chid)
-        cid = _int_field(payload, "community_id")
         return cid, chid, channel_room(cid, chid)
 
     def _require_room(self, socket: Any, room: str) -> None:
         if room not in socket.rooms:
             raise Forbidden("not a member of this channel")
 
-    async def _message_send(self, socket: Any, payload: Payload) -> Any:
+    async def _message_send(self, socket: Any, payload: MessageSend) -> Any:
         cid, chid, room = self._channel_target(socket, payload)
         # The socket is in the channel's room exactly while its user is a member (membership
         # removals take it out at once), so the database need not be asked again.
         self._require_room(socket, room)
-        posted = await self.service.create_message(
+        posted = await self.services.messages.post(
             socket.data["user_id"],
             chid,
-            payload.get("body"),
+            payload["body"],
             payload.get("client_id"),
             membership=Membership(community_id=cid, username=socket.data["username"]),
         )
@@ -585,50 +583,43 @@ class Gateway:
         data["duplicate"] = not posted.created
         return data
 
-    async def _message_edit(self, socket: Any, payload: Payload) -> Any:
-        mid = _int_field(payload, "message_id")
-        message = await self.service.edit_message(socket.data["user_id"], mid, payload.get("body"))
+    async def _message_edit(self, socket: Any, payload: MessageEdit) -> Any:
+        user_id = socket.data["user_id"]
+        message = await self.services.messages.edit(user_id, payload["message_id"], payload["body"])
         return to_json(message)
 
-    async def _message_delete(self, socket: Any, payload: Payload) -> Any:
-        mid = _int_field(payload, "message_id")
-        message = await self.service.delete_message(socket.data["user_id"], mid)
+    async def _message_delete(self, socket: Any, payload: MessageDelete) -> Any:
+        message = await self.services.messages.delete(socket.data["user_id"], payload["message_id"])
         return {
             "id": message.id,
             "channel_id": message.channel_id,
             "community_id": message.community_id,
         }
 
-    async def _checked_channel(self, socket: Any, payload: Payload) -> int:
+    async def _channel_join(self, socket: Any, payload: ChannelRequest) -> Any:
         cid, chid, _room = self._channel_target(socket, payload)
-        channel = await self.service.get_channel(socket.data["user_id"], chid)
-        if channel.community_id != cid:
-            raise InvalidInput("the channel is not in this community")
-        return chid
-
-    async def _channel_join(self, socket: Any, payload: Payload) -> Any:
-        cid, chid, _room = self._channel_target(socket, payload)
-        channel = await self.service.join_channel(socket.data["user_id"], chid, community_id=cid)
+        channel = await self.services.channels.join(socket.data["user_id"], chid, community_id=cid)
         return to_json(channel)
 
-    async def _channel_leave(self, socket: Any, payload: Payload) -> Any:
-        chid = await self._checked_channel(socket, payload)
-        return to_json(await self.service.leave_channel(socket.data["user_id"], chid))
+    async def _channel_leave(self, socket: Any, payload: ChannelRequest) -> Any:
+        cid, chid, _room = self._channel_target(socket, payload)
+        user_id = socket.data["user_id"]
+        channel = await self.services.channels.get(user_id, chid)
+        if channel.community_id != cid:
+            raise InvalidInput("the channel is not in this community")
+        return to_json(await self.services.channels.leave(user_id, chid))
 
-    async def _presence_get(self, socket: Any, payload: Payload) -> Any:
+    async def _presence_get(self, socket: Any, payload: PresenceGet) -> Any:
         if socket.data.get("topology") == "community":
             cid: int = socket.data["community_id"]
         else:
-            cid = _int_field(payload, "community_id")
+            cid = self._community_of(socket, payload.get("community_id"))
             if community_room(cid) not in socket.rooms:
                 raise Forbidden("not a member of this community")
         return {"community_id": cid, "online": sorted(await self._online_users(cid))}
 
-    def _typing(self, socket: Any, *args: Any) -> dict[str, Any]:
-        payload = args[0] if args else None
+    def _typing(self, socket: Any, payload: ChannelRequest) -> dict[str, Any]:
         try:
-            if not isinstance(payload, dict):
-                raise InvalidInput("expected one object argument")
             cid, chid, room = self._channel_target(socket, payload)
             self._require_room(socket, room)
         except CommunityError as exc:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from community.inputs import MAX_ID
+
 __all__ = [
     "COMMUNITY_NAMESPACE",
     "SINGLE_NAMESPACE",
@@ -42,9 +44,13 @@ def community_namespace(community_id: int) -> str:
 
 
 def community_id_of(namespace: str) -> int | None:
-    """Return the community id in a per-community namespace name, or ``None``."""
+    """Return the community id in a per-community namespace name, or ``None`` (also for a
+    number that is no :data:`~community.inputs.Id`: this is where the namespace is checked)."""
     match = COMMUNITY_NAMESPACE.fullmatch(namespace)
-    return int(match.group(1)) if match else None
+    if match is None:
+        return None
+    community_id = int(match.group(1))
+    return community_id if community_id <= MAX_ID else None
 
 
 def user_room(user_id: int) -> str:

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
-from community.app import create_app, get_service
-from community.service import CommunityService
+from community.app import create_app, get_services
+from community.services import Services
 from community.settings import Settings
 from fastapi import FastAPI
 
@@ -158,6 +158,6 @@ def sign_up(client: httpx.AsyncClient) -> SignUp:
 
 
 @pytest.fixture
-def service(app: FastAPI) -> CommunityService:
-    """The started app's service layer."""
-    return get_service(app)
+def services(app: FastAPI) -> Services:
+    """The started app's services."""
+    return get_services(app)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from community.records import UserRecord
 from community.settings import PasswordCost
 
-__all__ = ["PASSWORD", "TEST_PASSWORD_COST", "TEST_SECRET", "Account", "SignUp"]
+from community.services import Services
+
+__all__ = ["PASSWORD", "TEST_PASSWORD_COST", "TEST_SECRET", "Account", "SignUp", "users"]
 
 # Cheap but real argon2id parameters: tests hash many passwords.
 TEST_PASSWORD_COST = PasswordCost(time_cost=1, memory_kib=1024, parallelism=1)
@@ -30,3 +33,8 @@ class Account:
 
 
 SignUp = Callable[[str], Awaitable[Account]]
+
+
+async def users(services: Services, *names: str) -> list[UserRecord]:
+    """Sign users up through the services (password ``PASSWORD``)."""
+    return [await services.accounts.sign_up(name, PASSWORD) for name in names]

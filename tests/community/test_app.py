@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from community.app import create_app, create_asgi_app, get_engine, get_service, get_settings
+from community.app import create_app, create_asgi_app, get_engine, get_services, get_settings
 from community.db import create_sessionmaker
 from community.models import Channel, ChannelMember, Community, CommunityMember, Message, User
 from community.seed import DEMO_COMMUNITIES, DEMO_PASSWORD, DEMO_USERS
@@ -68,25 +68,25 @@ async def test_seed_repairs_missing_pieces(settings: Settings) -> None:
     demo = replace(settings, seed_demo=True)
     app = create_app(demo)
     async with app.router.lifespan_context(app):
-        service = get_service(app)
-        bob = await service.find_user("bob")
-        lounge = await service.find_community("Plexio Lounge")
+        services = get_services(app)
+        bob = await services.accounts.find("bob")
+        lounge = await services.communities.find("Plexio Lounge")
         assert bob is not None and lounge is not None
-        await service.leave_community(bob.id, lounge.id)
+        await services.members.leave(bob.id, lounge.id)
     app = create_app(demo)
     async with app.router.lifespan_context(app):
-        service = get_service(app)
-        assert await service.is_community_member(bob.id, lounge.id)
-        assert len(await service.list_user_channels(bob.id, lounge.id)) == 3
+        services = get_services(app)
+        assert await services.members.is_member(bob.id, lounge.id)
+        assert len(await services.channels.of_user(bob.id, lounge.id)) == 3
 
 
 async def test_app_accessors(settings: Settings) -> None:
     app = create_app(settings)
     assert get_settings(app) is settings
-    assert get_service(app).limits == settings.limits
+    assert get_services(app).limits == settings.limits
     assert create_asgi_app(settings) is not None
     bare = FastAPI()
-    for accessor in (get_settings, get_service, get_engine):
+    for accessor in (get_settings, get_services, get_engine):
         with pytest.raises(RuntimeError):
             accessor(bare)
     await get_engine(app).dispose()
@@ -95,7 +95,7 @@ async def test_app_accessors(settings: Settings) -> None:
 async def test_subscribers_registered_before_start_see_events(settings: Settings) -> None:
     app = create_app(replace(settings, seed_demo=True))
     seen: list[str] = []
-    get_service(app).events.subscribe(lambda event: seen.append(type(event).__name__))
+    get_services(app).events.subscribe(lambda event: seen.append(type(event).__name__))
     async with app.router.lifespan_context(app):
         pass
     assert seen.count("CommunityCreated") == 3

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from community.app import create_app, get_service
-from community.service import CommunityService
+from community.app import create_app, get_services
+from community.services import Services
 from community.settings import Settings
 
 from community.gateway import Gateway, create_gateway_app, get_gateway
@@ -40,10 +40,10 @@ async def live(gateway_settings: Settings) -> AsyncIterator[Live]:
     api = create_app(gateway_settings)
     app = create_gateway_app(api)
     async with running_uvicorn(app, lifespan="on") as server:
-        service: CommunityService = get_service(api)
+        services: Services = get_services(api)
         gateway: Gateway = get_gateway(api)
         async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
-            yield Live(url=server.http_url, service=service, gateway=gateway, http=http)
+            yield Live(url=server.http_url, services=services, gateway=gateway, http=http)
 
 
 @pytest.fixture

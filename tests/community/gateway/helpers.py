@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from community.service import CommunityService
+from community.services import Services
 
 from community.gateway import Gateway
 from plexio.client import ClientSocket, Manager
@@ -25,7 +25,7 @@ class Live:
     """A running community app."""
 
     url: str
-    service: CommunityService
+    services: Services
     gateway: Gateway
     http: httpx.AsyncClient
 
@@ -44,10 +44,12 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def make_user(service: CommunityService, prefix: str = "user") -> User:
+async def make_user(services: Services, prefix: str = "user") -> User:
     """Sign a new user up through the service and issue a token."""
-    record = await service.sign_up(f"{prefix}{next(_names)}", PASSWORD)
-    return User(id=record.id, username=record.username, token=service.issue_token(record.id).token)
+    record = await services.accounts.sign_up(f"{prefix}{next(_names)}", PASSWORD)
+    return User(
+        id=record.id, username=record.username, token=services.accounts.issue_token(record.id).token
+    )
 
 
 @dataclass

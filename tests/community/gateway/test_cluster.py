@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from community.app import create_app, get_service
+from community.app import create_app, get_services
 from hypothesis import HealthCheck, given, settings
 
 from community.gateway import GatewayOptions, create_gateway_app, get_gateway
@@ -49,7 +49,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Live]:
                 assert len(worker_pids(running.proc.pid)) == WORKERS
                 async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
                     try:
-                        yield Live(running.url, get_service(api), gateway, http)
+                        yield Live(running.url, get_services(api), gateway, http)
                     finally:
                         await gateway.close()
                         await gateway.server.shutdown()
@@ -94,13 +94,13 @@ def statuses(recorder: Recorder, community_id: int, user_id: int) -> list[str]:
 
 
 async def test_presence_typing_messages_and_removal_across_workers(cluster: Live) -> None:
-    service = cluster.service
-    alice, bob = await make_user(service, "ca"), await make_user(service, "cb")
-    lounge = await service.create_community(alice.id, "cluster lounge")
-    await service.join_community(bob.id, lounge.id)
-    general = (await service.list_community_channels(alice.id, lounge.id))[0]
-    if not await service.is_channel_member(bob.id, general.id):
-        await service.join_channel(bob.id, general.id)
+    services = cluster.services
+    alice, bob = await make_user(services, "ca"), await make_user(services, "cb")
+    lounge = await services.communities.create(alice.id, "cluster lounge")
+    await services.members.join(bob.id, lounge.id)
+    general = (await services.channels.of_community(alice.id, lounge.id))[0]
+    if not await services.channels.is_member(bob.id, general.id):
+        await services.channels.join(bob.id, general.id)
     clients = Clients(cluster)
     try:
         alice_single, alice_worker = await _on_another_worker(
@@ -142,13 +142,13 @@ async def test_presence_typing_messages_and_removal_across_workers(cluster: Live
         # messages, both ways
         sent = await bob_community.ok("message:send", {"channel_id": general.id, "body": "hi"})
         await eventually(lambda: [m["id"] for m in alice_single.of("message:new")] == [sent["id"]])
-        by_service = await service.create_message(alice.id, general.id, "from the 4th member")
+        by_service = await services.messages.post(alice.id, general.id, "from the 4th member")
         await eventually(
             lambda: by_service.message.id in [m["id"] for m in bob_community.of("message:new")]
         )
         # removal (in the test process's member): bob is told, then his community
         # namespace on his worker is closed; alice sees him leave and go offline
-        await service.remove_member(lounge.id, bob.id, actor_id=alice.id)
+        await services.members.remove(lounge.id, bob.id, actor_id=alice.id)
         await eventually(lambda: bob_community.disconnects == ["io server disconnect"])
         assert bob_community.of("community:left") == [
             {"community_id": lounge.id, "reason": "removed"}

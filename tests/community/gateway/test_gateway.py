@@ -39,20 +39,20 @@ class World:
 
 @pytest.fixture
 async def world(live: Live) -> World:
-    service = live.service
+    services = live.services
     alice, bob, carol, dave = [
-        await make_user(service, n) for n in ("alice", "bob", "carol", "dave")
+        await make_user(services, n) for n in ("alice", "bob", "carol", "dave")
     ]
-    lounge = await service.create_community(alice.id, f"Lounge {alice.id}")
-    channels = await service.list_community_channels(alice.id, lounge.id)
+    lounge = await services.communities.create(alice.id, f"Lounge {alice.id}")
+    channels = await services.channels.of_community(alice.id, lounge.id)
     general = channels[0]
-    dev = await service.create_channel(alice.id, lounge.id, "dev")
+    dev = await services.channels.create(alice.id, lounge.id, "dev")
     for user in (bob, carol):
-        await service.join_community(user.id, lounge.id)
-        await service.join_channel(user.id, general.id)
-    await service.join_channel(bob.id, dev.id)
-    den = await service.create_community(dave.id, f"Den {dave.id}")
-    den_general = (await service.list_community_channels(dave.id, den.id))[0]
+        await services.members.join(user.id, lounge.id)
+        await services.channels.join(user.id, general.id)
+    await services.channels.join(bob.id, dev.id)
+    den = await services.communities.create(dave.id, f"Den {dave.id}")
+    den_general = (await services.channels.of_community(dave.id, den.id))[0]
     return World(alice, bob, carol, dave, lounge, general, dev, den, den_general)
 
 
@@ -176,7 +176,7 @@ async def test_a_retry_with_the_same_client_id_is_stored_once(
     assert (first["duplicate"], second["duplicate"]) == (False, True)
     await carol.sync()
     assert [m["id"] for m in carol.of("message:new")] == [first["id"]]
-    page = await live.service.message_history(world.carol.id, world.general.id)
+    page = await live.services.messages.history(world.carol.id, world.general.id)
     assert [m.body for m in page.messages].count("once") == 1
 
 
@@ -189,7 +189,7 @@ async def test_concurrent_duplicates_from_two_tabs_store_one_message(
     tabs = [await connect(clients, topology, world.bob, world.lounge.id) for _ in range(2)]
     carol = await connect(clients, topology, world.carol, world.lounge.id)
     channel = target(topology, world.lounge.id, world.general.id)
-    before = live.service.writer.transactions
+    before = live.services.writer.transactions
     acks = await asyncio.gather(
         *(
             tab.ok("message:send", {**channel, "body": f"twice {i}", "client_id": f"both-{i}"})
@@ -197,7 +197,7 @@ async def test_concurrent_duplicates_from_two_tabs_store_one_message(
             for tab in tabs
         )
     )
-    assert live.service.writer.transactions - before < len(acks)
+    assert live.services.writer.transactions - before < len(acks)
     for i in range(5):
         pair = acks[2 * i : 2 * i + 2]
         assert pair[0]["id"] == pair[1]["id"]
@@ -205,7 +205,7 @@ async def test_concurrent_duplicates_from_two_tabs_store_one_message(
     await carol.sync()
     stored = sorted(a["id"] for a in acks[::2])
     assert sorted(m["id"] for m in carol.of("message:new")) == stored
-    page = await live.service.message_history(world.carol.id, world.general.id)
+    page = await live.services.messages.history(world.carol.id, world.general.id)
     assert sorted(m.id for m in page.messages) == stored
 
 
@@ -223,7 +223,7 @@ async def test_leaving_a_channel_refuses_sends_to_it_at_once(
     # No wait: the leave's event took the socket out of the room before the REST answer.
     refused = await bob.request("message:send", {**channel, "body": "gone"})
     assert refused["error"]["code"] == "forbidden"
-    page = await live.service.message_history(world.alice.id, world.dev.id)
+    page = await live.services.messages.history(world.alice.id, world.dev.id)
     assert [m.body for m in page.messages] == ["still in"]
 
 
@@ -270,7 +270,7 @@ async def test_bad_requests_are_refused_with_a_code(
         assert ack["ok"] is False, payload
         assert ack["error"]["code"] == code, (payload, ack)
         assert isinstance(ack["error"]["message"], str)
-    page = await live.service.message_history(world.carol.id, world.general.id)
+    page = await live.services.messages.history(world.carol.id, world.general.id)
     assert page.messages == ()
     # Shapes are checked by plexio from the declared payload types, before the handler.
     ack = await carol.request("message:send", {**chan, "channel_id": "1", "body": "hi"})
@@ -424,7 +424,7 @@ async def test_channel_requests_check_the_community(
     wrong = {"community_id": world.den.id, "channel_id": world.dev.id}
     refused = await carol.request("channel:join", wrong)
     assert refused["error"]["code"] == "invalid_input"
-    assert not await live.service.is_channel_member(world.carol.id, world.dev.id)
+    assert not await live.services.channels.is_member(world.carol.id, world.dev.id)
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
@@ -561,8 +561,8 @@ async def test_creating_a_community_reaches_the_owners_live_sockets(
 async def test_a_membership_change_while_connecting_is_not_missed(
     live: Live, clients: Clients, world: World, topology: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = live.service
-    original = service.list_user_channels
+    services = live.services
+    original = services.channels.of_user
     reads = 0
 
     async def read_then_leave(*args: object) -> object:
@@ -572,10 +572,10 @@ async def test_a_membership_change_while_connecting_is_not_missed(
         result = await original(*args)
         reads += 1
         if reads == 1:
-            await service.leave_channel(world.bob.id, world.dev.id)
+            await services.channels.leave(world.bob.id, world.dev.id)
         return result
 
-    monkeypatch.setattr(service, "list_user_channels", read_then_leave)
+    monkeypatch.setattr(services.channels, "of_user", read_then_leave)
     bob = await connect(clients, topology, world.bob, world.lounge.id)
     monkeypatch.undo()
     assert reads >= 2  # read again after the change
@@ -599,6 +599,6 @@ async def test_over_long_polling(live: Live, clients: Clients, world: World) -> 
     )
     await bob.sync()
     assert [m["id"] for m in bob.of("message:new")] == [sent["id"]]
-    await live.service.remove_member(world.lounge.id, world.bob.id, actor_id=world.alice.id)
+    await live.services.members.remove(world.lounge.id, world.bob.id, actor_id=world.alice.id)
     await eventually(lambda: bob.disconnects == ["io server disconnect"])
     assert bob.of("community:left") == [{"community_id": world.lounge.id, "reason": "removed"}]

@@ -125,33 +125,33 @@ async def check_isolation(live: Live, scenario: Scenario, *, cluster: bool = Fal
             processes may arrive in any order, so each socket's messages are compared as
             a multiset once they all arrived (and again a moment later: nothing more).
     """
-    service = live.service
+    services = live.services
     run = next(_run)
-    users: list[User] = [await make_user(service, f"iso{run}u") for _ in range(scenario.users)]
+    users: list[User] = [await make_user(services, f"iso{run}u") for _ in range(scenario.users)]
 
     # Communities, channels and memberships.
     community_ids: list[int] = []
     channel_ids: list[list[int]] = []
     for index, count in enumerate(scenario.channels):
         owner = users[index % len(users)]
-        community = await service.create_community(owner.id, f"iso {run} {index}")
+        community = await services.communities.create(owner.id, f"iso {run} {index}")
         community_ids.append(community.id)
-        ids = [(await service.list_community_channels(owner.id, community.id))[0].id]
+        ids = [(await services.channels.of_community(owner.id, community.id))[0].id]
         for number in range(1, count):
-            ids.append((await service.create_channel(owner.id, community.id, f"c{number}")).id)
+            ids.append((await services.channels.create(owner.id, community.id, f"c{number}")).id)
         channel_ids.append(ids)
     for user_index, community_index in sorted(scenario.members):
         cid = community_ids[community_index]
-        if not await service.is_community_member(users[user_index].id, cid):
-            await service.join_community(users[user_index].id, cid)
+        if not await services.members.is_member(users[user_index].id, cid):
+            await services.members.join(users[user_index].id, cid)
     for user_index, community_index, channel_index in sorted(scenario.channel_members):
         ids = channel_ids[community_index]
         uid, chid = users[user_index].id, ids[channel_index % len(ids)]
         cid = community_ids[community_index]
-        if await service.is_community_member(uid, cid) and not await service.is_channel_member(
+        if await services.members.is_member(uid, cid) and not await services.channels.is_member(
             uid, chid
         ):
-            await service.join_channel(uid, chid)
+            await services.channels.join(uid, chid)
 
     # Connections.
     clients = Clients(live)
@@ -168,7 +168,7 @@ async def check_isolation(live: Live, scenario: Scenario, *, cluster: bool = Fal
             if topology in ("community", "both"):
                 manager = clients.manager(transports=transports)
                 for community_index, cid in enumerate(community_ids):
-                    if await service.is_community_member(user.id, cid):
+                    if await services.members.is_member(user.id, cid):
                         recorder = await clients.community(user, cid, manager=manager)
                         endpoints.append(Endpoint(user_index, community_index, recorder))
 
@@ -181,7 +181,7 @@ async def check_isolation(live: Live, scenario: Scenario, *, cluster: bool = Fal
             ids = channel_ids[community_index]
             cid, chid = community_ids[community_index], ids[channel_index % len(ids)]
             uid = users[author].id
-            if not await service.is_channel_member(uid, chid):
+            if not await services.channels.is_member(uid, chid):
                 continue
             body = f"m{number}"
             socket = next(
@@ -199,7 +199,7 @@ async def check_isolation(live: Live, scenario: Scenario, *, cluster: bool = Fal
                 data = await socket.recorder.ok("message:send", payload)
                 message_id = data["id"]
             else:
-                message_id = (await service.create_message(uid, chid, body)).message.id
+                message_id = (await services.messages.post(uid, chid, body)).message.id
             sent.append((message_id, chid))
 
         if not cluster:
@@ -216,7 +216,7 @@ async def check_isolation(live: Live, scenario: Scenario, *, cluster: bool = Fal
                 chid
                 for cid in visible
                 for chid in channel_ids[community_ids.index(cid)]
-                if await service.is_channel_member(uid, chid)
+                if await services.channels.is_member(uid, chid)
             }
             expected = [mid for mid, chid in sent if chid in member_channels]
             expectations.append((endpoint, expected))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from community.app import create_app, get_service
+from community.app import create_app, get_services
 from community.settings import Settings
 
 from community.gateway import GatewayOptions, create_gateway_app, get_gateway
@@ -17,14 +17,14 @@ async def test_requests_beyond_the_burst_are_rate_limited(gateway_settings: Sett
     options = GatewayOptions(request_burst=3, request_rate=1e-6, typing_interval=3600.0)
     app = create_gateway_app(api, options)
     async with running_uvicorn(app, lifespan="on") as server:
-        service = get_service(api)
+        services = get_services(api)
         async with httpx.AsyncClient(base_url=server.http_url) as http:
-            live = Live(server.http_url, service, get_gateway(api), http)
+            live = Live(server.http_url, services, get_gateway(api), http)
             clients = Clients(live)
             try:
-                alice = await make_user(service, "limited")
-                community = await service.create_community(alice.id, "Limited")
-                general = (await service.list_community_channels(alice.id, community.id))[0]
+                alice = await make_user(services, "limited")
+                community = await services.communities.create(alice.id, "Limited")
+                general = (await services.channels.of_community(alice.id, community.id))[0]
                 tab1 = await clients.community(alice, community.id)
                 tab2 = await clients.community(alice, community.id)
                 chan = {"channel_id": general.id}
@@ -36,7 +36,7 @@ async def test_requests_beyond_the_burst_are_rate_limited(gateway_settings: Sett
                 assert refused["error"]["code"] == "rate_limited"
                 # The bucket belongs to the socket: another tab still has its own.
                 await tab2.ok("message:send", {**chan, "body": "from tab 2"})
-                page = await service.message_history(alice.id, general.id)
+                page = await services.messages.history(alice.id, general.id)
                 assert [m.body for m in page.messages] == ["from tab 2", "m2", "m1", "m0"]
 
                 assert (await tab2.request("typing", chan))["ok"] is True

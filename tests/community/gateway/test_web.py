@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from community.app import create_app, get_service
+from community.app import create_app, get_services
 from community.settings import Settings
 
 from community.gateway import WEB_ROOT, WebPage, create_gateway_app
@@ -82,14 +82,14 @@ async def test_the_gateway_unsubscribes_when_the_server_stops(
     gateway_settings: Settings,
 ) -> None:
     api = create_app(gateway_settings)
-    service = get_service(api)
-    before = service.events.subscriber_count
+    services = get_services(api)
+    before = services.events.subscriber_count
     app = create_gateway_app(api)
-    assert service.events.subscriber_count == before + 1
+    assert services.events.subscriber_count == before + 1
     async with running_uvicorn(app, lifespan="on") as server:
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             assert (await http.get("/api/health")).status_code == 200
-    assert service.events.subscriber_count == before
+    assert services.events.subscriber_count == before
 
 
 @pytest.mark.parametrize(
