@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from plexio.client import ClientSocket, Manager, split_url
 from plexio.enums import DisconnectReason
 from plexio.exceptions import AckTimeoutError, ClientConnectionError, ConnectRefusedError
+from plexio.typing import JSONValue
 
 __all__ = ["from_json", "main", "to_json"]
 
@@ -93,9 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe(exc: ClientConnectionError) -> dict[str, Any]:
+def _describe(exc: ClientConnectionError) -> dict[str, JSONValue]:
     """The reason, HTTP status and underlying cause of a connection failure, printable."""
-    info: dict[str, Any] = {"message": str(exc)}
+    info: dict[str, JSONValue] = {"message": str(exc)}
     if exc.reason is not None:
         info["reason"] = str(exc.reason)
     if exc.status is not None:
@@ -114,11 +115,11 @@ class _Printer:
         self.remaining = count
         self.done = asyncio.Event()
 
-    def line(self, obj: dict[str, Any]) -> None:
+    def line(self, obj: dict[str, JSONValue]) -> None:
         self.out.write(json.dumps(to_json(obj), ensure_ascii=False) + "\n")
         self.out.flush()
 
-    def received(self, obj: dict[str, Any]) -> None:
+    def received(self, obj: dict[str, JSONValue]) -> None:
         self.line(obj)
         if self.remaining is not None:
             self.remaining -= 1
@@ -130,7 +131,7 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
     """Runs the ``listen`` command; returns the exit status."""
     origin, url_namespace = split_url(args.url)
     namespaces = list(args.namespace) or [url_namespace]
-    kwargs: dict[str, Any] = {
+    kwargs: dict[str, JSONValue] = {
         "path": args.path,
         "transports": tuple(t.strip() for t in args.transports.split(",") if t.strip()),
         "reconnection": not args.no_reconnect,
@@ -196,7 +197,7 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                 return 1
             except TimeoutError:
                 # Still retrying: say why the last attempt failed.
-                line: dict[str, Any] = {
+                line: dict[str, JSONValue] = {
                     "namespace": sock.namespace,
                     "event": "error",
                     "message": f"not connected after {args.connect_timeout} s",
@@ -211,7 +212,9 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                 return 1
         if args.emit is not None:
             data = [from_json(d) for d in args.data]
-            answer: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+            answer: asyncio.Future[tuple[JSONValue, ...]] = (
+                asyncio.get_running_loop().create_future()
+            )
 
             def on_ack(*result: Any) -> None:
                 if not answer.done():

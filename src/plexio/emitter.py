@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -37,6 +36,7 @@ from plexio.server.adapters.redis.wire import (
     to_json,
 )
 from plexio.socketio.packets import RESERVED_EVENTS
+from plexio.typing import JSONValue
 
 __all__ = ["Emitter", "EmitterOperator"]
 
@@ -89,10 +89,10 @@ class EmitterOperator:
             self._emitter, replace(self._target, flags={**self._target.flags, "compress": compress})
         )
 
-    def _opts(self) -> dict[str, Any]:
+    def _opts(self) -> dict[str, JSONValue]:
         return {"rooms": sorted(self._target.rooms), "except": sorted(self._target.except_rooms)}
 
-    async def emit(self, event: str, *args: Any) -> int:
+    async def emit(self, event: str, *args: JSONValue) -> int:
         """Sends an event to the targeted clients of every server.
 
         Returns:
@@ -186,7 +186,7 @@ class Emitter:
         """Sets the compress flag."""
         return self._operator().compress(compress)
 
-    async def emit(self, event: str, *args: Any) -> int:
+    async def emit(self, event: str, *args: JSONValue) -> int:
         """Sends an event to every client of the namespace, on every server."""
         return await self._operator().emit(event, *args)
 
@@ -202,7 +202,7 @@ class Emitter:
         """Disconnects every socket."""
         return await self._operator().disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> int:
+    async def server_side_emit(self, event: str, *args: JSONValue) -> int:
         """Sends an event to every server's ``on_server_side_emit`` handlers (no replies)."""
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
@@ -213,7 +213,7 @@ class Emitter:
         }
         return await self.publish_request(body)
 
-    async def publish_request(self, body: dict[str, Any]) -> int:
+    async def publish_request(self, body: dict[str, JSONValue]) -> int:
         """Publishes a request (JSON) on the namespace's request channel; how many
         servers got it.
 

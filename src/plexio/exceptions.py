@@ -1,4 +1,4 @@
-"""Every exception plexio raises (layer L0: imports nothing from plexio).
+"""Every exception plexio raises (layer L0: imports only the type aliases of plexio.typing).
 
 The tree::
 
@@ -33,7 +33,8 @@ escaping a decoder is a bug.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+
+from plexio.typing import JSONValue
 
 __all__ = [
     "AckTimeoutError",
@@ -119,7 +120,7 @@ class ConnectRefusedError(PlexioError):
         data: optional JSON details sent along.
     """
 
-    def __init__(self, message: str, data: Any = None) -> None:
+    def __init__(self, message: str, data: JSONValue = None) -> None:
         super().__init__(message)
         self.message = message
         self.data = data
@@ -138,15 +139,15 @@ class ConnectionRefusedError(ConnectRefusedError):  # noqa: A001 (python-socketi
         error_args: ``{"message": ..., "data": ...}`` as python-socketio exposes it.
     """
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: JSONValue) -> None:
         message = str(args[0]) if args else "Connection rejected by server"
-        data: Any = None
+        data: JSONValue = None
         if len(args) == 2:
             data = args[1]
         elif len(args) > 2:
             data = list(args[1:])
         super().__init__(message, data)
-        self.error_args: dict[str, Any] = {"message": message}
+        self.error_args: dict[str, JSONValue] = {"message": message}
         if len(args) > 1:
             self.error_args["data"] = data
 
@@ -208,7 +209,7 @@ class AckTimeoutError(PlexioError):
     def __init__(
         self,
         message: str = "operation has timed out",
-        responses: Any = None,
+        responses: list[JSONValue] | None = None,
         silent: list[str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -238,7 +239,7 @@ class ClusterTimeoutError(ClusterError):
         expected: int,
         answered: int,
         silent: list[str],
-        responses: Any = None,
+        responses: list[JSONValue] | None = None,
     ) -> None:
         super().__init__(message)
         self.expected = expected

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from plexio.asgi import ASGIApp
+from plexio.typing import JSONValue
 
 if TYPE_CHECKING:
     from plexio.native.http import HttpParserName
@@ -139,7 +140,7 @@ def run(
         # (uvicorn loads the files itself; with workers, a bad one is refused before forking)
         context = _ssl_context(*tls)
 
-    def uvicorn_settings(bound_port: int) -> dict[str, Any]:
+    def uvicorn_settings(bound_port: int) -> dict[str, JSONValue]:
         return _uvicorn_settings(
             target,
             host,
@@ -242,7 +243,7 @@ async def _native_worker(
 
 
 async def _uvicorn_worker(
-    target: Any, info: WorkerInfo, backlog: int, settings: dict[str, Any]
+    target: Any, info: WorkerInfo, backlog: int, settings: dict[str, JSONValue]
 ) -> None:
     import uvicorn
 
@@ -276,12 +277,12 @@ def _uvicorn_settings(
     tls: tuple[str | None, str | None, str | None],
     log_level: str,
     options: Mapping[str, Any],
-) -> dict[str, Any]:
+) -> dict[str, JSONValue]:
     if http == "httptools" and not _installed("httptools"):
         raise _missing("http='httptools' needs httptools, which", "fast", "http='auto'")
     app = target if isinstance(target, ASGIApp) else ASGIApp(target)
     certfile, keyfile, password = tls
-    settings: dict[str, Any] = {
+    settings: dict[str, JSONValue] = {
         "host": host,
         "port": port,
         "log_level": log_level,
@@ -303,7 +304,7 @@ def _uvicorn_settings(
     return settings
 
 
-def uvicorn_limits(app: ASGIApp) -> dict[str, Any]:
+def uvicorn_limits(app: ASGIApp) -> dict[str, JSONValue]:
     """The ``uvicorn.Config`` settings that carry plexio's limits to uvicorn.
 
     ``ws_max_size``: uvicorn reads a whole WebSocket message (up to 16 MiB by default)

@@ -46,7 +46,7 @@ from plexio.exceptions import (
 from plexio.socketio.client import ClientConnection
 from plexio.socketio.events import ConnectionClosed, NamespaceClosed
 from plexio.socketio.parser import JsonParser, Parser
-from plexio.typing import HandlerT, UserCallback
+from plexio.typing import HandlerT, JSONValue, UserCallback
 
 __all__ = ["Manager", "ManagerKeywords", "ManagerOptions"]
 
@@ -305,7 +305,7 @@ class Manager:
 
         return register if handler is None else register(handler)
 
-    def _fire(self, event: str, *args: Any) -> None:
+    def _fire(self, event: str, *args: JSONValue) -> None:
         for handler in list(self._handlers.get(event, ())):
             call_handler(handler, args, None, self.tasks, f"manager {event}")
 

@@ -239,7 +239,7 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ listeners
 
-    def _fire(self, event: str, *args: Any) -> None:
+    def _fire(self, event: str, *args: JSONValue) -> None:
         for handler in list(self._handlers.get(event, ())):
             call_handler(handler, args, None, self.io.tasks, f"{self.namespace} {event}")
 
@@ -430,7 +430,9 @@ class ClientSocket(Listeners):
 
     # ------------------------------------------------------------ outgoing
 
-    def emit(self, event: EventName, *args: Any, callback: UserCallback | None = None) -> None:
+    def emit(
+        self, event: EventName, *args: JSONValue, callback: UserCallback | None = None
+    ) -> None:
         """Sends an event (buffered while disconnected).
 
         Args:
@@ -458,12 +460,12 @@ class ClientSocket(Listeners):
 
         self._emit(event, list(args), on_result, None, volatile=False, with_error=False)
 
-    def send(self, *args: Any, callback: UserCallback | None = None) -> None:
+    def send(self, *args: JSONValue, callback: UserCallback | None = None) -> None:
         """Emits a ``message`` event."""
         self.emit("message", *args, callback=callback)
 
     async def emit_with_ack(
-        self, event: EventName, *args: Any, timeout: float | None = None
+        self, event: EventName, *args: JSONValue, timeout: float | None = None
     ) -> Any:
         """Sends an event and waits for its acknowledgement.
 
@@ -683,11 +685,13 @@ class TimedEmitter:
         self._emit = emit
         self._emit_with_ack = emit_with_ack
 
-    def emit(self, event: EventName, *args: Any, callback: UserCallback | None = None) -> None:
+    def emit(
+        self, event: EventName, *args: JSONValue, callback: UserCallback | None = None
+    ) -> None:
         """Sends an event; ``callback(err, *args)`` gets the ack or an :class:`AckTimeoutError`."""
         self._emit(self._seconds, event, list(args), callback)
 
-    async def emit_with_ack(self, event: EventName, *args: Any) -> Any:
+    async def emit_with_ack(self, event: EventName, *args: JSONValue) -> Any:
         """Sends an event and returns the first ack argument; raises on timeout."""
         return await self._emit_with_ack(event, *args, timeout=self._seconds)
 
@@ -700,6 +704,8 @@ class VolatileEmitter:
     def __init__(self, emit: _EmitVolatile) -> None:
         self._emit = emit
 
-    def emit(self, event: EventName, *args: Any, callback: UserCallback | None = None) -> None:
+    def emit(
+        self, event: EventName, *args: JSONValue, callback: UserCallback | None = None
+    ) -> None:
         """Sends an event, or drops it if the socket is not connected."""
         self._emit(event, list(args), callback)

@@ -18,6 +18,7 @@ from plexio.server.adapters.base import Adapter, BroadcastFlags, BroadcastOption
 from plexio.server.fetched import FetchedSocket
 from plexio.server.signatures import check_reply
 from plexio.socketio.packets import RESERVED_EVENTS, Packet
+from plexio.typing import JSONValue
 
 # BroadcastFlags and BroadcastOptions live with the adapter contract; re-exported here.
 _T = TypeVar("_T")
@@ -89,7 +90,7 @@ class BroadcastOperator:
     def _with_flags(self, **changes: Any) -> BroadcastOperator:
         return self._with(flags=replace(self._opts.flags, **changes))
 
-    def _prepare(self, event: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _prepare(self, event: str, args: tuple[JSONValue, ...]) -> tuple[JSONValue, ...]:
         """Checks the event name; converts the arguments of an event declared with a
         payload type (``emits``)."""
         check_event_name(event)
@@ -134,7 +135,7 @@ class BroadcastOperator:
             raise ValueError("timeout must be > 0")
         return self._with_flags(timeout=seconds)
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to every targeted socket; encoded once for all of them.
 
         Raises:
@@ -145,12 +146,14 @@ class BroadcastOperator:
         self._adapter.broadcast(packet, self._opts)
 
     @overload
-    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> list[JSONValue]: ...
 
     @overload
-    async def emit_with_ack(self, event: str, *args: Any, returns: type[_T]) -> list[_T]: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue, returns: type[_T]) -> list[_T]: ...
 
-    async def emit_with_ack(self, event: str, *args: Any, returns: Any = None) -> list[Any]:
+    async def emit_with_ack(
+        self, event: str, *args: JSONValue, returns: Any = None
+    ) -> list[JSONValue]:
         """Sends an event asking every targeted socket to acknowledge it.
 
         With ``returns=T`` every answer is checked against ``T`` (and converted; see
@@ -169,7 +172,7 @@ class BroadcastOperator:
             timeout = 5.0
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        responses: list[Any] = []
+        responses: list[JSONValue] = []
         counts: list[int] = []  # one per server that reported how many sockets it reached
         servers = 0  # how many servers will report (known once the adapter has sent)
 
@@ -186,7 +189,7 @@ class BroadcastOperator:
             counts.append(count)
             check()
 
-        def on_ack(args: list[Any]) -> None:
+        def on_ack(args: list[JSONValue]) -> None:
             responses.append(args[0] if args else None)
             check()
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from plexio.typing import JSONValue
+
 __all__ = ["FetchedSocket"]
 
 
@@ -34,15 +36,15 @@ class FetchedSocket(Protocol):
         ...
 
     @property
-    def data(self) -> dict[str, Any]:
+    def data(self) -> dict[str, JSONValue]:
         """Its ``socket.data`` (for a remote socket: a copy made when it was fetched)."""
         ...
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Sends it an event."""
         ...
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any:
         """Sends it an event and returns the first argument of its ack."""
         ...
 

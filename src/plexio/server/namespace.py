@@ -36,7 +36,7 @@ from plexio.server.signatures import (
 from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Parser
-from plexio.typing import UserCallback
+from plexio.typing import JSONValue, UserCallback
 
 __all__ = [
     "ConnectionHandler",
@@ -112,7 +112,7 @@ class NamespaceOwner(Protocol):
 
 
 #: A callable deciding whether a dynamic namespace name is served (may be async).
-NamespaceMatcher = Callable[[str, dict[str, Any]], bool | Awaitable[bool]]
+NamespaceMatcher = Callable[[str, dict[str, JSONValue]], bool | Awaitable[bool]]
 
 
 class _Registry:
@@ -359,7 +359,9 @@ class Namespace(_Registry):
             conn.allocate_ack_id(ack_id)
         return ack_id
 
-    def register_ack(self, sid: str, ack_id: int, callback: Callable[[list[Any]], None]) -> bool:
+    def register_ack(
+        self, sid: str, ack_id: int, callback: Callable[[list[JSONValue]], None]
+    ) -> bool:
         """Expects an ack from a local socket."""
         socket = self.sockets.get(sid)
         if socket is None:
@@ -389,7 +391,7 @@ class Namespace(_Registry):
         if socket is None:
             return None
         shake = socket.handshake
-        handshake: dict[str, Any] = {
+        handshake: dict[str, JSONValue] = {
             "headers": shake.headers,
             "time": shake.time,
             "address": shake.address,
@@ -402,7 +404,7 @@ class Namespace(_Registry):
         }
         return SocketDetails(sid, handshake, sorted(socket.rooms), socket.data)
 
-    def server_side_event(self, args: list[Any], ack: ServerSideAck | None) -> None:
+    def server_side_event(self, args: list[JSONValue], ack: ServerSideAck | None) -> None:
         """Runs the handlers of an event another server sent (see :meth:`on_server_side_emit`)."""
         if not args or not isinstance(args[0], str):
             return
@@ -444,15 +446,15 @@ class Namespace(_Registry):
         """Ack timeout for :meth:`BroadcastOperator.emit_with_ack`."""
         return self._operator().timeout(seconds)
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to every socket of the namespace."""
         self._operator().emit(event, *args)
 
-    def send(self, *args: Any) -> None:
+    def send(self, *args: JSONValue) -> None:
         """Emits a ``message`` event to every socket."""
         self._operator().emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> list[JSONValue]:
         """Sends an event to every socket and collects their acks."""
         return await self._operator().emit_with_ack(event, *args)
 
@@ -472,7 +474,7 @@ class Namespace(_Registry):
         """Disconnects every socket."""
         self._operator().disconnect_sockets(close)
 
-    async def server_side_emit(self, event: str, *args: Any) -> None:
+    async def server_side_emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to the other servers of the cluster (see :meth:`on_server_side_emit`).
 
         Raises:
@@ -480,7 +482,7 @@ class Namespace(_Registry):
         """
         await self.adapter.server_side_emit([event, *args])
 
-    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+    async def server_side_emit_with_ack(self, event: str, *args: JSONValue) -> list[JSONValue]:
         """Sends an event to the other servers and returns one reply per server.
 
         Raises:
@@ -517,7 +519,7 @@ class Namespace(_Registry):
         elif not self._ready.done():
             await self._ready
 
-    async def admit(self, conn: Connection, auth: dict[str, Any]) -> None:
+    async def admit(self, conn: Connection, auth: dict[str, JSONValue]) -> None:
         """Runs the middleware and connects a client (the server calls it for the
         client's CONNECT); answers the CONNECT either way."""
         if self._ready is None or not self._ready.done():
@@ -648,7 +650,7 @@ class ParentNamespace(_Registry):
     def __repr__(self) -> str:
         return f"<ParentNamespace {self.matcher!r}>"
 
-    async def matches(self, name: str, auth: dict[str, Any]) -> bool:
+    async def matches(self, name: str, auth: dict[str, JSONValue]) -> bool:
         """Whether ``name`` belongs to this parent."""
         if isinstance(self.matcher, re.Pattern):
             return self.matcher.fullmatch(name) is not None
@@ -668,14 +670,14 @@ class ParentNamespace(_Registry):
         """
         return self.server.child_namespace(self, name)
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to every socket of every child namespace."""
         for child in list(self.children.values()):
             child.emit(event, *args)
 
     async def fetch_sockets(self) -> list[FetchedSocket]:
         """Every socket of every child."""
-        found: list[Any] = []
+        found: list[JSONValue] = []
         for child in list(self.children.values()):
             found.extend(await child.fetch_sockets())
         return found
@@ -686,7 +688,7 @@ class ParentNamespace(_Registry):
             child.disconnect_sockets(close)
 
 
-def _handshake(conn: Connection, auth: dict[str, Any]) -> Handshake:
+def _handshake(conn: Connection, auth: dict[str, JSONValue]) -> Handshake:
     request = conn.engine.request
     client = request.client
     issued = conn.issued

@@ -11,10 +11,11 @@ it missed (the official JavaScript client does this natively).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from plexio.enums import DisconnectReason
 from plexio.socketio.packets import Packet
+from plexio.typing import JSONValue
 
 __all__ = ["RECOVERABLE_REASONS", "RecoveryOptions", "SavedSession"]
 
@@ -74,5 +75,5 @@ class SavedSession:
     sid: str
     pid: str
     rooms: set[str]
-    data: dict[str, Any]
+    data: dict[str, JSONValue]
     missed_packets: list[Packet] = field(default_factory=list)

@@ -40,7 +40,7 @@ from plexio.server.signatures import PayloadValidationError, validation_error
 from plexio.server.socket import ServerSocket
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.parser import JsonParser, Parser
-from plexio.typing import UserCallback
+from plexio.typing import JSONValue, UserCallback
 
 __all__ = ["Server"]
 
@@ -134,7 +134,7 @@ class Server:
         per_message_deflate_threshold: int | None = None,
         rate_limit: RateLimit | None = None,
     ) -> None:
-        engine_settings: dict[str, Any] = {
+        engine_settings: dict[str, JSONValue] = {
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "upgrade_timeout": upgrade_timeout,
@@ -155,7 +155,7 @@ class Server:
             "per_message_deflate_threshold": per_message_deflate_threshold,
             "rate_limit": rate_limit,
         }
-        limit_settings: dict[str, Any] = {
+        limit_settings: dict[str, JSONValue] = {
             "max_http_buffer_size": max_http_buffer_size,
             "max_packets_per_payload": max_packets_per_payload,
             "max_attachments": max_attachments,
@@ -253,7 +253,7 @@ class Server:
         """Every namespace served now (static and dynamic children)."""
         return dict(self._namespaces)
 
-    async def _resolve(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    async def _resolve(self, name: str, auth: dict[str, JSONValue]) -> Namespace | None:
         nsp = self._namespaces.get(name)
         if nsp is not None:
             return nsp
@@ -297,7 +297,7 @@ class Server:
             nsp.parent.children.pop(nsp.name, None)
         self._background.spawn(nsp.close())
 
-    async def _connect(self, conn: Connection, name: str, auth: dict[str, Any]) -> None:
+    async def _connect(self, conn: Connection, name: str, auth: dict[str, JSONValue]) -> None:
         try:
             nsp = await self._resolve(name, auth)
         except ConnectRefusedError as exc:  # a matcher may refuse with a reason of its own
@@ -456,15 +456,15 @@ class Server:
         """Ack timeout for a broadcast on ``/``."""
         return self.sockets.timeout(seconds)
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to every socket of ``/``."""
         self.sockets.emit(event, *args)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> list[JSONValue]:
         """Sends an event to every socket of ``/`` and collects their acks."""
         return await self.sockets.emit_with_ack(event, *args)
 
-    def send(self, *args: Any) -> None:
+    def send(self, *args: JSONValue) -> None:
         """Emits ``message`` to every socket of ``/``."""
         self.sockets.send(*args)
 
@@ -488,11 +488,11 @@ class Server:
         """Registers a handler of ``/`` for an event other servers send."""
         return self.sockets.on_server_side_emit(event, handler)
 
-    async def server_side_emit(self, event: str, *args: Any) -> None:
+    async def server_side_emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to the other servers of the cluster (on ``/``)."""
         await self.sockets.server_side_emit(event, *args)
 
-    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+    async def server_side_emit_with_ack(self, event: str, *args: JSONValue) -> list[JSONValue]:
         """Sends an event to the other servers (on ``/``); returns one reply per server."""
         return await self.sockets.server_side_emit_with_ack(event, *args)
 

@@ -39,7 +39,7 @@ from plexio.server.signatures import (
     special_handlers,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import HandlerT, UserCallback
+from plexio.typing import HandlerT, JSONValue, UserCallback
 
 __all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
@@ -49,7 +49,7 @@ _SPECIAL = special_handlers()
 AckCallback = Callable[..., Any]
 _T = TypeVar("_T")
 #: A per-packet middleware ``middleware(packet)`` (``packet`` = ``[event, *args]``).
-PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[Any]], object])
+PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[JSONValue]], object])
 
 
 class SocketNamespace(Protocol):
@@ -90,14 +90,14 @@ class Handshake:
 
     headers: dict[str, str]
     query: dict[str, str]
-    auth: dict[str, Any]
+    auth: dict[str, JSONValue]
     address: str
     time: str
     issued: int
     url: str
     secure: bool
     xdomain: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, JSONValue] = field(default_factory=dict)
 
 
 class _Pending:
@@ -105,9 +105,9 @@ class _Pending:
 
     def __init__(
         self,
-        callback: Callable[[list[Any]], None],
+        callback: Callable[[list[JSONValue]], None],
         timer: asyncio.TimerHandle | None,
-        future: asyncio.Future[list[Any]] | None = None,
+        future: asyncio.Future[list[JSONValue]] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ):
         self.callback = callback
@@ -157,7 +157,7 @@ class ServerSocket(Listeners):
         self.nsp = nsp
         self.conn = conn
         self.handshake = handshake
-        self.data: dict[str, Any] = {}
+        self.data: dict[str, JSONValue] = {}
         self.connected = False
         self.recovered = False
         self.pid: str | None = None
@@ -256,7 +256,7 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ emitting
 
-    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+    def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
         """Sends an event to this client.
 
         Args:
@@ -269,17 +269,17 @@ class ServerSocket(Listeners):
         """
         self._emit(event, args, callback, None, False)
 
-    def send(self, *args: Any) -> None:
+    def send(self, *args: JSONValue) -> None:
         """Emits a ``message`` event."""
         self._emit("message", args, None, None, False)
 
     @overload
-    async def emit_with_ack(self, event: str, *args: Any) -> Any: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any: ...
 
     @overload
-    async def emit_with_ack(self, event: str, *args: Any, returns: type[_T]) -> _T: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue, returns: type[_T]) -> _T: ...
 
-    async def emit_with_ack(self, event: str, *args: Any, returns: Any = None) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue, returns: Any = None) -> Any:
         """Sends an event and waits for the client's ack; returns its first argument.
 
         Args:
@@ -316,8 +316,10 @@ class ServerSocket(Listeners):
         compress: ``socket.compress(False).emit(...)`` as in JavaScript."""
         return _CompressFlagged(self, compress)
 
-    async def _emit_wait(self, event: str, args: tuple[Any, ...], timeout: float | None) -> Any:
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+    async def _emit_wait(
+        self, event: str, args: tuple[JSONValue, ...], timeout: float | None
+    ) -> Any:
+        future: asyncio.Future[list[JSONValue]] = asyncio.get_running_loop().create_future()
 
         def done(*ack: Any) -> None:
             if not future.done():
@@ -330,11 +332,11 @@ class ServerSocket(Listeners):
     def _emit(
         self,
         event: str,
-        args: tuple[Any, ...],
+        args: tuple[JSONValue, ...],
         callback: AckCallback | None,
         timeout: float | None,
         volatile: bool,
-        future: asyncio.Future[list[Any]] | None = None,
+        future: asyncio.Future[list[JSONValue]] | None = None,
         compress: bool = True,
     ) -> None:
         check_event_name(event)
@@ -349,7 +351,7 @@ class ServerSocket(Listeners):
             return
         conn = self.conn
         name = self.nsp.name
-        data: list[Any] = [event, *args]
+        data: list[JSONValue] = [event, *args]
         if callback is None:
             if self.pid is not None and not volatile:
                 # connection state recovery: the event gets an offset and is kept
@@ -380,7 +382,7 @@ class ServerSocket(Listeners):
         ack_id: int,
         callback: AckCallback,
         timeout: float | None,
-        future: asyncio.Future[list[Any]] | None = None,
+        future: asyncio.Future[list[JSONValue]] | None = None,
     ) -> None:
         timer = None
         if timeout is not None:
@@ -403,7 +405,7 @@ class ServerSocket(Listeners):
         on_error = None
         if timeout is not None and future is None:
 
-            def on_ack(args: list[Any]) -> None:
+            def on_ack(args: list[JSONValue]) -> None:
                 call_handler(callback, (None, *args), None, self.conn.tasks, "ack")
 
             def on_error(exc: BaseException) -> None:
@@ -411,7 +413,7 @@ class ServerSocket(Listeners):
 
         else:
 
-            def on_ack(args: list[Any]) -> None:
+            def on_ack(args: list[JSONValue]) -> None:
                 call_handler(callback, tuple(args), None, self.conn.tasks, "ack")
 
         self._acks[ack_id] = _Pending(on_ack, timer, future, on_error)
@@ -423,7 +425,7 @@ class ServerSocket(Listeners):
         if pending is not None and pending.timer is not None:
             pending.timer.cancel()
 
-    def register_ack(self, ack_id: int, callback: Callable[[list[Any]], None]) -> None:
+    def register_ack(self, ack_id: int, callback: Callable[[list[JSONValue]], None]) -> None:
         """Expects an ack for a broadcast packet (the adapter's broadcast with acks)."""
         self._acks[ack_id] = _Pending(callback, None)
 
@@ -455,7 +457,7 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ incoming
 
-    def deliver_event(self, event: Any, params: list[Any], ack_id: int | None) -> None:
+    def deliver_event(self, event: Any, params: list[JSONValue], ack_id: int | None) -> None:
         """An EVENT from the client (called by its connection): runs the listeners."""
         # Catch-all listeners see every incoming event, before the per-packet
         # middleware may refuse it (as the JS server's onAny).
@@ -473,7 +475,7 @@ class ServerSocket(Listeners):
             return
         self._dispatch(event, params, ack_id)
 
-    async def _run_packet_middleware(self, args: list[Any], ack_id: int | None) -> None:
+    async def _run_packet_middleware(self, args: list[JSONValue], ack_id: int | None) -> None:
         # The middleware sees (and may change) the packet as [event, *args], as in JS.
         for middleware in list(self._packet_mw):
             try:
@@ -486,7 +488,7 @@ class ServerSocket(Listeners):
         if self.connected and args:
             self._dispatch(args[0], args[1:], ack_id)
 
-    def _dispatch(self, event: Any, params: list[Any], ack_id: int | None) -> None:
+    def _dispatch(self, event: Any, params: list[JSONValue], ack_id: int | None) -> None:
         if type(event) is not str:
             return  # numeric event names reach only the catch-all listeners
         tasks = self.conn.tasks
@@ -515,7 +517,7 @@ class ServerSocket(Listeners):
         handler: UserCallback,
         spec: HandlerSpec,
         event: str,
-        params: list[Any],
+        params: list[JSONValue],
         ack_id: int | None,
         done: Callable[[Any], None] | None,
         with_socket: bool = True,
@@ -540,7 +542,7 @@ class ServerSocket(Listeners):
             if done is not None and ack_id is not None:
                 answer = ack_id
 
-                def send(values: list[Any]) -> None:
+                def send(values: list[JSONValue]) -> None:
                     if self.connected:
                         self.conn.send_ack(self.nsp.name, answer, values)
 
@@ -558,7 +560,7 @@ class ServerSocket(Listeners):
 
         return done
 
-    def deliver_ack(self, ack_id: int, args: list[Any]) -> None:
+    def deliver_ack(self, ack_id: int, args: list[JSONValue]) -> None:
         """The client's ACK (called by its connection): runs the waiting callback."""
         pending = self._acks.pop(ack_id, None)
         if pending is None:
@@ -568,7 +570,7 @@ class ServerSocket(Listeners):
             pending.timer.cancel()
         pending.callback(args)
 
-    def _fire(self, event: str, args: tuple[Any, ...]) -> None:
+    def _fire(self, event: str, args: tuple[JSONValue, ...]) -> None:
         """Calls the socket's own handlers of a reserved event."""
         for handler in list(self._handlers.get(event, ())):
             call_handler(handler, args, None, self.conn.tasks, event)
@@ -639,17 +641,17 @@ class _TimedSocket:
         self._socket = socket
         self._seconds = seconds
 
-    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+    def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
         """Emits; ``callback(err, *ack_args)`` gets an :class:`AckTimeoutError` on expiry."""
         self._socket._emit(event, args, callback, self._seconds, False)
 
     @overload
-    async def emit_with_ack(self, event: str, *args: Any) -> Any: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any: ...
 
     @overload
-    async def emit_with_ack(self, event: str, *args: Any, returns: type[_T]) -> _T: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue, returns: type[_T]) -> _T: ...
 
-    async def emit_with_ack(self, event: str, *args: Any, returns: Any = None) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue, returns: Any = None) -> Any:
         """Emits and waits for the ack's first argument (checked against ``returns``).
 
         Raises:
@@ -669,17 +671,17 @@ class _CompressFlagged:
         self._socket = socket
         self._compress = compress
 
-    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+    def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
         """Emits with the compress flag set."""
         self._socket._emit(event, args, callback, None, False, None, self._compress)
 
-    def send(self, *args: Any) -> None:
+    def send(self, *args: JSONValue) -> None:
         """Emits a ``message`` event with the compress flag set."""
         self.emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any:
         """Emits with the compress flag set and waits for the ack's first argument."""
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[JSONValue]] = asyncio.get_running_loop().create_future()
 
         def done(*ack: Any) -> None:
             if not future.done():
@@ -698,6 +700,6 @@ class _VolatileSocket:
     def __init__(self, socket: ServerSocket) -> None:
         self._socket = socket
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Emits an event that is dropped if the client is not ready for it."""
         self._socket._emit(event, args, None, None, True)

@@ -43,6 +43,7 @@ from plexio.engineio.sid import generate_sid
 from plexio.exceptions import HandshakeError
 from plexio.server.engine import EngineEndpoint, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import FrameSink, HttpRequest, HttpResponse
+from plexio.typing import JSONValue
 
 __all__ = ["MAX_WORKERS", "WorkerForwarder", "worker_of"]
 
@@ -82,7 +83,7 @@ def _message(head: Any, body: bytes) -> bytes:
     return _PREFIX.pack(len(encoded), len(body)) + encoded + body
 
 
-def _request_head(request: HttpRequest) -> dict[str, Any]:
+def _request_head(request: HttpRequest) -> dict[str, JSONValue]:
     return {
         "m": request.method,
         "p": request.path,

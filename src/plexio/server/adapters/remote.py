@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, flatten_rooms
+from plexio.typing import JSONValue
 
 if TYPE_CHECKING:
     from plexio.server.adapters.base import Adapter, SocketDetails
@@ -52,7 +53,7 @@ class RemoteSocket:
             self._adapter, self._adapter.nsp.name, BroadcastOptions(rooms=frozenset((self.id,)))
         )
 
-    def emit(self, event: str, *args: Any) -> None:
+    def emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to this socket (through its server)."""
         self._operator().emit(event, *args)
 
@@ -60,7 +61,7 @@ class RemoteSocket:
         """An operator for this socket whose acks expire after ``seconds``."""
         return self._operator().timeout(seconds)
 
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any:
         """Sends an event and waits for the client's ack; returns its first argument.
 
         Raises:

@@ -21,6 +21,7 @@ from plexio.server.adapters.remote import RemoteSocket
 from plexio.server.broadcast import BroadcastOptions
 from plexio.server.fetched import FetchedSocket
 from plexio.socketio.packets import Packet
+from plexio.typing import JSONValue
 
 __all__ = ["ACK_GRACE", "DEFAULT_ACK_TIMEOUT", "PubSubAdapter"]
 
@@ -82,7 +83,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
         """Sends a request the other servers answer (waits until Redis took it)."""
         raise NotImplementedError
 
-    async def _fetch_remote(self, opts: BroadcastOptions) -> list[Any]:
+    async def _fetch_remote(self, opts: BroadcastOptions) -> list[JSONValue]:
         """The other servers' encoded socket details for ``fetch_sockets``."""
         raise NotImplementedError
 
@@ -193,7 +194,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
                 logger.debug("ignoring a bad socket in a fetch response: %s", exc)
         return local + remote
 
-    async def _request(self, kind: KindT, what: str, body: Any) -> list[Any]:
+    async def _request(self, kind: KindT, what: str, body: Any) -> list[JSONValue]:
         """Sends a request and gathers one reply per other server."""
         expected = await self.server_count() - 1  # every server but this one answers
         if expected <= 0:

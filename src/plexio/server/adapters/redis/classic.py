@@ -43,6 +43,7 @@ from plexio.server.adapters.redis.wire import (
 )
 from plexio.server.broadcast import BroadcastOptions
 from plexio.socketio.packets import Packet
+from plexio.typing import JSONValue
 
 __all__ = ["RedisAdapter", "RedisAdapterOptions", "create_adapter"]
 
@@ -151,7 +152,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         )
         self.link.publish(self.request_channel, payload, Kind.REQUEST)
 
-    async def _fetch_remote(self, opts: BroadcastOptions) -> list[Any]:
+    async def _fetch_remote(self, opts: BroadcastOptions) -> list[JSONValue]:
         return await self._request(
             RequestType.REMOTE_FETCH,
             "fetch_sockets",
@@ -187,7 +188,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         self._remote_operation(RequestType.REMOTE_DISCONNECT, opts, {"close": close})
         super().disconnect_sockets(opts, close)
 
-    async def server_side_emit(self, args: list[Any]) -> None:
+    async def server_side_emit(self, args: list[JSONValue]) -> None:
         """Sends ``[event, *args]`` to the other servers.
 
         Raises:
@@ -200,7 +201,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
             self.request_channel, payload, Kind.REQUEST, f"server_side_emit {args[0]!r}"
         )
 
-    async def server_side_emit_with_ack(self, args: list[Any]) -> list[Any]:
+    async def server_side_emit_with_ack(self, args: list[JSONValue]) -> list[JSONValue]:
         """Sends ``[event, *args]`` and returns one reply per other server.
 
         Raises:
@@ -215,7 +216,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         )
 
     def _remote_operation(
-        self, kind: RequestType, opts: BroadcastOptions, extra: dict[str, Any]
+        self, kind: RequestType, opts: BroadcastOptions, extra: dict[str, JSONValue]
     ) -> None:
         if opts.flags.local or not self._cluster_ready(kind.name.lower()):
             return
@@ -277,7 +278,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         except (WireError, LocalProtocolError, TypeError) as exc:
             logger.debug("ignoring a bad request on %s: %s", channel, exc)
 
-    def _handle_request(self, request: dict[str, Any], uid: Any) -> None:
+    def _handle_request(self, request: dict[str, JSONValue], uid: Any) -> None:
         kind = request.get("type")
         request_id = request.get("requestId")
         if kind in (RequestType.REMOTE_JOIN, RequestType.REMOTE_LEAVE):
@@ -329,11 +330,11 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         else:
             logger.debug("ignoring a request of unknown type %r", kind)
 
-    def _reply(self, request_id: Any, **fields: Any) -> dict[str, Any]:
+    def _reply(self, request_id: Any, **fields: Any) -> dict[str, JSONValue]:
         # "uid" is ours: Node ignores it, and it lets a plexio requester name who answered
         return {"requestId": request_id, "uid": self.uid, **fields}
 
-    def _respond(self, request: dict[str, Any], payload: bytes) -> None:
+    def _respond(self, request: dict[str, JSONValue], payload: bytes) -> None:
         channel = self.response_channel
         if self.options.publish_on_specific_response_channel and isinstance(
             request.get("uid"), str
@@ -357,7 +358,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
 
         return self._once(answer)
 
-    def _remote_broadcast_with_ack(self, request: dict[str, Any]) -> None:
+    def _remote_broadcast_with_ack(self, request: dict[str, JSONValue]) -> None:
         request_id = request.get("requestId")
         event = event_data(request.get("packet"), self.nsp.name)
         if event is None:
@@ -366,7 +367,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         # no ack id: local_broadcast_with_ack picks one all local recipients can take
         packet = Packet.event(self.nsp.name, event)
 
-        def ack(args: list[Any]) -> None:
+        def ack(args: list[JSONValue]) -> None:
             body = {
                 "type": int(RequestType.BROADCAST_ACK),
                 "requestId": request_id,
@@ -386,7 +387,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         if count:
             self._forget_acks_later(opts, ack)
 
-    def _on_response(self, response: dict[str, Any]) -> None:
+    def _on_response(self, response: dict[str, JSONValue]) -> None:
         pending = self._pending_reply(
             response.get("requestId"), response.get("uid"), response.get("type"), response
         )

@@ -36,6 +36,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from plexio.exceptions import ClusterError
+from plexio.typing import JSONValue
 
 __all__ = ["Kind", "MessageHandler", "PubSubLink", "RedisLink", "ShardedRedisLink"]
 
@@ -322,7 +323,7 @@ class PubSubLink:
             await asyncio.sleep(delay)
             delay = min(delay * 2, high)
 
-    def _dispatch(self, reader: _Reader, message: dict[str, Any]) -> None:
+    def _dispatch(self, reader: _Reader, message: dict[str, JSONValue]) -> None:
         kind = message["type"]
         channel = _text(message["channel"])
         if kind == self._message_type:
@@ -520,7 +521,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _client_options(command_timeout: float) -> dict[str, Any]:
+def _client_options(command_timeout: float) -> dict[str, JSONValue]:
     # Errors surface at once (no silent retries inside redis-py): the link does the
     # reconnecting, and counts what was lost meanwhile. A Redis that hangs is an
     # outage after ``command_timeout``.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from plexio.exceptions import ClusterTimeoutError
 from plexio.server.adapters.base import AckCallback
+from plexio.typing import JSONValue
 
 __all__ = ["AckRequest", "Gather", "Peers"]
 
@@ -56,7 +57,7 @@ class Gather:
         self.what = what
         self.expected = expected
         self.timeout = timeout
-        self.replies: list[Any] = []
+        self.replies: list[JSONValue] = []
         self.answered: set[str] = set()
         self.count = 0
         self._peers = peers
@@ -64,7 +65,7 @@ class Gather:
         if expected <= 0:
             self._done.set_result(None)
 
-    def add(self, uid: str | None, replies: list[Any]) -> None:
+    def add(self, uid: str | None, replies: list[JSONValue]) -> None:
         """One server's answer (``uid`` when it says who it is)."""
         if self._done.done():
             return
@@ -82,7 +83,7 @@ class Gather:
             if self.count >= self.expected:
                 self._done.set_result(None)
 
-    async def wait(self) -> list[Any]:
+    async def wait(self) -> list[JSONValue]:
         """The replies, once every expected server answered.
 
         Raises:

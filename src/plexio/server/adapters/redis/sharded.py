@@ -44,6 +44,7 @@ from plexio.server.adapters.redis.wire import (
 )
 from plexio.server.broadcast import BroadcastOptions
 from plexio.socketio.packets import Packet
+from plexio.typing import JSONValue
 
 __all__ = [
     "ShardedRedisAdapter",
@@ -93,7 +94,7 @@ class ShardedRedisAdapterOptions:
             raise ValueError("requests_timeout must be > 0")
 
 
-def _encode(message: dict[str, Any]) -> bytes:
+def _encode(message: dict[str, JSONValue]) -> bytes:
     if message["type"] in _MAY_CARRY_BINARY and has_binary(message.get("data")):
         return pack(message)
     return to_json(message)
@@ -169,8 +170,8 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
 
     # ----------------------------------------------------------- outgoing
 
-    def _publish(self, kind: MessageType, data: dict[str, Any] | None, what: Kind) -> None:
-        message: dict[str, Any] = {"uid": self.uid, "nsp": self.nsp.name, "type": int(kind)}
+    def _publish(self, kind: MessageType, data: dict[str, JSONValue] | None, what: Kind) -> None:
+        message: dict[str, JSONValue] = {"uid": self.uid, "nsp": self.nsp.name, "type": int(kind)}
         if data is not None:
             message["data"] = data
         channel = self.channel
@@ -184,11 +185,11 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
                 channel = self._room_channel(rooms[0])
         self.link.publish(channel, _encode(message), what)
 
-    async def _publish_wait(self, kind: MessageType, data: dict[str, Any], what: str) -> None:
+    async def _publish_wait(self, kind: MessageType, data: dict[str, JSONValue], what: str) -> None:
         message = {"uid": self.uid, "nsp": self.nsp.name, "type": int(kind), "data": data}
         await self.link.publish_wait(self.channel, _encode(message), Kind.REQUEST, what)
 
-    def _respond(self, requester: str, kind: MessageType, data: dict[str, Any]) -> None:
+    def _respond(self, requester: str, kind: MessageType, data: dict[str, JSONValue]) -> None:
         message = {"uid": self.uid, "nsp": self.nsp.name, "type": int(kind), "data": data}
         self.link.publish(f"{self.channel}{requester}#", _encode(message), Kind.RESPONSE)
 
@@ -219,7 +220,9 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
             Kind.REQUEST,
         )
 
-    def _operation(self, kind: MessageType, opts: BroadcastOptions, extra: dict[str, Any]) -> None:
+    def _operation(
+        self, kind: MessageType, opts: BroadcastOptions, extra: dict[str, JSONValue]
+    ) -> None:
         if not opts.flags.local and self._cluster_ready(kind.name.lower()):
             self._publish(kind, {"opts": encode_opts(opts), **extra}, Kind.REQUEST)
 
@@ -243,19 +246,19 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
     ) -> None:
         await self._publish_wait(kind, {**body, "requestId": request_id}, what)
 
-    async def _fetch_remote(self, opts: BroadcastOptions) -> list[Any]:
+    async def _fetch_remote(self, opts: BroadcastOptions) -> list[JSONValue]:
         return await self._request(
             MessageType.FETCH_SOCKETS, "fetch_sockets", {"opts": encode_opts(opts)}
         )
 
-    async def server_side_emit(self, args: list[Any]) -> None:
+    async def server_side_emit(self, args: list[JSONValue]) -> None:
         """Sends ``[event, *args]`` to the other servers."""
         await self.init()
         await self._publish_wait(
             MessageType.SERVER_SIDE_EMIT, {"packet": args}, f"server_side_emit {args[0]!r}"
         )
 
-    async def server_side_emit_with_ack(self, args: list[Any]) -> list[Any]:
+    async def server_side_emit_with_ack(self, args: list[JSONValue]) -> list[JSONValue]:
         """Sends ``[event, *args]`` and returns one reply per other server."""
         await self.init()
         return await self._request(
@@ -278,7 +281,7 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         except (WireError, LocalProtocolError, TypeError, KeyError) as exc:
             logger.debug("ignoring a bad message on %s: %s", channel, exc)
 
-    def _on_message(self, message: dict[str, Any]) -> None:
+    def _on_message(self, message: dict[str, JSONValue]) -> None:
         uid = message.get("uid")
         if uid == self.uid or message.get("nsp", self.nsp.name) != self.nsp.name:
             return
@@ -352,12 +355,12 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         return self._once(answer)
 
     def _remote_broadcast_with_ack(
-        self, requester: str, request_id: Any, event: list[Any], opts: BroadcastOptions
+        self, requester: str, request_id: Any, event: list[JSONValue], opts: BroadcastOptions
     ) -> None:
         # no ack id: local_broadcast_with_ack picks one all local recipients can take
         packet = Packet.event(self.nsp.name, event)
 
-        def ack(args: list[Any]) -> None:
+        def ack(args: list[JSONValue]) -> None:
             self._respond(
                 requester,
                 MessageType.BROADCAST_ACK,
@@ -373,7 +376,7 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         if count:
             self._forget_acks_later(opts, ack)
 
-    def _on_response(self, message: dict[str, Any]) -> None:
+    def _on_response(self, message: dict[str, JSONValue]) -> None:
         data = message.get("data")
         if not isinstance(data, dict):
             return

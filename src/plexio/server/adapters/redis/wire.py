@@ -20,6 +20,7 @@ import orjson
 from plexio.server.adapters.base import SocketDetails
 from plexio.server.broadcast import BroadcastFlags, BroadcastOptions
 from plexio.socketio.packets import PacketType
+from plexio.typing import JSONValue
 
 __all__ = [
     "EMITTER_UID",
@@ -167,9 +168,9 @@ def _rooms(value: Any) -> frozenset[str]:
     return frozenset(_room(v) for v in value)
 
 
-def encode_opts(opts: BroadcastOptions, *, timeout: bool = False) -> dict[str, Any]:
+def encode_opts(opts: BroadcastOptions, *, timeout: bool = False) -> dict[str, JSONValue]:
     """``{rooms, except, flags}`` as the Node adapters send them."""
-    flags: dict[str, Any] = {}
+    flags: dict[str, JSONValue] = {}
     f = opts.flags
     if f.volatile:
         flags["volatile"] = True
@@ -205,12 +206,12 @@ def decode_opts(raw: Any) -> BroadcastOptions:
     )
 
 
-def packet_object(namespace: str, data: list[Any]) -> dict[str, Any]:
+def packet_object(namespace: str, data: list[JSONValue]) -> dict[str, JSONValue]:
     """A socket.io-parser EVENT packet object (binary stays inline, no placeholders)."""
     return {"type": int(PacketType.EVENT), "data": data, "nsp": namespace}
 
 
-def event_data(raw: Any, namespace: str) -> list[Any] | None:
+def event_data(raw: Any, namespace: str) -> list[JSONValue] | None:
     """The ``[event, *args]`` of a packet object meant for ``namespace``.
 
     Returns:
@@ -231,7 +232,7 @@ def event_data(raw: Any, namespace: str) -> list[Any] | None:
     return data
 
 
-def encode_details(details: SocketDetails) -> dict[str, Any]:
+def encode_details(details: SocketDetails) -> dict[str, JSONValue]:
     """A socket as the Node adapters describe it in fetch responses."""
     return {
         "id": details.id,
