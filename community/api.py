@@ -88,16 +88,16 @@ def _services(request: Request) -> Services:
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login")
 
-App = Annotated[Services, Depends(_services)]
+AppServices = Annotated[Services, Depends(_services)]
 
 
 async def _current_user(
-    app: App,
+    services: AppServices,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> UserRecord:
     if credentials is None:
         raise AuthenticationFailed("missing bearer token")
-    return await app.accounts.authenticate(credentials.credentials)
+    return await services.accounts.authenticate(credentials.credentials)
 
 
 CurrentUser = Annotated[UserRecord, Depends(_current_user)]
@@ -111,8 +111,8 @@ Limit = Annotated[
 router = APIRouter(responses=_ERRORS)
 
 
-def _token_out(app: Services, user: UserRecord) -> TokenOut:
-    token = app.accounts.issue_token(user.id)
+def _token_out(services: Services, user: UserRecord) -> TokenOut:
+    token = services.accounts.issue_token(user.id)
     return TokenOut(access_token=token.token, expires_at=token.expires_at, user=user)
 
 
@@ -126,16 +126,16 @@ async def health() -> HealthOut:
 
 
 @router.post("/auth/signup", status_code=status.HTTP_201_CREATED, tags=["auth"])
-async def sign_up(form: SignUp, app: App) -> TokenOut:
+async def sign_up(form: SignUp, services: AppServices) -> TokenOut:
     """Create an account and return an access token for it."""
-    user = await app.accounts.sign_up(form.username, form.password, form.display_name)
-    return _token_out(app, user)
+    user = await services.accounts.sign_up(form.username, form.password, form.display_name)
+    return _token_out(services, user)
 
 
 @router.post("/auth/login", tags=["auth"])
-async def log_in(form: LogIn, app: App) -> TokenOut:
+async def log_in(form: LogIn, services: AppServices) -> TokenOut:
     """Exchange a username and password for an access token."""
-    return _token_out(app, await app.accounts.log_in(form.username, form.password))
+    return _token_out(services, await services.accounts.log_in(form.username, form.password))
 
 
 @router.get("/me", tags=["auth"])
@@ -148,50 +148,56 @@ async def me(user: CurrentUser) -> UserRecord:
 
 
 @router.get("/communities", tags=["communities"])
-async def my_communities(user: CurrentUser, app: App) -> list[CommunityRecord]:
+async def my_communities(user: CurrentUser, services: AppServices) -> list[CommunityRecord]:
     """The communities the user is a member of."""
-    return await app.communities.of_user(user.id)
+    return await services.communities.of_user(user.id)
 
 
 @router.get("/communities/all", tags=["communities"])
 async def all_communities(
     user: CurrentUser,
-    app: App,
+    services: AppServices,
     after: Annotated[
         inputs.Cursor | None, Query(description="Cursor: last id of the previous page")
     ] = None,
     limit: Limit = None,
 ) -> list[CommunityRecord]:
     """Every community, oldest first, to find one to join."""
-    return await app.communities.listing(after=after, limit=limit)
+    return await services.communities.listing(after=after, limit=limit)
 
 
 @router.post("/communities", status_code=status.HTTP_201_CREATED, tags=["communities"])
-async def create_community(form: CommunityCreate, user: CurrentUser, app: App) -> CommunityRecord:
+async def create_community(
+    form: CommunityCreate, user: CurrentUser, services: AppServices
+) -> CommunityRecord:
     """Create a community (with a #general channel); the creator owns it."""
-    return await app.communities.create(user.id, form.name, form.description)
+    return await services.communities.create(user.id, form.name, form.description)
 
 
 @router.get("/communities/{community_id}", tags=["communities"])
-async def get_community(community_id: Id, user: CurrentUser, app: App) -> CommunityRecord:
+async def get_community(
+    community_id: Id, user: CurrentUser, services: AppServices
+) -> CommunityRecord:
     """One community."""
-    return await app.communities.get(community_id)
+    return await services.communities.get(community_id)
 
 
 @router.patch("/communities/{community_id}", tags=["communities"])
 async def update_community(
-    community_id: Id, form: CommunityUpdate, user: CurrentUser, app: App
+    community_id: Id, form: CommunityUpdate, user: CurrentUser, services: AppServices
 ) -> CommunityRecord:
     """Rename a community or change its description (owner only)."""
-    return await app.communities.update(
+    return await services.communities.update(
         user.id, community_id, name=form.name, description=form.description
     )
 
 
 @router.post("/communities/{community_id}/join", tags=["communities"])
-async def join_community(community_id: Id, user: CurrentUser, app: App) -> MemberRecord:
+async def join_community(
+    community_id: Id, user: CurrentUser, services: AppServices
+) -> MemberRecord:
     """Become a member of a community."""
-    return await app.members.join(user.id, community_id)
+    return await services.members.join(user.id, community_id)
 
 
 @router.post(
@@ -199,9 +205,9 @@ async def join_community(community_id: Id, user: CurrentUser, app: App) -> Membe
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["communities"],
 )
-async def leave_community(community_id: Id, user: CurrentUser, app: App) -> Response:
+async def leave_community(community_id: Id, user: CurrentUser, services: AppServices) -> Response:
     """Leave a community and all its channels (the owner cannot)."""
-    await app.members.leave(user.id, community_id)
+    await services.members.leave(user.id, community_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -209,14 +215,14 @@ async def leave_community(community_id: Id, user: CurrentUser, app: App) -> Resp
 async def community_members(
     community_id: Id,
     user: CurrentUser,
-    app: App,
+    services: AppServices,
     after: Annotated[
         inputs.Cursor | None, Query(description="Cursor: last user_id of the previous page")
     ] = None,
     limit: Limit = None,
 ) -> list[MemberRecord]:
     """The members of a community (members only), by user id."""
-    return await app.members.listing(user.id, community_id, after=after, limit=limit)
+    return await services.members.listing(user.id, community_id, after=after, limit=limit)
 
 
 @router.delete(
@@ -224,9 +230,11 @@ async def community_members(
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["communities"],
 )
-async def remove_member(community_id: Id, user_id: Id, user: CurrentUser, app: App) -> Response:
+async def remove_member(
+    community_id: Id, user_id: Id, user: CurrentUser, services: AppServices
+) -> Response:
     """Remove a member (owner only; removing oneself is leaving)."""
-    await app.members.remove(community_id, user_id, actor_id=user.id)
+    await services.members.remove(community_id, user_id, actor_id=user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -234,9 +242,11 @@ async def remove_member(community_id: Id, user_id: Id, user: CurrentUser, app: A
 
 
 @router.get("/communities/{community_id}/channels", tags=["channels"])
-async def community_channels(community_id: Id, user: CurrentUser, app: App) -> list[ChannelView]:
+async def community_channels(
+    community_id: Id, user: CurrentUser, services: AppServices
+) -> list[ChannelView]:
     """The channels of a community (members only), with whether the user joined each."""
-    return await app.channels.of_community(user.id, community_id)
+    return await services.channels.of_community(user.id, community_id)
 
 
 @router.post(
@@ -245,32 +255,32 @@ async def community_channels(community_id: Id, user: CurrentUser, app: App) -> l
     tags=["channels"],
 )
 async def create_channel(
-    community_id: Id, form: ChannelCreate, user: CurrentUser, app: App
+    community_id: Id, form: ChannelCreate, user: CurrentUser, services: AppServices
 ) -> ChannelView:
     """Create a channel (community members only); the creator joins it."""
-    channel = await app.channels.create(user.id, community_id, form.name, form.topic)
+    channel = await services.channels.create(user.id, community_id, form.name, form.topic)
     return ChannelView.of(channel, joined=True)
 
 
 @router.get("/channels/{channel_id}", tags=["channels"])
-async def get_channel(channel_id: Id, user: CurrentUser, app: App) -> ChannelView:
+async def get_channel(channel_id: Id, user: CurrentUser, services: AppServices) -> ChannelView:
     """One channel (community members only)."""
-    channel = await app.channels.get(user.id, channel_id)
-    return ChannelView.of(channel, joined=await app.channels.is_member(user.id, channel_id))
+    channel = await services.channels.get(user.id, channel_id)
+    return ChannelView.of(channel, joined=await services.channels.is_member(user.id, channel_id))
 
 
 @router.post("/channels/{channel_id}/join", tags=["channels"])
-async def join_channel(channel_id: Id, user: CurrentUser, app: App) -> ChannelView:
+async def join_channel(channel_id: Id, user: CurrentUser, services: AppServices) -> ChannelView:
     """Join a channel of a community one is a member of."""
-    return ChannelView.of(await app.channels.join(user.id, channel_id), joined=True)
+    return ChannelView.of(await services.channels.join(user.id, channel_id), joined=True)
 
 
 @router.post(
     "/channels/{channel_id}/leave", status_code=status.HTTP_204_NO_CONTENT, tags=["channels"]
 )
-async def leave_channel(channel_id: Id, user: CurrentUser, app: App) -> Response:
+async def leave_channel(channel_id: Id, user: CurrentUser, services: AppServices) -> Response:
     """Leave a channel."""
-    await app.channels.leave(user.id, channel_id)
+    await services.channels.leave(user.id, channel_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -281,7 +291,7 @@ async def leave_channel(channel_id: Id, user: CurrentUser, app: App) -> Response
 async def message_history(
     channel_id: Id,
     user: CurrentUser,
-    app: App,
+    services: AppServices,
     before: Annotated[
         inputs.Cursor | None,
         Query(description="Cursor: only messages with a smaller id (next_before)"),
@@ -289,7 +299,7 @@ async def message_history(
     limit: Limit = None,
 ) -> HistoryPage:
     """A channel's messages, newest first (channel members only)."""
-    return await app.messages.history(user.id, channel_id, before=before, limit=limit)
+    return await services.messages.history(user.id, channel_id, before=before, limit=limit)
 
 
 @router.post(
@@ -299,33 +309,37 @@ async def message_history(
     responses={200: {"model": MessageRecord, "description": "Retry: the message already stored"}},
 )
 async def post_message(
-    channel_id: Id, form: MessageCreate, user: CurrentUser, app: App, response: Response
+    channel_id: Id,
+    form: MessageCreate,
+    user: CurrentUser,
+    services: AppServices,
+    response: Response,
 ) -> MessageRecord:
     """Post a message (channel members only); idempotent on ``client_id``."""
-    posted = await app.messages.post(user.id, channel_id, form.body, form.client_id)
+    posted = await services.messages.post(user.id, channel_id, form.body, form.client_id)
     if not posted.created:
         response.status_code = status.HTTP_200_OK
     return posted.message
 
 
 @router.get("/messages/{message_id}", tags=["messages"])
-async def get_message(message_id: Id, user: CurrentUser, app: App) -> MessageRecord:
+async def get_message(message_id: Id, user: CurrentUser, services: AppServices) -> MessageRecord:
     """One message (channel members only)."""
-    return await app.messages.get(user.id, message_id)
+    return await services.messages.get(user.id, message_id)
 
 
 @router.patch("/messages/{message_id}", tags=["messages"])
 async def edit_message(
-    message_id: Id, form: MessageEdit, user: CurrentUser, app: App
+    message_id: Id, form: MessageEdit, user: CurrentUser, services: AppServices
 ) -> MessageRecord:
     """Edit one's own message."""
-    return await app.messages.edit(user.id, message_id, form.body)
+    return await services.messages.edit(user.id, message_id, form.body)
 
 
 @router.delete("/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["messages"])
-async def delete_message(message_id: Id, user: CurrentUser, app: App) -> Response:
+async def delete_message(message_id: Id, user: CurrentUser, services: AppServices) -> Response:
     """Delete one's own message."""
-    await app.messages.delete(user.id, message_id)
+    await services.messages.delete(user.id, message_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
