@@ -21,10 +21,10 @@ import asyncpg
 import httpx
 import pytest
 from community.app import create_app, get_services
-from community.services import Services
 from community.settings import Settings
 from fastapi import FastAPI
 
+from community.services import Services
 from tests.community.helpers import PASSWORD, TEST_PASSWORD_COST, TEST_SECRET, Account, SignUp
 
 __all__: list[str] = []

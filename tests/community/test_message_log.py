@@ -11,10 +11,10 @@ from community.events import CommunityEvent, MessageCreated
 from community.message_log import Membership, MessageLog
 from community.models import Message
 from community.records import ChannelRecord, PostedMessage, UserRecord
-from community.services import Services, create_services, utc_now
 from community.settings import Settings
 from sqlalchemy import func, select
 
+from community.services import Services, create_services, utc_now
 from tests.community.helpers import PASSWORD
 
 

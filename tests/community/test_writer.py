@@ -11,13 +11,13 @@ from community.db import create_engine, create_writer_engine
 from community.errors import Conflict, Forbidden, NotFound
 from community.models import ChannelMember
 from community.records import ChannelRecord, UserRecord
-from community.services import Services
 from community.settings import Settings
 from community.writer import Writer
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from community.services import Services
 from tests.community.helpers import PASSWORD
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from community.app import create_app, get_services
-from community.services import Services
 from community.settings import Settings
 
 from community.gateway import Gateway, create_gateway_app, get_gateway
+from community.services import Services
 from tests.community.gateway.helpers import Clients, Live
 from tests.community.helpers import TEST_PASSWORD_COST, TEST_SECRET
 from tests.helpers.servers import running_uvicorn

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from community.services import Services
 
 from community.gateway import Gateway
+from community.services import Services
 from plexio.client import ClientSocket, Manager
 from tests.community.helpers import PASSWORD
 from tests.helpers.waiting import eventually
