@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from plexio.server.adapters.base import AckCallback, Adapter, SocketEmitter
+from plexio.server.adapters.base import AckCallback, Adapter, ServerSideAck, SocketEmitter
 from plexio.server.adapters.redis.link import PubSubLink
 from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import WireError, decode_details
@@ -23,7 +24,7 @@ from plexio.server.fetched import FetchedSocket
 from plexio.socketio.packets import Packet
 from plexio.typing import JSONValue
 
-__all__ = ["ACK_GRACE", "DEFAULT_ACK_TIMEOUT", "PubSubAdapter"]
+__all__ = ["ACK_GRACE", "DEFAULT_ACK_TIMEOUT", "PubSubAdapter", "PubSubAdapterFactory"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ DEFAULT_ACK_TIMEOUT = 5.0
 
 LinkT = TypeVar("LinkT", bound=PubSubLink)
 KindT = TypeVar("KindT", bound=IntEnum)
+OptionsT = TypeVar("OptionsT")
 
 
 class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
@@ -59,6 +61,16 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
 
     _client_count_kind: int  # the type of a broadcast with acks' client count report
     _ack_kind: int  # the type of one client's ack to a broadcast with acks
+    _join_kind: KindT  # the operation making the targeted sockets join rooms
+    _leave_kind: KindT  # ... leave rooms
+    _disconnect_kind: KindT  # ... disconnect
+
+    def _remote_operation(
+        self, kind: KindT, opts: BroadcastOptions, extra: dict[str, JSONValue]
+    ) -> None:
+        """Has the other servers apply a room or disconnect operation (not awaited;
+        nothing when ``local``)."""
+        raise NotImplementedError
 
     @staticmethod
     def _new_uid() -> str:
@@ -79,7 +91,9 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
         """Sends a broadcast with acks to the other servers."""
         raise NotImplementedError
 
-    async def _publish_request(self, kind: KindT, request_id: str, body: Any, what: str) -> None:
+    async def _publish_request(
+        self, kind: KindT, request_id: str, body: dict[str, JSONValue], what: str
+    ) -> None:
         """Sends a request the other servers answer (waits until Redis took it)."""
         raise NotImplementedError
 
@@ -144,8 +158,27 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
 
     # ----------------------------------------------------------- outgoing
 
+    def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
+        """Makes the targeted sockets of every server join ``rooms``."""
+        self._remote_operation(self._join_kind, opts, {"rooms": sorted(rooms)})
+        super().add_sockets(opts, rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
+        """Makes the targeted sockets of every server leave ``rooms``."""
+        self._remote_operation(self._leave_kind, opts, {"rooms": sorted(rooms)})
+        super().del_sockets(opts, rooms)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        """Disconnects the targeted sockets of every server."""
+        self._remote_operation(self._disconnect_kind, opts, {"close": close})
+        super().disconnect_sockets(opts, close)
+
     async def broadcast_with_ack(
-        self, packet: Packet, opts: BroadcastOptions, client_count: Any, ack: Any
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        client_count: Callable[[int], None],
+        ack: AckCallback,
     ) -> int:
         """Broadcasts with acks across the cluster; returns how many servers report.
 
@@ -167,7 +200,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
         return max(servers, 1)
 
-    def silent_servers(self, ack: Any) -> list[str]:
+    def silent_servers(self, ack: AckCallback) -> list[str]:
         """The servers heard from that have not reported for the broadcast with acks
         whose callback is ``ack`` (empty once it is over)."""
         for request in self._ack_requests.values():
@@ -194,7 +227,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
                 logger.debug("ignoring a bad socket in a fetch response: %s", exc)
         return local + remote
 
-    async def _request(self, kind: KindT, what: str, body: Any) -> list[JSONValue]:
+    async def _request(self, kind: KindT, what: str, body: dict[str, JSONValue]) -> list[JSONValue]:
         """Sends a request and gathers one reply per other server."""
         expected = await self.server_count() - 1  # every server but this one answers
         if expected <= 0:
@@ -211,11 +244,11 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
     # ----------------------------------------------------------- incoming
 
     @staticmethod
-    def _once(answer: Any) -> Any:
+    def _once(answer: ServerSideAck) -> ServerSideAck:
         """``answer`` wrapped to run on the first call only (a server-side ack)."""
         answered = False
 
-        def ack(value: Any) -> None:
+        def ack(value: JSONValue) -> None:
             nonlocal answered
             if not answered:
                 answered = True
@@ -232,7 +265,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
         )
 
     def _pending_reply(
-        self, request_id: Any, uid: Any, kind: Any, fields: Any
+        self, request_id: object, uid: object, kind: object, fields: dict[str, JSONValue]
     ) -> tuple[KindT, Gather, str | None] | None:
         """Takes a reply to one of this server's requests (``fields``: the reply, or its
         data): a broadcast with acks' client count or ack goes to that broadcast; for any
@@ -258,3 +291,17 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
             return None
         request_kind, gather = pending
         return request_kind, gather, uid
+
+
+class PubSubAdapterFactory(Generic[LinkT, OptionsT]):
+    """Makes one adapter per namespace, all on one link (``__call__`` makes it).
+
+    Attributes:
+        link: the shared Redis connections (its ``lost`` and ``outages`` counters
+            tell what an outage cost).
+        options: the adapter settings.
+    """
+
+    def __init__(self, link: LinkT, options: OptionsT) -> None:
+        self.link = link
+        self.options = options

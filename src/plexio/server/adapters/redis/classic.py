@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from plexio.exceptions import LocalProtocolError
-from plexio.server.adapters.base import Adapter, AdapterFactory, SocketEmitter
-from plexio.server.adapters.redis.adapter import PubSubAdapter
+from plexio.server.adapters.base import Adapter, AdapterFactory, ServerSideAck, SocketEmitter
+from plexio.server.adapters.redis.adapter import PubSubAdapter, PubSubAdapterFactory
 from plexio.server.adapters.redis.forked import renew_after_fork
 from plexio.server.adapters.redis.link import Kind, RedisLink
 from plexio.server.adapters.redis.wire import (
@@ -80,6 +79,9 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
 
     _client_count_kind = RequestType.BROADCAST_CLIENT_COUNT
     _ack_kind = RequestType.BROADCAST_ACK
+    _join_kind = RequestType.REMOTE_JOIN
+    _leave_kind = RequestType.REMOTE_LEAVE
+    _disconnect_kind = RequestType.REMOTE_DISCONNECT
 
     def __init__(self, nsp: SocketEmitter, link: RedisLink, options: RedisAdapterOptions) -> None:
         super().__init__(nsp, link, options.requests_timeout)
@@ -173,21 +175,6 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
                 rooms.add(room)
         return rooms
 
-    def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
-        """Makes the targeted sockets of every server join ``rooms``."""
-        self._remote_operation(RequestType.REMOTE_JOIN, opts, {"rooms": sorted(rooms)})
-        super().add_sockets(opts, rooms)
-
-    def del_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
-        """Makes the targeted sockets of every server leave ``rooms``."""
-        self._remote_operation(RequestType.REMOTE_LEAVE, opts, {"rooms": sorted(rooms)})
-        super().del_sockets(opts, rooms)
-
-    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
-        """Disconnects the targeted sockets of every server."""
-        self._remote_operation(RequestType.REMOTE_DISCONNECT, opts, {"close": close})
-        super().disconnect_sockets(opts, close)
-
     async def server_side_emit(self, args: list[JSONValue]) -> None:
         """Sends ``[event, *args]`` to the other servers.
 
@@ -229,7 +216,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         self.link.publish(self.request_channel, to_json(body), Kind.REQUEST)
 
     async def _publish_request(
-        self, kind: RequestType, request_id: str, body: Any, what: str
+        self, kind: RequestType, request_id: str, body: dict[str, JSONValue], what: str
     ) -> None:
         payload = to_json({"uid": self.uid, "requestId": request_id, "type": int(kind), **body})
         await self.link.publish_wait(self.request_channel, payload, Kind.REQUEST, what)
@@ -278,7 +265,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         except (WireError, LocalProtocolError, TypeError) as exc:
             logger.debug("ignoring a bad request on %s: %s", channel, exc)
 
-    def _handle_request(self, request: dict[str, JSONValue], uid: Any) -> None:
+    def _handle_request(self, request: dict[str, JSONValue], uid: object) -> None:
         kind = request.get("type")
         request_id = request.get("requestId")
         if kind in (RequestType.REMOTE_JOIN, RequestType.REMOTE_LEAVE):
@@ -330,7 +317,7 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
         else:
             logger.debug("ignoring a request of unknown type %r", kind)
 
-    def _reply(self, request_id: Any, **fields: Any) -> dict[str, JSONValue]:
+    def _reply(self, request_id: JSONValue, **fields: JSONValue) -> dict[str, JSONValue]:
         # "uid" is ours: Node ignores it, and it lets a plexio requester name who answered
         return {"requestId": request_id, "uid": self.uid, **fields}
 
@@ -342,11 +329,11 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
             channel = f"{channel}{request['uid']}#"
         self.link.publish(channel, payload, Kind.RESPONSE)
 
-    def _server_side_ack(self, request_id: Any) -> Any:
+    def _server_side_ack(self, request_id: JSONValue) -> ServerSideAck | None:
         if request_id is None:
             return None
 
-        def answer(value: Any) -> None:
+        def answer(value: JSONValue) -> None:
             body = {
                 "type": int(RequestType.SERVER_SIDE_EMIT),
                 "requestId": request_id,
@@ -404,18 +391,8 @@ class RedisAdapter(PubSubAdapter[RedisLink, RequestType]):
             gather.add(uid, [response.get("data")])
 
 
-class RedisAdapterFactory:
-    """Makes one :class:`RedisAdapter` per namespace, all on one :class:`RedisLink`.
-
-    Attributes:
-        link: the shared Redis connections (its ``lost`` and ``outages`` counters
-            tell what an outage cost).
-        options: the adapter settings.
-    """
-
-    def __init__(self, link: RedisLink, options: RedisAdapterOptions) -> None:
-        self.link = link
-        self.options = options
+class RedisAdapterFactory(PubSubAdapterFactory[RedisLink, RedisAdapterOptions]):
+    """Makes one :class:`RedisAdapter` per namespace, all on one :class:`RedisLink`."""
 
     def __call__(self, nsp: SocketEmitter) -> RedisAdapter:
         return RedisAdapter(nsp, self.link, self.options)

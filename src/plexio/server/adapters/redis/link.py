@@ -24,11 +24,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from enum import Enum
-from typing import Any, Final
+from typing import Final, TypedDict, Unpack
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -64,7 +65,7 @@ class _Reader:
         self.name = name
         self.channels: dict[str, MessageHandler] = {}
         self.patterns: dict[str, MessageHandler] = {}
-        self.pubsub: Any = None  # the live redis PubSub, or None while (re)connecting
+        self.pubsub: PubSub | None = None  # the live one, or None while (re)connecting
         self.task: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()  # a first subscription arrived
         self.idle = False  # waiting for a first subscription
@@ -123,7 +124,7 @@ class PubSubLink:
         self._closing = False
         self._publisher: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -216,7 +217,7 @@ class PubSubLink:
         if reader is not None and channel in reader.channels:
             self._spawn(self.unsubscribe(channel))
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -254,7 +255,7 @@ class PubSubLink:
                 self._start_reader(reader)
         return reader
 
-    async def _subscribe_many(self, pubsub: Any, channels: list[str]) -> None:
+    async def _subscribe_many(self, pubsub: PubSub, channels: list[str]) -> None:
         """Subscribes ``pubsub`` to ``channels`` (one command; one confirmation each)."""
         await getattr(pubsub, self._subscribe_cmd)(*channels)
 
@@ -498,7 +499,7 @@ class PubSubLink:
     async def _close(self) -> None:
         raise NotImplementedError
 
-    async def _open_pubsub(self, reader: _Reader) -> Any:
+    async def _open_pubsub(self, reader: _Reader) -> PubSub:
         raise NotImplementedError
 
     async def _publish_batch(self, items: list[tuple[str, bytes]]) -> None:
@@ -511,17 +512,32 @@ class PubSubLink:
         pubsub, reader.pubsub = reader.pubsub, None
         await self._close_pubsub_object(pubsub)
 
-    async def _close_pubsub_object(self, pubsub: Any) -> None:
+    async def _close_pubsub_object(self, pubsub: PubSub | None) -> None:
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _client_options(command_timeout: float) -> dict[str, JSONValue]:
+class _ClientOptions(TypedDict):
+    retry: Retry
+    socket_connect_timeout: float
+    socket_timeout: float
+    health_check_interval: int
+
+
+class LinkOptions(TypedDict, total=False):
+    """The keyword options of :class:`PubSubLink` that both links pass on."""
+
+    max_backlog: int
+    reconnect_delay: tuple[float, float]
+    command_timeout: float
+
+
+def _client_options(command_timeout: float) -> _ClientOptions:
     # Errors surface at once (no silent retries inside redis-py): the link does the
     # reconnecting, and counts what was lost meanwhile. A Redis that hangs is an
     # outage after ``command_timeout``.
@@ -541,7 +557,7 @@ class RedisLink(PubSubLink):
         **kwargs: see :class:`PubSubLink` (``max_backlog``, ``reconnect_delay``).
     """
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379", **kwargs: Any) -> None:
+    def __init__(self, url: str = "redis://127.0.0.1:6379", **kwargs: Unpack[LinkOptions]) -> None:
         super().__init__(url, **kwargs)
         self.url = url
         self._client: aioredis.Redis | None = None
@@ -584,7 +600,7 @@ class RedisLink(PubSubLink):
         if client is not None:
             await client.aclose()
 
-    async def _open_pubsub(self, reader: _Reader) -> Any:
+    async def _open_pubsub(self, reader: _Reader) -> PubSub:
         pubsub = self.client.pubsub()
         await pubsub.connect()  # type: ignore[no-untyped-call]
         return pubsub
@@ -620,7 +636,7 @@ class ShardedRedisLink(PubSubLink):
     _message_type = "smessage"
     _confirm_type = "ssubscribe"
 
-    def __init__(self, url: str = "redis://127.0.0.1:7000", **kwargs: Any) -> None:
+    def __init__(self, url: str = "redis://127.0.0.1:7000", **kwargs: Unpack[LinkOptions]) -> None:
         super().__init__(url, **kwargs)
         self.url = url
         self._cluster: RedisCluster | None = None
@@ -651,7 +667,7 @@ class ShardedRedisLink(PubSubLink):
         if cluster is not None:
             await cluster.aclose()
 
-    async def _subscribe_many(self, pubsub: Any, channels: list[str]) -> None:
+    async def _subscribe_many(self, pubsub: PubSub, channels: list[str]) -> None:
         """One ``SSUBSCRIBE`` per hash slot: Redis refuses channels of different slots in
         one command (``CROSSSLOT``), even when one master owns them all."""
         by_slot: dict[int, list[str]] = {}
@@ -666,7 +682,7 @@ class ShardedRedisLink(PubSubLink):
             raise ClusterError(f"no Redis Cluster node serves channel {channel!r}")
         return str(node.name)
 
-    async def _open_pubsub(self, reader: _Reader) -> Any:
+    async def _open_pubsub(self, reader: _Reader) -> PubSub:
         host, _, port = reader.name.rpartition(":")
         client = aioredis.Redis(host=host, port=int(port), **_client_options(self.command_timeout))
         pubsub = client.pubsub()
@@ -674,10 +690,10 @@ class ShardedRedisLink(PubSubLink):
         await pubsub.connect()  # type: ignore[no-untyped-call]
         return pubsub
 
-    async def _close_pubsub_object(self, pubsub: Any) -> None:
+    async def _close_pubsub_object(self, pubsub: PubSub | None) -> None:
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
             client = self._node_clients.pop(id(pubsub), None)
             if client is not None:
                 with contextlib.suppress(Exception):

@@ -21,11 +21,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from plexio.exceptions import LocalProtocolError
-from plexio.server.adapters.base import Adapter, SocketEmitter
-from plexio.server.adapters.redis.adapter import PubSubAdapter
+from plexio.server.adapters.base import Adapter, ServerSideAck, SocketEmitter
+from plexio.server.adapters.redis.adapter import PubSubAdapter, PubSubAdapterFactory
 from plexio.server.adapters.redis.forked import renew_after_fork
 from plexio.server.adapters.redis.link import Kind, ShardedRedisLink
 from plexio.server.adapters.redis.wire import (
@@ -111,6 +110,9 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
 
     _client_count_kind = MessageType.BROADCAST_CLIENT_COUNT
     _ack_kind = MessageType.BROADCAST_ACK
+    _join_kind = MessageType.SOCKETS_JOIN
+    _leave_kind = MessageType.SOCKETS_LEAVE
+    _disconnect_kind = MessageType.DISCONNECT_SOCKETS
 
     def __init__(
         self, nsp: SocketEmitter, link: ShardedRedisLink, options: ShardedRedisAdapterOptions
@@ -220,29 +222,14 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
             Kind.REQUEST,
         )
 
-    def _operation(
+    def _remote_operation(
         self, kind: MessageType, opts: BroadcastOptions, extra: dict[str, JSONValue]
     ) -> None:
         if not opts.flags.local and self._cluster_ready(kind.name.lower()):
             self._publish(kind, {"opts": encode_opts(opts), **extra}, Kind.REQUEST)
 
-    def add_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
-        """Makes the targeted sockets of every server join ``rooms``."""
-        self._operation(MessageType.SOCKETS_JOIN, opts, {"rooms": sorted(rooms)})
-        super().add_sockets(opts, rooms)
-
-    def del_sockets(self, opts: BroadcastOptions, rooms: frozenset[str]) -> None:
-        """Makes the targeted sockets of every server leave ``rooms``."""
-        self._operation(MessageType.SOCKETS_LEAVE, opts, {"rooms": sorted(rooms)})
-        super().del_sockets(opts, rooms)
-
-    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
-        """Disconnects the targeted sockets of every server."""
-        self._operation(MessageType.DISCONNECT_SOCKETS, opts, {"close": close})
-        super().disconnect_sockets(opts, close)
-
     async def _publish_request(
-        self, kind: MessageType, request_id: str, body: Any, what: str
+        self, kind: MessageType, request_id: str, body: dict[str, JSONValue], what: str
     ) -> None:
         await self._publish_wait(kind, {**body, "requestId": request_id}, what)
 
@@ -344,8 +331,8 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         elif kind in _RESPONSES:
             self._on_response(message)
 
-    def _server_side_ack(self, requester: str, request_id: Any) -> Any:
-        def answer(value: Any) -> None:
+    def _server_side_ack(self, requester: str, request_id: JSONValue) -> ServerSideAck:
+        def answer(value: JSONValue) -> None:
             self._respond(
                 requester,
                 MessageType.SERVER_SIDE_EMIT_RESPONSE,
@@ -355,7 +342,7 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         return self._once(answer)
 
     def _remote_broadcast_with_ack(
-        self, requester: str, request_id: Any, event: list[JSONValue], opts: BroadcastOptions
+        self, requester: str, request_id: JSONValue, event: list[JSONValue], opts: BroadcastOptions
     ) -> None:
         # no ack id: local_broadcast_with_ack picks one all local recipients can take
         packet = Packet.event(self.nsp.name, event)
@@ -402,17 +389,11 @@ _RESPONSES = frozenset(
 )
 
 
-class ShardedRedisAdapterFactory:
-    """Makes one :class:`ShardedRedisAdapter` per namespace, all on one link.
-
-    Attributes:
-        link: the shared Redis Cluster connections.
-        options: the adapter settings.
-    """
-
-    def __init__(self, link: ShardedRedisLink, options: ShardedRedisAdapterOptions) -> None:
-        self.link = link
-        self.options = options
+class ShardedRedisAdapterFactory(
+    PubSubAdapterFactory[ShardedRedisLink, ShardedRedisAdapterOptions]
+):
+    """Makes one :class:`ShardedRedisAdapter` per namespace, all on one
+    :class:`ShardedRedisLink`."""
 
     def __call__(self, nsp: SocketEmitter) -> ShardedRedisAdapter:
         return ShardedRedisAdapter(nsp, self.link, self.options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import string
 from enum import IntEnum
-from typing import Any, Final
+from typing import Final
 
 import msgpack
 import orjson
@@ -92,7 +92,7 @@ def new_uid(length: int = 6) -> str:
 # ----------------------------------------------------------------- codecs
 
 
-def pack(value: Any) -> bytes:
+def pack(value: JSONValue) -> bytes:
     """MessagePack as ``notepack.io`` writes it: ``bytes`` become bin, ``str`` str."""
     try:
         return msgpack.packb(value, use_bin_type=True, datetime=True)  # type: ignore[no-any-return]
@@ -100,7 +100,7 @@ def pack(value: Any) -> bytes:
         raise TypeError(f"cannot send through Redis: {exc}") from exc
 
 
-def unpack(data: bytes) -> Any:
+def unpack(data: bytes) -> JSONValue:
     """Decodes MessagePack from Node (bin → ``bytes``, dates → aware ``datetime``)."""
     try:
         return msgpack.unpackb(data, raw=False, strict_map_key=False, timestamp=3)
@@ -108,7 +108,7 @@ def unpack(data: bytes) -> Any:
         raise WireError(f"not MessagePack: {exc}") from None
 
 
-def _json_default(value: Any) -> Any:
+def _json_default(value: object) -> JSONValue:
     if isinstance(value, bytes | bytearray | memoryview):
         # what JSON.stringify makes of a Node Buffer
         return {"type": "Buffer", "data": list(bytes(value))}
@@ -117,7 +117,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def to_json(value: Any) -> bytes:
+def to_json(value: JSONValue) -> bytes:
     """JSON as ``JSON.stringify`` writes it (``bytes`` in the Node Buffer shape)."""
     try:
         return orjson.dumps(value, default=_json_default)
@@ -125,7 +125,7 @@ def to_json(value: Any) -> bytes:
         raise TypeError(f"cannot send through Redis: {exc}") from exc
 
 
-def decode_body(data: bytes) -> Any:
+def decode_body(data: bytes) -> JSONValue:
     """A request or response body: JSON when it starts with ``{``, else MessagePack."""
     if data[:1] == b"{":
         try:
@@ -135,7 +135,7 @@ def decode_body(data: bytes) -> Any:
     return unpack(data)
 
 
-def has_binary(value: Any) -> bool:
+def has_binary(value: object) -> bool:
     """Whether ``bytes`` occur anywhere in a JSON-like value."""
     if isinstance(value, bytes | bytearray | memoryview):
         return True
@@ -149,7 +149,7 @@ def has_binary(value: Any) -> bool:
 # ----------------------------------------------------------------- values
 
 
-def _room(value: Any) -> str:
+def _room(value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -160,7 +160,7 @@ def _room(value: Any) -> str:
     return str(value)
 
 
-def _rooms(value: Any) -> frozenset[str]:
+def _rooms(value: object) -> frozenset[str]:
     if value is None:
         return frozenset()
     if not isinstance(value, list):
@@ -181,7 +181,7 @@ def encode_opts(opts: BroadcastOptions, *, timeout: bool = False) -> dict[str, J
     return {"rooms": sorted(opts.rooms), "except": sorted(opts.except_rooms), "flags": flags}
 
 
-def decode_opts(raw: Any) -> BroadcastOptions:
+def decode_opts(raw: object) -> BroadcastOptions:
     """Targeting sent by another server (never ``local``: it was meant for here).
 
     Raises:
@@ -211,7 +211,7 @@ def packet_object(namespace: str, data: list[JSONValue]) -> dict[str, JSONValue]
     return {"type": int(PacketType.EVENT), "data": data, "nsp": namespace}
 
 
-def event_data(raw: Any, namespace: str) -> list[JSONValue] | None:
+def event_data(raw: object, namespace: str) -> list[JSONValue] | None:
     """The ``[event, *args]`` of a packet object meant for ``namespace``.
 
     Returns:
@@ -242,7 +242,7 @@ def encode_details(details: SocketDetails) -> dict[str, JSONValue]:
     }
 
 
-def decode_details(raw: Any) -> SocketDetails:
+def decode_details(raw: object) -> SocketDetails:
     """A socket from another server's fetch response.
 
     Raises:
