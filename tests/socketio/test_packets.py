@@ -50,10 +50,10 @@ def test_named_constructors_fill_the_fields() -> None:
 
 def test_plain_ints_become_packet_type_members() -> None:
     for kind, data, ack_id in [(0, None, None), (1, None, None), (2, ["e"], None), (3, [], 1)]:
-        packet = Packet(kind, "/", data, ack_id)  # type: ignore[arg-type]  # ints accepted
+        packet = Packet(kind, "/", data, ack_id)
         assert type(packet.type) is PacketType
         assert packet.type == kind
-    assert type(Packet(4, "/", "legacy").type) is PacketType  # type: ignore[arg-type]
+    assert type(Packet(4, "/", "legacy").type) is PacketType
 
 
 def test_packets_are_frozen_and_hashable_when_data_is() -> None:
@@ -88,11 +88,9 @@ def test_invalid_event_names(name: object) -> None:
         (PacketType.EVENT, {"e": 1}, None),
         (PacketType.EVENT, ["e"], -1),
         (PacketType.EVENT, ["e"], True),
-        (PacketType.EVENT, ["e"], "1"),
         (PacketType.ACK, [], None),
         (PacketType.ACK, None, 1),
         (PacketType.ACK, (), 1),
-        (PacketType.ACK, [], 1.0),
         (PacketType.CONNECT, [], None),
         (PacketType.CONNECT, "auth", None),
         (PacketType.CONNECT, {}, 1),
@@ -104,13 +102,37 @@ def test_invalid_event_names(name: object) -> None:
         (PacketType.BINARY_EVENT, ["e", b""], None),
         (PacketType.BINARY_ACK, [b""], 1),
         (7, None, None),
-        ("2", ["e"], None),
     ],
     ids=repr,
 )
 def test_invalid_payloads_are_refused(kind: PacketType, data: object, ack_id: object) -> None:
     with pytest.raises(LocalProtocolError):
         Packet(kind, "/", data, ack_id)  # type: ignore[arg-type]  # invalid on purpose
+
+
+#: A field of the wrong Python type: InvalidPacketError from the pure-Python build,
+#: TypeError from the argument check of the mypyc-compiled one (README, "Compiled cores").
+WRONG_TYPE = (LocalProtocolError, TypeError)
+
+
+@pytest.mark.parametrize(
+    ("kind", "namespace", "ack_id"),
+    [
+        (PacketType.EVENT, "/", "1"),
+        (PacketType.ACK, "/", 1.0),
+        ("2", "/", None),
+        (PacketType.DISCONNECT, 1, None),
+        (PacketType.DISCONNECT, None, None),
+        (PacketType.DISCONNECT, b"/", None),
+    ],
+    ids=repr,
+)
+def test_fields_of_the_wrong_python_type_are_refused(
+    kind: object, namespace: object, ack_id: object
+) -> None:
+    data = ["e"] if kind == PacketType.EVENT else [] if kind == PacketType.ACK else None
+    with pytest.raises(WRONG_TYPE):
+        Packet(kind, namespace, data, ack_id)  # type: ignore[arg-type]  # invalid on purpose
 
 
 def test_valid_payload_per_type() -> None:
@@ -121,9 +143,7 @@ def test_valid_payload_per_type() -> None:
     Packet(PacketType.EVENT, "/", ["e", b"\x00"], None)
 
 
-@pytest.mark.parametrize(
-    "namespace", ["", "admin", "/a,b", ",", "/a\x1eb", 1, None, b"/"], ids=repr
-)
+@pytest.mark.parametrize("namespace", ["", "admin", "/a,b", ",", "/a\x1eb"], ids=repr)
 def test_invalid_namespaces(namespace: object) -> None:
     with pytest.raises(LocalProtocolError):
         Packet.disconnect(namespace)  # type: ignore[arg-type]  # invalid on purpose

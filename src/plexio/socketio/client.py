@@ -326,10 +326,13 @@ class ClientConnection:
                 return None
             self._connecting.discard(namespace)
             self._early.pop(namespace, None)
-            data = packet.data
-            if isinstance(data, dict):
-                return ConnectRefused(namespace, str(data.get("message", "")), data.get("data"))
-            return ConnectRefused(namespace, str(data))
+            # Not ``data``: that name is a dict above, and mypyc checks it stays one.
+            refusal = packet.data
+            if isinstance(refusal, dict):
+                return ConnectRefused(
+                    namespace, str(refusal.get("message", "")), refusal.get("data")
+                )
+            return ConnectRefused(namespace, str(refusal))
         # DISCONNECT
         joined = self._joined.pop(namespace, None)
         if joined is None:

@@ -231,6 +231,10 @@ class MsgPackDecoder:
                 del obj["data"]
             else:
                 data = _drop_undefined(data)
+        if ack_id is not None and type(ack_id) is not int:
+            # Checked here, not left to Packet: its mypyc-compiled build refuses a value
+            # of the wrong Python type with a TypeError, which is not a DecodeError.
+            raise DecodeError("invalid ack id")
         if type(ack_id) is int and ack_id >= self._max_ack_id:
             raise PayloadTooLargeError(
                 f"ack id longer than {self._limits.max_ack_id_digits} digits"

@@ -151,6 +151,9 @@ class Packet:
 
     Raises:
         InvalidPacketError: the fields break the Socket.IO v5 rules.
+        TypeError: a field of the wrong Python type, when this module is compiled by
+            mypyc (its argument check comes first; the pure-Python build raises
+            InvalidPacketError for it too).
     """
 
     type: PacketType
@@ -160,7 +163,7 @@ class Packet:
 
     def __init__(
         self,
-        type: PacketType,
+        type: PacketType | int,
         namespace: str = "/",
         data: JSONValue = None,
         ack_id: int | None = None,
@@ -173,7 +176,10 @@ class Packet:
             name = data[0]
             if name.__class__ is not str or name in RESERVED_EVENTS:
                 _check_event_name(name)
-            if ack_id is not None and (ack_id.__class__ is not int or ack_id < 0):
+            # The class is read before ``ack_id`` is narrowed to ``int``: compiled by mypyc,
+            # the narrowed value of a ``bool`` would read as ``int``.
+            ack_class = ack_id.__class__
+            if ack_id is not None and (ack_class is not int or ack_id < 0):
                 raise _bad(_ACK_ID_RULE)
             type = _EVENT
         elif type == _ACK:
@@ -262,27 +268,24 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _BoundedRepr(reprlib.Repr):
-    """Bounded rendering: a large payload costs O(limits), not O(size), to log."""
-
-    def repr_bytes(self, x: bytes, level: int) -> str:
-        return f"<{len(x)} bytes>"
-
-    def repr_bytearray(self, x: bytearray, level: int) -> str:
-        return f"<{len(x)} bytes>"
-
-    def repr_memoryview(self, x: memoryview, level: int) -> str:
-        return f"<{x.nbytes} bytes>"
+def _sized(x: bytes | bytearray | memoryview, level: int) -> str:
+    return f"<{x.nbytes if isinstance(x, memoryview) else len(x)} bytes>"
 
 
-_SET_TYPE: Final = Packet.__dict__["type"].__set__
-_SET_NAMESPACE: Final = Packet.__dict__["namespace"].__set__
-_SET_DATA: Final = Packet.__dict__["data"].__set__
-_SET_ACK_ID: Final = Packet.__dict__["ack_id"].__set__
+_SET_TYPE: Final = vars(Packet)["type"].__set__
+_SET_NAMESPACE: Final = vars(Packet)["namespace"].__set__
+_SET_DATA: Final = vars(Packet)["data"].__set__
+_SET_ACK_ID: Final = vars(Packet)["ack_id"].__set__
 
 
 def _make_repr() -> reprlib.Repr:
-    r = _BoundedRepr()
+    # Bounded rendering: a large payload costs O(limits), not O(size), to log. Binary
+    # values are shown by size. The hooks are set on the instance (``reprlib`` looks
+    # them up with ``getattr``), not in a subclass: compiled by mypyc, a subclass
+    # lacked ``Repr``'s settings (``AttributeError: maxlong``).
+    r = reprlib.Repr()
+    for kind in ("bytes", "bytearray", "memoryview"):
+        setattr(r, f"repr_{kind}", _sized)
     r.maxlevel = 3
     r.maxlist = 6
     r.maxdict = 6
