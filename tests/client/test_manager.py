@@ -182,7 +182,7 @@ async def test_an_unencodable_emit_with_ack_raises_and_leaves_no_stray_future(
         await sock.connect(timeout=10)
         with pytest.raises(LocalProtocolError):
             await sock.emit_with_ack("echo", 2**70)  # beyond 64-bit: cannot be encoded
-        assert not sock._acks  # nothing waits for an ack of an emit that never left
+        assert sock.pending_acks == 0  # nothing waits for an ack of an emit that never left
         assert await sock.emit_with_ack("echo", "still fine") is not None
     gc.collect()
     await asyncio.sleep(0)

@@ -444,7 +444,7 @@ async def test_broadcast_acks_with_timeout(start: Start) -> None:
         await server.timeout(0.5).emit_with_ack("vote", "again")
     assert sorted(caught.value.responses) == ["vote-a", "vote-b"]
     for socket in server.sockets.sockets.values():
-        assert socket._acks == {}
+        assert socket.pending_acks == 0
 
 
 # ---------------------------------------------------------------- acks and timeouts
@@ -460,7 +460,7 @@ async def test_socket_timeout_and_client_side_timeouts(start: Start) -> None:
     await js.command("reply", id="a", event="ignored", mode="none")
     with pytest.raises(AckTimeoutError):
         await socket.timeout(0.3).emit_with_ack("ignored", 1)
-    assert socket._acks == {}
+    assert socket.pending_acks == 0
     results: list[tuple[Any, ...]] = []
     socket.timeout(5).emit("answered", 2, callback=lambda *a: results.append(a))
     await eventually(lambda: results == [(None, 2)])

@@ -179,7 +179,7 @@ async def test_broadcast_ack_timeout_keeps_partial_responses(serve: Serve) -> No
         assert sorted(caught.value.responses) == ["no", "yes"]
         # the silent socket does not keep the expired ack forever
         for socket in server.sockets.sockets.values():
-            assert socket._acks == {}
+            assert socket.pending_acks == 0
         await raws[2].send(f'43{ack_id}["late"]')  # ignored
         assert await raws[2].silent(0.05) == []
 
@@ -248,11 +248,11 @@ async def test_cancelled_broadcast_with_acks_forgets_its_ack(serve: Serve) -> No
         sid = await raw.connect()
         waiting = asyncio.ensure_future(server.timeout(30).emit_with_ack("q"))
         await raw.recv()
-        assert server.sockets.sockets[sid]._acks
+        assert server.sockets.sockets[sid].pending_acks == 1
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-        assert server.sockets.sockets[sid]._acks == {}
+        assert server.sockets.sockets[sid].pending_acks == 0
 
 
 async def test_volatile_broadcast_with_acks_skips_sockets_that_dropped_it(serve: Serve) -> None:
@@ -274,4 +274,4 @@ async def test_volatile_broadcast_with_acks_skips_sockets_that_dropped_it(serve:
         ack_id = frame[2:].split("[", 1)[0]
         await ready.send(f'43{ack_id}["from ws"]')
         assert await waiting == ["from ws"]
-        assert polling._acks == {}
+        assert polling.pending_acks == 0

@@ -241,7 +241,7 @@ async def test_every_session_end_leaves_nothing_behind(serve: Serve) -> None:
             await raw.connect("/chat")
             (socket,) = server.sockets.sockets.values()
             sockets.append(socket)
-            assert socket._acks
+            assert socket.pending_acks == 2
             if how == "client disconnect":
                 await raw.send("41", "41/chat,")
                 await eventually(lambda: not server.sockets.sockets)
@@ -265,7 +265,7 @@ async def test_every_session_end_leaves_nothing_behind(serve: Serve) -> None:
     assert far == []
     for socket in sockets:
         assert not socket.connected
-        assert socket._acks == {}
+        assert socket.pending_acks == 0
         assert len(socket.conn.tasks) == 0
         assert socket.conn.closed or not socket.conn.sockets
     # each session's timed ack callback heard that its socket went away (the untimed

@@ -28,10 +28,10 @@ async def test_volatile_over_websocket_needs_an_unpaused_sink() -> None:
     engine = EngineServer(Quiet())
     sink = RecordingSink()
     socket = await engine.open_websocket(request(transport="websocket"), sink)
-    engine._flush_dirty()
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
     assert socket.writable
     assert socket.send("a", volatile=True)
-    engine._flush_dirty()
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
     sink.paused = True
     assert not socket.writable
     assert not socket.send("dropped", volatile=True)
@@ -74,7 +74,7 @@ async def test_a_client_that_stays_behind_is_closed_after_the_grace_period() -> 
     stuck, healthy = RecordingSink(), RecordingSink()
     slow = await engine.open_websocket(request(transport="websocket"), stuck)
     fine = await engine.open_websocket(request(transport="websocket"), healthy)
-    engine._flush_dirty()
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
     stuck.paused = True  # this client stopped reading
     for _ in range(20):
         slow.send("x" * 20)
@@ -88,9 +88,9 @@ async def test_a_client_ping_over_websocket_is_answered_at_once() -> None:
     engine = EngineServer(Quiet())
     sink = RecordingSink()
     socket = await engine.open_websocket(request(transport="websocket"), sink)
-    engine._flush_dirty()
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
     socket.ws_received(sink, ["2hello"])
-    engine._flush_dirty()
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
     assert sink.frames[-1] == "3hello"
 
 
@@ -108,7 +108,7 @@ async def test_a_reader_whose_transport_holds_too_much_is_dropped_others_get_eve
     stuck, healthy = RecordingSink(), RecordingSink()
     slow = await engine.open_websocket(request(transport="websocket"), stuck)
     fine = await engine.open_websocket(request(transport="websocket"), healthy)
-    engine._flush_dirty()
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
     frame = "4" + "z" * 999
     for _ in range(20):
         # the stuck sink's transport keeps everything written to it
@@ -117,7 +117,7 @@ async def test_a_reader_whose_transport_holds_too_much_is_dropped_others_get_eve
         before = list(closed)
         slow.send_frames([frame])
         assert closed == before  # never inside the send: the disconnect comes on the next step
-        engine._flush_dirty()
+        await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
         await asyncio.sleep(0)
     assert closed == [(slow.sid, "slow client")] and slow.closed and not fine.closed
     assert healthy.frames[1:] == [frame] * 20

@@ -237,6 +237,11 @@ class ClientSocket(Listeners):
             raise ValueError("ack_timeout must be > 0")
         self._ack_timeout = value
 
+    @property
+    def pending_acks(self) -> int:
+        """How many acknowledgements of the server are still awaited."""
+        return len(self._acks)
+
     # ------------------------------------------------------------ listeners
 
     def _fire(self, event: str, *args: JSONValue) -> None:

@@ -192,6 +192,11 @@ class ServerSocket(Listeners):
         """The Engine.IO transport in use."""
         return self.conn.engine.transport
 
+    @property
+    def pending_acks(self) -> int:
+        """How many acknowledgements of this socket's client are still awaited."""
+        return len(self._acks)
+
     # ------------------------------------------------------------ listeners
 
     def use(self, middleware: PacketMiddleware) -> PacketMiddleware:
