@@ -48,7 +48,12 @@ Done = Callable[[Any], None]
 _TaskSwitch = Callable[[asyncio.AbstractEventLoop, "asyncio.Task[Any]"], None]
 _enter_task: _TaskSwitch = getattr(_aio_tasks, "_enter_task")  # noqa: B009
 _leave_task: _TaskSwitch = getattr(_aio_tasks, "_leave_task")  # noqa: B009
-_current_task = asyncio.current_task
+# asyncio.current_task is a Python function on 3.11; the dict it reads is asyncio's own.
+_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+    getattr(_aio_tasks, "_current_tasks").get  # noqa: B009
+    if isinstance(getattr(_aio_tasks, "_current_tasks", None), dict)
+    else asyncio.current_task
+)
 _copy_context = contextvars.copy_context
 _get_running_loop = asyncio.get_running_loop
 _CoroutineType = types.CoroutineType
@@ -56,6 +61,9 @@ _getrefcount = sys.getrefcount
 #: _getrefcount of a handler task that only _ended's caller (and _ended) refer to.
 _UNSHARED = 3
 _new_task = asyncio.Task.__new__
+#: Results that are certainly not awaitable (what handlers return most), recognised by
+#: their exact type before the general checks.
+_PLAIN = frozenset({dict, list, tuple, str, int, float, bool, bytes})
 
 
 class FailureLog:
@@ -221,7 +229,7 @@ class _EagerStep(Coroutine[Any, Any, None]):
         self._finished = False
         self._cancelled = False
 
-    # What the eager step (run by _run_eagerly with the task current) ended with.
+    # What the eager step (run by call_handler with the task current) ended with.
     def suspended(self, waiting: Any) -> None:
         """The handler's first step yielded ``waiting`` to the event loop."""
         self._waiting = waiting
@@ -424,6 +432,8 @@ def call_handler(
         owner: keeps the task if the handler suspends.
         what: names the handler in logs.
     """
+    # The hot path of every event: one function (no helper frames), asyncio's C task
+    # switching, and the plain values a handler returns recognised by their type.
     loop = _get_running_loop()
     outer = _current_task(loop)
     if outer is not None:
@@ -431,65 +441,58 @@ def call_handler(
     try:
         context = _copy_context()
         try:
-            result = context.run(handler, *args)
+            coro = context.run(handler, *args)
         except Exception:
             report_failure(what)
             return
-        if type(result) is not _CoroutineType:
-            if not isinstance(result, Coroutine):
-                if not inspect.isawaitable(result):
-                    _deliver(done, result, what)
-                    return
-                result = _await(result)  # a future or other awaitable: drive it as a coroutine
-        _run_eagerly(loop, result, done, owner, what, context)
+        if type(coro) is not _CoroutineType:
+            if coro is None or type(coro) in _PLAIN or not inspect.isawaitable(coro):
+                if done is not None:
+                    try:
+                        done(coro)
+                    except Exception:
+                        logger.exception("completion of %s failed", what)
+                return
+            if not isinstance(coro, Coroutine):
+                coro = _await(coro)  # a future or other awaitable: drive it as a coroutine
+        # A coroutine: its first step runs here, with its own task current.
+        task = _new_task(_HandlerTask)
+        task._h_coro = coro
+        task._h_call = (done, what, context, loop)
+        task._h_step = None
+        _enter_task(loop, task)
+        try:
+            waiting = context.run(coro.send, None)
+        except StopIteration as stop:
+            _leave_task(loop, task)
+            if done is not None:
+                try:
+                    done(stop.value)
+                except Exception:
+                    logger.exception("completion of %s failed", what)
+            # The common case ends here: nothing initialised the task and nothing else
+            # refers to it (our local and getrefcount's argument), so it is simply dropped.
+            if task._h_step is not None or _getrefcount(task) > 2:
+                _ended(task, cancelled=False)
+            return
+        except asyncio.CancelledError:
+            _leave_task(loop, task)
+            _ended(task, cancelled=True)
+            return
+        except Exception:
+            _leave_task(loop, task)
+            report_failure(what)
+            _ended(task, cancelled=False)
+            return
+        except BaseException:
+            _leave_task(loop, task)
+            raise
+        _leave_task(loop, task)
+        task._h_start().suspended(waiting)
+        owner.add(task)
     finally:
         if outer is not None:
             _enter_task(loop, outer)
-
-
-def _run_eagerly(
-    loop: asyncio.AbstractEventLoop,
-    coro: Coroutine[Any, Any, Any],
-    done: Done | None,
-    owner: TaskOwner,
-    what: str,
-    context: contextvars.Context,
-) -> None:
-    """Runs the first step of a handler coroutine with its own task current."""
-    task = _new_task(_HandlerTask)
-    task._h_coro = coro
-    task._h_call = (done, what, context, loop)
-    task._h_step = None
-    _enter_task(loop, task)
-    try:
-        waiting = context.run(coro.send, None)
-    except StopIteration as stop:
-        _leave_task(loop, task)
-        if done is not None:
-            try:
-                done(stop.value)
-            except Exception:
-                logger.exception("completion of %s failed", what)
-        # The common case ends here: nothing initialised the task and nothing else
-        # refers to it (our local and getrefcount's argument), so it is simply dropped.
-        if task._h_step is not None or _getrefcount(task) > 2:
-            _ended(task, cancelled=False)
-        return
-    except asyncio.CancelledError:
-        _leave_task(loop, task)
-        _ended(task, cancelled=True)
-        return
-    except Exception:
-        _leave_task(loop, task)
-        report_failure(what)
-        _ended(task, cancelled=False)
-        return
-    except BaseException:
-        _leave_task(loop, task)
-        raise
-    _leave_task(loop, task)
-    task._h_start().suspended(waiting)
-    owner.add(task)
 
 
 def _ended(task: _HandlerTask, *, cancelled: bool) -> None:
@@ -506,11 +509,3 @@ def _ended(task: _HandlerTask, *, cancelled: bool) -> None:
             step.cancelled()
         else:
             step.failed()  # ended: nothing more to deliver
-
-
-def _deliver(done: Done | None, result: Any, what: str) -> None:
-    if done is not None:
-        try:
-            done(result)
-        except Exception:
-            logger.exception("completion of %s failed", what)
