@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
-__all__ = ["BytesLike", "Clock", "HandlerT", "JSONValue", "NamespacePath", "Sid", "UserCallback"]
+__all__ = [
+    "BytesLike",
+    "Clock",
+    "EventName",
+    "HandlerT",
+    "JSONValue",
+    "NamespacePath",
+    "Sid",
+    "UserCallback",
+]
 
 #: Any value that can travel as a Socket.IO argument: JSON types plus bytes.
 JSONValue: TypeAlias = Any
 #: Inputs accept any of these; outputs are always ``bytes``.
 BytesLike: TypeAlias = bytes | bytearray | memoryview
+#: An event name: a string, or a number as JavaScript peers may send.
+EventName: TypeAlias = str | int | float
 #: A session or socket identifier.
 Sid: TypeAlias = str
 #: A namespace name such as ``"/"`` or ``"/socket/commu-42"``.

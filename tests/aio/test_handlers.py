@@ -225,7 +225,7 @@ async def test_cancel_all_cancels_suspended_handlers(
         await asyncio.sleep(0)
     timers = len(asyncio.get_running_loop()._scheduled)  # type: ignore[attr-defined]
     assert timers >= 3
-    tasks = list(owner._tasks)
+    tasks = list(owner)
     owner.cancel_all()
     assert len(owner) == 0
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -252,7 +252,7 @@ async def test_cancelled_handler_may_catch_and_return() -> None:
 
     call_handler(stubborn, (), results.append, owner, "stubborn")
     await asyncio.sleep(0)  # the task took its first step
-    (task,) = owner._tasks
+    (task,) = owner
     owner.cancel_all()
     async with asyncio.timeout(5):
         await asyncio.gather(task, return_exceptions=True)

@@ -50,11 +50,11 @@ def test_once_is_removed_by_its_function_and_passes_keywords() -> None:
     thing.off("a", handler)  # as Node: off(event, fn) removes the once listener
     assert thing.fire("a", "1") == []
     thing.once("a", handler)
-    (registered,) = thing._handlers["a"]
+    (registered,) = thing.listeners("a")
     assert registered == handler and hash(registered) == hash(handler)
     registered("2", ack="yes")
     registered("3")  # a caller holding it may still call it: it is no longer registered
-    assert calls == [("2", "yes"), ("3", "-")] and thing._handlers["a"] == []
+    assert calls == [("2", "yes"), ("3", "-")] and thing.listeners("a") == []
 
 
 def test_any_listeners() -> None:
@@ -66,15 +66,15 @@ def test_any_listeners() -> None:
 
     thing.on_any(one)
     thing.prepend_any(two)
-    assert list(thing._any) == [two, one]
+    assert thing.listeners_any() == [two, one]
     thing.off_any(one)
     thing.off_any(one)
-    assert list(thing._any) == [two]
+    assert thing.listeners_any() == [two]
     thing.off_any()
-    assert thing._any == ()  # the shared empty tuple, no list per socket
+    assert thing.listeners_any() == []
     thing.on_any_outgoing(one)
     thing.on_any_outgoing(two)
     thing.off_any_outgoing(two)
-    assert list(thing._any_out) == [one]
+    assert thing.listeners_any_outgoing() == [one]
     thing.off_any_outgoing()
-    assert thing._any_out == ()
+    assert thing.listeners_any_outgoing() == []

@@ -405,7 +405,7 @@ async def test_sharded_adapters_on_a_three_master_cluster(serve_native: Any) -> 
         await eventually(lambda: "py-room" in py.adapter.rooms)
         await node.until("localRooms", lambda rooms: "node-room" in rooms)
         # one-room broadcasts travel on the room's own shard channel, both ways
-        await eventually(lambda: "socket.io#/#py-room#" in py.adapter.link._subscribed())
+        await eventually(lambda: "socket.io#/#py-room#" in py.adapter.link.subscribed())
         py.server.to("node-room").emit("room", b"\x01")
         py.server.emit("all", 1)
         await node.call("broadcast", name="to-py-room", rooms=["py-room"], args=[plain(b"\x02")])

@@ -60,7 +60,7 @@ async def test_off_by_default_nothing_changes(serve: Serve) -> None:
         socket.emit("direct", 2)
         assert await event(raw) == ["news", 1]
         assert await event(raw) == ["direct", 2]
-    assert server.sockets.adapter._packets == type(server.sockets.adapter._packets)()
+    assert server.sockets.adapter.buffered_packets() == []
 
 
 async def test_reply_has_pid_and_events_get_offsets(serve: Serve) -> None:
@@ -218,13 +218,13 @@ async def test_no_recovery_after_expiry(serve: Serve) -> None:
         offset = (await event(raw))[-1]
     await gone(server)
     adapter = server.sockets.adapter
-    assert first["pid"] in adapter._sessions
+    assert first["pid"] in adapter.kept_sessions()
     await asyncio.sleep(0.3)  # past the duration
     async with raw_socketio(running.ws_url) as raw:
         reply = await hello(raw, {"pid": first["pid"], "offset": offset})
         assert reply["sid"] != first["sid"]
         assert not server.sockets.sockets[reply["sid"]].recovered
-    assert first["pid"] not in adapter._sessions
+    assert first["pid"] not in adapter.kept_sessions()
 
 
 @pytest.mark.parametrize("how", ["client namespace disconnect", "server namespace disconnect"])
@@ -248,7 +248,7 @@ async def test_no_session_kept_after_a_deliberate_disconnect(serve: Serve, how: 
             assert await raw.recv() == "41"
         await gone(server)
         assert reasons == [how]
-        assert server.sockets.adapter._sessions == {}
+        assert server.sockets.adapter.kept_sessions() == []
         reply = await hello(raw, {"pid": first["pid"], "offset": offset})
         assert reply["sid"] != first["sid"]
         assert not server.sockets.sockets[reply["sid"]].recovered
@@ -275,7 +275,7 @@ async def test_volatile_and_acked_emits_are_not_kept(serve: Serve) -> None:
         assert isinstance(frame, str) and frame.endswith('["asks",4]')
         await raw.send("43" + frame[2:].split("[")[0] + '["ok"]')
         assert await timed == "ok"
-        assert len(server.sockets.adapter._packets) == 1  # only "kept"
+        assert len(server.sockets.adapter.buffered_packets()) == 1  # only "kept"
     await gone(server)
     server.volatile.emit("v", 5)
     async with raw_socketio(running.ws_url) as raw:
@@ -295,7 +295,7 @@ async def test_the_buffer_is_bounded(serve: Serve) -> None:
     await gone(server)
     for n in range(1, 3):
         server.emit("e", n)
-    assert len(adapter._packets) == 3
+    assert len(adapter.buffered_packets()) == 3
     async with raw_socketio(running.ws_url) as raw:
         # the offset is still buffered: recovered
         assert (await hello(raw, {"pid": first["pid"], "offset": offset}))["sid"] == first["sid"]
@@ -305,7 +305,7 @@ async def test_the_buffer_is_bounded(serve: Serve) -> None:
     await gone(server)
     for n in range(4, 8):
         server.emit("e", n)
-    assert len(adapter._packets) == 3
+    assert len(adapter.buffered_packets()) == 3
     async with raw_socketio(running.ws_url) as raw:
         # the offset fell out of the buffer: a fresh connection
         reply = await hello(raw, {"pid": first["pid"], "offset": offset})
@@ -320,8 +320,7 @@ async def test_sessions_are_bounded(serve: Serve) -> None:
         async with raw_socketio(running.ws_url) as raw:
             replies.append(await hello(raw))
         await gone(server)
-    sessions = server.sockets.adapter._sessions
-    assert list(sessions) == [replies[1]["pid"]]
+    assert server.sockets.adapter.kept_sessions() == [replies[1]["pid"]]
 
 
 async def test_middlewares_run_on_recovery_when_not_skipped(serve: Serve) -> None:
@@ -433,5 +432,5 @@ async def test_a_unicast_is_kept_without_going_through_adapter_broadcast(serve: 
         direct = await event(raw)
         assert direct[:2] == ["direct", 1] and isinstance(direct[2], str)
         assert broadcasts == []  # a unicast leaves through the socket's own connection
-        (kept,) = server.sockets.adapter._packets
-        assert kept[0] == direct[2] and kept[3].rooms == {socket.id}
+        (kept,) = server.sockets.adapter.buffered_packets()
+        assert kept[0] == direct[2] and kept[2].rooms == {socket.id}

@@ -34,7 +34,7 @@ import logging
 import sys
 import types
 from asyncio import tasks as _aio_tasks
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 __all__ = ["FailureLog", "TaskOwner", "ack_args", "call_handler", "failures", "report_failure"]
@@ -194,6 +194,10 @@ class TaskOwner:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+        """The tasks still running (a snapshot: adding or ending one does not disturb it)."""
+        return iter(list(self._tasks))
 
 
 class _EagerStep(Coroutine[Any, Any, None]):

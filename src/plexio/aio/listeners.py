@@ -1,7 +1,8 @@
 """Event listener registries shared by server and client sockets (layer L2).
 
 The JavaScript API in snake_case: ``on``, ``once``, ``off``, ``on_any``,
-``prepend_any``, ``off_any``, ``on_any_outgoing``, ``off_any_outgoing``. A class using
+``prepend_any``, ``off_any``, ``on_any_outgoing``, ``off_any_outgoing``, ``listeners``,
+``listeners_any``, ``listeners_any_outgoing``. A class using
 :class:`Listeners` calls :meth:`Listeners._init_listeners` in its ``__init__`` and
 reads ``_handlers``, ``_any`` and ``_any_out`` when it dispatches.
 """
@@ -9,9 +10,9 @@ reads ``_handlers``, ``_any`` and ``_any_out`` when it dispatches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, overload
+from typing import TypeVar, overload
 
-from plexio.typing import HandlerT, UserCallback
+from plexio.typing import EventName, HandlerT, JSONValue, UserCallback
 
 __all__ = ["Listeners", "Once"]
 
@@ -31,7 +32,7 @@ class Once:
         self.fn = fn
         self._remove = remove
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: JSONValue, **kwargs: object) -> object:
         self._remove(self)
         return self.fn(*args, **kwargs)
 
@@ -47,7 +48,10 @@ class Once:
         return f"<Once {self.fn!r}>"
 
 
-def without(handlers: dict[Any, list[UserCallback]], event: Any, listener: UserCallback) -> None:
+_K = TypeVar("_K")
+
+
+def without(handlers: dict[_K, list[UserCallback]], event: _K, listener: UserCallback) -> None:
     """Removes ``listener`` (by identity) from ``handlers[event]``, copying the list: a
     dispatch iterating the old one is not disturbed."""
     current = handlers.get(event)
@@ -61,19 +65,21 @@ class Listeners:
     __slots__ = ("_handlers", "_any", "_any_out")
 
     def _init_listeners(self) -> None:
-        self._handlers: dict[Any, list[UserCallback]] = {}
+        self._handlers: dict[EventName, list[UserCallback]] = {}
         # Catch-all listeners are rare: an empty tuple (shared) until the first one, then
         # a new tuple per change (what dispatch iterates is never changed under it).
         self._any: tuple[UserCallback, ...] = ()
         self._any_out: tuple[UserCallback, ...] = ()
 
     @overload
-    def on(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
+    def on(self, event: EventName) -> Callable[[HandlerT], HandlerT]: ...
 
     @overload
-    def on(self, event: Any, handler: HandlerT) -> HandlerT: ...
+    def on(self, event: EventName, handler: HandlerT) -> HandlerT: ...
 
-    def on(self, event: Any, handler: UserCallback | None = None) -> Any:
+    def on(
+        self, event: EventName, handler: UserCallback | None = None
+    ) -> UserCallback | Callable[[UserCallback], UserCallback]:
         """Registers ``handler(*args)`` for an event (usable as a decorator).
 
         A handler's return value (a tuple for several values) acknowledges the
@@ -88,12 +94,14 @@ class Listeners:
         return register if handler is None else register(handler)
 
     @overload
-    def once(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
+    def once(self, event: EventName) -> Callable[[HandlerT], HandlerT]: ...
 
     @overload
-    def once(self, event: Any, handler: HandlerT) -> HandlerT: ...
+    def once(self, event: EventName, handler: HandlerT) -> HandlerT: ...
 
-    def once(self, event: Any, handler: UserCallback | None = None) -> Any:
+    def once(
+        self, event: EventName, handler: UserCallback | None = None
+    ) -> UserCallback | Callable[[UserCallback], UserCallback]:
         """Like :meth:`on` (it goes through :meth:`on`, with what a subclass adds
         there), but the handler is removed at its first call; ``off(event, handler)``
         removes it before that."""
@@ -104,7 +112,7 @@ class Listeners:
 
         return register if handler is None else register(handler)
 
-    def off(self, event: Any = None, handler: UserCallback | None = None) -> None:
+    def off(self, event: EventName | None = None, handler: UserCallback | None = None) -> None:
         """Removes one handler, every handler of an event, or every handler."""
         if event is None:
             self._handlers.clear()
@@ -143,6 +151,18 @@ class Listeners:
             self._any_out = ()
         elif listener in self._any_out:
             self._any_out = _without(self._any_out, listener)
+
+    def listeners(self, event: EventName) -> list[UserCallback]:
+        """The handlers of ``event``, in call order (a copy)."""
+        return list(self._handlers.get(event, ()))
+
+    def listeners_any(self) -> list[UserCallback]:
+        """The catch-all listeners of incoming events, in call order (a copy)."""
+        return list(self._any)
+
+    def listeners_any_outgoing(self) -> list[UserCallback]:
+        """The catch-all listeners of emitted events, in call order (a copy)."""
+        return list(self._any_out)
 
 
 def _without(

@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias, overload
+from typing import Any, Protocol, overload
 
 from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -51,7 +51,7 @@ from plexio.socketio.events import (
     NamespaceClosed,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import HandlerT, JSONValue, UserCallback
+from plexio.typing import EventName, HandlerT, JSONValue, UserCallback
 
 __all__ = ["Auth", "ClientSocket", "SocketHost"]
 
@@ -59,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 #: The CONNECT payload: a dict, or a callable (sync or async) asked on every connection.
 Auth = dict[str, JSONValue] | Callable[[], Any] | None
-#: An event name: a string, or a number as JavaScript peers may send.
-EventName: TypeAlias = str | int | float
 _OnResult = Callable[[BaseException | None, list[JSONValue]], None]
 
 

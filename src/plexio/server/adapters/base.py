@@ -331,6 +331,15 @@ class Adapter:
         session.missed_packets = missed
         return session
 
+    def kept_sessions(self) -> list[str]:
+        """The pids of the sessions kept for recovery, oldest first (expired ones may
+        linger until the next save or restore)."""
+        return list(self._sessions)
+
+    def buffered_packets(self) -> list[tuple[str, Packet, BroadcastOptions]]:
+        """The events kept for recovery, oldest first: ``(offset, packet, targeting)``."""
+        return [(offset, packet, opts) for offset, _expiry, packet, opts in self._packets]
+
     def _prune_sessions(self, now: float) -> None:
         sessions = self._sessions
         while sessions:

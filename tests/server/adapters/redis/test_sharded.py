@@ -84,7 +84,7 @@ async def test_two_servers_on_a_three_master_cluster(
         await eventually(lambda: "room1" in adapter_b.rooms)
         if mode is SubscriptionMode.DYNAMIC:
             # the room's own shard channel, on whichever master owns its slot
-            await eventually(lambda: "socket.io#/#room1#" in adapter_b.link._subscribed())
+            await eventually(lambda: "socket.io#/#room1#" in adapter_b.link.subscribed())
             channels = await node_channels(cluster)
             assert sum("socket.io#/#room1#" in c for c in channels.values()) == 1
         a.emit("all", 1, b"\x02")
@@ -127,7 +127,7 @@ async def test_many_rooms_subscribed_at_once_reach_every_master(cluster: RedisCl
     channels = [f"socket.io#/#room{i}#" for i in range(60)]
     try:
         await asyncio.gather(*(link.subscribe(c, lambda _c, _d: None) for c in channels))
-        await eventually(lambda: set(channels) <= link._subscribed())
+        await eventually(lambda: set(channels) <= link.subscribed())
         found = await node_channels(cluster)
         assert sorted(c for chans in found.values() for c in chans) == sorted(channels)
         assert link.outages == 0

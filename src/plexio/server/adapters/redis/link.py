@@ -346,8 +346,8 @@ class PubSubLink:
         except Exception:
             logger.exception("handling a Redis message on %s failed", channel)
 
-    def _subscribed(self) -> set[str]:
-        """Channels and patterns confirmed on live connections (for tests and stats)."""
+    def subscribed(self) -> set[str]:
+        """The channels and patterns confirmed on live connections."""
         return {
             name for r in self._readers.values() if r.pubsub is not None for name in r.confirmed
         }
