@@ -269,7 +269,7 @@ class NodeProcess:
         await self.wait(timeout)
         return rest
 
-    def _signal_group(self, sig: signal.Signals) -> None:
+    def signal_group(self, sig: signal.Signals) -> None:
         # The script runs in its own session, so its pid is the process group id:
         # signalling the group also reaches anything it spawned.
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -278,15 +278,15 @@ class NodeProcess:
     async def kill(self) -> None:
         """Stop the process group: SIGTERM, then SIGKILL after a short grace."""
         if self._proc.returncode is None:
-            self._signal_group(signal.SIGTERM)
+            self.signal_group(signal.SIGTERM)
             try:
                 async with asyncio.timeout(_KILL_GRACE):
                     await self._proc.wait()
             except TimeoutError:
-                self._signal_group(signal.SIGKILL)
+                self.signal_group(signal.SIGKILL)
                 await self._proc.wait()
         # Children that ignored SIGTERM may survive their parent: make sure.
-        self._signal_group(signal.SIGKILL)
+        self.signal_group(signal.SIGKILL)
         self.close_stdin()
         try:
             async with asyncio.timeout(_KILL_GRACE):
@@ -336,7 +336,7 @@ async def node_process(
     )
     loop = asyncio.get_running_loop()
     process = NodeProcess(proc, path, loop.time() + timeout)
-    watchdog = loop.call_later(timeout, process._signal_group, signal.SIGKILL)
+    watchdog = loop.call_later(timeout, process.signal_group, signal.SIGKILL)
     try:
         yield process
     finally:

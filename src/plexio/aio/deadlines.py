@@ -33,25 +33,30 @@ _COMPACT_AFTER = 1024
 
 
 class Deadline:
-    """One scheduled call; :meth:`cancel` it to drop it."""
+    """One scheduled call; :meth:`cancel` it to drop it.
 
-    __slots__ = ("when", "_callback", "_owner")
+    Attributes:
+        when: the loop time it is due.
+        callback: what it calls; ``None`` once cancelled or taken to run.
+    """
+
+    __slots__ = ("when", "callback", "_owner")
 
     def __init__(self, when: float, callback: Callable[[], None], owner: Deadlines) -> None:
         self.when = when
-        self._callback: Callable[[], None] | None = callback
+        self.callback: Callable[[], None] | None = callback
         self._owner = owner
 
     @property
     def cancelled(self) -> bool:
         """Whether it was cancelled (or has run)."""
-        return self._callback is None
+        return self.callback is None
 
     def cancel(self) -> None:
         """Drops the call (nothing happens if it already ran or was cancelled)."""
-        if self._callback is not None:
-            self._callback = None
-            self._owner._note_cancelled()
+        if self.callback is not None:
+            self.callback = None
+            self._owner.note_cancelled()
 
 
 class Deadlines:
@@ -90,14 +95,14 @@ class Deadlines:
     def close(self) -> None:
         """Drops every pending call and the loop timer."""
         for _, _, deadline in self._heap:
-            deadline._callback = None
+            deadline.callback = None
         self._heap.clear()
         self._cancelled = 0
         self._disarm()
 
-    # ------------------------------------------------------------ internals
-
-    def _note_cancelled(self) -> None:
+    def note_cancelled(self) -> None:
+        """One of this scheduler's deadlines was cancelled (it stays in the heap until
+        it is due or the heap is compacted)."""
         self._cancelled += 1
         heap = self._heap
         if self._cancelled >= len(heap):  # nothing live is left: no loop timer either
@@ -105,9 +110,11 @@ class Deadlines:
             self._cancelled = 0
             self._disarm()
         elif self._cancelled > _COMPACT_AFTER and self._cancelled * 2 > len(heap):
-            heap[:] = [entry for entry in heap if entry[2]._callback is not None]
+            heap[:] = [entry for entry in heap if entry[2].callback is not None]
             heapq.heapify(heap)
             self._cancelled = 0
+
+    # ------------------------------------------------------------ internals
 
     def _arm(self, when: float) -> None:
         resolution = self._resolution
@@ -135,11 +142,11 @@ class Deadlines:
         due: list[Callable[[], None]] = []
         while heap and heap[0][0] <= now:
             deadline = heapq.heappop(heap)[2]
-            callback = deadline._callback
+            callback = deadline.callback
             if callback is None:
                 self._cancelled -= 1
                 continue
-            deadline._callback = None
+            deadline.callback = None
             due.append(callback)
         # Calls scheduled by these callbacks, even already due, wait for the next fire.
         for callback in due:
@@ -147,7 +154,7 @@ class Deadlines:
                 callback()
             except Exception:
                 logger.exception("deadline callback failed")
-        while heap and heap[0][2]._callback is None:
+        while heap and heap[0][2].callback is None:
             heapq.heappop(heap)
             self._cancelled -= 1
         if heap:
