@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, overload
+from typing import Protocol, TypeVar, overload
 
 from plexio.aio.handlers import ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -39,14 +39,14 @@ from plexio.server.signatures import (
     special_handlers,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import HandlerT, JSONValue, UserCallback
+from plexio.typing import EventName, HandlerT, JSONValue, UserCallback
 
 __all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
 logger = logging.getLogger(__name__)
 _SPECIAL = special_handlers()
 
-AckCallback = Callable[..., Any]
+AckCallback = Callable[..., object]
 _T = TypeVar("_T")
 #: A per-packet middleware ``middleware(packet)`` (``packet`` = ``[event, *args]``).
 PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[JSONValue]], object])
@@ -74,7 +74,7 @@ class SocketNamespace(Protocol):
         """The socket ended: the namespace forgets it."""
         ...
 
-    def invalid_payload_ack(self, error: PayloadValidationError) -> Any:
+    def invalid_payload_ack(self, error: PayloadValidationError) -> JSONValue:
         """The acknowledgement answering a payload that failed validation."""
         ...
 
@@ -214,12 +214,14 @@ class ServerSocket(Listeners):
         return middleware
 
     @overload
-    def on(self, event: Any) -> Callable[[HandlerT], HandlerT]: ...
+    def on(self, event: EventName) -> Callable[[HandlerT], HandlerT]: ...
 
     @overload
-    def on(self, event: Any, handler: HandlerT) -> HandlerT: ...
+    def on(self, event: EventName, handler: HandlerT) -> HandlerT: ...
 
-    def on(self, event: Any, handler: UserCallback | None = None) -> Any:
+    def on(
+        self, event: EventName, handler: UserCallback | None = None
+    ) -> UserCallback | Callable[[UserCallback], UserCallback]:
         """Registers ``handler(*args)`` for an event of this socket (usable as a decorator).
 
         As for namespace-level handlers, a parameter annotated :class:`~plexio.Ack`
@@ -279,12 +281,14 @@ class ServerSocket(Listeners):
         self._emit("message", args, None, None, False)
 
     @overload
-    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> JSONValue: ...
 
     @overload
     async def emit_with_ack(self, event: str, *args: JSONValue, returns: type[_T]) -> _T: ...
 
-    async def emit_with_ack(self, event: str, *args: JSONValue, returns: Any = None) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: JSONValue, returns: type[object] | None = None
+    ) -> object:
         """Sends an event and waits for the client's ack; returns its first argument.
 
         Args:
@@ -298,7 +302,7 @@ class ServerSocket(Listeners):
             DisconnectedError: the socket disconnected first.
             PayloadValidationError: the answer does not fit ``returns``.
         """
-        answer = await self._emit_wait(event, args, None)
+        answer = await self.emit_awaiting_ack(event, args)
         return answer if returns is None else check_reply(event, answer, returns)
 
     def timeout(self, seconds: float) -> _TimedSocket:
@@ -321,16 +325,42 @@ class ServerSocket(Listeners):
         compress: ``socket.compress(False).emit(...)`` as in JavaScript."""
         return _CompressFlagged(self, compress)
 
-    async def _emit_wait(
-        self, event: str, args: tuple[JSONValue, ...], timeout: float | None
-    ) -> Any:
+    def emit_flagged(
+        self,
+        event: str,
+        args: tuple[JSONValue, ...],
+        callback: AckCallback | None = None,
+        *,
+        timeout: float | None = None,
+        volatile: bool = False,
+        compress: bool = True,
+    ) -> None:
+        """Emits with per-emit flags: what ``timeout()``, ``volatile`` and ``compress()``
+        return call (``callback(err, *ack_args)`` when ``timeout`` is set)."""
+        self._emit(event, args, callback, timeout, volatile, None, compress)
+
+    async def emit_awaiting_ack(
+        self,
+        event: str,
+        args: tuple[JSONValue, ...],
+        *,
+        timeout: float | None = None,
+        compress: bool = True,
+    ) -> JSONValue:
+        """Emits with per-emit flags and returns the ack's first argument (``None`` for
+        an ack without one).
+
+        Raises:
+            DisconnectedError: the socket disconnected first.
+            AckTimeoutError: no ack within ``timeout`` seconds.
+        """
         future: asyncio.Future[list[JSONValue]] = asyncio.get_running_loop().create_future()
 
-        def done(*ack: Any) -> None:
+        def done(*ack: JSONValue) -> None:
             if not future.done():
                 future.set_result(list(ack))
 
-        self._emit(event, args, done, timeout, False, future)
+        self._emit(event, args, done, timeout, False, future, compress)
         result = await future
         return result[0] if result else None
 
@@ -462,7 +492,7 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ incoming
 
-    def deliver_event(self, event: Any, params: list[JSONValue], ack_id: int | None) -> None:
+    def deliver_event(self, event: EventName, params: list[JSONValue], ack_id: int | None) -> None:
         """An EVENT from the client (called by its connection): runs the listeners."""
         # Catch-all listeners see every incoming event, before the per-packet
         # middleware may refuse it (as the JS server's onAny).
@@ -493,7 +523,7 @@ class ServerSocket(Listeners):
         if self.connected and args:
             self._dispatch(args[0], args[1:], ack_id)
 
-    def _dispatch(self, event: Any, params: list[JSONValue], ack_id: int | None) -> None:
+    def _dispatch(self, event: EventName, params: list[JSONValue], ack_id: int | None) -> None:
         if type(event) is not str:
             return  # numeric event names reach only the catch-all listeners
         tasks = self.conn.tasks
@@ -524,7 +554,7 @@ class ServerSocket(Listeners):
         event: str,
         params: list[JSONValue],
         ack_id: int | None,
-        done: Callable[[Any], None] | None,
+        done: Callable[[object], None] | None,
         with_socket: bool = True,
     ) -> None:
         """Runs a handler that validates its payload or takes the :class:`Ack` itself
@@ -558,8 +588,8 @@ class ServerSocket(Listeners):
             call_handler(handler, (self, *args) if with_socket else tuple(args), done,
                          self.conn.tasks, event)  # fmt: skip
 
-    def _acker(self, ack_id: int) -> Callable[[Any], None]:
-        def done(result: Any) -> None:
+    def _acker(self, ack_id: int) -> Callable[[object], None]:
+        def done(result: object) -> None:
             if self.connected:
                 self.conn.send_ack(self.nsp.name, ack_id, ack_args(result))
 
@@ -648,22 +678,24 @@ class _TimedSocket:
 
     def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
         """Emits; ``callback(err, *ack_args)`` gets an :class:`AckTimeoutError` on expiry."""
-        self._socket._emit(event, args, callback, self._seconds, False)
+        self._socket.emit_flagged(event, args, callback, timeout=self._seconds)
 
     @overload
-    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any: ...
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> JSONValue: ...
 
     @overload
     async def emit_with_ack(self, event: str, *args: JSONValue, returns: type[_T]) -> _T: ...
 
-    async def emit_with_ack(self, event: str, *args: JSONValue, returns: Any = None) -> Any:
+    async def emit_with_ack(
+        self, event: str, *args: JSONValue, returns: type[object] | None = None
+    ) -> object:
         """Emits and waits for the ack's first argument (checked against ``returns``).
 
         Raises:
             AckTimeoutError: no ack in time.
             PayloadValidationError: the answer does not fit ``returns``.
         """
-        answer = await self._socket._emit_wait(event, args, self._seconds)
+        answer = await self._socket.emit_awaiting_ack(event, args, timeout=self._seconds)
         return answer if returns is None else check_reply(event, answer, returns)
 
 
@@ -678,23 +710,15 @@ class _CompressFlagged:
 
     def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
         """Emits with the compress flag set."""
-        self._socket._emit(event, args, callback, None, False, None, self._compress)
+        self._socket.emit_flagged(event, args, callback, compress=self._compress)
 
     def send(self, *args: JSONValue) -> None:
         """Emits a ``message`` event with the compress flag set."""
         self.emit("message", *args)
 
-    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> JSONValue:
         """Emits with the compress flag set and waits for the ack's first argument."""
-        future: asyncio.Future[list[JSONValue]] = asyncio.get_running_loop().create_future()
-
-        def done(*ack: Any) -> None:
-            if not future.done():
-                future.set_result(list(ack))
-
-        self._socket._emit(event, args, done, None, False, future, self._compress)
-        result = await future
-        return result[0] if result else None
+        return await self._socket.emit_awaiting_ack(event, args, compress=self._compress)
 
 
 class _VolatileSocket:
@@ -707,4 +731,4 @@ class _VolatileSocket:
 
     def emit(self, event: str, *args: JSONValue) -> None:
         """Emits an event that is dropped if the client is not ready for it."""
-        self._socket._emit(event, args, None, None, True)
+        self._socket.emit_flagged(event, args, volatile=True)
