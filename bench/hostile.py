@@ -1,5 +1,10 @@
 """Hostile clients against a plexio server with default settings; prints the figures.
 
+Besides what the clients see, each latency scenario reports the server loop's own
+stalls (``server_tick_cpu_*``: the CPU its thread spent between two 1 ms ticks, i.e.
+how long a message can wait behind the server's own work; ``server_full_gc*``: full
+collections), which do not depend on the machine's load as wall-clock latencies do.
+
     python -m bench.hostile                  # every scenario
     python -m bench.hostile slow-consumer    # one of: slow-consumer, slowloris,
                                              #   oversized-post, runaway-handlers
@@ -10,7 +15,8 @@ its RSS is read from /proc. Figures measured on a shared machine vary with its l
 
 - slow-consumer: 3 healthy room members read, 1 stops reading, 2,000 × 10 KB
   broadcasts 1 ms apart (10 MB/s; a consumer slower than the producer for longer than
-  its buffers is, by design, a slow consumer); a healthy client echoes meanwhile.
+  its buffers is, by design, a slow consumer); a healthy client echoes meanwhile
+  (from a process of its own, so that this one's work does not delay it).
   Reports peak RSS growth, when the slow member was dropped (after the broadcasts
   began), whether the healthy ones got every message in order, and the echo p99.
 - slowloris: 2,000 connections that never finish their request; how many are still
@@ -152,6 +158,56 @@ async def echo_latencies(client: Client, stop: asyncio.Event) -> list[float]:
     return out
 
 
+class EchoProcess:
+    """The well-behaved client, echoing every 5 ms from a process of its own.
+
+    Its latencies are the server's: the hostile clients (which decode 60 MB of
+    broadcasts, or open and close 100 connections, in this process) would otherwise
+    hold up the loop the echoes are timed on.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, port: int) -> EchoProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.hostile",
+            "--echo-client",
+            str(port),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), 20)).strip() == b"ready"
+        return cls(proc)
+
+    async def stop(self) -> list[float]:
+        """Stops echoing; the latencies measured, in seconds."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 20)
+        await asyncio.wait_for(self.proc.wait(), 20)
+        latencies: list[float] = json.loads(line)
+        return latencies
+
+
+async def echo_client(port: int) -> None:
+    """``--echo-client PORT``: echoes until stdin closes, then prints the latencies."""
+    loop = asyncio.get_running_loop()
+    client = await Client.connect(port)
+    stop = asyncio.Event()
+    echoing = loop.create_task(echo_latencies(client, stop))
+    print("ready", flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    stop.set()
+    latencies = await echoing
+    await client.close()
+    print(json.dumps(latencies), flush=True)
+
+
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else float("nan")
 
@@ -161,7 +217,7 @@ async def slow_consumer() -> dict[str, Any]:
     async with server() as (port, pid):
         healthy = [await Client.connect(port) for _ in range(3)]
         slow = await Client.connect(port, read=False)  # never reads: TCP backs up
-        echo = await Client.connect(port)
+        echo = await Client.connect(port)  # asks for the stats
         for c in [*healthy, slow]:
             if c is slow:
                 await c.emit("join")
@@ -172,7 +228,8 @@ async def slow_consumer() -> dict[str, Any]:
         peak = [base]
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(pid, peak, stop))
-        echoing = asyncio.create_task(echo_latencies(echo, stop))
+        echoing = await EchoProcess.start(port)
+        await echo.call("loopstats")  # the server's own stalls, from now on
         started = time.monotonic()
         await healthy[0].call("flood", count, size, GAP)
         received = []
@@ -184,12 +241,13 @@ async def slow_consumer() -> dict[str, Any]:
         dropped_after = None
         for _ in range(200):
             stats = await echo.call("stats")
-            if stats["sessions"] == 4:
+            if stats["sessions"] == 5:
                 dropped_after = time.monotonic() - started
                 break
             await asyncio.sleep(0.05)
         stop.set()
-        latencies = await echoing
+        latencies = await echoing.stop()
+        loop_stats = await echo.call("loopstats")
         await sampler
         for c in [*healthy, slow, echo]:
             await c.close()
@@ -202,6 +260,7 @@ async def slow_consumer() -> dict[str, Any]:
         "healthy_delivery_s": round(delivered_s, 2),
         "echo_p99_ms": round(p99(latencies) * 1000, 2),
         "echo_samples": len(latencies),
+        **{f"server_{k}": v for k, v in loop_stats.items()},
     }
 
 
@@ -274,10 +333,10 @@ async def oversized_post() -> dict[str, Any]:
 
 async def runaway_handlers() -> dict[str, Any]:
     async with server() as (port, pid):
-        good = await Client.connect(port)
+        good = await Client.connect(port)  # asks for the stats
+        echoing = await EchoProcess.start(port)
         before = (await good.call("stats"))["tasks"]
-        stop = asyncio.Event()
-        echoing = asyncio.create_task(echo_latencies(good, stop))
+        await good.call("loopstats")  # the server's own stalls, from now on
         abusers = [await Client.connect(port) for _ in range(100)]
         for _ in range(20):
             for c in abusers:
@@ -288,8 +347,8 @@ async def runaway_handlers() -> dict[str, Any]:
         for c in abusers:
             await c.close()
         await asyncio.sleep(1.0)
-        stop.set()
-        latencies = await echoing
+        latencies = await echoing.stop()
+        loop_stats = await good.call("loopstats")
         after = (await good.call("stats"))["tasks"]
         await good.close()
     return {
@@ -300,6 +359,7 @@ async def runaway_handlers() -> dict[str, Any]:
         "tasks_after_they_left": after,
         "good_echo_p99_ms": round(p99(latencies) * 1000, 2),
         "good_echo_max_ms": round(max(latencies) * 1000, 2),
+        **{f"server_{k}": v for k, v in loop_stats.items()},
     }
 
 
@@ -315,7 +375,11 @@ def main(argv: list[str] | None = None) -> None:
     cli = argparse.ArgumentParser(description=__doc__)
     cli.add_argument("scenario", nargs="*", choices=[*SCENARIOS, []], default=[])
     cli.add_argument("--server", choices=["native", "uvicorn"], default="native")
+    cli.add_argument("--echo-client", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = cli.parse_args(argv)
+    if args.echo_client:
+        asyncio.run(echo_client(args.echo_client))
+        return
     global SERVER
     SERVER = args.server
     for name in args.scenario or SCENARIOS:

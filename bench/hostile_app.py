@@ -6,15 +6,19 @@ native listener, printing ``PORT <n>`` once listening. Its events:
 ``join`` joins room ``r``; ``flood(count, size, gap)`` broadcasts ``count`` messages
 of ``size`` bytes to ``r``, ``gap`` seconds apart, and acks when they are queued; ``echo`` acks its
 argument; ``hang`` never returns; ``boom`` raises; ``stats`` acks the number of asyncio
-tasks and sessions.
+tasks and sessions; ``loopstats`` acks the loop's own stalls since the last call (see
+:class:`LoopWatch`) and starts counting again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
+import statistics
 import sys
+import time
 from typing import Any
 
 from measure.procstat import raise_nofile_limit
@@ -22,8 +26,60 @@ from measure.procstat import raise_nofile_limit
 import plexio
 
 
+class LoopWatch:
+    """What the server's loop itself costs its clients, whatever the machine's load.
+
+    A callback every millisecond reads the CPU time its thread spent since the
+    previous one: a well-behaved client's message waits for at most that much of the
+    server's own work (wall-clock latencies add the scheduler's delays on a loaded
+    machine). Full (generation 2) collections are timed in CPU too.
+    """
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+        self.full_gcs: list[float] = []
+        self._last = 0.0
+        self._gc_started = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._last = time.thread_time()
+            self._loop.call_later(0.001, self._tick)
+            gc.callbacks.append(self._gc)
+
+    def _tick(self) -> None:
+        now = time.thread_time()
+        self.ticks.append(now - self._last)
+        self._last = now
+        assert self._loop is not None
+        self._loop.call_later(0.001, self._tick)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        else:
+            self.full_gcs.append(time.thread_time() - self._gc_started)
+
+    def report(self) -> dict[str, Any]:
+        """The figures since the last report (in ms), then starts again."""
+        ticks, gcs = self.ticks, self.full_gcs
+        self.ticks, self.full_gcs = [], []
+        p99 = statistics.quantiles(ticks, n=100)[98] if len(ticks) >= 2 else 0.0
+        return {
+            "tick_cpu_p99_ms": round(p99 * 1000, 2),
+            "tick_cpu_max_ms": round(max(ticks, default=0.0) * 1000, 2),
+            "full_gcs": len(gcs),
+            "full_gc_max_ms": round(max(gcs, default=0.0) * 1000, 2),
+        }
+
+
 def build(ping_interval: float | None = None) -> plexio.Server:
     sio = plexio.Server(ping_interval=ping_interval)
+    watch = LoopWatch()
 
     @sio.on("join")
     def join(socket: plexio.ServerSocket) -> str:
@@ -54,6 +110,11 @@ def build(ping_interval: float | None = None) -> plexio.Server:
     @sio.on("stats")
     def stats(socket: plexio.ServerSocket) -> dict[str, int]:
         return {"tasks": len(asyncio.all_tasks()), "sessions": len(sio.engine.sockets)}
+
+    @sio.on("loopstats")
+    def loopstats(socket: plexio.ServerSocket) -> dict[str, Any]:
+        watch.start()
+        return watch.report()
 
     return sio
 

@@ -231,3 +231,23 @@ async def test_uvicorn_serves_tls_from_run(tmp_path: Path, certificate: tuple[Pa
             url = f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
             answer = await http.get(url)
         assert answer.status_code == 200 and answer.text.startswith('0{"sid":')
+
+
+@pytest.mark.parametrize("server", ["native", "uvicorn"])
+async def test_ready_once_listening_with_startup_objects_frozen(
+    tmp_path: Path, server: str
+) -> None:
+    body = f"""
+    import gc
+
+    import plexio
+
+    def ready(port):
+        print("PORT", port, "FROZEN", gc.get_freeze_count(), flush=True)
+
+    plexio.run(plexio.Server(), port=0, server={server!r}, ready=ready)
+    """
+    async for started in start(script(tmp_path, body), r"PORT (\d+) FROZEN [1-9]"):
+        async with httpx.AsyncClient() as client:
+            url = f"http://127.0.0.1:{started.port}/socket.io/?EIO=4&transport=polling"
+            assert (await client.get(url)).text.startswith("0{")

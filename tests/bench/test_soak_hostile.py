@@ -32,3 +32,18 @@ def test_hostile_oversized_post_is_refused() -> None:
     code, lines = _run("bench.hostile", "oversized-post")
     assert code == 0
     assert lines[0]["answer"] == "HTTP/1.1 413 Payload Too Large"
+
+
+def test_hostile_runaway_handlers_reports_the_servers_own_stalls() -> None:
+    code, lines = _run("bench.hostile", "runaway-handlers")
+    assert code == 0
+    (result,) = lines
+    assert result["tasks_after_they_left"] == result["tasks_before"]
+    # timed in the echo client's own process, and by the server's loop itself
+    assert isinstance(result["good_echo_p99_ms"], float) and result["good_echo_p99_ms"] > 0
+    assert (
+        0
+        < float(str(result["server_tick_cpu_p99_ms"]))
+        <= float(str(result["server_tick_cpu_max_ms"]))
+    )
+    assert isinstance(result["server_full_gcs"], int)
