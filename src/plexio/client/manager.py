@@ -29,7 +29,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypedDict, overload
+from typing import Final, TypedDict, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
@@ -296,7 +296,7 @@ class Manager:
     @overload
     def on(self, event: str, handler: HandlerT) -> HandlerT: ...
 
-    def on(self, event: str, handler: UserCallback | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a manager event handler (see the module docstring)."""
 
         def register(fn: UserCallback) -> UserCallback:

@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Protocol, overload
 
 from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
@@ -58,7 +58,11 @@ __all__ = ["Auth", "ClientSocket", "SocketHost"]
 logger = logging.getLogger(__name__)
 
 #: The CONNECT payload: a dict, or a callable (sync or async) asked on every connection.
-Auth = dict[str, JSONValue] | Callable[[], Any] | None
+Auth = (
+    dict[str, JSONValue]
+    | Callable[[], dict[str, JSONValue] | None | Awaitable[dict[str, JSONValue] | None]]
+    | None
+)
 _OnResult = Callable[[BaseException | None, list[JSONValue]], None]
 
 
@@ -105,7 +109,7 @@ class SocketHost(Protocol):
     @overload
     def on(self, event: str, handler: HandlerT) -> HandlerT: ...
 
-    def on(self, event: str, handler: UserCallback | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a manager event handler (``reconnect``, ``close``, ...)."""
         ...
 
@@ -317,7 +321,7 @@ class ClientSocket(Listeners):
             auth = result
         self._write_connect(auth)
 
-    async def _send_connect_later(self, pending: Awaitable[Any]) -> None:
+    async def _send_connect_later(self, pending: Awaitable[object]) -> None:
         try:
             auth = await pending
         except Exception as exc:
@@ -326,7 +330,7 @@ class ClientSocket(Listeners):
             return
         self._write_connect(auth)
 
-    def _write_connect(self, auth: Any) -> None:
+    def _write_connect(self, auth: object) -> None:
         if not self.active or self.connected or not self.io.engine_open:
             return
         if auth is not None and not isinstance(auth, dict):
@@ -469,7 +473,7 @@ class ClientSocket(Listeners):
 
     async def emit_with_ack(
         self, event: EventName, *args: JSONValue, timeout: float | None = None
-    ) -> Any:
+    ) -> JSONValue:
         """Sends an event and waits for its acknowledgement.
 
         Args:
@@ -485,7 +489,7 @@ class ClientSocket(Listeners):
             AckTimeoutError: no acknowledgement in time (after every retry).
             DisconnectedError: the connection dropped before the acknowledgement.
         """
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[JSONValue] = asyncio.get_running_loop().create_future()
 
         def on_result(err: BaseException | None, ack: list[JSONValue]) -> None:
             if future.done():
@@ -673,9 +677,9 @@ class ClientSocket(Listeners):
         self._resolve_waiters(exc)
 
 
-_EmitTimed = Callable[[float, Any, list[JSONValue], UserCallback | None], None]
-_EmitWithAck = Callable[..., Awaitable[Any]]
-_EmitVolatile = Callable[[Any, list[JSONValue], UserCallback | None], None]
+_EmitTimed = Callable[[float, EventName, list[JSONValue], UserCallback | None], None]
+_EmitWithAck = Callable[..., Awaitable[JSONValue]]
+_EmitVolatile = Callable[[EventName, list[JSONValue], UserCallback | None], None]
 
 
 class TimedEmitter:
@@ -694,7 +698,7 @@ class TimedEmitter:
         """Sends an event; ``callback(err, *args)`` gets the ack or an :class:`AckTimeoutError`."""
         self._emit(self._seconds, event, list(args), callback)
 
-    async def emit_with_ack(self, event: EventName, *args: JSONValue) -> Any:
+    async def emit_with_ack(self, event: EventName, *args: JSONValue) -> JSONValue:
         """Sends an event and returns the first ack argument; raises on timeout."""
         return await self._emit_with_ack(event, *args, timeout=self._seconds)
 

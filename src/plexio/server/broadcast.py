@@ -152,7 +152,7 @@ class BroadcastOperator:
     async def emit_with_ack(self, event: str, *args: JSONValue, returns: type[_T]) -> list[_T]: ...
 
     async def emit_with_ack(
-        self, event: str, *args: JSONValue, returns: Any = None
+        self, event: str, *args: JSONValue, returns: type[object] | None = None
     ) -> list[JSONValue]:
         """Sends an event asking every targeted socket to acknowledge it.
 

@@ -10,7 +10,7 @@ these members, so code written against :class:`FetchedSocket` works for both; th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 from plexio.typing import JSONValue
 
@@ -44,7 +44,7 @@ class FetchedSocket(Protocol):
         """Sends it an event."""
         ...
 
-    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> JSONValue:
         """Sends it an event and returns the first argument of its ack."""
         ...
 

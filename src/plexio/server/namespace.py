@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.aio.listeners import Once, without
@@ -37,6 +37,9 @@ from plexio.server.socket import Handshake, ServerSocket
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Parser
 from plexio.typing import JSONValue, UserCallback
+
+if TYPE_CHECKING:
+    from plexio.server.signatures import TypeSpec
 
 __all__ = [
     "ConnectionHandler",
@@ -106,7 +109,7 @@ class NamespaceOwner(Protocol):
         """The child ``name`` of ``parent``, created if needed."""
         ...
 
-    def invalid_payload(self, error: PayloadValidationError) -> Any:
+    def invalid_payload(self, error: PayloadValidationError) -> JSONValue:
         """The acknowledgement answering a payload that failed validation."""
         ...
 
@@ -152,7 +155,7 @@ class _Registry:
         self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
-    def on(self, event: str, handler: UserCallback | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a namespace-level handler (usable as a decorator).
 
         ``"connection"`` (alias ``"connect"``) handlers get ``(socket)``;
@@ -199,7 +202,7 @@ class _Registry:
         self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
-    def once(self, event: str, handler: UserCallback | None = None) -> Any:
+    def once(self, event: str, handler: UserCallback | None = None) -> object:
         """Like :meth:`on` (same arguments, :class:`~plexio.Ack` and validated payloads
         included), but the handler is removed at its first call, whichever socket it
         was for (as Node's ``nsp.once``); ``off(event, handler)`` removes it before.
@@ -229,7 +232,7 @@ class _Registry:
                     without(self.handlers, event, registered)
                     break
 
-    def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> Any:
+    def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a handler of an event other servers send with ``server_side_emit``.
 
         The handler gets the event's arguments (no socket; it may be async). When the
@@ -245,7 +248,7 @@ class _Registry:
 
         return register if handler is None else register(handler)
 
-    def emits(self, event: str, *types: Any) -> None:
+    def emits(self, event: str, *types: TypeSpec) -> None:
         """Declares the arguments of an outgoing event, one type each (a pydantic model,
         a dataclass, a ``TypedDict`` or any type pydantic knows; needs pydantic).
 
@@ -596,7 +599,7 @@ class Namespace(_Registry):
                 socket.disconnect()
                 return
 
-    async def _run_middleware(self, socket: ServerSocket) -> tuple[str, Any] | None:
+    async def _run_middleware(self, socket: ServerSocket) -> tuple[str, JSONValue] | None:
         """Runs the connection middleware; returns (message, data) of a refusal."""
         for middleware in list(self.middlewares):
             try:
@@ -622,7 +625,7 @@ class Namespace(_Registry):
         if self.parent is not None and not self.sockets and not self._connecting and not self._keep:
             self.server.drop_child(self)
 
-    def invalid_payload_ack(self, error: PayloadValidationError) -> Any:
+    def invalid_payload_ack(self, error: PayloadValidationError) -> JSONValue:
         """The acknowledgement answering a payload that failed validation (the server's
         ``invalid_payload``)."""
         return self.server.invalid_payload(error)

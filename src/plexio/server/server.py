@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
+from typing import Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits, RateLimit
@@ -108,7 +108,7 @@ class Server:
         cancel_handlers_on_disconnect: bool = True,
         cleanup_empty_child_namespaces: bool = False,
         connection_state_recovery: RecoveryOptions | None = None,
-        invalid_payload: Callable[[PayloadValidationError], Any] = validation_error,
+        invalid_payload: Callable[[PayloadValidationError], JSONValue] = validation_error,
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
         upgrade_timeout: float | None = None,
@@ -380,7 +380,7 @@ class Server:
         self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
-    def on(self, event: str, handler: UserCallback | None = None) -> Any:
+    def on(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a handler on the main namespace ``/`` (see :meth:`Namespace.on`)."""
         if handler is None:
             return self.sockets.on(event)
@@ -414,7 +414,7 @@ class Server:
         self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
     ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
 
-    def once(self, event: str, handler: UserCallback | None = None) -> Any:
+    def once(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a handler on ``/`` for one call (see :meth:`Namespace.once`)."""
         if handler is None:
             return self.sockets.once(event)
@@ -484,7 +484,7 @@ class Server:
         """Disconnects every socket of ``/``."""
         self.sockets.disconnect_sockets(close)
 
-    def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> Any:
+    def on_server_side_emit(self, event: str, handler: UserCallback | None = None) -> object:
         """Registers a handler of ``/`` for an event other servers send."""
         return self.sockets.on_server_side_emit(event, handler)
 

@@ -8,7 +8,7 @@ the server that owns the socket (as the JavaScript server's ``RemoteSocket``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plexio.server.broadcast import BroadcastOperator, BroadcastOptions, flatten_rooms
 from plexio.typing import JSONValue
@@ -61,7 +61,7 @@ class RemoteSocket:
         """An operator for this socket whose acks expire after ``seconds``."""
         return self._operator().timeout(seconds)
 
-    async def emit_with_ack(self, event: str, *args: JSONValue) -> Any:
+    async def emit_with_ack(self, event: str, *args: JSONValue) -> JSONValue:
         """Sends an event and waits for the client's ack; returns its first argument.
 
         Raises:
