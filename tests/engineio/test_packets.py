@@ -13,6 +13,7 @@ from plexio.engineio.packets import (
     encode_frame,
     frame_message,
     frame_messages,
+    open_frame,
 )
 from plexio.exceptions import DecodeError
 
@@ -87,6 +88,15 @@ def test_open_info_has_exactly_the_spec_keys() -> None:
         "maxPayload": 1000,
     }
     assert OpenInfo.from_json(info.to_json()) == info
+
+
+@pytest.mark.parametrize("sid", ["abc", 'q"u\\o\nte', "é"])
+@pytest.mark.parametrize("upgrades", [(), ("websocket",)])
+def test_open_frame_is_the_open_info_json(sid: str, upgrades: tuple[str, ...]) -> None:
+    for _ in range(2):  # encoding the options once, then reusing them
+        frame = open_frame(sid, upgrades, 25000, 20000, 1_000_000)
+        assert frame == "0" + OpenInfo(sid, upgrades, 25000, 20000, 1_000_000).to_json()
+    assert OpenInfo.from_json(frame[1:]).sid == sid
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ __all__ = [
     "CLOSE_FRAME",
     "Frame",
     "OpenInfo",
+    "open_frame",
     "Packet",
     "PacketType",
     "decode_frame",
@@ -135,6 +136,31 @@ class OpenInfo:
         if not isinstance(sid, str) or not all(isinstance(u, str) for u in upgrades):
             raise DecodeError("invalid open packet: bad sid or upgrades")
         return info
+
+
+#: The OPEN packet after its sid, per (upgrades, ping interval, ping timeout, max payload).
+_OPEN_TAILS: dict[tuple[tuple[str, ...], int, int, int], str] = {}
+
+
+def open_frame(
+    sid: str,
+    upgrades: tuple[str, ...],
+    ping_interval_ms: int,
+    ping_timeout_ms: int,
+    max_payload: int,
+) -> str:
+    """The OPEN packet (``0`` + :meth:`OpenInfo.to_json`) of a new session.
+
+    Everything after the sid is the same for every session of a server: it is encoded
+    once per set of options, and only the sid per session.
+    """
+    key = (upgrades, ping_interval_ms, ping_timeout_ms, max_payload)
+    tail = _OPEN_TAILS.get(key)
+    if tail is None:
+        tail = OpenInfo("", *key).to_json()[len('{"sid":""') :]
+        if len(_OPEN_TAILS) < 64:
+            _OPEN_TAILS[key] = tail
+    return '0{"sid":' + orjson.dumps(sid).decode() + tail
 
 
 def frame_message(message: str | bytes) -> Frame:

@@ -53,11 +53,11 @@ from plexio.engineio.packets import (
     NOOP_FRAME,
     PING_FRAME,
     Frame,
-    OpenInfo,
     Packet,
     PacketType,
     frame_message,
     frame_messages,
+    open_frame,
 )
 from plexio.engineio.payload import SEPARATOR, encode_payload
 from plexio.engineio.ratelimit import TokenBucket
@@ -99,7 +99,8 @@ class ServerSession(BaseSession[Event]):
     def __init__(
         self, sid: str, transport: Transport | str, options: EngineOptions, now: float
     ) -> None:
-        transport = Transport(transport)
+        if type(transport) is not Transport:
+            transport = Transport(transport)
         super().__init__(transport, opened=True)
         self.sid = sid
         self._options = options
@@ -116,14 +117,15 @@ class ServerSession(BaseSession[Event]):
             and Transport.WEBSOCKET in options.transports
             else ()
         )
-        info = OpenInfo(
-            sid=sid,
-            upgrades=upgrades,
-            ping_interval_ms=round(options.ping_interval * 1000),
-            ping_timeout_ms=round(options.ping_timeout * 1000),
-            max_payload=options.limits.max_http_buffer_size,
-        )
-        self._out: list[Frame] = ["0" + info.to_json()]
+        self._out: list[Frame] = [
+            open_frame(
+                sid,
+                upgrades,
+                round(options.ping_interval * 1000),
+                round(options.ping_timeout * 1000),
+                options.limits.max_http_buffer_size,
+            )
+        ]
         self._out_size = 0
         self._transport_size = 0
         self._next_ping: float | None = now + options.ping_interval

@@ -547,7 +547,9 @@ class Namespace(_Registry):
             if recovery is not None:
                 socket.pid = generate_sid()
         refusal = None
-        if session is None or recovery is None or not recovery.skip_middlewares:
+        if self.middlewares and (
+            session is None or recovery is None or not recovery.skip_middlewares
+        ):
             self._connecting += 1
             try:
                 refusal = await self._run_middleware(socket)
@@ -579,7 +581,10 @@ class Namespace(_Registry):
         if session is not None:
             for packet in session.missed_packets:
                 conn.write(conn.encode_event(self.name, packet.data))
-        for handler in list(self.handlers.get("connection", ())):
+        handlers = self.handlers.get("connection")
+        if not handlers:
+            return
+        for handler in list(handlers):
             if not socket.connected:
                 break
             try:
@@ -691,18 +696,36 @@ class ParentNamespace(_Registry):
             child.disconnect_sockets(close)
 
 
+#: The last handshake time formatted: (second since the epoch, text). Connections of
+#: one second share it (formatting the local time costs more than the rest of a
+#: socket's handshake).
+_last_time: tuple[int, str] = (-1, "")
+
+
+def _format_time(issued: int) -> str:
+    global _last_time
+    second = issued // 1000
+    last = _last_time
+    if last[0] == second:
+        return last[1]
+    text = time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(second))
+    _last_time = (second, text)
+    return text
+
+
 def _handshake(conn: Connection, auth: dict[str, JSONValue]) -> Handshake:
     request = conn.engine.request
     client = request.client
     issued = conn.issued
+    query_string = request.query_string
     return Handshake(
-        headers=request.headers,
-        query=request.query,
-        auth=auth,
-        address=client[0] if client else "",
-        time=time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(issued / 1000)),
-        issued=issued,
-        url=request.path + ("?" + request.query_string if request.query_string else ""),
-        secure=request.secure,
-        xdomain="origin" in request.headers,
+        request.headers,
+        request.query,
+        auth,
+        client[0] if client else "",
+        _format_time(issued),
+        issued,
+        request.path + "?" + query_string if query_string else request.path,
+        request.secure,
+        "origin" in request.headers,
     )
