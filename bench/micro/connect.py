@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.scenarios import COMMU
 from bench.servers.plexio_server import build
-from plexio.native.listener import HttpConnection, _Listener
 from plexio.native.http import resolve_parser
+from plexio.native.listener import HttpConnection, _Listener
 
 
 class KeepTransport(asyncio.Transport):

@@ -54,6 +54,20 @@ def joined(parser: Parser, *namespaces: str) -> ServerConnection:
     return conn
 
 
+@pytest.mark.parametrize("namespace", ["/", "/custom", "/é"])
+@pytest.mark.parametrize("pid", [None, "p1"])
+def test_accept_reply_is_the_encoded_connect_packet(
+    parser: Parser, namespace: str, pid: str | None
+) -> None:
+    # JsonParser's reply is built without a Packet: it must be what encoding one gives
+    conn = ServerConnection(parser)
+    conn.receive_message(parser.encode(Packet.connect(namespace))[0])
+    reply: dict[str, object] = {"sid": "s1"} if pid is None else {"sid": "s1", "pid": pid}
+    assert conn.accept(namespace, "s1", pid=pid) == parser.encode(
+        Packet.connect(namespace, reply)  # type: ignore[arg-type]  # JSON values
+    )
+
+
 @pytest.fixture(params=PARSERS, ids=repr)
 def parser(request: pytest.FixtureRequest) -> Parser:
     return request.param  # type: ignore[no-any-return]  # the params above

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from plexio.aio.handlers import TaskOwner, call_handler
+from plexio.aio.handlers import TaskOwner, call_handler, report_failure
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import LocalProtocolError
 from plexio.server.engine import EngineSocket
@@ -77,8 +77,18 @@ class JoinedSocket(Protocol):
         ...
 
 
-#: ``handler(connection, namespace, auth)``: decides a CONNECT (the server's).
-ConnectHandler = Callable[["Connection", str, dict[str, JSONValue]], Awaitable[None]]
+#: ``handler(connection, namespace, auth)``: decides a CONNECT (the server's). It
+#: returns ``None`` when it decided at once (no application code had to run, or it
+#: started that code as handlers of its own), else an awaitable that decides it, which
+#: the connection runs as a handler.
+ConnectHandler = Callable[["Connection", str, dict[str, JSONValue]], Awaitable[None] | None]
+
+
+def _awaited(awaitable: Awaitable[None]) -> Awaitable[None]:
+    # call_handler's handler for an awaitable made already: it runs it as a handler's
+    # coroutine (a coroutine does nothing until its first step, so it runs in the
+    # handler's context as if call_handler had called the coroutine function).
+    return awaitable
 
 
 class Connection:
@@ -178,13 +188,13 @@ class Connection:
             if socket is not None:
                 socket.deliver_ack(event.ack_id, event.args)
         elif type(event) is ConnectRequested:
-            call_handler(
-                self._on_connect,
-                (self, event.namespace, event.auth),
-                None,
-                self.tasks,
-                "connect",
-            )
+            try:
+                deciding = self._on_connect(self, event.namespace, event.auth)
+            except Exception:
+                report_failure("connect")
+                return
+            if deciding is not None:
+                call_handler(_awaited, (deciding,), None, self.tasks, "connect")
         elif type(event) is NamespaceDisconnected:
             socket = self.sockets.get(event.namespace)
             if socket is not None:

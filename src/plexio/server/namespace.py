@@ -571,6 +571,35 @@ class Namespace(_Registry):
                 self.adapter.persist_session(session)
             self._drop_if_unused()
             return
+        self._join(conn, socket, session)
+        if self.handlers.get("connection"):
+            await self._run_connection_handlers(socket)
+
+    def admit_now(self, conn: Connection, auth: dict[str, Any]) -> bool:
+        """Connects a client at once, as :meth:`admit` would, when nothing has to be
+        waited for: the adapter is ready, there is no middleware and no connection
+        state recovery. The ``connection`` handlers then run as handlers of their own.
+
+        Returns:
+            False if the client must go through :meth:`admit`.
+        """
+        ready = self._ready
+        if (
+            ready is None
+            or not ready.done()
+            or self.middlewares
+            or self.server.recovery is not None
+            or conn.closed
+        ):
+            return False
+        socket = ServerSocket(self, conn, self.server.new_socket_id(), _handshake(conn, auth))
+        self._join(conn, socket, None)
+        if self.handlers.get("connection"):
+            call_handler(self._run_connection_handlers, (socket,), None, conn.tasks, "connect")
+        return True
+
+    def _join(self, conn: Connection, socket: ServerSocket, session: SavedSession | None) -> None:
+        # The CONNECT is accepted: the socket is in, its reply goes before any event.
         self.sockets[socket.id] = socket
         self._keep = True
         self.adapter.add_all(socket.id, (socket.id,))
@@ -581,10 +610,9 @@ class Namespace(_Registry):
         if session is not None:
             for packet in session.missed_packets:
                 conn.write(conn.encode_event(self.name, packet.data))
-        handlers = self.handlers.get("connection")
-        if not handlers:
-            return
-        for handler in list(handlers):
+
+    async def _run_connection_handlers(self, socket: ServerSocket) -> None:
+        for handler in list(self.handlers.get("connection", ())):
             if not socket.connected:
                 break
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner
@@ -297,6 +297,16 @@ class Server:
             nsp.parent.children.pop(nsp.name, None)
         self._background.spawn(nsp.close())
 
+    def _decide_connect(
+        self, conn: Connection, name: str, auth: dict[str, JSONValue]
+    ) -> Awaitable[None] | None:
+        # A namespace served already that needs no waiting (see Namespace.admit_now)
+        # takes the client at once; anything else is decided by a handler coroutine.
+        nsp = self._namespaces.get(name)
+        if nsp is not None and nsp.admit_now(conn, auth):
+            return None
+        return self._connect(conn, name, auth)
+
     async def _connect(self, conn: Connection, name: str, auth: dict[str, JSONValue]) -> None:
         try:
             nsp = await self._resolve(name, auth)
@@ -331,7 +341,7 @@ class Server:
         socket.state = Connection(
             socket,
             core,
-            self._connect,
+            self._decide_connect,
             connect_timeout=self.connect_timeout,
             close_grace=options.ping_timeout,
             max_handlers_in_flight=self.max_handlers_in_flight,

@@ -49,6 +49,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, cast
 
+import orjson
+
 from plexio.config import Limits
 from plexio.enums import DisconnectReason
 from plexio.exceptions import DecodeError, LocalProtocolError, RemoteProtocolError
@@ -62,7 +64,7 @@ from plexio.socketio.events import (
     SocketEvent,
 )
 from plexio.socketio.packets import Packet, PacketType
-from plexio.socketio.parser import Parser
+from plexio.socketio.parser import JsonParser, Parser
 from plexio.typing import BytesLike, JSONValue, NamespacePath, Sid
 
 __all__ = ["DEFAULT_MAX_NAMESPACES", "ServerConnection"]
@@ -263,6 +265,11 @@ class ServerConnection:
         self._joined[namespace] = sid
         self._joined_any = True
         reply: dict[str, JSONValue] = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
+        if self._parser.__class__ is JsonParser:
+            # What JsonParser.encode(Packet.connect(...)) gives, without building and
+            # validating a packet (the namespace was validated when its CONNECT came).
+            head = "0" if namespace == "/" else "0" + namespace + ","
+            return [head + orjson.dumps(reply).decode()]
         return self._parser.encode(Packet.connect(namespace, reply))
 
     def refuse(

@@ -113,10 +113,13 @@ _ACK_ID_RULE: Final = "ack id must be a non-negative int"
 
 def _check_other(kind: object, data: JSONValue, ack_id: object) -> PacketType:
     """Validate a packet that is neither EVENT nor ACK; return its type member."""
-    try:
-        member = PacketType(kind)  # type: ignore[arg-type]  # any value may be passed
-    except ValueError:
-        raise _bad(f"unknown packet type {kind!r}") from None
+    if kind.__class__ is PacketType:
+        member: PacketType = kind
+    else:
+        try:
+            member = PacketType(kind)  # type: ignore[arg-type]  # any value may be passed
+        except ValueError:
+            raise _bad(f"unknown packet type {kind!r}") from None
     if ack_id is not None:
         raise _bad(f"{member.name} packets carry no ack id")
     if member is _CONNECT:
