@@ -575,7 +575,7 @@ class Namespace(_Registry):
         if self.handlers.get("connection"):
             await self._run_connection_handlers(socket)
 
-    def admit_now(self, conn: Connection, auth: dict[str, Any]) -> bool:
+    def admit_now(self, conn: Connection, auth: dict[str, JSONValue]) -> bool:
         """Connects a client at once, as :meth:`admit` would, when nothing has to be
         waited for: the adapter is ready, there is no middleware and no connection
         state recovery. The ``connection`` handlers then run as handlers of their own.
