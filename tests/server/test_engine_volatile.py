@@ -1,4 +1,4 @@
-"""Volatile frames leave only through a ready transport (EngineSocket.writable)."""
+"""Volatile frames leave only through a transport that keeps up (EngineSocket.writable)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,18 @@ async def test_volatile_over_websocket_needs_an_unpaused_sink() -> None:
     sink.paused = False
     socket.flush()
     assert sink.frames[1:] == ["4a", "4kept"]
+
+
+async def test_volatile_right_after_other_frames_of_the_same_turn_is_kept() -> None:
+    engine = EngineServer(Quiet())
+    sink = RecordingSink()
+    socket = await engine.open_websocket(request(transport="websocket"), sink)
+    await asyncio.sleep(0)  # the engine flushes at the end of this loop tick
+    assert socket.send("reliable")  # queued: it leaves at the end of this loop turn
+    assert socket.writable  # the client is not behind
+    assert socket.send("volatile", volatile=True)
+    await asyncio.sleep(0)
+    assert sink.frames[1:] == ["4reliable", "4volatile"]
 
 
 async def test_volatile_over_polling_needs_a_waiting_get() -> None:

@@ -2,8 +2,10 @@
 
 The ASGI connection's own coroutine reads ``websocket.receive`` messages and feeds
 them to the Engine.IO socket; one writer task per WebSocket (ASGI ``send`` is async)
-pulls frames from the session while the previous batch is being sent, so a slow
-client's backlog stays in its session, where it is bounded.
+sends the frames in batches. The sink takes one batch while the previous one is being
+sent, and is paused only when a batch already waits behind the one being sent (``send``
+did not keep up): a slow client's backlog then stays in its session, where it is
+bounded, and its volatile packets are dropped.
 
 What the backlog counts under ASGI: the frames handed to this sink and not yet
 accepted by ``websocket.send``. ASGI servers apply backpressure there (uvicorn and
@@ -66,8 +68,8 @@ class ASGIWebSocketSink:
 
     @property
     def paused(self) -> bool:
-        """True while a batch is being sent."""
-        return self._busy
+        """True while frames wait behind a batch that is being sent."""
+        return self._busy and bool(self._queue)
 
     @property
     def buffered_size(self) -> int:
@@ -80,7 +82,6 @@ class ASGIWebSocketSink:
             return
         self._queue.extend(frames)
         self._unsent += sum(len(f) for f in frames)
-        self._busy = True
         self._poke()
 
     @property
@@ -92,7 +93,7 @@ class ASGIWebSocketSink:
         """Closes after the queued frames (or after ``close_timeout``, whatever is left)."""
         if self._close_code is None:
             self._close_code = code
-            if self._busy and not self._done:
+            if (self._busy or self._queue) and not self._done:
                 loop = asyncio.get_running_loop()
                 self._give_up = loop.call_later(self._close_timeout, self._cut)
         self._poke()
@@ -122,6 +123,8 @@ class ASGIWebSocketSink:
         # The peer has not taken the last frames within close_timeout: stop waiting.
         self._give_up = None
         self._queue = []
+        if not self._busy:
+            self._unsent = 0  # nothing in flight either
         task = self._task
         if task is not None and not task.done() and self._busy:
             self._cutting = True
@@ -145,6 +148,7 @@ class ASGIWebSocketSink:
         while not self._done:
             if self._queue:
                 batch, self._queue = self._queue, []
+                self._busy = True
                 try:
                     for frame in batch:
                         if isinstance(frame, str):

@@ -266,7 +266,7 @@ class EngineSocket(Generic[StateT]):
         compressed only when one of its messages may be (as Node decides).
         """
         if volatile and not self.writable:
-            return False  # as the reference server: volatile packets need a ready transport
+            return False  # volatile packets need a transport that keeps up
         if compress:
             self._compressible = True
         elif frames and type(frames[0]) in (str, bytes):
@@ -286,11 +286,19 @@ class EngineSocket(Generic[StateT]):
 
     @property
     def writable(self) -> bool:
-        """Whether a frame sent now would leave at once (a WebSocket that is not
-        backed up, or a polling GET waiting for data)."""
+        """Whether a volatile frame sent now is kept: a WebSocket that keeps up (its
+        sink not paused), or a polling GET waiting for data.
+
+        Frames queued for a WebSocket earlier in this loop turn do not count: they
+        leave at its end, and the client is not behind. (The reference server drops a
+        volatile packet while its previous write is unfinished, which it is only until
+        the same turn ends; here frames are written once per turn, and an ASGI
+        server's ``send`` takes a turn or two more, so counting them lost volatile
+        packets that arrived from Redis just after a client's other traffic.)
+        """
         sink = self._sink
         if sink is not None:
-            return not sink.paused and not self.session.buffered_size
+            return not sink.paused
         return self._poll_waiter is not None and not self._poll_waiter.done()
 
     def pause_input(self) -> None:

@@ -10,7 +10,6 @@ different workers, it connects until they are.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -128,16 +127,12 @@ async def test_presence_typing_messages_and_removal_across_workers(cluster: Live
         )
         assert bob_single_worker != alice_worker
         where = {"community_id": lounge.id, "channel_id": general.id}
-        # typing is volatile (best effort by contract): the final CI-like run of
-        # 2026-11-30 lost the first hint sent right after bob's connection on a fresh
-        # worker (cause not found yet, see the closing note); a hint sent again after
-        # the typing interval must get through
-        for _ in range(3):
-            await alice_single.ok("typing", where)
-            with contextlib.suppress(AssertionError):
-                await eventually(lambda: bool(bob_single.of("typing")), timeout=2.0)
-                break
-            await asyncio.sleep(1.1)  # past GatewayOptions.typing_interval (1 s)
+        # typing is volatile: dropped only for a client that is behind. Bob's connection
+        # handler is still writing presence frames to him when this one hint comes; a
+        # WebSocket write that was merely unfinished (under ASGI, for a loop turn or two)
+        # once counted as "behind", and this hint was lost now and then
+        await alice_single.ok("typing", where)
+        await eventually(lambda: bool(bob_single.of("typing")))
         assert [t["user_id"] for t in bob_single.of("typing")][:1] == [alice.id]
         # messages, both ways
         sent = await bob_community.ok("message:send", {"channel_id": general.id, "body": "hi"})

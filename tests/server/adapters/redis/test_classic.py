@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,13 @@ class Client:
     def events(self, name: str) -> list[list[Any]]:
         return [args for event, args in self.got if event == name]
 
+    def record(self, event: str, *args: Any) -> None:
+        self.got.append((event, list(args)))
+
+    def has(self, events: list[str]) -> Callable[[], bool]:
+        """Whether exactly these events came, in this order."""
+        return lambda: [event for event, _ in self.got] == events
+
     @classmethod
     async def connect(cls, port: int, name: str, cache: ManagerCache) -> Client:
         """A WebSocket client of the server on ``port`` (auth ``{"name": name}``, no
@@ -53,7 +61,7 @@ class Client:
             reconnection=False,
         )
         client = cls(socket)
-        socket.on_any(lambda event, *args: client.got.append((event, list(args))))
+        socket.on_any(client.record)
         socket.on("disconnect", client.disconnects.append)
         return client
 
@@ -420,3 +428,68 @@ async def test_an_adapter_no_client_started_yet_starts_on_first_use(
         assert b.client.events("early") == []
     finally:
         await quiet.shutdown()
+
+
+async def test_a_client_of_a_new_dynamic_namespace_gets_what_another_server_sends_at_once(
+    redis_server: RedisProcess, serve_native: Any
+) -> None:
+    # The CONNECT to a namespace this server never had is answered once the namespace's
+    # subscriptions are confirmed by Redis (Node subscribes without waiting): what
+    # another server sends right after the client's connect, volatile or not, arrives.
+    a = plexio.Server(adapter=create_adapter(redis_server.url))
+    b = plexio.Server(adapter=create_adapter(redis_server.url))
+    for server in (a, b):
+        server.of(re.compile(r"/dyn-\d+"))
+    b_port = (await serve_native(b)).port
+    cache = ManagerCache()
+    try:
+        for n in range(10):
+            name = f"/dyn-{n}"
+            await a.of(name).ready()  # A has no client there: it only sends
+            client = Client(
+                await plexio.connect(
+                    f"http://127.0.0.1:{b_port}{name}",
+                    force_new=True,
+                    cache=cache,
+                    transports=("websocket",),
+                    reconnection=False,
+                )
+            )
+            client.socket.on_any(client.record)
+            a.of(name).volatile.emit("volatile")
+            a.of(name).emit("reliable")
+            await eventually(client.has(["volatile", "reliable"]))
+            await client.socket.disconnect()
+    finally:
+        await a.shutdown()
+        await b.shutdown()
+
+
+async def test_a_volatile_broadcast_right_behind_other_traffic_reaches_an_asgi_client(
+    redis_server: RedisProcess, serve_uvicorn: Any
+) -> None:
+    # The gateway's lost typing hint: under an ASGI server, a volatile broadcast from
+    # another server that arrived while the client's previous frames were still being
+    # handed to the ASGI server (one or two loop turns, the client not behind at all)
+    # was dropped. Here it comes in the same Redis read as a reliable one before it.
+    a = plexio.Server(adapter=create_adapter(redis_server.url))
+    b = plexio.Server(adapter=create_adapter(redis_server.url))
+    await a.of("/").ready()
+    b_port = (await serve_uvicorn(plexio.ASGIApp(b))).port
+    client = await Client.connect(b_port, "b", ManagerCache())
+
+    def reliable_count(count: int) -> Callable[[], bool]:
+        return lambda: len(client.events("reliable")) == count
+
+    try:
+        for n in range(20):
+            a.emit("reliable", n)
+            a.volatile.emit("volatile", n)
+            await eventually(reliable_count(n + 1))
+            await asyncio.sleep(0.02)  # the volatile one, sent after it, is in by now
+        assert client.events("reliable") == [[n] for n in range(20)]
+        assert client.events("volatile") == [[n] for n in range(20)]
+    finally:
+        await client.socket.disconnect()
+        await a.shutdown()
+        await b.shutdown()
