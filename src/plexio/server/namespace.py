@@ -561,6 +561,23 @@ class Namespace(_Registry):
                 raise
             finally:
                 self._connecting -= 1
+        if refusal is None and not conn.closed:
+            # The socket's rooms so far (its own, a middleware's) reach the cluster before
+            # its CONNECT is answered: what another server sends them right after the
+            # client's connect arrives (the sharded adapter subscribes a room's channel).
+            self.adapter.add_all(socket.id, (socket.id,))
+            if session is not None:
+                self.adapter.add_all(socket.id, session.rooms)
+            self._connecting += 1
+            try:
+                await self.adapter.settled()
+            except asyncio.CancelledError:
+                self._connecting -= 1
+                socket.abandon()
+                self.adapter.del_all(socket.id)
+                self._drop_if_unused()
+                raise
+            self._connecting -= 1
         if refusal is not None or conn.closed:
             socket.abandon()  # the application may hold it: no more joins
             self.adapter.del_all(socket.id)  # rooms a middleware may have joined
@@ -602,9 +619,6 @@ class Namespace(_Registry):
         # The CONNECT is accepted: the socket is in, its reply goes before any event.
         self.sockets[socket.id] = socket
         self._keep = True
-        self.adapter.add_all(socket.id, (socket.id,))
-        if session is not None:
-            self.adapter.add_all(socket.id, session.rooms)
         socket.connected = True
         conn.joined(socket)
         if session is not None:

@@ -183,6 +183,15 @@ class Adapter:
     async def init(self) -> None:
         """Starts whatever the adapter needs (subscriptions for a cluster)."""
 
+    async def settled(self) -> None:
+        """Returns once the rooms joined so far reach the other servers.
+
+        A cluster adapter that subscribes to a room's own channel (the sharded Redis
+        adapter's dynamic modes) waits here for those subscriptions; the namespace
+        awaits it before answering a client's CONNECT, so what another server sends
+        that client's rooms right after its connect arrives. Nothing to wait for here.
+        """
+
     async def close(self) -> None:
         """Releases what :meth:`init` took."""
 

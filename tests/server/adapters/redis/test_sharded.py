@@ -133,3 +133,51 @@ async def test_many_rooms_subscribed_at_once_reach_every_master(cluster: RedisCl
         assert link.outages == 0
     finally:
         await link.release()
+
+
+async def test_a_room_joined_while_connecting_gets_what_another_server_sends_at_once(
+    cluster: RedisCluster, serve_native: Any
+) -> None:
+    # In the dynamic mode a room has a shard channel of its own: a room the connecting
+    # socket joins in a middleware is subscribed (and confirmed) before its CONNECT is
+    # answered, so a broadcast to it from another server right after the connect arrives.
+    a = plexio.Server(adapter=create_sharded_adapter(cluster.url))
+    b = plexio.Server(adapter=create_sharded_adapter(cluster.url))
+
+    confirmed: list[bool] = []
+
+    @b.use
+    def join(socket: plexio.ServerSocket) -> None:
+        socket.join(f"room-{socket.handshake.auth['n']}")
+
+    @b.on("connection")
+    def connected(socket: plexio.ServerSocket) -> None:
+        # right after the CONNECT was answered: Redis has confirmed the room's channel
+        adapter = b.sockets.adapter
+        assert isinstance(adapter, ShardedRedisAdapter)
+        channel = f"socket.io#/#room-{socket.handshake.auth['n']}#"
+        confirmed.append(channel in adapter.link.subscribed())
+
+    await a.sockets.ready()
+    b_port = (await serve_native(b)).port
+    cache = ManagerCache()
+    try:
+        for n in range(10):
+            client = Client(
+                await plexio.connect(
+                    f"http://127.0.0.1:{b_port}",
+                    auth={"n": n},
+                    force_new=True,
+                    cache=cache,
+                    transports=("websocket",),
+                    reconnection=False,
+                )
+            )
+            client.socket.on_any(client.record)
+            a.to(f"room-{n}").emit("reliable", n)
+            await eventually(client.has(["reliable"]), timeout=2)
+            await client.socket.disconnect()
+        assert confirmed == [True] * 10
+    finally:
+        await a.shutdown()
+        await b.shutdown()

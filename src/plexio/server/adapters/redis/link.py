@@ -204,12 +204,15 @@ class PubSubLink:
             if channel in reader.channels:  # subscribed again meanwhile: keep it
                 await self._send_subscription(reader, self._subscribe_cmd, channel)
 
-    def subscribe_soon(self, channel: str, handler: MessageHandler) -> None:
-        """:meth:`subscribe` from synchronous code (the confirmation is not awaited)."""
+    def subscribe_soon(self, channel: str, handler: MessageHandler) -> asyncio.Task[None]:
+        """:meth:`subscribe` from synchronous code.
+
+        Returns:
+            the task that ends as :meth:`subscribe` returns (the link owns it).
+        """
         reader = self._reader_for(channel)
         reader.channels[channel] = handler
-        if reader.pubsub is not None:
-            self._spawn(self._send_subscription(reader, self._subscribe_cmd, channel))
+        return self._spawn(self._send_subscription(reader, self._subscribe_cmd, channel))
 
     def unsubscribe_soon(self, channel: str) -> None:
         """:meth:`unsubscribe` from synchronous code."""
@@ -217,10 +220,11 @@ class PubSubLink:
         if reader is not None and channel in reader.channels:
             self._spawn(self.unsubscribe(channel))
 
-    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _send_subscription(self, reader: _Reader, command: str, name: str) -> None:
         if reader.idle:

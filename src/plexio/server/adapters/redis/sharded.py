@@ -17,6 +17,7 @@ prefix ``p`` (default ``socket.io``):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         self.options = options
         self.channel = f"{options.channel_prefix}#{nsp.name}#"
         self.response_channel = f"{self.channel}{self.uid}#"
+        # room channel subscriptions not confirmed yet (the link owns the tasks)
+        self._room_subscriptions: set[asyncio.Task[None]] = set()
         renew_after_fork(self)
 
     @staticmethod
@@ -161,9 +164,17 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         return f"{self.channel}{room}#"
 
     def room_created(self, room: str) -> None:
-        """Subscribes to the room's own channel in the dynamic modes."""
+        """Subscribes to the room's own channel in the dynamic modes (see :meth:`settled`)."""
         if self._started and self._own_channel(room):
-            self.link.subscribe_soon(self._room_channel(room), self._on_raw)
+            task = self.link.subscribe_soon(self._room_channel(room), self._on_raw)
+            self._room_subscriptions.add(task)
+            task.add_done_callback(self._room_subscriptions.discard)
+
+    async def settled(self) -> None:
+        """Returns once the room channels subscribed so far are confirmed by Redis (or
+        it is unreachable): a broadcast another server sends them from then on arrives."""
+        if self._room_subscriptions:
+            await asyncio.wait(set(self._room_subscriptions))
 
     def room_deleted(self, room: str) -> None:
         """Drops the room's own channel."""
