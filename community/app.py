@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp
 
+import plexio
 from community.api import get_services, install_error_handlers, router
 from community.db import create_engine, create_sessionmaker, migrate
 from community.gateway import GatewayOptions, create_gateway_app
@@ -127,7 +127,9 @@ def get_engine(app: FastAPI) -> AsyncEngine:
     return engine
 
 
-def create_asgi_app(settings: Settings, gateway_options: GatewayOptions | None = None) -> ASGIApp:
+def create_asgi_app(
+    settings: Settings, gateway_options: GatewayOptions | None = None
+) -> plexio.ASGIApp:
     """Build the whole ASGI application served by ``python -m community``: the REST app wrapped
     by the socket gateway (Socket.IO at ``/socket.io/``, the web page at ``/``, everything else
     and the lifespan to the REST app).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plexio.asgi import ASGIApp
 from plexio.config import EngineOptions, Limits, RateLimit
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 _CLIENT_NAMES = frozenset({"ClientSocket", "Manager", "connect"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _CLIENT_NAMES:
         import plexio.client
 

@@ -23,17 +23,17 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from plexio.client import ClientSocket, Manager, split_url
 from plexio.enums import DisconnectReason
 from plexio.exceptions import AckTimeoutError, ClientConnectionError, ConnectRefusedError
-from plexio.typing import JSONValue
+from plexio.typing import EventName, JSONValue
 
 __all__ = ["from_json", "main", "to_json"]
 
 
-def to_json(value: Any) -> Any:
+def to_json(value: JSONValue) -> JSONValue:
     """Makes ``value`` JSON-printable: bytes become ``{"$binary": base64}``."""
     if isinstance(value, bytes | bytearray | memoryview):
         return {"$binary": base64.b64encode(bytes(value)).decode("ascii")}
@@ -44,7 +44,7 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def from_json(value: Any) -> Any:
+def from_json(value: JSONValue) -> JSONValue:
     """The inverse of :func:`to_json`: ``{"$binary": base64}`` becomes bytes."""
     if isinstance(value, dict):
         if set(value) == {"$binary"} and isinstance(value["$binary"], str):
@@ -55,7 +55,7 @@ def from_json(value: Any) -> Any:
     return value
 
 
-def _json_arg(text: str) -> Any:
+def _json_arg(text: str) -> JSONValue:
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -150,7 +150,7 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
         for ns in namespaces:
             sock = io.socket(ns, auth=args.auth)
 
-            def on_any(event: Any, *event_args: Any, _ns: str = ns) -> None:
+            def on_any(event: EventName, *event_args: JSONValue, _ns: str = ns) -> None:
                 printer.received({"namespace": _ns, "event": event, "args": list(event_args)})
 
             def on_disconnect(reason: str, _ns: str = ns) -> None:
@@ -216,7 +216,7 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
                 asyncio.get_running_loop().create_future()
             )
 
-            def on_ack(*result: Any) -> None:
+            def on_ack(*result: JSONValue) -> None:
                 if not answer.done():
                     answer.set_result(result)
 

@@ -16,14 +16,19 @@ import logging
 import signal
 import ssl as ssl_module
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from plexio.asgi import ASGIApp
+from plexio.asgi.app import EngineHolder
+from plexio.server.engine import EngineServer, StateT
 from plexio.typing import JSONValue
 
 if TYPE_CHECKING:
     from plexio.native.http import HttpParserName
     from plexio.workers import WorkerInfo
+
+#: Keyword arguments of ``uvicorn.Config``: uvicorn's own open set, passed through.
+UvicornConfig: TypeAlias = dict[str, Any]
 
 __all__ = ["LoopName", "ServerName", "run", "uvicorn_limits"]
 
@@ -69,7 +74,7 @@ def _ssl_context(
 
 
 def run(
-    target: Any,
+    target: ASGIApp | EngineServer[StateT] | EngineHolder,
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
@@ -81,7 +86,7 @@ def run(
     ssl_keyfile: str | None = None,
     ssl_keyfile_password: str | None = None,
     log_level: str = "warning",
-    uvicorn_options: Mapping[str, Any] | None = None,
+    uvicorn_options: Mapping[str, object] | None = None,
     ready: Callable[[int], None] | None = None,
     workers: int = 1,
 ) -> None:
@@ -141,7 +146,7 @@ def run(
         # (uvicorn loads the files itself; with workers, a bad one is refused before forking)
         context = _ssl_context(*tls)
 
-    def uvicorn_settings(bound_port: int) -> dict[str, JSONValue]:
+    def uvicorn_settings(bound_port: int) -> tuple[ASGIApp, UvicornConfig]:
         return _uvicorn_settings(
             target,
             host,
@@ -195,10 +200,13 @@ def _frozen_then(ready: Callable[[], None]) -> None:
     ready()
 
 
-async def _uvicorn_single(settings: dict[str, Any], ready: Callable[[int], None] | None) -> None:
+async def _uvicorn_single(
+    settings: tuple[ASGIApp, UvicornConfig], ready: Callable[[int], None] | None
+) -> None:
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(settings.pop("app"), **settings))
+    app, config = settings
+    server = uvicorn.Server(uvicorn.Config(app, **config))
 
     async def announce() -> None:
         while not server.started:
@@ -219,7 +227,7 @@ async def _uvicorn_single(settings: dict[str, Any], ready: Callable[[int], None]
         raise SystemExit(3)
 
 
-async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
+async def _until_terminated(main: Coroutine[object, object, None]) -> None:
     # SIGTERM (and Ctrl-C) cancel the listener, which then shuts down gracefully
     # (see plexio.native.serve): the process exits within shutdown_timeout.
     loop = asyncio.get_running_loop()
@@ -243,8 +251,10 @@ async def _until_terminated(main: Coroutine[Any, Any, None]) -> None:
             raise
 
 
-def _run_loop(main: Coroutine[Any, Any, None], loop_name: Literal["asyncio", "uvloop"]) -> None:
-    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
+def _run_loop(
+    main: Coroutine[object, object, None], loop_name: Literal["asyncio", "uvloop"]
+) -> None:
+    runner: Callable[[Coroutine[object, object, None]], None] = asyncio.run
     if loop_name == "uvloop":
         import uvloop
 
@@ -256,7 +266,7 @@ def _run_loop(main: Coroutine[Any, Any, None], loop_name: Literal["asyncio", "uv
 
 
 async def _native_worker(
-    target: Any,
+    target: ASGIApp | EngineServer[StateT] | EngineHolder,
     info: WorkerInfo,
     backlog: int,
     context: ssl_module.SSLContext | None,
@@ -285,14 +295,17 @@ async def _native_worker(
 
 
 async def _uvicorn_worker(
-    target: Any, info: WorkerInfo, backlog: int, settings: dict[str, JSONValue]
+    target: ASGIApp | EngineServer[StateT] | EngineHolder,
+    info: WorkerInfo,
+    backlog: int,
+    settings: tuple[ASGIApp, UvicornConfig],
 ) -> None:
     import uvicorn
 
     from plexio.workers import WorkerForwarder, listening_socket
 
-    app = settings.pop("app")
-    server = uvicorn.Server(uvicorn.Config(app, **settings))
+    app, config = settings
+    server = uvicorn.Server(uvicorn.Config(app, **config))
     sock = listening_socket(info.host, info.port, backlog)
     forwarder = WorkerForwarder(info.index, info.count, info.rundir)
 
@@ -311,7 +324,7 @@ async def _uvicorn_worker(
 
 
 def _uvicorn_settings(
-    target: Any,
+    target: ASGIApp | EngineServer[StateT] | EngineHolder,
     host: str,
     port: int,
     loop_name: Literal["asyncio", "uvloop"],
@@ -319,13 +332,13 @@ def _uvicorn_settings(
     backlog: int,
     tls: tuple[str | None, str | None, str | None],
     log_level: str,
-    options: Mapping[str, Any],
-) -> dict[str, JSONValue]:
+    options: Mapping[str, object],
+) -> tuple[ASGIApp, UvicornConfig]:
     if http == "httptools" and not _installed("httptools"):
         raise _missing("http='httptools' needs httptools, which", "fast", "http='auto'")
     app = target if isinstance(target, ASGIApp) else ASGIApp(target)
     certfile, keyfile, password = tls
-    settings: dict[str, JSONValue] = {
+    settings: UvicornConfig = {
         "host": host,
         "port": port,
         "log_level": log_level,
@@ -343,8 +356,7 @@ def _uvicorn_settings(
         **uvicorn_limits(app),
     }
     settings.update(options)
-    settings["app"] = app
-    return settings
+    return app, settings
 
 
 def uvicorn_limits(app: ASGIApp) -> dict[str, JSONValue]:

@@ -22,12 +22,15 @@ from plexio.asgi.websocket import serve_websocket
 from plexio.server.engine import EngineEndpoint, EngineServer, StateT
 from plexio.transports.base import HttpRequest, HttpResponse
 
-__all__ = ["ASGIApp"]
+__all__ = ["ASGIApp", "EngineHolder"]
 
 logger = logging.getLogger(__name__)
 
 
-class _HasEngine(Protocol):
+class EngineHolder(Protocol):
+    """A server that serves through an Engine.IO server of its own (the Socket.IO
+    :class:`~plexio.Server`)."""
+
     @property
     def engine(self) -> EngineEndpoint: ...
 
@@ -50,7 +53,7 @@ class ASGIApp:
 
     def __init__(
         self,
-        server: EngineServer[StateT] | _HasEngine,
+        server: EngineServer[StateT] | EngineHolder,
         path: str | None = None,
         other_app: ASGICallable | None = None,
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, TypeVar, overload
+from typing import TypeVar, overload
 
 from plexio.exceptions import AckTimeoutError, InvalidPacketError
 from plexio.server.adapters.base import Adapter, BroadcastFlags, BroadcastOptions
@@ -84,11 +84,11 @@ class BroadcastOperator:
         """The targeting as a value."""
         return self._opts
 
-    def _with(self, **changes: Any) -> BroadcastOperator:
-        return BroadcastOperator(self._adapter, self._nsp, replace(self._opts, **changes))
+    def _with(self, options: BroadcastOptions) -> BroadcastOperator:
+        return BroadcastOperator(self._adapter, self._nsp, options)
 
-    def _with_flags(self, **changes: Any) -> BroadcastOperator:
-        return self._with(flags=replace(self._opts.flags, **changes))
+    def _with_flags(self, flags: BroadcastFlags) -> BroadcastOperator:
+        return self._with(replace(self._opts, flags=flags))
 
     def _prepare(self, event: str, args: tuple[JSONValue, ...]) -> tuple[JSONValue, ...]:
         """Checks the event name; converts the arguments of an event declared with a
@@ -103,27 +103,29 @@ class BroadcastOperator:
 
     def to(self, room: Iterable[str] | str) -> BroadcastOperator:
         """Adds target rooms (a socket in several of them receives once)."""
-        return self._with(rooms=self._opts.rooms | _as_rooms(room))
+        return self._with(replace(self._opts, rooms=self._opts.rooms | _as_rooms(room)))
 
     in_ = to
 
     def except_(self, room: Iterable[str] | str) -> BroadcastOperator:
         """Excludes the sockets of these rooms."""
-        return self._with(except_rooms=self._opts.except_rooms | _as_rooms(room))
+        return self._with(
+            replace(self._opts, except_rooms=self._opts.except_rooms | _as_rooms(room))
+        )
 
     @property
     def volatile(self) -> BroadcastOperator:
         """The event may be dropped for recipients that are not ready."""
-        return self._with_flags(volatile=True)
+        return self._with_flags(replace(self._opts.flags, volatile=True))
 
     @property
     def local(self) -> BroadcastOperator:
         """Only this server's sockets."""
-        return self._with_flags(local=True)
+        return self._with_flags(replace(self._opts.flags, local=True))
 
     def compress(self, compress: bool) -> BroadcastOperator:
         """Sets whether the transport may compress the event."""
-        return self._with_flags(compress=compress)
+        return self._with_flags(replace(self._opts.flags, compress=compress))
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """Sets how long :meth:`emit_with_ack` waits for every reply.
@@ -133,7 +135,7 @@ class BroadcastOperator:
         """
         if seconds <= 0:
             raise ValueError("timeout must be > 0")
-        return self._with_flags(timeout=seconds)
+        return self._with_flags(replace(self._opts.flags, timeout=seconds))
 
     def emit(self, event: str, *args: JSONValue) -> None:
         """Sends an event to every targeted socket; encoded once for all of them.

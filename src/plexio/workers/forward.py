@@ -32,9 +32,9 @@ import contextlib
 import logging
 import os
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -69,7 +69,7 @@ def worker_of(sid: str) -> int | None:
     return _INDEX.get(sid[0])
 
 
-async def _read_message(reader: asyncio.StreamReader, max_body: int) -> tuple[Any, bytes]:
+async def _read_message(reader: asyncio.StreamReader, max_body: int) -> tuple[JSONValue, bytes]:
     head_size, body_size = _PREFIX.unpack(await reader.readexactly(_PREFIX.size))
     if head_size > _MAX_HEADER or body_size > max_body:
         raise ValueError("message over the size limit")
@@ -78,7 +78,7 @@ async def _read_message(reader: asyncio.StreamReader, max_body: int) -> tuple[An
     return head, body
 
 
-def _message(head: Any, body: bytes) -> bytes:
+def _message(head: JSONValue, body: bytes) -> bytes:
     encoded = orjson.dumps(head)
     return _PREFIX.pack(len(encoded), len(body)) + encoded + body
 
@@ -101,7 +101,7 @@ def _frame_message(frame: str | bytes) -> bytes:
     return _message({"t": "b"}, frame)
 
 
-def _frame_of(head: Any, body: bytes) -> str | bytes | None:
+def _frame_of(head: JSONValue, body: bytes) -> str | bytes | None:
     """A relayed frame, or ``None`` for a close."""
     kind = head.get("t")
     if kind == "s":
@@ -116,7 +116,7 @@ class _UnixSink:
     socket (the relaying worker writes to the client)."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self.on_drain: Any = None
+        self.on_drain: Callable[[], None] | None = None
         self._writer = writer
         self._closed = False
 

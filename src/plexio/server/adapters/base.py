@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from plexio.engineio.packets import Frame
 from plexio.server.fetched import FetchedSocket
@@ -144,7 +144,7 @@ class SocketEmitter(Protocol):
         """Stops expecting ``ack_id`` from a local socket (no-op if it answered)."""
         ...
 
-    def get_socket(self, sid: str) -> Any:
+    def get_socket(self, sid: str) -> FetchedSocket | None:
         """The live local socket, or ``None``."""
         ...
 
