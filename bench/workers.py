@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -30,6 +28,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from measure.process import children, running_process
 from measure.procstat import cpu_sample
 from measure.redis import running_redis
 
@@ -53,30 +52,8 @@ async def server_process(
 ) -> AsyncIterator[tuple[int, str]]:
     """Runs a server process in a session of its own; yields (pid, its first stdout line,
     which says where it listens). Stopped with SIGTERM, its whole group killed after 15 s."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(timeout):
-            line = (await proc.stdout.readline()).decode()
-        if not line:
-            raise RuntimeError(f"{argv[:3]} ended before listening")
+    async with running_process(*argv, cwd=cwd, timeout=timeout) as (proc, line):
         yield proc.pid, line
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            async with asyncio.timeout(15):
-                await proc.wait()
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
 
 
 @contextlib.asynccontextmanager
@@ -88,8 +65,7 @@ async def workers_app(
     argv = (sys.executable, "-m", "bench.workers_app", redis_url, str(workers))
     async with server_process(*argv, timeout=timeout) as (pid, line):
         port = int(json.loads(line)["port"])
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        yield port, [int(child) for child in children] or [pid]
+        yield port, children(pid) or [pid]
 
 
 def _eio(sid: str | None = None) -> dict[str, str]:

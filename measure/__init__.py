@@ -1,3 +1,4 @@
-"""Process and machine readers shared by the benchmarks (``bench``) and the topology
-measurement (``topology``), and the headless chromium launch the topology measurement and
-the end-to-end tests share: one home, so neither imports the other."""
+"""What the benchmarks (``bench``), the topology measurement (``topology``) and the tests
+share: process and machine readers, a private redis-server and its options, a server
+process in a group of its own, the headless chromium launch. One home, so none of them
+imports another."""

@@ -9,8 +9,9 @@ import shutil
 import socket
 import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
-__all__ = ["HOST", "free_port", "running_redis"]
+__all__ = ["HOST", "free_port", "running_redis", "server_args"]
 
 HOST = "127.0.0.1"
 
@@ -21,6 +22,23 @@ def free_port() -> int:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def server_args(port: int, workdir: str | Path) -> list[str]:
+    """redis-server's options for a private server: ``port`` of 127.0.0.1, no persistence
+    (no RDB snapshots, no AOF), ``workdir`` as its working directory."""
+    return [
+        "--port",
+        str(port),
+        "--bind",
+        HOST,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
 
 
 @contextlib.asynccontextmanager
@@ -36,16 +54,7 @@ async def running_redis(*extra: str) -> AsyncIterator[tuple[int, int]]:
     workdir = tempfile.mkdtemp(prefix="plexio-measure-redis-")
     proc = await asyncio.create_subprocess_exec(
         path,
-        "--port",
-        str(port),
-        "--bind",
-        HOST,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        workdir,
+        *server_args(port, workdir),
         *extra,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

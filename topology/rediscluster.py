@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure.redis import free_port
+from measure.redis import free_port, server_args
 
 from topology.delayproxy import DelayProxy
 from topology.redisbench import HOST
@@ -96,16 +96,7 @@ async def running_proxied_cluster(
             procs.append(
                 await asyncio.create_subprocess_exec(
                     server,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    HOST,
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(node_dir),
+                    *server_args(port, node_dir),
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",

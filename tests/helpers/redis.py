@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from measure.redis import HOST, free_port, server_args
 
 __all__ = [
     "RedisCluster",
@@ -34,16 +34,6 @@ __all__ = [
     "running_redis_cluster",
     "watch",
 ]
-
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port of 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def require_redis() -> str:
@@ -96,18 +86,9 @@ class RedisProcess:
         logfile = self.workdir / f"redis-{self.port}.log"
         self._proc = await asyncio.create_subprocess_exec(
             server,
-            "--port",
-            str(self.port),
-            "--bind",
-            HOST,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            *server_args(self.port, self.workdir),
             "--daemonize",
             "no",
-            "--dir",
-            str(self.workdir),
             "--logfile",
             str(logfile),
             *self.extra,

@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from measure.process import children, running_process
 
 __all__ = ["RunningWorkers", "running_workers", "worker_pids"]
 
@@ -32,8 +33,19 @@ class RunningWorkers:
 
 def worker_pids(supervisor: int) -> list[int]:
     """The supervisor's children (its workers)."""
-    path = Path(f"/proc/{supervisor}/task/{supervisor}/children")
-    return [int(pid) for pid in path.read_text().split()]
+    return children(supervisor)
+
+
+def _port(line: str) -> int | None:
+    with contextlib.suppress(ValueError):
+        value = json.loads(line)
+        if isinstance(value, dict) and isinstance(value.get("port"), int):
+            return int(value["port"])
+    return None
+
+
+def _listening(line: str) -> bool:
+    return _port(line) is not None
 
 
 @contextlib.asynccontextmanager
@@ -44,39 +56,12 @@ async def running_workers(
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
 ) -> AsyncIterator[RunningWorkers]:
-    """Runs ``python -m module *args`` until exit; it must print ``{"port": N}`` first."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
-        *args,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=None,
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(timeout):
-            while True:
-                line = await proc.stdout.readline()
-                if not line:
-                    raise AssertionError(f"{module} ended before listening")
-                with contextlib.suppress(ValueError):
-                    value = json.loads(line)
-                    if isinstance(value, dict) and "port" in value:
-                        break
-        yield RunningWorkers(proc, int(value["port"]))
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-            try:
-                async with asyncio.timeout(15):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+    """Runs ``python -m module *args`` until exit; it prints ``{"port": N}`` once
+    listening (other lines before it are skipped)."""
+    argv = (sys.executable, "-m", module, *args)
+    environ = {**os.environ, **(env or {})}
+    started = running_process(*argv, cwd=ROOT, env=environ, timeout=timeout, ready=_listening)
+    async with started as (proc, line):
+        port = _port(line)
+        assert port is not None
+        yield RunningWorkers(proc, port)
