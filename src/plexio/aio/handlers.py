@@ -35,21 +35,25 @@ import sys
 import types
 from asyncio import tasks as _aio_tasks
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
-from typing import Any
+from typing import Any, TextIO, TypeVar
+
+from plexio.typing import JSONValue
 
 __all__ = ["FailureLog", "TaskOwner", "ack_args", "call_handler", "failures", "report_failure"]
 
 logger = logging.getLogger(__name__)
 
-Done = Callable[[Any], None]
+#: Called with what a handler returned (its acknowledgement).
+Done = Callable[[object], None]
+_T = TypeVar("_T")
 
 # asyncio's own task switching (what its tasks call around every step). Python 3.12
 # uses the same pair for its eager tasks.
-_TaskSwitch = Callable[[asyncio.AbstractEventLoop, "asyncio.Task[Any]"], None]
+_TaskSwitch = Callable[[asyncio.AbstractEventLoop, "asyncio.Task[object]"], None]
 _enter_task: _TaskSwitch = getattr(_aio_tasks, "_enter_task")  # noqa: B009
 _leave_task: _TaskSwitch = getattr(_aio_tasks, "_leave_task")  # noqa: B009
 # asyncio.current_task is a Python function on 3.11; the dict it reads is asyncio's own.
-_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[object] | None] = (
     getattr(_aio_tasks, "_current_tasks").get  # noqa: B009
     if isinstance(getattr(_aio_tasks, "_current_tasks", None), dict)
     else asyncio.current_task
@@ -135,15 +139,15 @@ class TaskOwner:
     def __init__(self) -> None:
         # A dict used as an ordered set: empty (most connections), it costs 64 bytes
         # where a set costs 216; emptied, it is replaced so it holds no table.
-        self._tasks: dict[asyncio.Task[Any], None] = {}
+        self._tasks: dict[asyncio.Task[object], None] = {}
         self._below: tuple[int, Callable[[], None]] | None = None
 
-    def add(self, task: asyncio.Task[Any]) -> None:
+    def add(self, task: asyncio.Task[object]) -> None:
         """Keeps ``task`` until it finishes."""
         self._tasks[task] = None
         task.add_done_callback(self._discard)
 
-    def _discard(self, task: asyncio.Task[Any]) -> None:
+    def _discard(self, task: asyncio.Task[object]) -> None:
         tasks = self._tasks
         tasks.pop(task, None)
         if not tasks:
@@ -162,7 +166,9 @@ class TaskOwner:
         else:
             self._below = (count, callback)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
+    def spawn(
+        self, coro: Coroutine[object, object, _T], name: str | None = None
+    ) -> asyncio.Task[_T]:
         """Runs ``coro`` in a task kept until it finishes."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.add(task)
@@ -195,7 +201,7 @@ class TaskOwner:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+    def __iter__(self) -> Iterator[asyncio.Task[object]]:
         """The tasks still running (a snapshot: adding or ending one does not disturb it)."""
         return iter(list(self._tasks))
 
@@ -254,7 +260,7 @@ class _EagerStep(Coroutine[Any, Any, None]):
         result already delivered)."""
         self._finished = True
 
-    def _complete(self, result: Any) -> None:
+    def _complete(self, result: object) -> None:
         self._finished = True
         done = self._done
         if done is not None:
@@ -311,11 +317,11 @@ class _EagerStep(Coroutine[Any, Any, None]):
 
     # What asyncio's introspection (task repr, get_stack) looks for.
     @property
-    def cr_frame(self) -> Any:
+    def cr_frame(self) -> types.FrameType | None:
         return getattr(self._coro, "cr_frame", None)
 
     @property
-    def cr_await(self) -> Any:
+    def cr_await(self) -> object:
         return getattr(self._coro, "cr_await", None)
 
     @property
@@ -323,7 +329,7 @@ class _EagerStep(Coroutine[Any, Any, None]):
         return bool(getattr(self._coro, "cr_running", False))
 
     @property
-    def cr_code(self) -> Any:
+    def cr_code(self) -> types.CodeType | None:
         return getattr(self._coro, "cr_code", None)
 
 
@@ -388,11 +394,11 @@ class _HandlerTask(asyncio.Task[Any]):
         self._h_start()
         super().set_name(value)
 
-    def get_stack(self, *, limit: int | None = None) -> list[Any]:
+    def get_stack(self, *, limit: int | None = None) -> list[types.FrameType]:
         self._h_start()
         return super().get_stack(limit=limit)
 
-    def print_stack(self, *, limit: int | None = None, file: Any = None) -> None:
+    def print_stack(self, *, limit: int | None = None, file: TextIO | None = None) -> None:
         self._h_start()
         super().print_stack(limit=limit, file=file)
 
@@ -407,7 +413,7 @@ class _HandlerTask(asyncio.Task[Any]):
     __iter__ = __await__
 
 
-def ack_args(result: Any) -> list[Any]:
+def ack_args(result: object) -> list[JSONValue]:
     """A handler's return value as acknowledgement arguments (a tuple gives several)."""
     if result is None:
         return []
@@ -416,13 +422,13 @@ def ack_args(result: Any) -> list[Any]:
     return [result]
 
 
-async def _await(awaitable: Awaitable[Any]) -> Any:
+async def _await(awaitable: Awaitable[_T]) -> _T:
     return await awaitable
 
 
 def call_handler(
-    handler: Callable[..., Any],
-    args: tuple[Any, ...],
+    handler: Callable[..., object],
+    args: tuple[object, ...],
     done: Done | None,
     owner: TaskOwner,
     what: str,
