@@ -15,7 +15,7 @@ from plexio.engineio.client import ClientSession, ClientState, Opened
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
 from plexio.engineio.packets import OpenInfo
 from plexio.engineio.payload import decode_payload
-from plexio.engineio.session import Session
+from plexio.engineio.session import ServerSession
 from plexio.exceptions import LocalProtocolError
 
 INFO = OpenInfo(
@@ -338,7 +338,7 @@ def test_probe_frame_without_probe_is_refused() -> None:
 
 def test_pair_handshake_heartbeat_and_messages_over_polling() -> None:
     opts = EngineOptions(ping_interval=0.3, ping_timeout=0.2)
-    server = Session("pair", "polling", opts, now=0.0)
+    server = ServerSession("pair", "polling", opts, now=0.0)
     client = ClientSession("polling")
     body = server.payload_to_send()
     assert body is not None
@@ -367,7 +367,7 @@ def test_pair_handshake_heartbeat_and_messages_over_polling() -> None:
 
 def test_pair_upgrade() -> None:
     opts = EngineOptions(ping_interval=10, ping_timeout=5)
-    server = Session("pair", "polling", opts, now=0.0)
+    server = ServerSession("pair", "polling", opts, now=0.0)
     client = ClientSession("polling")
     client.receive_payload(server.payload_to_send() or "", 0.0)
     client.events()

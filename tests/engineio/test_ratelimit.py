@@ -5,7 +5,7 @@ from __future__ import annotations
 from plexio.config import EngineOptions, RateLimit
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived
 from plexio.engineio.ratelimit import TokenBucket
-from plexio.engineio.session import Session
+from plexio.engineio.session import ServerSession
 
 
 def test_bucket_allows_a_second_worth_then_refills_at_its_rate() -> None:
@@ -25,8 +25,8 @@ def test_bucket_lets_one_charge_bigger_than_its_capacity_through_when_full() -> 
     assert bucket.take(1, 1.6)
 
 
-def _session(limit: RateLimit | None) -> Session:
-    session = Session("s", "websocket", EngineOptions(rate_limit=limit), now=0.0)
+def _session(limit: RateLimit | None) -> ServerSession:
+    session = ServerSession("s", "websocket", EngineOptions(rate_limit=limit), now=0.0)
     session.data_to_send()
     return session
 
@@ -46,7 +46,7 @@ def test_bytes_count_too_and_polling_bodies_count_one_packet_per_record() -> Non
     session.receive_frame("4" + "x" * 99, now=0.0)
     session.receive_frame("4y", now=0.0)
     assert session.close_reason is DisconnectReason.RATE_LIMITED
-    polling = Session("p", "polling", EngineOptions(rate_limit=RateLimit(3, 10_000)), now=0.0)
+    polling = ServerSession("p", "polling", EngineOptions(rate_limit=RateLimit(3, 10_000)), now=0.0)
     polling.receive_payload("4a\x1e4b\x1e4c", now=0.0)
     assert not polling.closed
     polling.receive_payload("4d", now=0.0)

@@ -1,4 +1,4 @@
-"""Session state machine: bytes and time in, frames and events out, no event loop."""
+"""ServerSession state machine: bytes and time in, frames and events out, no event loop."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import pytest
 
 from plexio.config import EngineOptions
 from plexio.engineio.events import Disconnected, DisconnectReason, MessageReceived, Upgraded
-from plexio.engineio.session import Session, SessionState
+from plexio.engineio.session import ServerSession, SessionState
 from plexio.exceptions import LocalProtocolError
 
 OPTS = EngineOptions(ping_interval=0.3, ping_timeout=0.2, upgrade_timeout=1.0)
 
 
-def new(transport: str = "polling", options: EngineOptions = OPTS) -> Session:
-    session = Session("sid1", transport, options, now=0.0)
+def new(transport: str = "polling", options: EngineOptions = OPTS) -> ServerSession:
+    session = ServerSession("sid1", transport, options, now=0.0)
     session.data_to_send()  # the open packet
     return session
 
 
 def test_open_packet_is_queued_first() -> None:
-    session = Session("sid1", "polling", OPTS, now=0.0)
+    session = ServerSession("sid1", "polling", OPTS, now=0.0)
     payload = session.payload_to_send()
     assert payload is not None and payload.startswith("0")
     assert orjson.loads(payload[1:]) == {
@@ -34,11 +34,11 @@ def test_open_packet_is_queued_first() -> None:
 
 
 def test_websocket_handshake_offers_no_upgrades() -> None:
-    session = Session("s", "websocket", OPTS, now=0.0)
+    session = ServerSession("s", "websocket", OPTS, now=0.0)
     (frame,) = session.data_to_send()
     assert isinstance(frame, str) and orjson.loads(frame[1:])["upgrades"] == []
     no_upgrade = EngineOptions(allow_upgrades=False)
-    (frame,) = Session("s", "polling", no_upgrade, now=0.0).data_to_send()
+    (frame,) = ServerSession("s", "polling", no_upgrade, now=0.0).data_to_send()
     assert isinstance(frame, str) and orjson.loads(frame[1:])["upgrades"] == []
 
 
@@ -301,7 +301,7 @@ def test_send_messages_frames_a_packet_and_its_attachments_together() -> None:
 
 
 def test_text_that_is_not_utf8_is_refused_and_the_session_goes_on() -> None:
-    session = Session("s", "websocket", OPTS, now=0.0)
+    session = ServerSession("s", "websocket", OPTS, now=0.0)
     session.data_to_send()  # the OPEN packet
     with pytest.raises(LocalProtocolError, match="valid UTF-8"):
         session.send_message("\udc80 lone")

@@ -63,7 +63,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: A python-socketio handler: called with the sid first; what it returns is its answer.
-Handler: TypeAlias = Callable[..., object]
+SidHandler: TypeAlias = Callable[..., object]
 #: A client's session: the application's values, kept here as they are.
 SessionDict: TypeAlias = dict[str, object]
 #: ``static_files`` values: a file or directory name, or ``{"filename": ...,
@@ -88,7 +88,7 @@ class _Exceptions:
 exceptions = _Exceptions()
 
 
-def _positional_count(fn: Handler) -> int:
+def _positional_count(fn: SidHandler) -> int:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -113,7 +113,7 @@ async def _maybe_await(value: object) -> object:
     return value
 
 
-async def _call_connect(handler: Handler, socket: ServerSocket) -> object:
+async def _call_connect(handler: SidHandler, socket: ServerSocket) -> object:
     """Runs a ``connect`` handler with ``(sid, environ)``, or ``(sid, environ, auth)``
     when it takes three arguments; its (awaited) result."""
     args: tuple[object, ...] = (socket.id, _environ(socket))
@@ -199,10 +199,10 @@ class AsyncServer:
         self._sessions: dict[tuple[str, str], SessionDict] = {}
         self._connecting: dict[tuple[str, str], ServerSocket] = {}
         self._early: dict[
-            tuple[str, str], list[tuple[str, tuple[JSONValue, ...], Handler | None]]
+            tuple[str, str], list[tuple[str, tuple[JSONValue, ...], SidHandler | None]]
         ] = {}
-        self._connect_handlers: dict[str, Handler] = {}
-        self._catch_all: dict[str, Handler] = {}
+        self._connect_handlers: dict[str, SidHandler] = {}
+        self._catch_all: dict[str, SidHandler] = {}
         self._prepared: set[str] = set()
         self._tasks: set[asyncio.Task[object]] = set()
         # "*": every namespace is accepted, through a catch-all parent added when serving
@@ -265,8 +265,8 @@ class AsyncServer:
     def event(self, *, namespace: str | None = None) -> Callable[[HandlerT], HandlerT]: ...
 
     def event(
-        self, handler: Handler | None = None, *, namespace: str | None = None
-    ) -> Handler | Callable[[HandlerT], HandlerT]:
+        self, handler: SidHandler | None = None, *, namespace: str | None = None
+    ) -> SidHandler | Callable[[HandlerT], HandlerT]:
         """Registers a handler named after the function: ``@sio.event`` or
         ``@sio.event(namespace="/chat")``."""
 
@@ -284,7 +284,7 @@ class AsyncServer:
             if attr.startswith("on_") and callable(getattr(namespace_handler, attr)):
                 self._register(attr[3:], getattr(namespace_handler, attr), name)
 
-    def _register(self, event: str, fn: Handler, name: str) -> None:
+    def _register(self, event: str, fn: SidHandler, name: str) -> None:
         nsp = self._namespace(name)
         if event == "connect":
             self._connect_handlers[name] = fn
@@ -364,7 +364,7 @@ class AsyncServer:
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
         namespace: str | None = None,
-        callback: Handler | None = None,
+        callback: SidHandler | None = None,
         ignore_queue: bool = False,
     ) -> None:
         """Emits ``event`` to one client (``to=sid``), a room, or every client.
@@ -409,7 +409,7 @@ class AsyncServer:
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
         namespace: str | None = None,
-        callback: Handler | None = None,
+        callback: SidHandler | None = None,
         ignore_queue: bool = False,
     ) -> None:
         """Emits a ``message`` event (see :meth:`emit`)."""
@@ -560,7 +560,7 @@ class AsyncNamespace:
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
         namespace: str | None = None,
-        callback: Handler | None = None,
+        callback: SidHandler | None = None,
     ) -> None:
         """:meth:`AsyncServer.emit` in this namespace."""
         await self._sio().emit(
@@ -580,7 +580,7 @@ class AsyncNamespace:
         room: str | Iterable[str] | None = None,
         skip_sid: str | Iterable[str] | None = None,
         namespace: str | None = None,
-        callback: Handler | None = None,
+        callback: SidHandler | None = None,
     ) -> None:
         """:meth:`AsyncServer.send` in this namespace."""
         await self.emit("message", data, to, room, skip_sid, namespace, callback)

@@ -15,7 +15,7 @@ from plexio.engineio.events import (
 from plexio.engineio.handshake import ErrorCode, RequestParams, parse_params
 from plexio.engineio.packets import Frame, OpenInfo, Packet, PacketType, decode_frame, encode_frame
 from plexio.engineio.payload import decode_payload, encode_payload
-from plexio.engineio.session import ServerSession, Session, SessionState
+from plexio.engineio.session import ServerSession, SessionState
 from plexio.engineio.sid import generate_sid
 from plexio.engineio.upgrade import TRANSITIONS, Upgrade, UpgradeEvent, UpgradeState
 
@@ -31,7 +31,6 @@ __all__ = [
     "PacketType",
     "RequestParams",
     "ServerSession",
-    "Session",
     "SessionState",
     "TRANSITIONS",
     "Upgrade",

@@ -6,7 +6,7 @@ May import: plexio L0 modules and plexio.engineio.packets/payload/events/upgrade
 events list and its drain, the decoding of polling bodies and WebSocket frames (a
 malformed one ends the session with ``parse error``, never an exception), the
 upgrade state (:mod:`plexio.engineio.upgrade`) and the active transport it implies,
-and the close record. The roles (:class:`plexio.engineio.session.Session`, server;
+and the close record. The roles (:class:`plexio.engineio.session.ServerSession`, server;
 :class:`plexio.engineio.client.ClientSession`) add what a packet means to them,
 their outgoing queue and their timers.
 """

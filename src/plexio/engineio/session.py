@@ -2,23 +2,24 @@
 
 May import: plexio.config, plexio.exceptions, plexio.engineio.*. No asyncio, no clock:
 every method that depends on time takes ``now`` (seconds, any monotonic origin) and
-the caller asks :meth:`Session.next_deadline` when to call :meth:`Session.handle_timeout`.
+the caller asks :meth:`ServerSession.next_deadline` when to call
+:meth:`ServerSession.handle_timeout`.
 
 Theory of operation
 -------------------
 A session starts OPEN on the transport of its handshake with the OPEN packet queued.
 Outgoing traffic is a queue of *wire frames* (``str`` text packets such as ``"4hi"``,
 ``bytes`` binary messages), so a frame encoded once for a broadcast is shared by every
-recipient. The I/O layer drains the queue with :meth:`Session.data_to_send` (WebSocket,
-one frame each) or :meth:`Session.payload_to_send` (a polling GET body).
+recipient. The I/O layer drains the queue with :meth:`ServerSession.data_to_send` (WebSocket,
+one frame each) or :meth:`ServerSession.payload_to_send` (a polling GET body).
 
 Heartbeat (Engine.IO v4 "Heartbeat"): ``ping_interval`` after the handshake, and
 ``ping_interval`` after each pong, the server queues ``2``; if no ``3`` arrives within
 ``ping_timeout`` the session closes with ``ping timeout``.
 
 Upgrade (Engine.IO v4 "Upgrade"; the states and transitions are the table of
-:mod:`plexio.engineio.upgrade`): :meth:`Session.begin_upgrade` when a WebSocket with
-this sid arrives, then its frames go to :meth:`Session.receive_probe_frame`: ``2probe``
+:mod:`plexio.engineio.upgrade`): :meth:`ServerSession.begin_upgrade` when a WebSocket with
+this sid arrives, then its frames go to :meth:`ServerSession.receive_probe_frame`: ``2probe``
 is answered ``3probe`` and the session enters UPGRADING, where a polling GET is held and
 released with a ``6`` (noop), and nothing else, every ``upgrade_noop_interval`` (as Node);
 ``5`` completes the upgrade and the queue flushes over the WebSocket (a GET still held
@@ -27,7 +28,7 @@ upgrade and the session goes on over polling.
 
 Bounded output: the backlog of a session is what it has queued plus what its
 transport holds unsent (the I/O layer reports that with
-:meth:`Session.set_transport_backlog`). Past ``max_buffered_bytes`` of backlog,
+:meth:`ServerSession.set_transport_backlog`). Past ``max_buffered_bytes`` of backlog,
 volatile frames are dropped, and a session that stays over it for
 ``slow_client_grace`` seconds is closed with ``slow client``; a send that finds the
 backlog already over ``max_buffered_bytes_hard`` closes it at once. Memory per slow
@@ -65,7 +66,7 @@ from plexio.engineio.upgrade import UpgradeEvent, UpgradeState
 from plexio.enums import Transport
 from plexio.exceptions import LocalProtocolError
 
-__all__ = ["ServerSession", "Session", "SessionState"]
+__all__ = ["ServerSession", "SessionState"]
 
 
 class ServerSession(BaseSession[Event]):
@@ -494,7 +495,3 @@ class ServerSession(BaseSession[Event]):
         self._over_pending = False
         self.timers_changed = True
         self._events.append(Disconnected(reason))
-
-
-#: The server role's former name (still imported by applications and tests).
-Session = ServerSession

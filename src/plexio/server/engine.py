@@ -1,7 +1,7 @@
 """asyncio Engine.IO v4 server: session table, timers, polling and WebSocket glue (layer L3).
 
 May import: plexio L0, plexio.engineio, plexio.transports. Protocol decisions live in
-:class:`plexio.engineio.Session`; this module only moves bytes, owns timers (one
+:class:`plexio.engineio.ServerSession`; this module only moves bytes, owns timers (one
 deadline per session in the server's :class:`~plexio.aio.deadlines.Deadlines`,
 no task) and calls the :class:`EngineHandler`.
 

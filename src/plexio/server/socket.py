@@ -41,12 +41,13 @@ from plexio.server.signatures import (
 from plexio.socketio.packets import Packet
 from plexio.typing import EventName, HandlerT, JSONValue, UserCallback
 
-__all__ = ["AckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
+__all__ = ["UserAckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
 logger = logging.getLogger(__name__)
 _SPECIAL = special_handlers()
 
-AckCallback = Callable[..., object]
+#: An application's ack callback: called with the client's ack arguments, spread.
+UserAckCallback = Callable[..., object]
 _T = TypeVar("_T")
 #: A per-packet middleware ``middleware(packet)`` (``packet`` = ``[event, *args]``).
 PacketMiddleware = TypeVar("PacketMiddleware", bound=Callable[[list[JSONValue]], object])
@@ -263,7 +264,7 @@ class ServerSocket(Listeners):
 
     # ------------------------------------------------------------ emitting
 
-    def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
+    def emit(self, event: str, *args: JSONValue, callback: UserAckCallback | None = None) -> None:
         """Sends an event to this client.
 
         Args:
@@ -329,7 +330,7 @@ class ServerSocket(Listeners):
         self,
         event: str,
         args: tuple[JSONValue, ...],
-        callback: AckCallback | None = None,
+        callback: UserAckCallback | None = None,
         *,
         timeout: float | None = None,
         volatile: bool = False,
@@ -368,7 +369,7 @@ class ServerSocket(Listeners):
         self,
         event: str,
         args: tuple[JSONValue, ...],
-        callback: AckCallback | None,
+        callback: UserAckCallback | None,
         timeout: float | None,
         volatile: bool,
         future: asyncio.Future[list[JSONValue]] | None = None,
@@ -415,7 +416,7 @@ class ServerSocket(Listeners):
     def _expect_ack(
         self,
         ack_id: int,
-        callback: AckCallback,
+        callback: UserAckCallback,
         timeout: float | None,
         future: asyncio.Future[list[JSONValue]] | None = None,
     ) -> None:
@@ -676,7 +677,7 @@ class _TimedSocket:
         self._socket = socket
         self._seconds = seconds
 
-    def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
+    def emit(self, event: str, *args: JSONValue, callback: UserAckCallback | None = None) -> None:
         """Emits; ``callback(err, *ack_args)`` gets an :class:`AckTimeoutError` on expiry."""
         self._socket.emit_flagged(event, args, callback, timeout=self._seconds)
 
@@ -708,7 +709,7 @@ class _CompressFlagged:
         self._socket = socket
         self._compress = compress
 
-    def emit(self, event: str, *args: JSONValue, callback: AckCallback | None = None) -> None:
+    def emit(self, event: str, *args: JSONValue, callback: UserAckCallback | None = None) -> None:
         """Emits with the compress flag set."""
         self._socket.emit_flagged(event, args, callback, compress=self._compress)
 

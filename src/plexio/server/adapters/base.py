@@ -32,7 +32,7 @@ from plexio.typing import JSONValue
 __all__ = [
     "Adapter",
     "AdapterFactory",
-    "AckCallback",
+    "AckArgsCallback",
     "BroadcastFlags",
     "BroadcastOptions",
     "ServerSideAck",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Receives the arguments of one socket's acknowledgement.
-AckCallback = Callable[[list[JSONValue]], None]
+AckArgsCallback = Callable[[list[JSONValue]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ class SocketEmitter(Protocol):
         each (one id for all, so a broadcast with acks is still encoded once)."""
         ...
 
-    def register_ack(self, sid: str, ack_id: int, callback: AckCallback) -> bool:
+    def register_ack(self, sid: str, ack_id: int, callback: AckArgsCallback) -> bool:
         """Expects an ack with ``ack_id`` from a local socket."""
         ...
 
@@ -176,7 +176,7 @@ class Adapter:
         self._offset_prefix = secrets.token_urlsafe(6)
         self._offsets = itertools.count(1)
         # broadcasts with acks still waiting: callback -> (ack id, sids that got it)
-        self._ack_rounds: dict[AckCallback, tuple[int, list[str]]] = {}
+        self._ack_rounds: dict[AckArgsCallback, tuple[int, list[str]]] = {}
 
     # ----------------------------------------------------------- lifecycle
 
@@ -391,7 +391,7 @@ class Adapter:
         packet: Packet,
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
-        ack: AckCallback,
+        ack: AckArgsCallback,
     ) -> int:
         """Broadcasts an event expecting acks; reports how many sockets got it, then each ack.
 
@@ -412,7 +412,7 @@ class Adapter:
         return 1
 
     def local_broadcast_with_ack(
-        self, packet: Packet, opts: BroadcastOptions, ack: AckCallback
+        self, packet: Packet, opts: BroadcastOptions, ack: AckArgsCallback
     ) -> int:
         """The local half of :meth:`broadcast_with_ack`; returns the recipient count."""
         sids = self.targets(opts)
@@ -437,13 +437,13 @@ class Adapter:
             self._ack_rounds[ack] = (ack_id, reached)
         return len(reached)
 
-    def silent_servers(self, ack: AckCallback) -> list[str]:
+    def silent_servers(self, ack: AckArgsCallback) -> list[str]:
         """For a broadcast with acks still waiting (``ack`` as given to
         :meth:`broadcast_with_ack`): the ids of the other servers known to be up that
         have not reported how many sockets they reached (none on one server)."""
         return []
 
-    def forget_acks(self, ack: AckCallback) -> None:
+    def forget_acks(self, ack: AckArgsCallback) -> None:
         """The broadcaster stopped waiting (all answered, timed out, or cancelled):
         local sockets that did not answer stop expecting the ack."""
         round_ = self._ack_rounds.pop(ack, None)

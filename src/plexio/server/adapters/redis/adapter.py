@@ -14,7 +14,7 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Generic, TypeVar
 
-from plexio.server.adapters.base import AckCallback, Adapter, ServerSideAck, SocketEmitter
+from plexio.server.adapters.base import AckArgsCallback, Adapter, ServerSideAck, SocketEmitter
 from plexio.server.adapters.redis.link import PubSubLink
 from plexio.server.adapters.redis.requests import AckRequest, Gather, Peers
 from plexio.server.adapters.redis.wire import WireError, decode_details
@@ -178,7 +178,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
         packet: Packet,
         opts: BroadcastOptions,
         client_count: Callable[[int], None],
-        ack: AckCallback,
+        ack: AckArgsCallback,
     ) -> int:
         """Broadcasts with acks across the cluster; returns how many servers report.
 
@@ -200,7 +200,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
         client_count(self.local_broadcast_with_ack(packet, opts, ack))
         return max(servers, 1)
 
-    def silent_servers(self, ack: AckCallback) -> list[str]:
+    def silent_servers(self, ack: AckArgsCallback) -> list[str]:
         """The servers heard from that have not reported for the broadcast with acks
         whose callback is ``ack`` (empty once it is over)."""
         for request in self._ack_requests.values():
@@ -256,7 +256,7 @@ class PubSubAdapter(Adapter, Generic[LinkT, KindT]):
 
         return ack
 
-    def _forget_acks_later(self, opts: BroadcastOptions, ack: AckCallback) -> None:
+    def _forget_acks_later(self, opts: BroadcastOptions, ack: AckArgsCallback) -> None:
         """Stops expecting the acks of a remote broadcast once its requester stopped
         listening (after its timeout)."""
         timeout = opts.flags.timeout if opts.flags.timeout is not None else 0

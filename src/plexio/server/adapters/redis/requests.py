@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Final
 
 from plexio.exceptions import ClusterTimeoutError
-from plexio.server.adapters.base import AckCallback
+from plexio.server.adapters.base import AckArgsCallback
 from plexio.typing import JSONValue
 
 __all__ = ["AckRequest", "Gather", "Peers"]
@@ -123,7 +123,7 @@ class AckRequest:
     __slots__ = ("client_count", "ack", "timer", "reported", "unnamed")
 
     def __init__(
-        self, client_count: Callable[[int], None], ack: AckCallback, timer: asyncio.TimerHandle
+        self, client_count: Callable[[int], None], ack: AckArgsCallback, timer: asyncio.TimerHandle
     ) -> None:
         self.client_count = client_count
         self.ack = ack
