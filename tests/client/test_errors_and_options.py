@@ -216,3 +216,38 @@ async def test_the_same_mistake_raises_the_same_type_on_server_and_client(
         # Nothing was sent and both sides go on.
         assert await client.emit_with_ack("echo", "still fine", timeout=5) == "still fine"
         assert client.connected and server.connected
+
+
+async def test_waiting_for_an_ack_fails_alike_on_server_and_client(serve_uvicorn: Any) -> None:
+    import plexio
+    from plexio.exceptions import AckTimeoutError, DisconnectedError
+    from plexio.server.socket import ServerSocket
+
+    sio = plexio.Server()
+    joined: asyncio.Future[ServerSocket] = asyncio.get_running_loop().create_future()
+
+    @sio.on("connection")
+    def on_connection(socket: ServerSocket) -> None:
+        joined.set_result(socket)
+
+    @sio.on("hold")
+    async def hold(socket: ServerSocket) -> None:
+        await asyncio.sleep(3600)  # never acknowledges
+
+    running = await serve_uvicorn(plexio.ASGIApp(sio))
+    async with Manager(running.http_url, transports=["websocket"], reconnection=False) as io:
+        client = await io.socket("/").connect(timeout=10)
+        server = await asyncio.wait_for(joined, 10)
+        client.on("hold", lambda: asyncio.sleep(3600))  # the client never answers either
+        # no acknowledgement in time
+        for side in (client, server):
+            with pytest.raises(AckTimeoutError):
+                await side.timeout(0.2).emit_with_ack("hold")
+        # the connection ends while an acknowledgement is awaited
+        from_server = asyncio.ensure_future(server.emit_with_ack("hold"))
+        from_client = asyncio.ensure_future(client.emit_with_ack("hold"))
+        await asyncio.sleep(0.1)
+        server.disconnect()
+        for waiting in (from_server, from_client):
+            with pytest.raises(DisconnectedError):
+                await asyncio.wait_for(waiting, 5)
