@@ -25,9 +25,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from plexio.client import ClientSocket, Manager, split_url
+from plexio.client import ClientSocket, Manager, ManagerKeywords, split_url
 from plexio.enums import DisconnectReason
 from plexio.exceptions import AckTimeoutError, ClientConnectionError, ConnectRefusedError
+from plexio.socketio.parser import Parser
 from plexio.typing import EventName, JSONValue
 
 __all__ = ["from_json", "main", "to_json"]
@@ -131,21 +132,22 @@ async def listen(args: argparse.Namespace, out: TextIO) -> int:
     """Runs the ``listen`` command; returns the exit status."""
     origin, url_namespace = split_url(args.url)
     namespaces = list(args.namespace) or [url_namespace]
-    kwargs: dict[str, JSONValue] = {
+    kwargs: ManagerKeywords = {
         "path": args.path,
         "transports": tuple(t.strip() for t in args.transports.split(",") if t.strip()),
         "reconnection": not args.no_reconnect,
     }
+    parser: Parser | None = None
     if args.parser == "msgpack":
         from plexio.socketio.msgpack import MsgPackParser
 
-        kwargs["parser"] = MsgPackParser()
+        parser = MsgPackParser()
     printer = _Printer(out, args.count)
     if args.auth is not None and not isinstance(args.auth, dict):
         out.write(json.dumps({"error": "--auth must be a JSON object"}) + "\n")
         return 2
     failures: dict[str, ClientConnectionError] = {}
-    async with Manager(origin, **kwargs) as io:
+    async with Manager(origin, parser=parser, **kwargs) as io:
         socks = []
         for ns in namespaces:
             sock = io.socket(ns, auth=args.auth)

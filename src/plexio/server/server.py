@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Concatenate, Literal, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits, RateLimit
@@ -134,7 +134,8 @@ class Server:
         per_message_deflate_threshold: int | None = None,
         rate_limit: RateLimit | None = None,
     ) -> None:
-        engine_settings: dict[str, JSONValue] = {
+        # keyword arguments of EngineOptions and Limits, each typed by its parameter above
+        engine_settings: dict[str, Any] = {
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "upgrade_timeout": upgrade_timeout,
@@ -155,7 +156,7 @@ class Server:
             "per_message_deflate_threshold": per_message_deflate_threshold,
             "rate_limit": rate_limit,
         }
-        limit_settings: dict[str, JSONValue] = {
+        limit_settings: dict[str, Any] = {
             "max_http_buffer_size": max_http_buffer_size,
             "max_packets_per_payload": max_packets_per_payload,
             "max_attachments": max_attachments,
