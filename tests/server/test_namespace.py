@@ -507,3 +507,27 @@ async def test_parent_of_refuses_names_it_cannot_own() -> None:
         called.of("/r-1")
     with pytest.raises(plexio.NamespaceError, match="already served"):
         called.of("/")
+
+
+@pytest.mark.parametrize("middleware", [False, True])
+async def test_a_socket_is_in_its_own_room_with_or_without_middleware(
+    serve: Serve, middleware: bool
+) -> None:
+    # with no middleware the CONNECT is accepted at once (admit_now), else through admit
+    server = plexio.Server()
+    rooms: list[set[str]] = []
+    if middleware:
+        server.use(lambda socket: None)
+
+    @server.on("connection")
+    def connected(socket: ServerSocket) -> None:
+        rooms.append(set(socket.rooms))
+        socket.join("all")
+        socket.to("all").emit("others")  # not to itself
+        server.to(socket.id).emit("own")
+
+    running = await serve(server)
+    async with raw_socketio(running.ws_url) as raw:
+        sid = await raw.connect()
+        assert await raw.recv() == '42["own"]'
+    assert rooms == [{sid}]

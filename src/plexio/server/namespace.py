@@ -619,6 +619,7 @@ class Namespace(_Registry):
         # The CONNECT is accepted: the socket is in, its reply goes before any event.
         self.sockets[socket.id] = socket
         self._keep = True
+        self.adapter.add_all(socket.id, (socket.id,))  # admit added it already: no-op
         socket.connected = True
         conn.joined(socket)
         if session is not None:
