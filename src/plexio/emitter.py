@@ -111,22 +111,22 @@ class EmitterOperator:
         if len(self._target.rooms) == 1:
             (room,) = self._target.rooms
             channel = f"{channel}{room}#"
-        return await emitter.publish(channel, payload)
+        return await emitter._publish(channel, payload)
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> int:
         """Makes the targeted sockets of every server join rooms."""
         body = {"type": int(RequestType.REMOTE_JOIN), "opts": self._opts(), "rooms": _list(rooms)}
-        return await self._emitter.publish_request(body)
+        return await self._emitter._publish_request(body)
 
     async def sockets_leave(self, rooms: str | Iterable[str]) -> int:
         """Makes the targeted sockets of every server leave rooms."""
         body = {"type": int(RequestType.REMOTE_LEAVE), "opts": self._opts(), "rooms": _list(rooms)}
-        return await self._emitter.publish_request(body)
+        return await self._emitter._publish_request(body)
 
     async def disconnect_sockets(self, close: bool = False) -> int:
         """Disconnects the targeted sockets of every server."""
         body = {"type": int(RequestType.REMOTE_DISCONNECT), "opts": self._opts(), "close": close}
-        return await self._emitter.publish_request(body)
+        return await self._emitter._publish_request(body)
 
 
 def _list(rooms: str | Iterable[str]) -> list[str]:
@@ -211,18 +211,22 @@ class Emitter:
             "type": int(RequestType.SERVER_SIDE_EMIT),
             "data": [event, *args],
         }
-        return await self.publish_request(body)
+        return await self._publish_request(body)
 
-    async def publish_request(self, body: dict[str, JSONValue]) -> int:
+    # The wire-level sends below are this module's own (EmitterOperator's too): channel
+    # names and payload formats are the adapter protocol's, not an API of the emitter (as
+    # Node's @socket.io/redis-emitter, which has none either).
+
+    async def _publish_request(self, body: dict[str, JSONValue]) -> int:
         """Publishes a request (JSON) on the namespace's request channel; how many
         servers got it.
 
         Raises:
             ClusterError: Redis is unreachable.
         """
-        return await self.publish(f"{self.key}-request#{self.nsp}#", to_json(body))
+        return await self._publish(f"{self.key}-request#{self.nsp}#", to_json(body))
 
-    async def publish(self, channel: str, payload: bytes) -> int:
+    async def _publish(self, channel: str, payload: bytes) -> int:
         """Publishes ``payload`` on ``channel``; how many subscribers got it.
 
         Raises:

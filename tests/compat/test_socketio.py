@@ -183,3 +183,25 @@ def test_unsupported_modes_and_options_are_refused() -> None:
         socketio.AsyncServer(async_mode="eventlet")
     with pytest.raises(TypeError):
         socketio.AsyncServer(client_manager=object())  # type: ignore[call-arg]
+
+
+async def test_start_serving_adds_the_catch_all_for_a_server_served_without_asgiapp() -> None:
+    sio = socketio.AsyncServer(namespaces="*")
+
+    @sio.on("ping", namespace="/anything")
+    def ping(sid: str) -> str:
+        return "pong"
+
+    async with running_uvicorn(plexio.ASGIApp(sio.server)) as running:
+        async with plexio.Manager(running.http_url, reconnection=False) as io:
+            refused = io.socket("/elsewhere")
+            with pytest.raises(ConnectRefusedError):
+                await refused.connect()  # no catch-all yet: only "/" and "/anything"
+            sio.start_serving()
+            sio.start_serving()  # once is enough; again changes nothing
+            other = io.socket("/other")
+            await other.connect()
+            assert other.connected
+            anything = io.socket("/anything")
+            await anything.connect()
+            assert await anything.timeout(5).emit_with_ack("ping") == "pong"

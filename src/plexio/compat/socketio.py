@@ -163,6 +163,10 @@ class AsyncServer:
         cookie: name of the session cookie, or ``None``.
         logger: accepted for compatibility (plexio logs through :mod:`logging`).
         engineio_logger: accepted for compatibility.
+
+    Attributes:
+        server: the :class:`plexio.Server` underneath (see :meth:`start_serving` to serve
+            it without :class:`ASGIApp`).
     """
 
     def __init__(
@@ -218,7 +222,14 @@ class AsyncServer:
     # ------------------------------------------------------------ registration
 
     def start_serving(self) -> None:
-        """Called by :class:`ASGIApp` for each request: adds the ``"*"`` catch-all once."""
+        """Adds the namespace that accepts every name, with ``namespaces="*"`` (once).
+
+        It has to come after the handlers of named namespaces were registered (plexio
+        refuses a plain namespace made after a catch-all), so it is added when serving
+        starts: :class:`ASGIApp` calls this on every request. Serving :attr:`server`
+        another way (``plexio.run(sio.server)``, ``plexio.ASGIApp(sio.server)``), call
+        it yourself once every handler is registered. Does nothing otherwise.
+        """
         if self._accept_any and self._any_parent is None:
             self._any_parent = self.server.of(lambda name, auth: True)
 
