@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from plexio.emitter import Emitter
-from plexio.exceptions import ClusterError
+from plexio.exceptions import ClusterError, InvalidPacketError
 from plexio.server.adapters.redis.wire import unpack
 from tests.helpers.redis import running_redis, watch
 from tests.helpers.waiting import eventually
@@ -28,8 +28,10 @@ async def test_emitter_messages_have_the_node_emitter_shape() -> None:
             await emitter.sockets_leave("j1")
             await emitter.to("r2").disconnect_sockets(close=True)
             await emitter.server_side_emit("tick", {"n": 1})
-            with pytest.raises(ValueError, match="reserved"):
-                await emitter.emit("connect")
+            with pytest.raises(InvalidPacketError, match="reserved"):
+                await emitter.emit("connect")  # the type the server and the client raise
+            with pytest.raises(InvalidPacketError, match="reserved"):
+                await emitter.server_side_emit("disconnect")
             await eventually(lambda: len(wire) == 7)
         finally:
             await emitter.aclose()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from plexio.exceptions import ClusterError
+from plexio.exceptions import ClusterError, InvalidPacketError
 from plexio.server.adapters.redis.wire import (
     EMITTER_UID,
     RequestType,
@@ -52,19 +52,55 @@ def _as_rooms(rooms: str | Iterable[str]) -> frozenset[str]:
     return frozenset((rooms,)) if isinstance(rooms, str) else frozenset(rooms)
 
 
+class _Wire:
+    """One namespace's channels on the cluster's Redis and the sends on them: the adapter
+    protocol's channel names and payloads, not an API of the emitter (Node's
+    @socket.io/redis-emitter has none either). Shared by an emitter and its operators."""
+
+    __slots__ = ("client", "key", "nsp")
+
+    def __init__(self, client: aioredis.Redis, key: str, nsp: str) -> None:
+        self.client = client
+        self.key = key
+        self.nsp = nsp
+
+    async def publish_event(self, room: str | None, payload: bytes) -> int:
+        """Publishes a broadcast (MessagePack) on the namespace's channel, or on
+        ``room``'s own one; how many servers got it."""
+        channel = f"{self.key}#{self.nsp}#"
+        if room is not None:
+            channel = f"{channel}{room}#"
+        return await self._publish(channel, payload)
+
+    async def publish_request(self, body: dict[str, JSONValue]) -> int:
+        """Publishes a request (JSON) on the namespace's request channel; how many
+        servers got it.
+
+        Raises:
+            ClusterError: Redis is unreachable.
+        """
+        return await self._publish(f"{self.key}-request#{self.nsp}#", to_json(body))
+
+    async def _publish(self, channel: str, payload: bytes) -> int:
+        try:
+            return int(await self.client.publish(channel, payload))
+        except (RedisError, OSError) as exc:
+            raise ClusterError(f"Redis is unreachable ({exc}): nothing was sent") from exc
+
+
 class EmitterOperator:
     """Targeting built by :class:`Emitter` (``to``, ``except_``, ``volatile``...)."""
 
-    __slots__ = ("_emitter", "_target")
+    __slots__ = ("_wire", "_target")
 
-    def __init__(self, emitter: Emitter, target: _Target) -> None:
-        self._emitter = emitter
+    def __init__(self, wire: _Wire, target: _Target) -> None:
+        self._wire = wire
         self._target = target
 
     def to(self, room: str | Iterable[str]) -> EmitterOperator:
         """Adds target rooms."""
         return EmitterOperator(
-            self._emitter, replace(self._target, rooms=self._target.rooms | _as_rooms(room))
+            self._wire, replace(self._target, rooms=self._target.rooms | _as_rooms(room))
         )
 
     in_ = to
@@ -72,7 +108,7 @@ class EmitterOperator:
     def except_(self, room: str | Iterable[str]) -> EmitterOperator:
         """Excludes the sockets of these rooms."""
         return EmitterOperator(
-            self._emitter,
+            self._wire,
             replace(self._target, except_rooms=self._target.except_rooms | _as_rooms(room)),
         )
 
@@ -80,13 +116,13 @@ class EmitterOperator:
     def volatile(self) -> EmitterOperator:
         """The event may be dropped for clients that are not ready."""
         return EmitterOperator(
-            self._emitter, replace(self._target, flags={**self._target.flags, "volatile": True})
+            self._wire, replace(self._target, flags={**self._target.flags, "volatile": True})
         )
 
     def compress(self, compress: bool) -> EmitterOperator:
         """Sets the compress flag."""
         return EmitterOperator(
-            self._emitter, replace(self._target, flags={**self._target.flags, "compress": compress})
+            self._wire, replace(self._target, flags={**self._target.flags, "compress": compress})
         )
 
     def _opts(self) -> dict[str, JSONValue]:
@@ -99,34 +135,32 @@ class EmitterOperator:
             How many Redis subscribers got it (one per server of the cluster).
 
         Raises:
-            ValueError: a reserved event name.
+            InvalidPacketError: a reserved event name (as on the server and the client;
+                a ValueError too).
             ClusterError: Redis is unreachable.
         """
         if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
-        emitter = self._emitter
+            raise InvalidPacketError(f"event name {event!r} is reserved")
+        wire = self._wire
         opts = {**self._opts(), "flags": dict(self._target.flags)}
-        payload = pack([EMITTER_UID, packet_object(emitter.nsp, [event, *args]), opts])
-        channel = f"{emitter.key}#{emitter.nsp}#"
-        if len(self._target.rooms) == 1:
-            (room,) = self._target.rooms
-            channel = f"{channel}{room}#"
-        return await emitter._publish(channel, payload)
+        payload = pack([EMITTER_UID, packet_object(wire.nsp, [event, *args]), opts])
+        rooms = self._target.rooms
+        return await wire.publish_event(next(iter(rooms)) if len(rooms) == 1 else None, payload)
 
     async def sockets_join(self, rooms: str | Iterable[str]) -> int:
         """Makes the targeted sockets of every server join rooms."""
         body = {"type": int(RequestType.REMOTE_JOIN), "opts": self._opts(), "rooms": _list(rooms)}
-        return await self._emitter._publish_request(body)
+        return await self._wire.publish_request(body)
 
     async def sockets_leave(self, rooms: str | Iterable[str]) -> int:
         """Makes the targeted sockets of every server leave rooms."""
         body = {"type": int(RequestType.REMOTE_LEAVE), "opts": self._opts(), "rooms": _list(rooms)}
-        return await self._emitter._publish_request(body)
+        return await self._wire.publish_request(body)
 
     async def disconnect_sockets(self, close: bool = False) -> int:
         """Disconnects the targeted sockets of every server."""
         body = {"type": int(RequestType.REMOTE_DISCONNECT), "opts": self._opts(), "close": close}
-        return await self._emitter._publish_request(body)
+        return await self._wire.publish_request(body)
 
 
 def _list(rooms: str | Iterable[str]) -> list[str]:
@@ -158,6 +192,7 @@ class Emitter:
             self._owns = False
         self.key = key
         self.nsp = nsp if nsp.startswith("/") else "/" + nsp
+        self._wire = _Wire(self.client, self.key, self.nsp)
 
     def of(self, nsp: str) -> Emitter:
         """The same emitter for another namespace (sharing the Redis client)."""
@@ -165,7 +200,7 @@ class Emitter:
         return other
 
     def _operator(self) -> EmitterOperator:
-        return EmitterOperator(self, _Target())
+        return EmitterOperator(self._wire, _Target())
 
     def to(self, room: str | Iterable[str]) -> EmitterOperator:
         """Clients in ``room``."""
@@ -205,37 +240,13 @@ class Emitter:
     async def server_side_emit(self, event: str, *args: JSONValue) -> int:
         """Sends an event to every server's ``on_server_side_emit`` handlers (no replies)."""
         if event in RESERVED_EVENTS:
-            raise ValueError(f"{event!r} is a reserved event name")
+            raise InvalidPacketError(f"event name {event!r} is reserved")
         body = {
             "uid": EMITTER_UID,
             "type": int(RequestType.SERVER_SIDE_EMIT),
             "data": [event, *args],
         }
-        return await self._publish_request(body)
-
-    # The wire-level sends below are this module's own (EmitterOperator's too): channel
-    # names and payload formats are the adapter protocol's, not an API of the emitter (as
-    # Node's @socket.io/redis-emitter, which has none either).
-
-    async def _publish_request(self, body: dict[str, JSONValue]) -> int:
-        """Publishes a request (JSON) on the namespace's request channel; how many
-        servers got it.
-
-        Raises:
-            ClusterError: Redis is unreachable.
-        """
-        return await self._publish(f"{self.key}-request#{self.nsp}#", to_json(body))
-
-    async def _publish(self, channel: str, payload: bytes) -> int:
-        """Publishes ``payload`` on ``channel``; how many subscribers got it.
-
-        Raises:
-            ClusterError: Redis is unreachable.
-        """
-        try:
-            return int(await self.client.publish(channel, payload))
-        except (RedisError, OSError) as exc:
-            raise ClusterError(f"Redis is unreachable ({exc}): nothing was sent") from exc
+        return await self._wire.publish_request(body)
 
     async def aclose(self) -> None:
         """Closes the Redis client if the emitter made it."""
