@@ -88,10 +88,15 @@ class Listeners:
         """
 
         def register(fn: UserCallback) -> UserCallback:
+            self._registering(event, fn)
             self._handlers.setdefault(event, []).append(fn)
             return fn
 
         return register if handler is None else register(handler)
+
+    def _registering(self, event: EventName, handler: UserCallback) -> None:
+        """Called by :meth:`on` (and so :meth:`once`) before ``handler`` is added: what
+        a subclass reads from a handler when it is registered (nothing here)."""
 
     @overload
     def once(self, event: EventName) -> Callable[[HandlerT], HandlerT]: ...

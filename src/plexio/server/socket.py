@@ -39,7 +39,7 @@ from plexio.server.signatures import (
     special_handlers,
 )
 from plexio.socketio.packets import Packet
-from plexio.typing import EventName, HandlerT, JSONValue, UserCallback
+from plexio.typing import EventName, JSONValue, UserCallback
 
 __all__ = ["UserAckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
 
@@ -132,7 +132,11 @@ class ServerSocket(Listeners):
 
     Reserved events for :meth:`on`: ``disconnecting`` (the reason; rooms still
     visible), ``disconnect`` (the reason) and ``error`` (an exception raised by a
-    per-packet middleware).
+    per-packet middleware). As for namespace-level handlers, a parameter of an
+    :meth:`on` (or :meth:`once`) handler annotated :class:`~plexio.Ack` receives the
+    acknowledgement function, and one annotated with a model is validated first (a
+    payload that fails validation does not call, so does not use up, a ``once``
+    handler).
     """
 
     __slots__ = (
@@ -214,35 +218,14 @@ class ServerSocket(Listeners):
         self._packet_mw = (*self._packet_mw, middleware)
         return middleware
 
-    @overload
-    def on(self, event: EventName) -> Callable[[HandlerT], HandlerT]: ...
-
-    @overload
-    def on(self, event: EventName, handler: HandlerT) -> HandlerT: ...
-
-    def on(
-        self, event: EventName, handler: UserCallback | None = None
-    ) -> UserCallback | Callable[[UserCallback], UserCallback]:
-        """Registers ``handler(*args)`` for an event of this socket (usable as a decorator).
-
-        As for namespace-level handlers, a parameter annotated :class:`~plexio.Ack`
-        receives the acknowledgement function, and one annotated with a model is
-        validated first (so too for :meth:`once`, which goes through here: a payload
-        that fails validation does not call, so does not use up, a ``once`` handler).
-        Reserved events: ``disconnecting``, ``disconnect``, ``error``.
-        """
-
-        def register(fn: UserCallback) -> UserCallback:
-            if event not in ("disconnecting", "disconnect", "error") and isinstance(event, str):
-                if hold(fn, event) is not None:
-                    if self._ended:
-                        release(fn)  # never dispatched now: nothing to keep
-                    else:
-                        self._held = (*self._held, fn)
-            Listeners.on(self, event, fn)
-            return fn
-
-        return register if handler is None else register(handler)
+    def _registering(self, event: EventName, handler: UserCallback) -> None:
+        # A handler taking the Ack or validated payloads is held while this socket lives.
+        if event not in ("disconnecting", "disconnect", "error") and isinstance(event, str):
+            if hold(handler, event) is not None:
+                if self._ended:
+                    release(handler)  # never dispatched now: nothing to keep
+                else:
+                    self._held = (*self._held, handler)
 
     # ------------------------------------------------------------ rooms
 
