@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits, RateLimit
@@ -27,9 +27,6 @@ from plexio.server.connection import Connection
 from plexio.server.engine import AllowRequest, CorsOrigins, EngineServer, EngineSocket
 from plexio.server.fetched import FetchedSocket
 from plexio.server.namespace import (
-    ConnectionHandler,
-    DisconnectHandler,
-    EventDecorator,
     Middleware,
     Namespace,
     NamespaceMatcher,
@@ -37,7 +34,6 @@ from plexio.server.namespace import (
 )
 from plexio.server.recovery import RecoveryOptions
 from plexio.server.signatures import PayloadValidationError, validation_error
-from plexio.server.socket import ServerSocket
 from plexio.socketio.connection import ServerConnection
 from plexio.socketio.parser import JsonParser, Parser
 from plexio.typing import JSONValue, UserCallback
@@ -195,6 +191,10 @@ class Server:
         self._parents: list[ParentNamespace] = []
         self._background = TaskOwner()  # closing adapters of dropped child namespaces
         self.sockets = self.of("/")
+        #: Registers a handler on the main namespace ``/``: :meth:`Namespace.on` itself.
+        self.on = self.sockets.on
+        #: Registers a handler on ``/`` for one call: :meth:`Namespace.once` itself.
+        self.once = self.sockets.once
 
     # ------------------------------------------------------------ namespaces
 
@@ -362,74 +362,6 @@ class Server:
             conn.on_close(reason)
 
     # ------------------------------------------------------------ main namespace shortcuts
-
-    @overload
-    def on(
-        self, event: Literal["connection", "connect"]
-    ) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
-
-    @overload
-    def on(  # type: ignore[overload-overlap]
-        self, event: Literal["connection", "connect"], handler: ConnectionHandler
-    ) -> ConnectionHandler: ...
-
-    @overload
-    def on(  # type: ignore[overload-overlap]
-        self, event: Literal["disconnect", "disconnecting"]
-    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
-
-    @overload
-    def on(  # type: ignore[overload-overlap]
-        self, event: Literal["disconnect", "disconnecting"], handler: DisconnectHandler
-    ) -> DisconnectHandler: ...
-
-    @overload
-    def on(self, event: str) -> EventDecorator: ...
-
-    @overload
-    def on(
-        self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
-    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
-
-    def on(self, event: str, handler: UserCallback | None = None) -> object:
-        """Registers a handler on the main namespace ``/`` (see :meth:`Namespace.on`)."""
-        if handler is None:
-            return self.sockets.on(event)
-        return self.sockets.on(event, handler)
-
-    @overload
-    def once(
-        self, event: Literal["connection", "connect"]
-    ) -> Callable[[ConnectionHandler], ConnectionHandler]: ...
-
-    @overload
-    def once(  # type: ignore[overload-overlap]
-        self, event: Literal["connection", "connect"], handler: ConnectionHandler
-    ) -> ConnectionHandler: ...
-
-    @overload
-    def once(  # type: ignore[overload-overlap]
-        self, event: Literal["disconnect", "disconnecting"]
-    ) -> Callable[[DisconnectHandler], DisconnectHandler]: ...
-
-    @overload
-    def once(  # type: ignore[overload-overlap]
-        self, event: Literal["disconnect", "disconnecting"], handler: DisconnectHandler
-    ) -> DisconnectHandler: ...
-
-    @overload
-    def once(self, event: str) -> EventDecorator: ...
-
-    @overload
-    def once(
-        self, event: str, handler: Callable[Concatenate[ServerSocket, _P], _R]
-    ) -> Callable[Concatenate[ServerSocket, _P], _R]: ...
-
-    def once(self, event: str, handler: UserCallback | None = None) -> object:
-        """Registers a handler on ``/`` for one call (see :meth:`Namespace.once`)."""
-        if handler is None:
-            return self.sockets.once(event)
-        return self.sockets.once(event, handler)
 
     def off(self, event: str | None = None, handler: UserCallback | None = None) -> None:
         """Removes handlers of the main namespace ``/`` (see :meth:`Namespace.off`)."""
