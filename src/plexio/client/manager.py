@@ -29,7 +29,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypedDict, overload
+from typing import Final, TypedDict, TypeVar, overload
 
 from plexio.aio.handlers import TaskOwner, call_handler
 from plexio.client.backoff import Backoff
@@ -144,6 +144,12 @@ class ManagerKeywords(TypedDict, total=False):
 
 
 _DEFAULTS: Final = ManagerOptions()
+_T = TypeVar("_T")
+
+
+def _or(value: _T | None, default: _T) -> _T:
+    """``value``, or ``default`` when it was not given (``None``)."""
+    return default if value is None else value
 
 
 class Manager:
@@ -200,32 +206,18 @@ class Manager:
         if options is None:
             d = _DEFAULTS
             options = ManagerOptions(
-                path=d.path if path is None else path,
+                path=_or(path, d.path),
                 transports=d.transports if transports is None else transports_of(transports),
-                reconnection=d.reconnection if reconnection is None else reconnection,
-                reconnection_attempts=(
-                    d.reconnection_attempts
-                    if reconnection_attempts is None
-                    else reconnection_attempts
-                ),
-                reconnection_delay=(
-                    d.reconnection_delay if reconnection_delay is None else reconnection_delay
-                ),
-                reconnection_delay_max=(
-                    d.reconnection_delay_max
-                    if reconnection_delay_max is None
-                    else reconnection_delay_max
-                ),
-                randomization_factor=(
-                    d.randomization_factor if randomization_factor is None else randomization_factor
-                ),
-                handshake_timeout=(
-                    d.handshake_timeout if handshake_timeout is None else handshake_timeout
-                ),
-                upgrade_timeout=d.upgrade_timeout if upgrade_timeout is None else upgrade_timeout,
-                limits=d.limits if limits is None else limits,
-                headers=d.headers if headers is None else headers,
-                query=d.query if query is None else query,
+                reconnection=_or(reconnection, d.reconnection),
+                reconnection_attempts=_or(reconnection_attempts, d.reconnection_attempts),
+                reconnection_delay=_or(reconnection_delay, d.reconnection_delay),
+                reconnection_delay_max=_or(reconnection_delay_max, d.reconnection_delay_max),
+                randomization_factor=_or(randomization_factor, d.randomization_factor),
+                handshake_timeout=_or(handshake_timeout, d.handshake_timeout),
+                upgrade_timeout=_or(upgrade_timeout, d.upgrade_timeout),
+                limits=_or(limits, d.limits),
+                headers=_or(headers, d.headers),
+                query=_or(query, d.query),
             )
         elif any(value is not None for value in keywords):
             raise TypeError("pass options or keyword options, not both")
