@@ -594,8 +594,9 @@ class Namespace(_Registry):
 
     def admit_now(self, conn: Connection, auth: dict[str, JSONValue]) -> bool:
         """Connects a client at once, as :meth:`admit` would, when nothing has to be
-        waited for: the adapter is ready, there is no middleware and no connection
-        state recovery. The ``connection`` handlers then run as handlers of their own.
+        waited for: the adapter is ready, there is no middleware, no connection state
+        recovery, and the socket's own room needs no cluster subscription. The
+        ``connection`` handlers then run as handlers of their own.
 
         Returns:
             False if the client must go through :meth:`admit`.
@@ -606,6 +607,7 @@ class Namespace(_Registry):
             or not ready.done()
             or self.middlewares
             or self.server.recovery is not None
+            or self.adapter.own_room_settles
             or conn.closed
         ):
             return False

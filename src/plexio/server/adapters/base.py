@@ -167,6 +167,9 @@ class Adapter:
         self.nsp = nsp
         self.rooms: dict[str, set[str]] = {}
         self.sids: dict[str, set[str]] = {}
+        #: whether a socket's own room is something :meth:`settled` waits for (the
+        #: namespace then answers every CONNECT only once it is settled)
+        self.own_room_settles = False
         #: connection state recovery settings; ``None`` = off (see :meth:`enable_recovery`)
         self.recovery: RecoveryOptions | None = None
         # pid -> (session, expiry on the monotonic clock); insertion order = age

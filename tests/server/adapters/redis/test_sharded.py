@@ -181,3 +181,44 @@ async def test_a_room_joined_while_connecting_gets_what_another_server_sends_at_
     finally:
         await a.shutdown()
         await b.shutdown()
+
+
+async def test_dynamic_private_a_socket_id_channel_is_confirmed_before_the_connect_answer(
+    cluster: RedisCluster, serve_native: Any
+) -> None:
+    # In dynamic-private a socket's own room has a channel: a server without middleware
+    # (whose CONNECTs are otherwise accepted at once) waits for it too.
+    mode = SubscriptionMode.DYNAMIC_PRIVATE
+    a = plexio.Server(adapter=create_sharded_adapter(cluster.url, subscription_mode=mode))
+    b = plexio.Server(adapter=create_sharded_adapter(cluster.url, subscription_mode=mode))
+    confirmed: list[bool] = []
+
+    @b.on("connection")
+    def connected(socket: plexio.ServerSocket) -> None:
+        adapter = b.sockets.adapter
+        assert isinstance(adapter, ShardedRedisAdapter)
+        confirmed.append(f"socket.io#/#{socket.id}#" in adapter.link.subscribed())
+
+    await a.sockets.ready()
+    b_port = (await serve_native(b)).port
+    cache = ManagerCache()
+    try:
+        for _ in range(5):
+            client = Client(
+                await plexio.connect(
+                    f"http://127.0.0.1:{b_port}",
+                    force_new=True,
+                    cache=cache,
+                    transports=("websocket",),
+                    reconnection=False,
+                )
+            )
+            client.socket.on_any(client.record)
+            assert client.socket.id is not None
+            a.to(client.socket.id).emit("direct")
+            await eventually(client.has(["direct"]), timeout=2)
+            await client.socket.disconnect()
+        assert confirmed == [True] * 5
+    finally:
+        await a.shutdown()
+        await b.shutdown()

@@ -124,6 +124,8 @@ class ShardedRedisAdapter(PubSubAdapter[ShardedRedisLink, MessageType]):
         self.response_channel = f"{self.channel}{self.uid}#"
         # room channel subscriptions not confirmed yet (the link owns the tasks)
         self._room_subscriptions: set[asyncio.Task[None]] = set()
+        # socket-id rooms have a channel of their own in dynamic-private
+        self.own_room_settles = options.subscription_mode is SubscriptionMode.DYNAMIC_PRIVATE
         renew_after_fork(self)
 
     @staticmethod
