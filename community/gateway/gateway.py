@@ -187,6 +187,11 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def pending_tasks(self) -> int:
+        """Background work (presence updates) started and not finished yet."""
+        return len(self._tasks)
+
     # ------------------------------------------------------------------ wiring
 
     def _register(self) -> None:

@@ -362,7 +362,7 @@ async def test_presence_counts_several_tabs_once(
 
     await tab1.socket.disconnect()
     await alice.sync()
-    await eventually(lambda: not live.gateway._tasks)
+    await eventually(lambda: live.gateway.pending_tasks == 0)
     await alice.sync()
     assert "offline" not in statuses(alice, world.lounge.id, world.bob.id)
     await tab2.socket.disconnect()
