@@ -10,7 +10,7 @@ the tasks of handlers that suspended.
 
 May import: plexio L0, plexio.aio, plexio.engineio, plexio.socketio,
 plexio.server.engine. It knows the namespace sockets and the server only through the
-:class:`JoinedSocket` and :data:`ConnectHandler` protocols below (no import cycle).
+:class:`JoinedSocket` and :data:`ConnectRequestHandler` protocols below (no import cycle).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from plexio.socketio.events import (
 )
 from plexio.typing import JSONValue
 
-__all__ = ["ConnectHandler", "Connection", "JoinedSocket"]
+__all__ = ["ConnectRequestHandler", "Connection", "JoinedSocket"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class JoinedSocket(Protocol):
 #: returns ``None`` when it decided at once (no application code had to run, or it
 #: started that code as handlers of its own), else an awaitable that decides it, which
 #: the connection runs as a handler.
-ConnectHandler = Callable[["Connection", str, dict[str, JSONValue]], Awaitable[None] | None]
+ConnectRequestHandler = Callable[["Connection", str, dict[str, JSONValue]], Awaitable[None] | None]
 
 
 def _awaited(awaitable: Awaitable[None]) -> Awaitable[None]:
@@ -122,7 +122,7 @@ class Connection:
         self,
         engine: EngineSocket[Connection],
         core: ServerConnection,
-        on_connect: ConnectHandler,
+        on_connect: ConnectRequestHandler,
         *,
         connect_timeout: float,
         close_grace: float,
