@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import json
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -49,7 +51,12 @@ async def test_handshake_fields(serve: Serve) -> None:
         assert hs.xdomain is False
         assert hs.url == "/socket.io/?EIO=4&transport=websocket&room=lobby&x=1"
         assert isinstance(hs.issued, int) and hs.issued > 1_600_000_000_000
-        assert isinstance(hs.time, str) and hs.time
+        assert hs.time == time.strftime(
+            "%a %b %d %Y %H:%M:%S GMT%z", time.localtime(hs.issued // 1000)
+        )
+        assert socket.handshake is hs  # made when first read, then kept
+        socket.handshake = replaced = dataclasses.replace(hs, auth={})
+        assert socket.handshake is replaced
         assert socket.sid == socket.id == reply["sid"]
         assert socket.transport == "websocket"
         assert socket.nsp is server.sockets

@@ -418,6 +418,9 @@ class _Upgraded:
 
 
 _UPGRADED = _Upgraded()
+#: The body of a connection between requests: never appended to (each request's
+#: body starts as a list of its own in ``on_message_begin``).
+_NO_BODY: list[bytes] = []
 #: Lower-cased header names seen so far, shared by every request (bounded: names past
 #: the bound are decoded per request).
 _HEADER_NAMES: dict[bytes, str] = {}
@@ -473,7 +476,7 @@ class HttpConnection(asyncio.Protocol):
         self._parser: RequestParser = make_parser(self, listener.parser)
         self._url = b""
         self._headers: dict[str, str] = {}
-        self._body: list[bytes] = []
+        self._body = _NO_BODY
         self._body_size = 0
         self._too_large = False
         self._ws: NativeWebSocket | None = None
@@ -603,7 +606,7 @@ class HttpConnection(asyncio.Protocol):
         # Over max_http_buffer_size (announced or counted): the request is answered now (413
         # from the engine, which closes the session) and the rest is never read.
         self._too_large = True
-        self._body = []
+        self._body = _NO_BODY
         future = self._body_future
         if future is not None and not future.done():
             future.set_result(None)
@@ -663,6 +666,7 @@ class HttpConnection(asyncio.Protocol):
         # (connection_lost cancels its requests); responses still leave in order.
         if not future.done():
             future.set_result(None if self._too_large else b"".join(self._body))
+        self._body = _NO_BODY
 
     # ------------------------------------------------------------ requests
 
@@ -735,9 +739,11 @@ class HttpConnection(asyncio.Protocol):
 
     def _start_upgrade(self, extra: bytes) -> None:
         request = self._request()
-        # No more HTTP on this connection, whatever the outcome: release the parser.
+        # No more HTTP on this connection, whatever the outcome: release the parser
+        # and the request's body list.
         self._parser = _UPGRADED
         self._url = b""
+        self._body = _NO_BODY
         headers = self._headers
         key = headers.get("sec-websocket-key")
         if (

@@ -205,7 +205,8 @@ class EngineSocket(Generic[StateT]):
         self._timer: Deadline | None = None
         self._closed = False
         self._input_paused: asyncio.Future[None] | None = None
-        self._held: list[str | bytes] = []  # messages read before input was paused
+        # messages read before input was paused (a list made when first needed)
+        self._held: list[str | bytes] | None = None
         self._compressible = False  # a message queued since the last poll may be compressed
         self._close_after: DisconnectReason | None = None  # see close_after_delivery
         self._close_deadline: asyncio.TimerHandle | None = None
@@ -614,6 +615,8 @@ class EngineSocket(Generic[StateT]):
                     if held or self._input_paused is not None:
                         # input paused (backpressure) by an earlier message of this
                         # batch: the rest waits, in order, for resume_input
+                        if held is None:
+                            held = self._held = []
                         held.append(event.data)
                         continue
                     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
@@ -33,7 +32,7 @@ from plexio.server.signatures import (
     outgoing_spec,
     spec_for,
 )
-from plexio.server.socket import Handshake, ServerSocket
+from plexio.server.socket import ServerSocket
 from plexio.socketio.packets import Packet
 from plexio.socketio.parser import Parser
 from plexio.typing import JSONValue, UserCallback
@@ -536,14 +535,13 @@ class Namespace(_Registry):
             auth = {k: v for k, v in auth.items() if k not in ("pid", "offset")}
             if isinstance(pid, str) and isinstance(offset, str):
                 session = await self.adapter.restore_session(pid, offset)
-        handshake = _handshake(conn, auth)
         if session is not None:
-            socket = ServerSocket(self, conn, session.sid, handshake)
+            socket = ServerSocket(self, conn, session.sid, auth=auth)
             socket.pid = session.pid
             socket.data = session.data
             socket.recovered = True
         else:
-            socket = ServerSocket(self, conn, self.server.new_socket_id(), handshake)
+            socket = ServerSocket(self, conn, self.server.new_socket_id(), auth=auth)
             if recovery is not None:
                 socket.pid = generate_sid()
         refusal = None
@@ -611,7 +609,7 @@ class Namespace(_Registry):
             or conn.closed
         ):
             return False
-        socket = ServerSocket(self, conn, self.server.new_socket_id(), _handshake(conn, auth))
+        socket = ServerSocket(self, conn, self.server.new_socket_id(), auth=auth)
         self._join(conn, socket, None)
         if self.handlers.get("connection"):
             call_handler(self._run_connection_handlers, (socket,), None, conn.tasks, "connect")
@@ -739,38 +737,3 @@ class ParentNamespace(_Registry):
         """Disconnects every socket of every child."""
         for child in list(self.children.values()):
             child.disconnect_sockets(close)
-
-
-#: The last handshake time formatted: (second since the epoch, text). Connections of
-#: one second share it (formatting the local time costs more than the rest of a
-#: socket's handshake).
-_last_time: tuple[int, str] = (-1, "")
-
-
-def _format_time(issued: int) -> str:
-    global _last_time
-    second = issued // 1000
-    last = _last_time
-    if last[0] == second:
-        return last[1]
-    text = time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(second))
-    _last_time = (second, text)
-    return text
-
-
-def _handshake(conn: Connection, auth: dict[str, JSONValue]) -> Handshake:
-    request = conn.engine.request
-    client = request.client
-    issued = conn.issued
-    query_string = request.query_string
-    return Handshake(
-        request.headers,
-        request.query,
-        auth,
-        client[0] if client else "",
-        _format_time(issued),
-        issued,
-        request.path + "?" + query_string if query_string else request.path,
-        request.secure,
-        "origin" in request.headers,
-    )

@@ -190,6 +190,8 @@ class Server:
         self._namespaces: dict[str, Namespace] = {}
         self._parents: list[ParentNamespace] = []
         self._background = TaskOwner()  # closing adapters of dropped child namespaces
+        # one bound method shared by every connection (not one object per connection)
+        self._connect_handler = self._decide_connect
         self.sockets = self.of("/")
         #: Registers a handler on the main namespace ``/``: :meth:`Namespace.on` itself.
         self.on = self.sockets.on
@@ -342,7 +344,7 @@ class Server:
         socket.state = Connection(
             socket,
             core,
-            self._decide_connect,
+            self._connect_handler,
             connect_timeout=self.connect_timeout,
             close_grace=options.ping_timeout,
             max_handlers_in_flight=self.max_handlers_in_flight,

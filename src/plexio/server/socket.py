@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, overload
@@ -41,7 +42,7 @@ from plexio.server.signatures import (
 from plexio.socketio.packets import Packet
 from plexio.typing import EventName, JSONValue, UserCallback
 
-__all__ = ["UserAckCallback", "Handshake", "ServerSocket", "SocketNamespace"]
+__all__ = ["UserAckCallback", "Handshake", "ServerSocket", "SocketNamespace", "handshake_of"]
 
 logger = logging.getLogger(__name__)
 _SPECIAL = special_handlers()
@@ -101,6 +102,42 @@ class Handshake:
     extra: dict[str, JSONValue] = field(default_factory=dict)
 
 
+#: The last handshake time formatted: (second since the epoch, text). Connections of
+#: one second share it (formatting the local time costs more than the rest of a
+#: socket's handshake).
+_last_time: tuple[int, str] = (-1, "")
+
+
+def _format_time(issued: int) -> str:
+    global _last_time
+    second = issued // 1000
+    last = _last_time
+    if last[0] == second:
+        return last[1]
+    text = time.strftime("%a %b %d %Y %H:%M:%S GMT%z", time.localtime(second))
+    _last_time = (second, text)
+    return text
+
+
+def handshake_of(conn: Connection, auth: dict[str, JSONValue]) -> Handshake:
+    """The handshake of a socket of ``conn`` whose CONNECT carried ``auth``."""
+    request = conn.engine.request
+    client = request.client
+    issued = conn.issued
+    query_string = request.query_string
+    return Handshake(
+        request.headers,
+        request.query,
+        auth,
+        client[0] if client else "",
+        _format_time(issued),
+        issued,
+        request.path + "?" + query_string if query_string else request.path,
+        request.secure,
+        "origin" in request.headers,
+    )
+
+
 class _Pending:
     __slots__ = ("callback", "timer", "future", "on_error")
 
@@ -143,7 +180,8 @@ class ServerSocket(Listeners):
         "id",
         "nsp",
         "conn",
-        "handshake",
+        "_handshake",
+        "_auth",
         "data",
         "connected",
         "recovered",
@@ -156,12 +194,29 @@ class ServerSocket(Listeners):
     )
 
     def __init__(
-        self, nsp: SocketNamespace, conn: Connection, sid: str, handshake: Handshake
+        self,
+        nsp: SocketNamespace,
+        conn: Connection,
+        sid: str,
+        handshake: Handshake | None = None,
+        *,
+        auth: dict[str, JSONValue] | None = None,
     ) -> None:
+        """
+        Args:
+            nsp: the namespace.
+            conn: the client's connection.
+            sid: the socket id.
+            handshake: what the client sent; ``None``: made from the connection's
+                handshake request and ``auth`` when first read (most applications
+                never read it).
+            auth: the CONNECT's auth, for a handshake made when first read.
+        """
         self.id = sid
         self.nsp = nsp
         self.conn = conn
-        self.handshake = handshake
+        self._handshake = handshake
+        self._auth = auth
         self.data: dict[str, JSONValue] = {}
         self.connected = False
         self.recovered = False
@@ -176,6 +231,21 @@ class ServerSocket(Listeners):
         return f"<ServerSocket {self.id} {self.nsp.name}>"
 
     # ------------------------------------------------------------ properties
+
+    @property
+    def handshake(self) -> Handshake:
+        """Headers, query, auth, address, time, url, secure of the client's connection."""
+        shake = self._handshake
+        if shake is None:
+            auth = self._auth
+            shake = self._handshake = handshake_of(self.conn, {} if auth is None else auth)
+            self._auth = None
+        return shake
+
+    @handshake.setter
+    def handshake(self, handshake: Handshake) -> None:
+        self._handshake = handshake
+        self._auth = None
 
     @property
     def rooms(self) -> set[str]:
