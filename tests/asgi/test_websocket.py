@@ -6,8 +6,9 @@ import asyncio
 from typing import Any
 
 from plexio.asgi.websocket import ASGIWebSocketSink
-from plexio.server.engine import EngineServer, EngineSocket
+from plexio.server.engine import EngineServer
 from plexio.transports.base import HttpRequest
+from tests.helpers.sinks import Quiet
 
 
 async def test_unsent_bytes_are_counted_and_a_stuck_send_is_cut_at_close() -> None:
@@ -49,17 +50,6 @@ async def test_a_writer_cancelled_from_outside_stays_cancelled() -> None:
     except asyncio.CancelledError:
         pass
     assert writer.cancelled()
-
-
-class Quiet:
-    async def on_connect(self, socket: EngineSocket) -> None:
-        pass
-
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
-        pass
-
-    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
-        pass
 
 
 async def test_volatile_frames_are_kept_while_send_keeps_up_and_dropped_once_it_does_not() -> None:

@@ -1,10 +1,13 @@
-"""A FrameSink that records what the Engine.IO server writes (no socket involved)."""
+"""A FrameSink that records what the Engine.IO server writes (no socket involved), and an
+Engine.IO handler that does nothing, for the engine tests."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["RecordingSink"]
+from plexio.server.engine import EngineSocket
+
+__all__ = ["Quiet", "RecordingSink"]
 
 
 class RecordingSink:
@@ -30,3 +33,16 @@ class RecordingSink:
 
     def close(self, code: int = 1000) -> None:
         self.closed_with = code
+
+
+class Quiet:
+    """An Engine.IO handler that takes every session and ignores what it says."""
+
+    async def on_connect(self, socket: EngineSocket) -> None:
+        pass
+
+    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
+        pass
+
+    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
+        pass

@@ -6,18 +6,7 @@ import asyncio
 
 from plexio.server.engine import EngineServer, EngineSocket
 from plexio.transports.base import HttpRequest
-from tests.helpers.sinks import RecordingSink
-
-
-class Quiet:
-    async def on_connect(self, socket: EngineSocket) -> None:
-        pass
-
-    def on_message(self, socket: EngineSocket, data: str | bytes) -> None:
-        pass
-
-    def on_disconnect(self, socket: EngineSocket, reason: str) -> None:
-        pass
+from tests.helpers.sinks import Quiet, RecordingSink
 
 
 def request(**query: str) -> HttpRequest:

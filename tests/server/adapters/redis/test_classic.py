@@ -49,12 +49,20 @@ class Client:
         return lambda: [event for event, _ in self.got] == events
 
     @classmethod
-    async def connect(cls, port: int, name: str, cache: ManagerCache) -> Client:
-        """A WebSocket client of the server on ``port`` (auth ``{"name": name}``, no
-        reconnection), recording what it gets."""
+    async def connect(
+        cls,
+        port: int,
+        name: str,
+        cache: ManagerCache,
+        *,
+        nsp: str = "",
+        auth: dict[str, Any] | None = None,
+    ) -> Client:
+        """A WebSocket client of namespace ``nsp`` of the server on ``port`` (auth
+        ``{"name": name}`` unless given, no reconnection), recording what it gets."""
         socket = await plexio.connect(
-            f"http://127.0.0.1:{port}",
-            auth={"name": name},
+            f"http://127.0.0.1:{port}{nsp}",
+            auth={"name": name} if auth is None else auth,
             force_new=True,
             cache=cache,
             transports=("websocket",),
@@ -446,16 +454,7 @@ async def test_a_client_of_a_new_dynamic_namespace_gets_what_another_server_send
         for n in range(10):
             name = f"/dyn-{n}"
             await a.of(name).ready()  # A has no client there: it only sends
-            client = Client(
-                await plexio.connect(
-                    f"http://127.0.0.1:{b_port}{name}",
-                    force_new=True,
-                    cache=cache,
-                    transports=("websocket",),
-                    reconnection=False,
-                )
-            )
-            client.socket.on_any(client.record)
+            client = await Client.connect(b_port, "b", cache, nsp=name)
             a.of(name).volatile.emit("volatile")
             a.of(name).emit("reliable")
             await eventually(client.has(["volatile", "reliable"]))

@@ -163,17 +163,7 @@ async def test_a_room_joined_while_connecting_gets_what_another_server_sends_at_
     cache = ManagerCache()
     try:
         for n in range(10):
-            client = Client(
-                await plexio.connect(
-                    f"http://127.0.0.1:{b_port}",
-                    auth={"n": n},
-                    force_new=True,
-                    cache=cache,
-                    transports=("websocket",),
-                    reconnection=False,
-                )
-            )
-            client.socket.on_any(client.record)
+            client = await Client.connect(b_port, "b", cache, auth={"n": n})
             a.to(f"room-{n}").emit("reliable", n)
             await eventually(client.has(["reliable"]), timeout=2)
             await client.socket.disconnect()
@@ -204,16 +194,7 @@ async def test_dynamic_private_a_socket_id_channel_is_confirmed_before_the_conne
     cache = ManagerCache()
     try:
         for _ in range(5):
-            client = Client(
-                await plexio.connect(
-                    f"http://127.0.0.1:{b_port}",
-                    force_new=True,
-                    cache=cache,
-                    transports=("websocket",),
-                    reconnection=False,
-                )
-            )
-            client.socket.on_any(client.record)
+            client = await Client.connect(b_port, "b", cache)
             assert client.socket.id is not None
             a.to(client.socket.id).emit("direct")
             await eventually(client.has(["direct"]), timeout=2)
