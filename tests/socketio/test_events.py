@@ -37,5 +37,25 @@ def test_events_match_positionally() -> None:
 def test_events_are_frozen_values() -> None:
     event = EventReceived("/", "s", "e", [], 1)
     assert event == EventReceived(namespace="/", sid="s", name="e", args=[], ack_id=1)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # a named tuple's field
         event.sid = "t"  # type: ignore[misc]  # the point of the test
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        NamespaceDisconnected("/", "s").sid = "t"  # type: ignore[misc]  # the point of the test
+
+
+def test_per_packet_events_equal_only_their_own_class() -> None:
+    # EventReceived and AckReceived are named tuples: content alone must not make them
+    # equal to a tuple or to each other.
+    event = EventReceived("/", "s", "e", [], 1)
+    ack = AckReceived("/", "s", 1, [])
+    assert event != ("/", "s", "e", [], 1)
+    assert ack != ("/", "s", 1, [])
+    assert not event == ("/", "s", "e", [], 1)
+    assert AckReceived("/", "s", 1, []) == ack
+    assert not AckReceived("/", "s", 1, []) != ack
+    # same fields, other class
+    assert AckReceived("/", "s", 1, []) != EventReceived("/", "s", 1, [])
+
+
+def test_per_packet_events_hash_like_their_fields() -> None:
+    assert hash(EventReceived("/", "s", "e", (), 1)) == hash(("/", "s", "e", (), 1))  # type: ignore[arg-type]  # a hashable stand-in for args
