@@ -22,6 +22,7 @@ from websockets.asyncio.client import connect
 import plexio
 import socketio
 from plexio import AckTimeoutError, DisconnectedError
+from plexio.enums import DisconnectReason
 from plexio.exceptions import LocalProtocolError
 from plexio.server.socket import ServerSocket
 from tests.helpers.eio import RawEngineIO
@@ -465,6 +466,8 @@ async def test_disconnect_reasons_and_rooms_while_disconnecting(serve: Serve) ->
         assert seen[1][0] == "disconnect" and seen[1][2] == set()
         assert seen[2][0] == "nsp disconnect"
         assert {s[1] for s in seen} == {seen[0][1]}
+        # a DisconnectReason member (equal to its string), as the client's handlers get
+        assert all(type(s[1]) is DisconnectReason for s in seen)
         return seen[0][1]
 
     assert await reason_for("client") == "client namespace disconnect"

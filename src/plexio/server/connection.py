@@ -68,7 +68,7 @@ class JoinedSocket(Protocol):
         """The client's ACK of an event this socket sent."""
         ...
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: DisconnectReason) -> None:
         """The socket is gone (client left, or the connection ended) for ``reason``."""
         ...
 
@@ -306,7 +306,7 @@ class Connection:
             engine.pause_input()
             self.tasks.when_below(self._max_in_flight, engine.resume_input)
 
-    def on_close(self, reason: str) -> None:
+    def on_close(self, reason: DisconnectReason) -> None:
         """The Engine.IO session ended: every socket disconnects with ``reason``."""
         if self.closed:
             return

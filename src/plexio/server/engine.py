@@ -101,7 +101,7 @@ class EngineHandler(Protocol[StateT]):
         """A message arrived (``str`` text, ``bytes`` binary), in order."""
         ...
 
-    def on_disconnect(self, socket: EngineSocket[StateT], reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[StateT], reason: DisconnectReason) -> None:
         """The session ended; ``socket`` can no longer send."""
         ...
 
@@ -691,7 +691,7 @@ class EngineSocket(Generic[StateT]):
         self._release_poll()
         self._wake()
         try:
-            self._server.handler.on_disconnect(self, str(reason))
+            self._server.handler.on_disconnect(self, reason)
         except Exception:
             logger.exception("engine.io disconnect handler failed (sid %s)", self.sid)
 
@@ -1098,7 +1098,7 @@ class _AdaptedHandler(Generic[StateT]):
     def on_message(self, socket: EngineSocket[StateT], data: str | bytes) -> None:
         call_handler(self._handler.on_message, (socket, data), None, self.tasks, "message")
 
-    def on_disconnect(self, socket: EngineSocket[StateT], reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[StateT], reason: DisconnectReason) -> None:
         call_handler(self._handler.on_disconnect, (socket, reason), None, self.tasks, "disconnect")
 
 

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from plexio.aio.handlers import TaskOwner
 from plexio.config import EngineOptions, Limits, RateLimit
 from plexio.engineio.sid import generate_sid
-from plexio.enums import Transport, transports_of
+from plexio.enums import DisconnectReason, Transport, transports_of
 from plexio.exceptions import ConnectRefusedError, NamespaceError
 from plexio.server.adapters.base import Adapter, AdapterFactory
 from plexio.server.adapters.memory import InMemoryAdapter
@@ -357,7 +357,7 @@ class Server:
         if conn is not None:  # set by on_connect, before any message
             conn.on_message(data)
 
-    def on_disconnect(self, socket: EngineSocket[Connection], reason: str) -> None:
+    def on_disconnect(self, socket: EngineSocket[Connection], reason: DisconnectReason) -> None:
         """Disconnects every socket of the session."""
         conn = socket.state
         if conn is not None:

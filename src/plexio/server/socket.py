@@ -684,7 +684,7 @@ class ServerSocket(Listeners):
         room from now on (the application may still hold it)."""
         self._ended = True
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: DisconnectReason) -> None:
         """The socket is gone for ``reason``: fails its pending acks, leaves its rooms
         (kept for recovery when the transport dropped), then runs the disconnect
         handlers. Called once; later calls do nothing."""
