@@ -32,7 +32,7 @@ from typing import Protocol, overload
 
 from plexio.aio.handlers import TaskOwner, ack_args, call_handler
 from plexio.aio.listeners import Listeners
-from plexio.enums import Transport
+from plexio.enums import DisconnectReason, Transport
 from plexio.exceptions import (
     AckTimeoutError,
     ClientConnectionError,
@@ -375,7 +375,7 @@ class ClientSocket(Listeners):
             self._on_closed(event)
             if not self.active:
                 return
-            if event.reason == "io server disconnect":
+            if event.reason == DisconnectReason.IO_SERVER_DISCONNECT:
                 self.active = False
                 self.io.release(self)
 
