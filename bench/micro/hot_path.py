@@ -168,6 +168,8 @@ def _print_calls(profiler: cProfile.Profile, ops: int) -> None:
 
 def _callgrind(scenario: str, count: int, members: int, keep: str) -> tuple[int, int]:
     """Instructions and _PyObject_Malloc calls of one run under callgrind."""
+    if keep:
+        os.makedirs(keep, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(keep or tmp, f"callgrind.{scenario}.{count}.out")
         env = dict(os.environ, PYTHONHASHSEED="0")

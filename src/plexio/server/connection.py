@@ -91,6 +91,20 @@ def _awaited(awaitable: Awaitable[None]) -> Awaitable[None]:
     return awaitable
 
 
+class _HandlerTasks(TaskOwner):
+    """A connection's suspended handlers: it hears of each one (for backpressure)."""
+
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__()
+        self._connection = connection
+
+    def add(self, task: asyncio.Task[object]) -> None:
+        super().add(task)
+        self._connection.handler_suspended(len(self))
+
+
 class Connection:
     """The Socket.IO state of one Engine.IO session.
 
@@ -150,7 +164,7 @@ class Connection:
         self.write_frames = engine.send_frames
         self.core = core
         self.sockets: dict[str, JoinedSocket] = {}
-        self.tasks = TaskOwner()
+        self.tasks: TaskOwner = _HandlerTasks(self)
         self.issued = int(time.time() * 1000)
         self.closed = False
         self._on_connect = on_connect
@@ -171,18 +185,16 @@ class Connection:
 
     def on_message(self, data: str | bytes) -> None:
         """Feeds one Engine.IO message."""
-        core = self.core
-        if core.closed:
-            return  # frames that arrived in the same batch as a protocol violation
-        event = core.receive_message(data)
+        try:
+            event = self.core.receive_message(data)
+        except LocalProtocolError:
+            return  # closed: frames that arrived in the same batch as a protocol violation
         if event is None:
             return
         if type(event) is EventReceived:  # the hot path first
             socket = self.sockets.get(event.namespace)
             if socket is not None:
                 socket.deliver_event(event.name, event.args, event.ack_id)
-                if len(self.tasks) >= self._max_in_flight:
-                    self._hold_input()
         elif type(event) is AckReceived:
             socket = self.sockets.get(event.namespace)
             if socket is not None:
@@ -248,7 +260,7 @@ class Connection:
         Raises:
             LocalProtocolError: the namespace is not joined, or the data is invalid.
         """
-        self.write(self.core.send_ack(namespace, ack_id, data))
+        self.engine.send_messages(self.core.send_ack(namespace, ack_id, data))
 
     def connect_refused(self, namespace: str, message: str, data: JSONValue) -> None:
         """Answers a pending CONNECT with CONNECT_ERROR (the connection stays open)."""
@@ -298,11 +310,15 @@ class Connection:
         """Closes the whole Engine.IO connection."""
         self.engine.close(DisconnectReason.FORCED_CLOSE)
 
-    def _hold_input(self) -> None:
-        # Backpressure: the client's handlers are all busy; read nothing more from it
-        # until one of them finishes (its messages wait in its own buffers, not here).
+    def handler_suspended(self, in_flight: int) -> None:
+        """A handler of this connection suspended; ``in_flight`` are suspended now.
+
+        Backpressure: at ``max_handlers_in_flight`` the client's handlers are all busy;
+        nothing more is read from it until one of them finishes (its messages wait in
+        its own buffers, not here).
+        """
         engine = self.engine
-        if not engine.closed:
+        if in_flight >= self._max_in_flight and not engine.closed:
             engine.pause_input()
             self.tasks.when_below(self._max_in_flight, engine.resume_input)
 

@@ -537,7 +537,7 @@ class EngineSocket(Generic[StateT]):
             for frame in frames:
                 session.receive_frame(frame, now)
             self.process_events()
-            if session.has_data():
+            if not self._flush_pending and session.has_data():
                 self._wake()  # e.g. the pong answering a client's ping
             return
         if sink is not self._probe:
@@ -631,7 +631,7 @@ class EngineSocket(Generic[StateT]):
             if self.session.transport is not Transport.WEBSOCKET:  # aborted or timed out
                 probe, self._probe = self._probe, None
                 probe.close(1000)
-        if not self._closed:
+        if not self._closed and self.session.timers_changed:
             self._arm_timer()
 
     def _arm_timer(self) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, overload
 
-from plexio.aio.handlers import ack_args, call_handler
+from plexio.aio.handlers import call_handler
 from plexio.aio.listeners import Listeners
 from plexio.enums import DisconnectReason, Transport
 from plexio.exceptions import AckTimeoutError, DisconnectedError
@@ -581,7 +581,23 @@ class ServerSocket(Listeners):
         if type(event) is not str:
             return  # numeric event names reach only the catch-all listeners
         tasks = self.conn.tasks
-        done = None if ack_id is None else self._acker(ack_id)
+        done: Callable[[object], None] | None = None
+        if ack_id is not None:
+            answer = ack_id
+
+            def done(result: object) -> None:
+                # the return value as acknowledgement arguments (see aio.ack_args)
+                if self.connected:
+                    self.conn.send_ack(
+                        self.nsp.name,
+                        answer,
+                        []
+                        if result is None
+                        else list(result)
+                        if isinstance(result, tuple)
+                        else [result],
+                    )
+
         special = _SPECIAL
         handlers = self._handlers.get(event)
         if handlers:
@@ -641,13 +657,6 @@ class ServerSocket(Listeners):
         else:
             call_handler(handler, (self, *args) if with_socket else tuple(args), done,
                          self.conn.tasks, event)  # fmt: skip
-
-    def _acker(self, ack_id: int) -> Callable[[object], None]:
-        def done(result: object) -> None:
-            if self.connected:
-                self.conn.send_ack(self.nsp.name, ack_id, ack_args(result))
-
-        return done
 
     def deliver_ack(self, ack_id: int, args: list[JSONValue]) -> None:
         """The client's ACK (called by its connection): runs the waiting callback."""

@@ -338,8 +338,9 @@ class ServerConnection:
             LocalProtocolError: the namespace is not joined, the connection is closed,
                 or the data is invalid.
         """
-        self._check_joined(namespace)
-        return self._parser.encode(Packet.event(namespace, data, ack_id))
+        if self._closed or namespace not in self._joined:
+            self._check_joined(namespace)  # raises
+        return self._parser.encode(Packet(_EVENT, namespace, data, ack_id))
 
     def send_ack(
         self, namespace: NamespacePath, ack_id: int, data: list[JSONValue]
@@ -350,8 +351,9 @@ class ServerConnection:
             LocalProtocolError: the namespace is not joined, the connection is closed,
                 or the data is invalid.
         """
-        self._check_joined(namespace)
-        return self._parser.encode(Packet.ack(namespace, ack_id, data))
+        if self._closed or namespace not in self._joined:
+            self._check_joined(namespace)  # raises
+        return self._parser.encode(Packet(_ACK, namespace, data, ack_id))
 
     def send_disconnect(self, namespace: NamespacePath) -> list[str | bytes]:
         """Make the client leave ``namespace`` (server-side ``socket.disconnect()``).
