@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from plexio.aio.deadlines import Deadlines
+from tests.helpers.timers import live_timers
 
 
 async def test_calls_run_in_order_and_never_early() -> None:
@@ -88,7 +89,7 @@ async def test_a_cancelled_call_does_not_run_and_cancelled_entries_are_dropped()
         handle.cancel()
     # nothing live: no entries, no loop timer
     assert len(deadlines) == 0
-    assert not [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    assert not live_timers(loop)
 
 
 async def test_a_failing_callback_is_logged_and_the_others_run(

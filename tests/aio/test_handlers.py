@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from plexio.aio.handlers import TaskOwner, call_handler
+from tests.helpers.timers import live_timers
 
 LOGGER = "plexio.aio.handlers"
 
@@ -223,7 +224,7 @@ async def test_cancel_all_cancels_suspended_handlers(
     assert len(owner) == 3
     if started:
         await asyncio.sleep(0)
-    timers = len(asyncio.get_running_loop()._scheduled)  # type: ignore[attr-defined]
+    timers = len(live_timers(asyncio.get_running_loop()))
     assert timers >= 3
     tasks = list(owner)
     owner.cancel_all()
@@ -234,7 +235,7 @@ async def test_cancel_all_cancels_suspended_handlers(
     assert results == []
     assert loop_errors == []
     # the hour-long sleeps released their timers
-    live = [h for h in asyncio.get_running_loop()._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+    live = live_timers(asyncio.get_running_loop())
     assert all(h.when() - asyncio.get_running_loop().time() < 3000 for h in live)
 
 

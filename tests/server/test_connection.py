@@ -20,6 +20,7 @@ import plexio
 from plexio.exceptions import DisconnectedError
 from plexio.server.socket import ServerSocket
 from tests.helpers.eio import SEP, RawEngineIO
+from tests.helpers.timers import live_timers
 from tests.server.conftest import Serve
 from tests.server.raw import RawSocketIO, assert_clean, eventually, raw_socketio
 
@@ -257,11 +258,7 @@ async def test_every_session_end_leaves_nothing_behind(serve: Serve) -> None:
     # 25 s heartbeats of the ended sessions were all cancelled
     loop = asyncio.get_running_loop()
     await asyncio.sleep(0.05)  # let cancelled tasks (the test client's) unwind
-    far = [
-        h
-        for h in loop._scheduled  # type: ignore[attr-defined]
-        if not h.cancelled() and h.when() - loop.time() > 15
-    ]
+    far = [h for h in live_timers(loop) if h.when() - loop.time() > 15]
     assert far == []
     for socket in sockets:
         assert not socket.connected
