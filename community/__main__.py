@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import shutil
 import socket
 import subprocess
@@ -25,13 +24,14 @@ import time
 from collections.abc import Iterator
 
 import uvicorn
+from pydantic import Field
 
 import plexio
 from community.app import create_app, create_asgi_app
 from community.gateway import GatewayOptions
-from community.settings import Settings
+from community.settings import EnvironmentVariables, Settings
 
-__all__ = ["main", "private_redis"]
+__all__ = ["ServerEnvironment", "main", "private_redis"]
 
 logger = logging.getLogger("community")
 
@@ -45,30 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    host = os.environ.get("HOST", "127.0.0.1")
-    port_text = os.environ.get("PORT", "8000")
-    workers_text = os.environ.get("WORKERS", "1").strip() or "1"
-    try:
-        port = int(port_text)
-        if not 0 <= port <= 65535:
-            raise ValueError
-    except ValueError:
-        print(f"PORT must be a port number, got {port_text!r}", file=sys.stderr)
-        return 2
-    try:
-        workers = int(workers_text)
-        if not 1 <= workers <= 64:
-            raise ValueError
-    except ValueError:
-        print(f"WORKERS must be a number from 1 to 64, got {workers_text!r}", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings.from_env()
+        server = ServerEnvironment.read()
         options = GatewayOptions.from_env()
+        settings = Settings.from_env()  # last: it may create the key file
     except ValueError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return 2
+    host, port, workers = server.host, server.port, server.workers
     if workers == 1:
         app = create_asgi_app(settings, options)
         uvicorn.run(app, host=host, port=port, log_level="info")
@@ -96,6 +81,21 @@ def main(argv: list[str] | None = None) -> int:
             app, host, port, server="uvicorn", workers=workers, log_level="info", ready=ready
         )
     return 0
+
+
+class ServerEnvironment(EnvironmentVariables):
+    """The listening address and process count, from ``HOST``, ``PORT`` and ``WORKERS`` (read by
+    pydantic-settings; blank counts as unset).
+
+    Attributes:
+        host: ``HOST``, the address to listen on.
+        port: ``PORT``, from 0 (any free port) to 65535.
+        workers: ``WORKERS``, processes serving the port, from 1 to 64.
+    """
+
+    host: str = Field(default="127.0.0.1", validation_alias="HOST")
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="PORT")
+    workers: int = Field(default=1, ge=1, le=64, validation_alias="WORKERS")
 
 
 async def _prepare(settings: Settings) -> None:

@@ -3,7 +3,9 @@
 Everything configurable travels in the frozen :class:`Settings` value given to
 :func:`community.app.create_app`; :meth:`Settings.from_env` builds one from the environment for
 ``python -m community``, the variables being read and checked by pydantic-settings
-(:class:`EnvironmentSettings`).
+(:class:`EnvironmentSettings`). :class:`EnvironmentVariables` is the base of every class that
+reads variables (the gateway's are in :mod:`community.gateway.options`): one rule for blank
+values and one error message that names each bad variable.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Self
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -25,6 +27,7 @@ __all__ = [
     "DEFAULT_SQLITE_PATH",
     "MIN_SECRET_BYTES",
     "EnvironmentSettings",
+    "EnvironmentVariables",
     "Limits",
     "PasswordCost",
     "Settings",
@@ -168,10 +171,7 @@ class Settings:
         Raises:
             ValueError: A variable holds an invalid value (the message names the variable).
         """
-        try:
-            env = EnvironmentSettings()
-        except ValidationError as exc:
-            raise ValueError(_describe_environment_errors(exc)) from None
+        env = EnvironmentSettings.read()
         using_default = not env.database_url
         url = normalize_database_url(
             env.database_url or "sqlite+aiosqlite:///" + str(Path(default_sqlite_path))
@@ -197,49 +197,67 @@ class Settings:
         )
 
 
-def _strip(value: object) -> object:
-    """Drop the whitespace around a variable's text before pydantic converts it."""
-    return value.strip() if isinstance(value, str) else value
+class EnvironmentVariables(BaseSettings):
+    """Base of the classes that read environment variables with pydantic-settings.
+
+    Each field names its variable in ``validation_alias`` (the names are case-sensitive).
+    Surrounding whitespace is ignored and a blank variable counts as unset (the field keeps its
+    default). Values are never decoded as JSON: a field that wants a list splits the text itself.
+    """
+
+    model_config = SettingsConfigDict(case_sensitive=True, enable_decoding=False, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strip_and_drop_blanks(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        stripped = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        return {k: v for k, v in stripped.items() if v != ""}
+
+    @classmethod
+    def read(cls) -> Self:
+        """Read the variables from the environment.
+
+        Returns:
+            The values (defaults for the variables not set).
+
+        Raises:
+            ValueError: A variable holds an invalid value; the message has one entry per bad
+                variable, with its name, what is wrong and the value given.
+        """
+        try:
+            return cls()
+        except ValidationError as exc:
+            lines = [
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}, "
+                f"got {error['input']!r}"
+                for error in exc.errors(include_url=False)
+            ]
+            raise ValueError("invalid environment: " + "; ".join(lines)) from None
 
 
-class EnvironmentSettings(BaseSettings):
-    """The environment variables of ``python -m community`` (read by pydantic-settings).
-
-    Empty variables count as unset; surrounding whitespace is ignored.
+class EnvironmentSettings(EnvironmentVariables):
+    """The environment variables of :meth:`Settings.from_env` (read by pydantic-settings).
 
     Attributes:
-        database_url: ``DATABASE_URL``, a SQLAlchemy URL (empty: the default SQLite file).
-        secret: ``COMMUNITY_SECRET``, the token key (empty: generated, see
+        database_url: ``DATABASE_URL``, a SQLAlchemy URL (unset: the default SQLite file).
+        secret: ``COMMUNITY_SECRET``, the token key (unset: generated, see
             :meth:`Settings.from_env`).
         token_ttl: ``COMMUNITY_TOKEN_TTL``, the token lifetime in seconds (at least 1).
         seed_demo: ``COMMUNITY_SEED_DEMO`` (``1``/``0``, ``true``/``false``, ``yes``/``no``,
             ``on``/``off``); ``None`` when unset.
     """
 
-    model_config = SettingsConfigDict(
-        case_sensitive=True, env_ignore_empty=True, extra="ignore", str_strip_whitespace=True
-    )
-
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     secret: str = Field(default="", validation_alias="COMMUNITY_SECRET")
-    token_ttl: Annotated[float, BeforeValidator(_strip)] = Field(
+    token_ttl: float = Field(
         default=timedelta(hours=12).total_seconds(),
         ge=1,
         allow_inf_nan=False,
         validation_alias="COMMUNITY_TOKEN_TTL",
     )
-    seed_demo: Annotated[bool | None, BeforeValidator(_strip)] = Field(
-        default=None, validation_alias="COMMUNITY_SEED_DEMO"
-    )
-
-
-def _describe_environment_errors(exc: ValidationError) -> str:
-    """One line per invalid variable: its name, what is wrong, and the value given."""
-    lines = []
-    for error in exc.errors(include_url=False):
-        name = ".".join(str(part) for part in error["loc"])
-        lines.append(f"{name}: {error['msg']}, got {error['input']!r}")
-    return "invalid environment: " + "; ".join(lines)
+    seed_demo: bool | None = Field(default=None, validation_alias="COMMUNITY_SEED_DEMO")
 
 
 def normalize_database_url(url: str) -> str:

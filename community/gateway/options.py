@@ -2,16 +2,30 @@
 
 Every limit has a default here and can be changed by passing another :class:`GatewayOptions`
 to :class:`community.gateway.Gateway` (``python -m community`` reads a few from the
-environment through :meth:`GatewayOptions.from_env`).
+environment through :meth:`GatewayOptions.from_env`: pydantic-settings reads and checks the
+variables declared by :class:`GatewayEnvironment`).
+
+The variables are not fields of :class:`community.settings.Settings`: those settings are the REST
+app's and the gateway's options are given to the gateway on their own
+(:func:`community.gateway.create_gateway_app`); ``community.settings`` is below the gateway
+(the gateway imports the services, which import the settings), so it cannot hold them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["GatewayOptions"]
+from pydantic import Field, field_validator
+
+from community.settings import EnvironmentVariables
+
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "MIN_BYTES_LIMIT", "GatewayEnvironment", "GatewayOptions"]
+
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
+"""Default :attr:`GatewayOptions.max_payload_bytes` (``COMMUNITY_MAX_PAYLOAD`` when unset)."""
+
+MIN_BYTES_LIMIT = 1024
+"""Least accepted :attr:`GatewayOptions.max_payload_bytes` and ``max_buffered_bytes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +57,7 @@ class GatewayOptions:
     path: str = "/socket.io/"
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
-    max_payload_bytes: int = 64 * 1024
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     max_buffered_bytes: int = 4_000_000
     connect_timeout: float = 45.0
     cors_allowed_origins: tuple[str, ...] | None = None
@@ -61,8 +75,10 @@ class GatewayOptions:
                 raise ValueError(f"GatewayOptions.{name} must be positive")
         for name in ("max_payload_bytes", "max_buffered_bytes"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
-                raise ValueError(f"GatewayOptions.{name} must be an integer of at least 1024")
+            if isinstance(value, bool) or not isinstance(value, int) or value < MIN_BYTES_LIMIT:
+                raise ValueError(
+                    f"GatewayOptions.{name} must be an integer of at least {MIN_BYTES_LIMIT}"
+                )
         burst = self.request_burst
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
             raise ValueError("GatewayOptions.request_burst must be a positive integer")
@@ -70,32 +86,49 @@ class GatewayOptions:
             raise ValueError("GatewayOptions.typing_interval must not be negative")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayOptions:
-        """Read ``COMMUNITY_CORS_ORIGINS`` (comma-separated), ``COMMUNITY_MAX_PAYLOAD`` and
-        ``REDIS_URL``.
-
-        Args:
-            environ: Variables to read; ``os.environ`` when omitted.
+    def from_env(cls) -> GatewayOptions:
+        """Options with the values of the variables read by :class:`GatewayEnvironment`:
+        ``COMMUNITY_CORS_ORIGINS``, ``COMMUNITY_MAX_PAYLOAD`` and ``REDIS_URL``.
 
         Returns:
             The options (defaults for everything not set).
 
         Raises:
-            ValueError: A variable holds an invalid value.
+            ValueError: A variable holds an invalid value (the message names the variable).
         """
-        env = os.environ if environ is None else environ
-        origins_text = env.get("COMMUNITY_CORS_ORIGINS", "").strip()
-        origins = (
-            tuple(o.strip() for o in origins_text.split(",") if o.strip()) if origins_text else None
+        env = GatewayEnvironment.read()
+        return cls(
+            cors_allowed_origins=env.cors_allowed_origins,
+            max_payload_bytes=env.max_payload_bytes,
+            redis_url=env.redis_url,
         )
-        redis_url = env.get("REDIS_URL", "").strip() or None
-        payload_text = env.get("COMMUNITY_MAX_PAYLOAD", "").strip()
-        if payload_text:
-            try:
-                payload = int(payload_text)
-            except ValueError:
-                raise ValueError(
-                    f"COMMUNITY_MAX_PAYLOAD must be a number of bytes, got {payload_text!r}"
-                ) from None
-            return cls(cors_allowed_origins=origins, max_payload_bytes=payload, redis_url=redis_url)
-        return cls(cors_allowed_origins=origins, redis_url=redis_url)
+
+
+class GatewayEnvironment(EnvironmentVariables):
+    """The environment variables of :meth:`GatewayOptions.from_env` (read by pydantic-settings).
+
+    Surrounding whitespace is ignored and a blank variable counts as unset.
+
+    Attributes:
+        cors_allowed_origins: ``COMMUNITY_CORS_ORIGINS``, origins separated by commas
+            (``None`` when unset: no CORS headers).
+        max_payload_bytes: ``COMMUNITY_MAX_PAYLOAD``, bytes (at least 1024; default 65536).
+        redis_url: ``REDIS_URL``, the Redis of a cluster (``None`` when unset).
+    """
+
+    cors_allowed_origins: tuple[str, ...] | None = Field(
+        default=None, validation_alias="COMMUNITY_CORS_ORIGINS"
+    )
+    max_payload_bytes: int = Field(
+        default=DEFAULT_MAX_PAYLOAD_BYTES,
+        ge=MIN_BYTES_LIMIT,
+        validation_alias="COMMUNITY_MAX_PAYLOAD",
+    )
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from community.__main__ import main
+from community.__main__ import ServerEnvironment, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +59,7 @@ async def test_serves_the_seeded_sqlite_demo(tmp_path: Path) -> None:
         ("PORT", "eighty"),
         ("PORT", "70000"),
         ("COMMUNITY_TOKEN_TTL", "never"),
+        ("COMMUNITY_MAX_PAYLOAD", "lots"),
         ("WORKERS", "0"),
         ("WORKERS", "many"),
     ],
@@ -76,7 +77,20 @@ def test_bad_configuration_exits_with_status_2(
     monkeypatch.setenv("COMMUNITY_SECRET", "k" * 40)
     monkeypatch.setenv(name, value)
     assert main() == 2
-    assert value in capsys.readouterr().err
+    assert f"{name}: " in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # stopped before the key file or the database
+
+
+def test_server_environment_defaults_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOST", "PORT", "WORKERS"):
+        monkeypatch.setenv(name, " ")
+    server = ServerEnvironment.read()
+    assert (server.host, server.port, server.workers) == ("127.0.0.1", 8000, 1)
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "0")
+    monkeypatch.setenv("WORKERS", " 4 ")
+    server = ServerEnvironment.read()
+    assert (server.host, server.port, server.workers) == ("0.0.0.0", 0, 4)
 
 
 @pytest.mark.redis

@@ -77,6 +77,7 @@ def test_postgres_without_secret_gets_a_random_one(
     ("env", "message"),
     [
         ({"COMMUNITY_TOKEN_TTL": "soon"}, "COMMUNITY_TOKEN_TTL: .*got 'soon'"),
+        ({"COMMUNITY_TOKEN_TTL": " 0.5 "}, "COMMUNITY_TOKEN_TTL: .*got '0.5'"),
         ({"COMMUNITY_TOKEN_TTL": "-5"}, "COMMUNITY_TOKEN_TTL: .*greater than or equal to 1"),
         ({"COMMUNITY_TOKEN_TTL": "nan"}, "COMMUNITY_TOKEN_TTL: .*got 'nan'"),
         ({"COMMUNITY_SEED_DEMO": "maybe"}, "COMMUNITY_SEED_DEMO: .*got 'maybe'"),
@@ -104,13 +105,32 @@ def test_seed_demo_words(
     assert Settings.from_env(default_sqlite_path=tmp_path / "c.sqlite3").seed_demo is expected
 
 
-def test_empty_variables_count_as_unset(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    set_environment(environ, dict.fromkeys(VARIABLES, ""))
+@pytest.mark.parametrize("blank", ["", " ", "\t \n"])
+def test_empty_and_blank_variables_count_as_unset(
+    blank: str, environ: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    set_environment(environ, dict.fromkeys(VARIABLES, blank))
     db = tmp_path / "c.sqlite3"
     settings = Settings.from_env(default_sqlite_path=db)
     assert settings.database_url == f"sqlite+aiosqlite:///{db}"
     assert settings.token_ttl == timedelta(hours=12)
     assert settings.seed_demo is True
+    assert len(settings.secret) >= 32
+
+
+def test_surrounding_whitespace_is_ignored(environ: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    set_environment(
+        environ,
+        {
+            "DATABASE_URL": " sqlite:///x.sqlite3 ",
+            "COMMUNITY_SECRET": f"  {SECRET}\n",
+            "COMMUNITY_TOKEN_TTL": " 90 ",
+        },
+    )
+    settings = Settings.from_env(default_sqlite_path=tmp_path / "unused.sqlite3")
+    assert settings.database_url == "sqlite+aiosqlite:///x.sqlite3"
+    assert settings.secret == SECRET
+    assert settings.token_ttl == timedelta(seconds=90)
 
 
 def test_explicit_seed_demo_wins_over_the_environment(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 from community.app import create_app, get_services
 from community.settings import Settings
 
@@ -90,40 +89,3 @@ async def test_the_gateway_unsubscribes_when_the_server_stops(
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             assert (await http.get("/api/health")).status_code == 200
     assert services.events.subscriber_count == before
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"path": "socket.io"},
-        {"path": "/api/"},
-        {"path": "/"},
-        {"ping_interval": 0},
-        {"ping_timeout": -1.0},
-        {"max_payload_bytes": 10},
-        {"max_buffered_bytes": True},
-        {"request_burst": 0},
-        {"request_rate": 0.0},
-        {"typing_interval": -1.0},
-    ],
-)
-def test_bad_gateway_options_are_refused(kwargs: dict[str, object]) -> None:
-    from community.gateway import GatewayOptions
-
-    with pytest.raises(ValueError, match="GatewayOptions"):
-        GatewayOptions(**kwargs)  # type: ignore[arg-type]
-
-
-def test_gateway_options_from_the_environment() -> None:
-    from community.gateway import GatewayOptions
-
-    options = GatewayOptions.from_env(
-        {"COMMUNITY_CORS_ORIGINS": "http://a.test, http://b.test", "COMMUNITY_MAX_PAYLOAD": "2048"}
-    )
-    assert options.cors_allowed_origins == ("http://a.test", "http://b.test")
-    assert options.max_payload_bytes == 2048
-    assert GatewayOptions.from_env({}) == GatewayOptions()
-    with pytest.raises(ValueError, match="COMMUNITY_MAX_PAYLOAD"):
-        GatewayOptions.from_env({"COMMUNITY_MAX_PAYLOAD": "lots"})
-    with pytest.raises(ValueError, match="GatewayOptions"):
-        GatewayOptions.from_env({"COMMUNITY_MAX_PAYLOAD": "12"})
