@@ -10,7 +10,7 @@ the response bodies. Service errors become HTTP errors in :func:`install_error_h
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -49,7 +49,9 @@ from community.schemas import (
 )
 from community.services import Services
 
-__all__ = ["get_services", "install_error_handlers", "router"]
+__all__ = ["app_state", "get_services", "install_error_handlers", "router"]
+
+_T = TypeVar("_T")
 
 _STATUS: dict[type[CommunityError], int] = {
     InvalidInput: 422,  # a literal: the constant's name changed across Starlette versions
@@ -64,6 +66,26 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+def app_state(app: FastAPI, name: str, kind: type[_T]) -> _T:
+    """Return what :func:`community.app.create_app` keeps in ``app.state.community_<name>``.
+
+    Args:
+        app: The FastAPI app.
+        name: What is kept: ``services``, ``settings`` or ``engine``.
+        kind: Its type.
+
+    Returns:
+        The value.
+
+    Raises:
+        RuntimeError: The app holds no such value (it was not made by ``create_app``).
+    """
+    value = getattr(app.state, f"community_{name}", None)
+    if not isinstance(value, kind):
+        raise RuntimeError(f"this app has no community {name}; build it with create_app()")
+    return value
+
+
 def get_services(app: FastAPI) -> Services:
     """Return the services of an app made by :func:`community.app.create_app`.
 
@@ -76,10 +98,7 @@ def get_services(app: FastAPI) -> Services:
     Raises:
         RuntimeError: The app was not made by ``create_app``.
     """
-    services = getattr(app.state, "community_services", None)
-    if not isinstance(services, Services):
-        raise RuntimeError("this app has no community services; build it with create_app()")
-    return services
+    return app_state(app, "services", Services)
 
 
 def _services(request: Request) -> Services:

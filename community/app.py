@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import plexio
-from community.api import get_services, install_error_handlers, router
+from community.api import app_state, get_services, install_error_handlers, router
 from community.db import create_engine, create_sessionmaker, migrate
 from community.gateway import GatewayOptions, create_gateway_app
 from community.limits import BodySizeLimit
@@ -103,10 +103,7 @@ def get_settings(app: FastAPI) -> Settings:
     Raises:
         RuntimeError: The app was not made by ``create_app``.
     """
-    settings = getattr(app.state, "community_settings", None)
-    if not isinstance(settings, Settings):
-        raise RuntimeError("this app has no community settings; build it with create_app()")
-    return settings
+    return app_state(app, "settings", Settings)
 
 
 def get_engine(app: FastAPI) -> AsyncEngine:
@@ -121,10 +118,7 @@ def get_engine(app: FastAPI) -> AsyncEngine:
     Raises:
         RuntimeError: The app was not made by ``create_app``.
     """
-    engine = getattr(app.state, "community_engine", None)
-    if not isinstance(engine, AsyncEngine):
-        raise RuntimeError("this app has no community engine; build it with create_app()")
-    return engine
+    return app_state(app, "engine", AsyncEngine)
 
 
 def create_asgi_app(

@@ -7,6 +7,7 @@ over the application's own async engine (Alembic's "connection sharing" recipe),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -191,12 +192,7 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         engine: The engine of the database to upgrade.
         revision: Target revision.
     """
-
-    def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    await _run_alembic(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
@@ -206,9 +202,16 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
         engine: The engine of the database to downgrade.
         revision: Target revision.
     """
+    await _run_alembic(engine, command.downgrade, revision)
+
+
+async def _run_alembic(
+    engine: AsyncEngine, step: Callable[[Config, str], None], revision: str
+) -> None:
+    """Run an Alembic command (upgrade, downgrade) to ``revision`` in one transaction."""
 
     def run(connection: Connection) -> None:
-        command.downgrade(alembic_config(connection), revision)
+        step(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run)

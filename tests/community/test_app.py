@@ -86,8 +86,12 @@ async def test_app_accessors(settings: Settings) -> None:
     assert get_services(app).limits == settings.limits
     assert create_asgi_app(settings) is not None
     bare = FastAPI()
-    for accessor in (get_settings, get_services, get_engine):
-        with pytest.raises(RuntimeError):
+    for accessor, name in (
+        (get_settings, "settings"),
+        (get_services, "services"),
+        (get_engine, "engine"),
+    ):
+        with pytest.raises(RuntimeError, match=f"no community {name}; build it with create_app"):
             accessor(bare)
     await get_engine(app).dispose()
 
