@@ -1,11 +1,15 @@
 """ASGI WebSocket messages ↔ the Engine.IO server's push-based sink (layer L4).
 
 The ASGI connection's own coroutine reads ``websocket.receive`` messages and feeds
-them to the Engine.IO socket; one writer task per WebSocket (ASGI ``send`` is async)
-sends the frames in batches. The sink takes one batch while the previous one is being
-sent, and is paused only when a batch already waits behind the one being sent (``send``
-did not keep up): a slow client's backlog then stays in its session, where it is
-bounded, and its volatile packets are dropped.
+them to the Engine.IO socket. Frames are sent eagerly: ASGI ``send`` is a coroutine,
+but an ASGI server that is not pushing back (uvicorn: its transport under the write
+limit) finishes it without waiting, so its first step is run right where the frames
+are written, with the WebSocket's writer task current (as if that task ran it), and no
+task switch is paid per batch. A ``send`` that does wait is finished by the writer
+task, which sends the frames written meanwhile in batches after it. The sink takes one
+batch while the previous one is being sent, and is paused only when a batch already
+waits behind the one being sent (``send`` did not keep up): a slow client's backlog
+then stays in its session, where it is bounded, and its volatile packets are dropped.
 
 What the backlog counts under ASGI: the frames handed to this sink and not yet
 accepted by ``websocket.send``. ASGI servers apply backpressure there (uvicorn and
@@ -19,7 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import types
+from asyncio import tasks as _aio_tasks
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from plexio.asgi.types import Receive, Send
 from plexio.engineio.events import DisconnectReason
@@ -30,6 +37,50 @@ from plexio.transports.base import HttpRequest
 __all__ = ["ASGIWebSocketSink", "serve_websocket"]
 
 logger = logging.getLogger(__name__)
+
+# asyncio's own task switching (what a task does around each step of its coroutine).
+_TaskSwitch = Callable[[asyncio.AbstractEventLoop, "asyncio.Task[Any]"], None]
+_enter_task: _TaskSwitch = getattr(_aio_tasks, "_enter_task")  # noqa: B009
+_leave_task: _TaskSwitch = getattr(_aio_tasks, "_leave_task")  # noqa: B009
+_current_task = asyncio.current_task
+_CoroutineType = types.CoroutineType
+_Send = Coroutine[Any, Any, None]
+
+
+class _Resume:
+    """Awaits what a ``send`` coroutine suspended on, then resumes it, as a task would."""
+
+    __slots__ = ("coro", "waiting", "size", "rest")
+
+    def __init__(
+        self, coro: _Send | Awaitable[None], waiting: Any, size: int, rest: list[str | bytes]
+    ) -> None:
+        self.coro = coro
+        self.waiting = waiting
+        self.size = size  # of the frame it sends
+        self.rest = rest  # the frames written with it, sent after it (one batch)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro = self.coro
+        if not isinstance(coro, _CoroutineType):  # not started: awaited the ordinary way
+            yield from coro.__await__()
+            return
+        waiting = self.waiting
+        while True:
+            # a bare ``yield`` (asyncio.sleep(0)) is passed up as it came; a future
+            # is waited for by the task driving this, then the coroutine goes on
+            try:
+                yield waiting
+            except BaseException as exc:  # cancelled while waiting: the send is too
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting = coro.send(None)
+            except StopIteration:
+                return
 
 
 class ASGIWebSocketSink:
@@ -49,6 +100,7 @@ class ASGIWebSocketSink:
         "_cutting",
         "_give_up",
         "_readable",
+        "_resume",
     )
 
     def __init__(self, send: Send, close_timeout: float = 3.0) -> None:
@@ -65,6 +117,7 @@ class ASGIWebSocketSink:
         self._cutting = False
         self._give_up: asyncio.TimerHandle | None = None
         self._readable: asyncio.Future[None] | None = None  # set while reading is paused
+        self._resume: _Resume | None = None  # a send that waited, for the writer task
 
     @property
     def paused(self) -> bool:
@@ -77,12 +130,59 @@ class ASGIWebSocketSink:
         return self._unsent
 
     def write(self, frames: list[str | bytes]) -> None:
-        """Queues frames for the writer task."""
+        """Sends frames now if the ASGI server takes them at once, else queues them."""
         if self._done:
             return
-        self._queue.extend(frames)
-        self._unsent += sum(len(f) for f in frames)
-        self._poke()
+        task = self._task
+        if (
+            self._busy
+            or self._queue
+            or self._resume is not None
+            or self._close_code is not None
+            or task is None
+        ):
+            self._queue.extend(frames)
+            self._unsent += sum(len(f) for f in frames)
+            self._poke()
+            return
+        # Eager: each send's first step runs here, with the writer task current.
+        loop = task.get_loop()
+        outer = _current_task(loop)
+        if outer is not None:
+            _leave_task(loop, outer)
+        _enter_task(loop, task)
+        try:
+            send = self._send
+            for index, frame in enumerate(frames):
+                if isinstance(frame, str):  # (a str subclass marks compress(False))
+                    coro = send({"type": "websocket.send", "text": frame})
+                else:
+                    coro = send({"type": "websocket.send", "bytes": frame})
+                if not isinstance(coro, _CoroutineType):
+                    # an awaitable of the server's own kind (granian): the writer task
+                    # awaits it as usual
+                    waiting = None
+                else:
+                    try:
+                        waiting = coro.send(None)
+                    except StopIteration:
+                        continue
+                    except Exception:  # the peer went away mid-write
+                        self._done = True
+                        self._poke()
+                        return
+                # The ASGI server pushes back: the writer task finishes this send,
+                # then the frames after it (with it, the batch in flight).
+                rest = frames[index + 1 :]
+                self._resume = _Resume(coro, waiting, len(frame), rest)
+                self._unsent += len(frame) + sum(len(f) for f in rest)
+                self._busy = True
+                self._poke()
+                return
+        finally:
+            _leave_task(loop, task)
+            if outer is not None:
+                _enter_task(loop, outer)
 
     @property
     def closing(self) -> bool:
@@ -146,10 +246,17 @@ class ASGIWebSocketSink:
         loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
         while not self._done:
-            if self._queue:
-                batch, self._queue = self._queue, []
+            if self._queue or self._resume is not None:
+                resume, self._resume = self._resume, None
+                if resume is None:
+                    batch, self._queue = self._queue, []
+                else:
+                    batch = resume.rest  # the frames queued behind it: the next batch
                 self._busy = True
                 try:
+                    if resume is not None:
+                        await resume
+                        self._unsent -= resume.size
                     for frame in batch:
                         if isinstance(frame, str):
                             await send({"type": "websocket.send", "text": frame})
