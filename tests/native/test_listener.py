@@ -223,7 +223,7 @@ async def test_frame_parsing_edge_cases_over_raw_tcp() -> None:
         # A fragmented text message with a ping between its fragments.
         writer.write(_client_frame(1, b"4fr", fin=False) + _client_frame(9, b"hb"))
         writer.write(_client_frame(0, b"ag", fin=False) + _client_frame(0, b"ment"))
-        assert await _read_frame(reader) == (10, b"hb")  # pong from the protocol
+        assert await _read_frame(reader) == (10, b"hb")  # the pong
         assert await _read_frame(reader) == (1, b"4fragment")
         # Frames with 16-bit and 64-bit lengths.
         writer.write(_client_frame(1, b"4" + b"m" * 300) + _client_frame(2, b"z" * 70_000))
@@ -241,7 +241,7 @@ async def test_frame_parsing_edge_cases_over_raw_tcp() -> None:
 
 async def test_idle_websocket_keeps_no_http_parser_nor_websockets_protocol() -> None:
     """An idle WebSocket holds little in the listener: the HTTP parser is released at
-    the upgrade, and the websockets protocol is made only for frames that need it."""
+    the upgrade, and its frame reader keeps no state until a frame needs it."""
     engine = EngineServer(RecordingEcho(), EngineOptions())
     count = 100
     async with running_native(engine) as running:
@@ -277,7 +277,7 @@ async def test_idle_websocket_keeps_no_http_parser_nor_websockets_protocol() -> 
         assert first.query["transport"] is second.query["transport"]
         assert first.query_string is second.query_string
         assert first.path is second.path
-        # The protocol is made when needed: a ping is still answered, a close too.
+        # A ping is answered, a close too.
         reader, writer = held[1]
         writer.write(_client_frame(9, b"hb"))
         assert await _read_frame(reader) == (10, b"hb")
@@ -286,3 +286,33 @@ async def test_idle_websocket_keeps_no_http_parser_nor_websockets_protocol() -> 
         assert opcode == 8
         for _, closing in held:
             closing.close()
+
+
+async def test_close_handshake_and_protocol_errors_over_raw_tcp() -> None:
+    handler = RecordingEcho()
+    engine = EngineServer(handler, EngineOptions())
+    async with running_native(engine) as running:
+        # The peer's close is echoed with its code, then the server ends the connection.
+        reader, writer = await _raw_ws(running.port)
+        assert (await _read_frame(reader))[0] == 1
+        writer.write(_client_frame(8, (4001).to_bytes(2, "big") + b"bye"))
+        assert await _read_frame(reader) == (8, (4001).to_bytes(2, "big"))
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # EOF from the server
+        writer.close()
+        # A reserved opcode ends the session with a protocol error and close code 1002.
+        reader, writer = await _raw_ws(running.port)
+        assert (await _read_frame(reader))[0] == 1
+        writer.write(_client_frame(1, b"4before") + _client_frame(3, b"x"))
+        opcode, data = await _read_frame(reader)
+        assert opcode == 8 and int.from_bytes(data[:2], "big") == 1002
+        sid = handler.connected[1]
+        assert await handler.wait_disconnected(sid) == "protocol error"
+        assert (sid, "before") in handler.messages  # what came before it was delivered
+        writer.close()
+        # An unmasked frame is refused the same way.
+        reader, writer = await _raw_ws(running.port)
+        assert (await _read_frame(reader))[0] == 1
+        writer.write(b"\x81\x024a")
+        opcode, data = await _read_frame(reader)
+        assert opcode == 8 and int.from_bytes(data[:2], "big") == 1002
+        writer.close()

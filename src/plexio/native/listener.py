@@ -2,12 +2,12 @@
 
 May import: plexio L0, plexio.transports, plexio.server. It serves one Engine.IO (or
 Socket.IO) server without ASGI in between: ``httptools`` (when installed, else
-``h11``) parses HTTP, the sans-I/O
-``websockets`` protocol parses incoming WebSocket frames (masking, fragments, control
-frames, the close handshake) and answers pings and closes. Outgoing data frames are
-built here: a server frame is unmasked, so the bytes of a broadcast frame are computed
-once and written to every recipient (RFC 6455 section 5.2), and everything queued for a
-socket in one loop tick leaves in one ``write``.
+``h11``) parses HTTP, and :mod:`plexio.native.frames` reads and builds WebSocket
+frames (masking, fragments, control frames, the close handshake, permessage-deflate);
+``websockets`` is used only to negotiate permessage-deflate at the upgrade. A server
+frame is unmasked, so the bytes of a broadcast frame are computed once and written to
+every recipient (RFC 6455 section 5.2), and everything queued for a socket in one loop
+tick leaves in one ``write``.
 
 Only the Engine.IO path is served (404 elsewhere); an ``ASGIApp`` with an ``other_app``
 is refused: put it behind an ASGI server when other routes share the port.
@@ -28,19 +28,23 @@ from collections.abc import Callable
 from typing import Literal, cast
 from urllib.parse import parse_qsl
 
-from websockets.exceptions import InvalidHeader, NegotiationError, PayloadTooBig
+from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
-from websockets.frames import Frame as WsFrame
-from websockets.frames import Opcode
 from websockets.headers import build_extension, parse_extension
-from websockets.protocol import Protocol as WsProtocol
-from websockets.protocol import Side, State
 
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
+from plexio.native.frames import (
+    FrameError,
+    FrameReader,
+    Inflate,
+    encode_close_frame,
+    encode_control_frame,
+    encode_data_frame,
+)
 from plexio.native.http import (
     BadRequest,
     HttpParserName,
@@ -49,11 +53,6 @@ from plexio.native.http import (
     make_parser,
     resolve_parser,
 )
-
-try:  # websockets' C helper; its pure-Python twin when the wheel has no speedups
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - depends on how websockets was built
-    from websockets.utils import apply_mask
 from plexio.server.engine import EngineEndpoint, EngineServer, WebSocketTarget, WebSocketVerdict
 from plexio.transports.base import HttpRequest, HttpResponse
 
@@ -76,22 +75,6 @@ _REASONS = {
     413: "Payload Too Large",
     500: "Internal Server Error",
 }
-
-
-def encode_data_frame(frame: str | bytes) -> bytes:
-    """One unmasked, unfragmented server data frame: text for ``str``, binary for ``bytes``."""
-    if isinstance(frame, str):
-        payload = frame.encode()
-        first = 0x81
-    else:
-        payload = frame
-        first = 0x82
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
-    if size < 65536:
-        return struct.pack("!BBH", first, 126, size) + payload
-    return struct.pack("!BBQ", first, 127, size) + payload
 
 
 class _FrameCache:
@@ -161,20 +144,21 @@ class _DeflateFrameCache:
         return data
 
 
-class NativeWebSocket:
-    """An accepted WebSocket on an asyncio transport; a :class:`FrameSink`."""
+class NativeWebSocket(FrameReader):
+    """An accepted WebSocket on an asyncio transport; a :class:`FrameSink`.
+
+    Its frames are read by the :class:`~plexio.native.frames.FrameReader` it is (no
+    object of its own per connection): messages go to the Engine.IO socket, pings are
+    answered, the peer's close is answered and ends the connection, and bad input ends
+    the session with its reason, then the WebSocket with the matching close code.
+    """
 
     __slots__ = (
         "on_drain",
         "_conn",
-        "_proto",
-        "_deflate",
         "_cache",
-        "_fragments",
-        "_fragment_text",
         "socket",
         "_closing",
-        "_max_size",
         "_close_timeout",
     )
 
@@ -184,21 +168,14 @@ class NativeWebSocket:
         max_size: int,
         cache: _FrameCache | _DeflateFrameCache,
         close_timeout: float,
-        deflate: PerMessageDeflate | None = None,
+        inflate: Inflate | None = None,
     ) -> None:
+        super().__init__(max_size, inflate)
         self.on_drain: Callable[[], None] | None = None
         self._conn = conn
-        # The websockets protocol (about 1 KB) is made when first needed: a control or
-        # fragmented or compressed frame, a frame split across reads, or the close.
-        # Most connections only ever see complete data frames (the fast path below).
-        self._proto: WsProtocol | None = None
-        self._deflate = deflate
         self._cache = cache
-        self._fragments: list[bytes] | None = None
-        self._fragment_text = False
         self.socket: WebSocketTarget | None = None
         self._closing = False
-        self._max_size = max_size
         self._close_timeout = close_timeout
 
     @property
@@ -235,161 +212,57 @@ class NativeWebSocket:
         else:
             transport.write(b"".join([encode(f) for f in frames]))
 
-    def _protocol(self) -> WsProtocol:
-        proto = self._proto
-        if proto is None:
-            proto = self._proto = WsProtocol(Side.SERVER, state=State.OPEN, max_size=self._max_size)
-            if self._deflate is not None:
-                # compressed frames from the client take the parser's path, which
-                # inflates them (bounded by max_size)
-                proto.extensions = [self._deflate]
-        return proto
-
     def close(self, code: int = 1000) -> None:
         """Starts the close handshake (the peer's answer, or EOF, ends the connection)."""
         if self._closing:
             return
         self._closing = True
-        proto = self._protocol()
-        if proto.state is State.OPEN:
-            proto.send_close(code)
-        self._flush_protocol()
+        transport = self._conn.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(encode_close_frame(code))
         self._conn.close_within(self._close_timeout)
 
-    def _fail(self, code: int, reason: DisconnectReason, detail: str) -> None:
-        # Bad input: the session ends with ``reason`` (logged), then the WebSocket closes.
-        if self.socket is not None and not self._closing:
-            self.socket.ws_failed(self, reason, detail)
-        self.close(code)
-
-    def _flush_protocol(self) -> None:
-        transport = self._conn.transport
-        if transport is None or self._proto is None:
-            return
-        for chunk in self._proto.data_to_send():
-            if chunk:
-                transport.write(chunk)
-            else:
-                transport.close()
-
     def data_received(self, data: bytes) -> None:
-        """Parses frames and hands complete messages to the Engine.IO socket.
+        """Hands the messages in ``data`` to the Engine.IO socket (and what else came)."""
+        messages = self.feed(data)
+        if messages and self.socket is not None and not self._closing:
+            self.socket.ws_received(self, messages)
+        if self.replies is not None:
+            self._control()
 
-        Fast path: complete, final, masked text/binary frames of up to 64 KiB at the
-        start of ``data`` are unmasked here (with websockets' C ``apply_mask``) without
-        going through the generator-based parser, which costs several µs per frame.
-        Everything else (control frames, fragments, long frames, partial frames) goes to
-        the websockets protocol, and so does all input while it holds a partial frame.
-        """
-        if self._proto_busy():
-            self._feed_protocol(data)
+    def _control(self) -> None:
+        # Pongs to send, the peer's close, or bad input (rare: off the hot path).
+        replies = self.replies
+        transport = self._conn.transport
+        self.replies = None
+        if replies and transport is not None and not transport.is_closing() and not self._closing:
+            transport.write(b"".join(replies))
+        error = self.error
+        if error is not None:
+            if self.socket is not None and not self._closing:
+                if error is FrameError.TOO_BIG:
+                    reason = DisconnectReason.PAYLOAD_TOO_LARGE
+                    detail = "WebSocket frame over max_http_buffer_size"
+                elif error is FrameError.NOT_UTF8:
+                    reason = DisconnectReason.PARSE_ERROR
+                    detail = self.detail
+                else:
+                    reason = DisconnectReason.PROTOCOL_ERROR
+                    detail = f"bad WebSocket frame: {self.detail}"
+                self.socket.ws_failed(self, reason, detail)
+            self.close(error.close_code)
             return
-        messages: list[str | bytes] = []
-        pos = 0
-        end = len(data)
-        max_size = self._max_size
-        while end - pos >= 6:
-            b0 = data[pos]
-            b1 = data[pos + 1]
-            if (b0 != 0x81 and b0 != 0x82) or b1 < 0x80:
-                break
-            size = b1 & 0x7F
-            head = pos + 2
-            if size == 126:
-                if end - pos < 8:
-                    break
-                size = (data[head] << 8) | data[head + 1]
-                head += 2
-            elif size == 127:
-                break
-            start = head + 4
-            stop = start + size
-            if stop > end or size > max_size:
-                break
-            payload = apply_mask(data[start:stop], data[head:start])
-            if b0 == 0x81:
-                try:
-                    messages.append(payload.decode())
-                except UnicodeDecodeError:
-                    if messages and self.socket is not None:
-                        self.socket.ws_received(self, messages)
-                    self._fail(1007, DisconnectReason.PARSE_ERROR, "text frame is not UTF-8")
-                    return
-            else:
-                messages.append(payload)
-            pos = stop
-        if messages and self.socket is not None and not self._closing:
-            self.socket.ws_received(self, messages)
-        if pos < end and not self._closing:
-            self._feed_protocol(data[pos:] if pos else data)
-
-    def _proto_busy(self) -> bool:
-        # True while the websockets parser holds part of a frame (or a fragmented
-        # message is being reassembled): its input must stay in order.
-        if self._fragments is not None:
-            return True
-        if self._proto is None:
-            return False
-        reader = getattr(self._proto, "reader", None)
-        return bool(getattr(reader, "buffer", b"?"))
-
-    def _feed_protocol(self, data: bytes) -> None:
-        proto = self._protocol()
-        proto.receive_data(data)
-        messages: list[str | bytes] = []
-        for frame in proto.events_received():
-            if not isinstance(frame, WsFrame):
-                continue
-            message = self._message(frame)
-            if message is not None:
-                messages.append(message)
-        if messages and self.socket is not None and not self._closing:
-            self.socket.ws_received(self, messages)
-        exc = proto.parser_exc
-        if exc is not None and self.socket is not None and not self._closing:
-            if isinstance(exc, PayloadTooBig):
-                reason = DisconnectReason.PAYLOAD_TOO_LARGE
-                detail = "WebSocket frame over max_http_buffer_size"
-            else:
-                reason = DisconnectReason.PROTOCOL_ERROR
-                detail = f"bad WebSocket frame: {exc}"
-            self.socket.ws_failed(self, reason, detail)
-        if exc is not None or proto.state is not State.OPEN:
-            self._flush_protocol()
-            if proto.state is not State.OPEN:
-                self._conn.close_within(self._close_timeout)
-        else:
-            pending = proto.data_to_send()
-            if pending:
-                transport = self._conn.transport
-                if transport is not None:
-                    transport.writelines(pending)
-
-    def _message(self, frame: WsFrame) -> str | bytes | None:
-        opcode = frame.opcode
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-            if not frame.fin:
-                self._fragments = [bytes(frame.data)]
-                self._fragment_text = opcode is Opcode.TEXT
-                return None
-            return self._decode(bytes(frame.data), opcode is Opcode.TEXT)
-        if opcode is Opcode.CONT and self._fragments is not None:
-            self._fragments.append(bytes(frame.data))
-            if not frame.fin:
-                return None
-            data = b"".join(self._fragments)
-            self._fragments = None
-            return self._decode(data, self._fragment_text)
-        return None  # ping/pong/close are handled by the protocol
-
-    def _decode(self, data: bytes, text: bool) -> str | bytes | None:
-        if not text:
-            return data
-        try:
-            return data.decode()
-        except UnicodeDecodeError:
-            self._fail(1007, DisconnectReason.PARSE_ERROR, "text frame is not UTF-8")
-            return None
+        code = self.closed
+        if code is not None:
+            # The peer's close: answer it (unless ours went first), then the TCP
+            # connection ends (the server closes it first: RFC 6455 section 7.1.1).
+            if not self._closing:
+                self._closing = True
+                if transport is not None and not transport.is_closing():
+                    transport.write(
+                        encode_control_frame(8) if code == 1005 else encode_close_frame(code)
+                    )
+            self._conn.close_within(self._close_timeout)
 
     def connection_lost(self) -> None:
         """The TCP connection is gone."""
@@ -798,12 +671,15 @@ class HttpConnection(asyncio.Protocol):
         cache: _FrameCache | _DeflateFrameCache = self._listener.cache
         if deflate is not None:
             cache = self._listener.deflate_cache(deflate.local_max_window_bits)
+        inflate = None
+        if deflate is not None:
+            inflate = Inflate(deflate.remote_max_window_bits, deflate.remote_no_context_takeover)
         ws = NativeWebSocket(
             self,
             options.limits.max_http_buffer_size,
             cache,
             options.close_timeout,
-            deflate,
+            inflate,
         )
         self._ws = ws
         if target is WebSocketVerdict.DUPLICATE:
