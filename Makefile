@@ -4,15 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NPM_DIRS := tests/interop/js community/web bench/node topology/js
 
-.PHONY: run test lint bench bench-scale bench-smoke bench-gateway install system-deps node-deps clean fuzz hostile soak
+.PHONY: run test lint bench bench-scale bench-smoke bench-gateway install cores system-deps node-deps clean fuzz hostile soak
 
-$(VENV)/.installed: pyproject.toml
+CORES_BUILT = $(PY) -c 'import plexio._cores as c; print(c.describe())'
+
+# The install compiles the sans-I/O cores with mypyc (hatch_build.py; PLEXIO_MYPYC=0 skips
+# it, a failed build installs them as pure Python) and says which build runs.
+$(VENV)/.installed: pyproject.toml hatch_build.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[msgpack,redis,fast,uvicorn,pydantic]' --group test
+	$(CORES_BUILT)
 	touch $@
 
 install: $(VENV)/.installed
+
+# Compile the cores again after editing them (until then they run as pure Python).
+cores: install
+	$(PY) -m pip install -q --no-deps -e .
+	$(CORES_BUILT)
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -34,9 +44,13 @@ lint: install
 
 # Coverage is measured per module over the whole suite and held to the floors in
 # scripts/coverage_floors.json (scripts/coverage_floor.py --write records new ones).
+# coverage.py cannot see into compiled modules: the coverage run loads the cores as pure
+# Python (PLEXIO_PURE=1), then their own tests run again on the compiled build, if there is one.
 test: install system-deps node-deps lint
-	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered --cov-report=json:coverage.json
+	PLEXIO_PURE=1 $(VENV)/bin/pytest --cov --cov-report=term:skip-covered --cov-report=json:coverage.json
 	$(PY) scripts/coverage_floor.py coverage.json
+	if $(PY) -c 'import sys, plexio._cores as c; sys.exit(not c.compiled())'; then \
+	  $(VENV)/bin/pytest -p no:cacheprovider tests/engineio tests/socketio; fi
 
 # WORKERS=N serves the port with N processes (they share a Redis: REDIS_URL, or one of their own)
 WORKERS ?= 1

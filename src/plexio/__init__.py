@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# First: chooses between the compiled and the pure-Python sans-I/O cores.
+from plexio import _cores  # noqa: F401  # isort: skip
+
 from plexio.asgi import ASGIApp
 from plexio.config import EngineOptions, Limits, RateLimit
 from plexio.exceptions import (

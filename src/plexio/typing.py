@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from mypy_extensions import mypyc_attr as mypyc_attr
+else:
+
+    def mypyc_attr(*args, **kwargs):
+        """How mypyc compiles a class of the sans-I/O cores (``hatch_build.py``).
+
+        mypyc reads the decorator at compile time and never calls it; in pure Python it
+        does nothing. Imported here rather than from ``mypy_extensions``, which is only
+        a build dependency.
+        """
+        return lambda cls: cls
+
 
 __all__ = [
     "BytesLike",

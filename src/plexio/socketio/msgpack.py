@@ -47,7 +47,7 @@ from plexio.exceptions import (
     PayloadTooLargeError,
 )
 from plexio.socketio.packets import Packet, PacketType
-from plexio.typing import BytesLike, JSONValue
+from plexio.typing import BytesLike, JSONValue, mypyc_attr
 
 __all__ = ["MsgPackDecoder", "MsgPackParser"]
 
@@ -102,6 +102,8 @@ def _drop_undefined(data: JSONValue) -> JSONValue:
     return data
 
 
+# Applications may subclass it, also when compiled by mypyc.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MsgPackParser:
     """Socket.IO parser speaking ``socket.io-msgpack-parser`` (shareable, thread-safe).
 
@@ -146,6 +148,8 @@ class MsgPackParser:
         return "MsgPackParser()"
 
 
+# Applications may subclass it, also when compiled by mypyc.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class MsgPackDecoder:
     """Per-connection decoder of :class:`MsgPackParser` (see :class:`~plexio.socketio.Decoder`).
 

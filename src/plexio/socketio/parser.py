@@ -49,7 +49,7 @@ from plexio.exceptions import (
 )
 from plexio.socketio.attachments import AttachmentCollector, reinsert
 from plexio.socketio.packets import Packet, PacketType
-from plexio.typing import BytesLike, JSONValue
+from plexio.typing import BytesLike, JSONValue, mypyc_attr
 
 __all__ = ["Decoder", "JsonDecoder", "JsonParser", "Parser"]
 
@@ -136,6 +136,8 @@ def _dumps_plain(data: JSONValue) -> str:
         raise InvalidPacketError(f"payload cannot be serialised: {exc}") from None
 
 
+# Applications may subclass it, also when compiled by mypyc.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class JsonParser:
     """The default Socket.IO v5 parser (text packets, binary attachments).
 
@@ -205,6 +207,8 @@ class JsonParser:
         return "JsonParser()"
 
 
+# Applications may subclass it, also when compiled by mypyc.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class JsonDecoder:
     """Per-connection state of :class:`JsonParser` (see :class:`Decoder`).
 
