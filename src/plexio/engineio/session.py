@@ -84,7 +84,7 @@ class ServerSession(BaseSession[Event]):
         "_options",
         "_out",
         "_out_size",
-        "_transport_size",
+        "transport_backlog",
         "_next_ping",
         "_pong_deadline",
         "_upgrade_deadline",
@@ -128,7 +128,9 @@ class ServerSession(BaseSession[Event]):
             )
         ]
         self._out_size = 0
-        self._transport_size = 0
+        #: Bytes the transport holds unsent, as last reported with
+        #: :meth:`set_transport_backlog` (read it; set it only through that method).
+        self.transport_backlog = 0
         self._next_ping: float | None = now + options.ping_interval
         self._pong_deadline: float | None = None
         self._upgrade_deadline: float | None = None
@@ -155,11 +157,11 @@ class ServerSession(BaseSession[Event]):
     @property
     def backlog(self) -> int:
         """Bytes not yet sent: the queue plus what the transport holds."""
-        return self._out_size + self._transport_size
+        return self._out_size + self.transport_backlog
 
     def set_transport_backlog(self, size: int) -> None:
         """The I/O layer reports how many bytes its transport holds unsent."""
-        self._transport_size = size
+        self.transport_backlog = size
         if self._out_size + size > self._options.max_buffered_bytes:
             self._note_over_limit()
         elif self._over_since is not None or self._over_pending:
@@ -345,20 +347,26 @@ class ServerSession(BaseSession[Event]):
         A send that finds the backlog over ``max_buffered_bytes_hard`` closes the
         session (``slow client``) instead: check :attr:`closed` and :meth:`events`.
         """
+        if volatile and self._out_size + self.transport_backlog >= self._options.max_buffered_bytes:
+            return False
+        return self.queue_frames(
+            frames, len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
+        )
+
+    def queue_frames(self, frames: list[Frame], size: int) -> bool:
+        """:meth:`send_frames` (not volatile) with the frames' size in bytes given: the
+        fan-out path calls it for every recipient of one broadcast's frames."""
         if self._closed:
             return False
         options = self._options
-        backlog = self._out_size + self._transport_size
+        backlog = self._out_size + self.transport_backlog
         if backlog >= options.max_buffered_bytes:
-            if volatile:
-                return False
             hard = max(options.max_buffered_bytes_hard, options.max_buffered_bytes)
             if backlog > hard:
                 self.close_detail = f"{backlog} bytes unsent, over max_buffered_bytes_hard={hard}"
                 self._close(DisconnectReason.SLOW_CLIENT, send_close=False)
                 return False
-        self._out.extend(frames)
-        size = len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
+        self._out += frames
         self._out_size += size
         if backlog + size > options.max_buffered_bytes:
             self._note_over_limit()
@@ -398,7 +406,7 @@ class ServerSession(BaseSession[Event]):
         else:
             self._out = []
         self._out_size = 0
-        if self._transport_size <= self._options.max_buffered_bytes and (
+        if self.transport_backlog <= self._options.max_buffered_bytes and (
             self._over_since is not None or self._over_pending
         ):
             self._over_since = None
@@ -455,7 +463,7 @@ class ServerSession(BaseSession[Event]):
             self._close(DisconnectReason.PING_TIMEOUT, send_close=False)
             return
         self._over_pending = False
-        if self._out_size + self._transport_size > self._options.max_buffered_bytes:
+        if self._out_size + self.transport_backlog > self._options.max_buffered_bytes:
             if self._over_since is None:
                 self._over_since = now
             elif now >= self._over_since + self._options.slow_client_grace:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
@@ -285,6 +285,42 @@ class EngineSocket(Generic[StateT]):
             self._server.loop.call_soon(self.process_events)
         return ok
 
+    @staticmethod
+    def queue_on_all(
+        sockets: Iterable[EngineSocket[StateT]],
+        frames: list[Frame],
+        size: int,
+        volatile: bool,
+        dirty: list[EngineSocket[StateT]],
+    ) -> None:
+        """:meth:`send_frames` of one broadcast's frames for each of ``sockets``, in one
+        loop (the fan-out path: no per-recipient call but the session's queueing).
+
+        ``frames`` are already marked for compression (see :meth:`send_frames`) and
+        ``size`` is their length in bytes. A WebSocket session that was not yet waiting
+        for the end-of-tick flush is appended to ``dirty`` (the caller schedules it);
+        everything else (polling, a closing session) takes :meth:`send_frames`.
+        """
+        for socket in sockets:
+            sink = socket._sink
+            if sink is None or socket._closed or volatile:
+                # polling, or a volatile frame: it needs a ready transport (writable)
+                socket.send_frames(
+                    frames, volatile=volatile, compress=type(frames[0]) in (str, bytes)
+                )
+                continue
+            session = socket.session
+            if session.queue_frames(frames, size):
+                if session.timers_changed:
+                    socket._arm_timer()  # the client fell behind: start its grace period
+                if not socket._flush_pending:
+                    socket._flush_pending = True
+                    dirty.append(socket)
+            elif session.closed:
+                # over max_buffered_bytes_hard: as in send_frames, the disconnect runs
+                # on the next loop step, not inside this broadcast
+                socket._server.loop.call_soon(socket.process_events)
+
     @property
     def writable(self) -> bool:
         """Whether a volatile frame sent now is kept: a WebSocket that keeps up (its
@@ -398,16 +434,38 @@ class EngineSocket(Generic[StateT]):
         """Writes queued frames to the active WebSocket while it accepts them (the
         server calls it once per loop tick for the sockets that queued something;
         the sink calls it when it drains)."""
-        self._flush_pending = False
-        sink = self._sink
-        if sink is None:
-            return
+        EngineSocket.flush_all((self,))
+
+    @staticmethod
+    def flush_all(sockets: Iterable[EngineSocket[StateT]]) -> None:
+        """:meth:`flush` for each of ``sockets`` in one loop (the end-of-tick flush of
+        a broadcast's recipients: no call per socket but the session's drain and the
+        sink's write). A socket whose flush fails is logged and the others go on."""
+        for socket in sockets:
+            try:
+                socket._flush_pending = False
+                sink = socket._sink
+                if sink is None:
+                    continue
+                session = socket.session
+                if sink.paused:
+                    session.set_transport_backlog(sink.buffered_size)
+                else:
+                    frames = session.data_to_send()
+                    if frames:
+                        sink.write(frames)
+                    size = sink.buffered_size
+                    # drained: the backlog changes only if the transport holds bytes
+                    if size or session.transport_backlog:
+                        session.set_transport_backlog(size)
+                if socket._closed or socket._close_after is not None or session.timers_changed:
+                    socket._after_flush(sink)
+            except Exception:
+                logger.exception("websocket write failed (sid %s)", socket.sid)
+
+    def _after_flush(self, sink: FrameSink) -> None:
+        # the rare end of a flush: timers to re-arm, a close to finish
         session = self.session
-        if not sink.paused:
-            frames = session.data_to_send()
-            if frames:
-                sink.write(frames)
-        session.set_transport_backlog(sink.buffered_size)
         if session.timers_changed and not self._closed:
             self._arm_timer()
         if self._closed:
@@ -820,14 +878,32 @@ class EngineServer(Generic[StateT]):
         if self._flush_handle is None:
             self._flush_handle = self.loop.call_soon(self._flush_dirty)
 
+    def send_frames_to(
+        self,
+        sockets: Iterable[EngineSocket[StateT]],
+        frames: list[Frame],
+        *,
+        volatile: bool = False,
+        compress: bool = True,
+    ) -> None:
+        """Queues the same frames (one broadcast, framed once) for each of ``sockets``,
+        as :meth:`EngineSocket.send_frames` does for one; the WebSocket ones leave in the
+        end-of-tick flush, each socket's frames of the tick in one ``write``.
+        """
+        if not frames:
+            return
+        if not compress and type(frames[0]) in (str, bytes):
+            frames = [uncompressed(f) for f in frames]  # not marked by the broadcast yet
+        size = len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
+        dirty = self._dirty
+        EngineSocket.queue_on_all(sockets, frames, size, volatile, dirty)
+        if dirty and self._flush_handle is None:
+            self._flush_handle = self.loop.call_soon(self._flush_dirty)
+
     def _flush_dirty(self) -> None:
         self._flush_handle = None
         dirty, self._dirty = self._dirty, []
-        for socket in dirty:
-            try:
-                socket.flush()
-            except Exception:
-                logger.exception("websocket write failed (sid %s)", socket.sid)
+        EngineSocket.flush_all(dirty)
 
     def forget(self, socket: EngineSocket[StateT]) -> None:
         """``socket``'s session ended: it leaves the session table."""

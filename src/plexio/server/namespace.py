@@ -23,6 +23,7 @@ from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
+from plexio.server.engine import EngineServer
 from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, SavedSession
 from plexio.server.signatures import (
@@ -85,6 +86,11 @@ class NamespaceOwner(Protocol):
     @property
     def recovery(self) -> RecoveryOptions | None:
         """Connection state recovery settings, ``None`` when off."""
+        ...
+
+    @property
+    def engine(self) -> EngineServer[Connection]:
+        """The Engine.IO server under the namespaces (a broadcast queues on it)."""
         ...
 
     @property
@@ -348,6 +354,14 @@ class Namespace(_Registry):
         if socket is None:
             return False
         return socket.conn.write_frames(frames, volatile=volatile, compress=compress)
+
+    def send_frames_to(
+        self, sids: Iterable[str], frames: list[Frame], volatile: bool, compress: bool = True
+    ) -> None:
+        """Queues the same frames for many local sockets (one broadcast)."""
+        get = self.sockets.get
+        engines = [socket.conn.engine for sid in sids if (socket := get(sid)) is not None]
+        self.server.engine.send_frames_to(engines, frames, volatile=volatile, compress=compress)
 
     def reserve_ack_id(self, sids: Sequence[str]) -> int:
         """An ack id free on the connection of each of these local sockets.

@@ -131,6 +131,13 @@ class SocketEmitter(Protocol):
         """Queues frames for one local socket; False if dropped or unknown."""
         ...
 
+    def send_frames_to(
+        self, sids: Iterable[str], frames: list[Frame], volatile: bool, compress: bool = True
+    ) -> None:
+        """Queues the same frames for many local sockets (unknown ids are skipped);
+        ``sids`` is read once, before any is sent to."""
+        ...
+
     def reserve_ack_id(self, sids: Sequence[str]) -> int:
         """An ack id that every one of these local sockets can expect, allocated on
         each (one id for all, so a broadcast with acks is still encoded once)."""
@@ -251,6 +258,11 @@ class Adapter:
 
     def targets(self, opts: BroadcastOptions) -> list[str]:
         """Local socket ids selected by ``opts`` (each once)."""
+        return list(self._selected(opts))
+
+    def _selected(self, opts: BroadcastOptions) -> Iterable[str]:
+        # The ids of targets(), possibly the room index's own set: read it before
+        # anything may change the rooms.
         if opts.rooms:
             rooms = self.rooms
             if len(opts.rooms) == 1:
@@ -268,7 +280,7 @@ class Adapter:
             for room in opts.except_rooms:
                 excluded.update(self.rooms.get(room, ()))
             return [sid for sid in selected if sid not in excluded]
-        return list(selected)
+        return selected
 
     # ----------------------------------------------------------- recovery
 
@@ -374,20 +386,17 @@ class Adapter:
             # encoded before it is kept: data that cannot be serialised raises here
             frames = self.nsp.encode(packet)
             self.store_packet(offset, packet, opts)
-        sids = self.targets(opts)
+        sids = self._selected(opts)
         if not sids:
             return
         if frames is None:
             frames = self.nsp.encode(packet)
-        send = self.nsp.send_frames
-        volatile = opts.flags.volatile
-        if opts.flags.compress:
-            for sid in sids:
-                send(sid, frames, volatile)
+        flags = opts.flags
+        if flags.compress:
+            self.nsp.send_frames_to(sids, frames, flags.volatile)
         else:
             frames = [uncompressed(f) for f in frames]  # marked once for every recipient
-            for sid in sids:
-                send(sid, frames, volatile, False)
+            self.nsp.send_frames_to(sids, frames, flags.volatile, False)
 
     async def broadcast_with_ack(
         self,
