@@ -276,6 +276,8 @@ async def test_idle_websocket_keeps_no_http_parser_nor_websockets_protocol() -> 
         assert first.headers["upgrade"] is second.headers["upgrade"]
         assert first.query["transport"] is second.query["transport"]
         assert first.query_string is second.query_string
+        assert first.query == second.query  # parsed once, a dict of its own each
+        assert first.query is not second.query
         assert first.path is second.path
         # A ping is answered, a close too.
         reader, writer = held[1]

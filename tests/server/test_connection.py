@@ -183,6 +183,22 @@ async def test_connect_timeout_closes_a_connection_without_namespace(
         assert await active.recv() == "439[9]"
 
 
+async def test_connect_timeouts_come_each_after_its_own_connection(serve: Serve) -> None:
+    # one loop timer for every connection: after the first deadline it is armed again
+    # for the next connection still waiting, which gets its full timeout
+    server = echo_server(connect_timeout=0.3)
+    running = await serve(server)
+    loop = asyncio.get_running_loop()
+    async with raw_socketio(running.ws_url) as first:
+        await asyncio.sleep(0.2)
+        async with raw_socketio(running.ws_url) as second:
+            second_opened = loop.time()
+            assert await first.closed() == []
+            assert await second.silent(0.1) == []  # still open after the first's end
+            assert await second.closed() == []
+            assert loop.time() - second_opened >= 0.3
+
+
 async def test_connect_timeout_after_leaving_every_namespace_does_not_fire(
     serve: Serve,
 ) -> None:

@@ -309,6 +309,10 @@ _MAX_SHARED_LENGTH = 128
 _UNIQUE_HEADERS = frozenset({"sec-websocket-key", "cookie", "authorization"})
 #: Query parameters whose values repeat across clients.
 _SHARED_PARAMS = frozenset({"EIO", "transport", "b64"})
+#: Query strings made only of those (``EIO=4&transport=websocket``), parsed: each
+#: request gets a copy of the dict. Bounded like ``_SHARED``.
+_QUERIES: dict[str, tuple[str, dict[str, str]]] = {}
+_MAX_QUERIES = 64
 
 
 def _shared(text: str) -> str:
@@ -551,13 +555,20 @@ class HttpConnection(asyncio.Protocol):
         query_string = query_string.partition("#")[0]
         if not self._listener.matches(path):
             return None
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(query_string, keep_blank_values=True):
-            if key in _SHARED_PARAMS:
-                key, value = _shared(key), _shared(value)
-            query.setdefault(key, value)
-        if query.keys() <= _SHARED_PARAMS:  # no sid, no cache-busting timestamp
-            query_string = _shared(query_string)
+        known = _QUERIES.get(query_string)
+        if known is not None:  # the query every new WebSocket sends: parsed once
+            query_string, parsed = known
+            query = parsed.copy()
+        else:
+            query = {}
+            for key, value in parse_qsl(query_string, keep_blank_values=True):
+                if key in _SHARED_PARAMS:
+                    key, value = _shared(key), _shared(value)
+                query.setdefault(key, value)
+            if query.keys() <= _SHARED_PARAMS:  # no sid, no cache-busting timestamp
+                query_string = _shared(query_string)
+                if len(query_string) <= _MAX_SHARED_LENGTH and len(_QUERIES) < _MAX_QUERIES:
+                    _QUERIES[query_string] = (query_string, query.copy())
         return HttpRequest(
             method=self._parser.get_method().decode("ascii"),
             path=_shared(path),

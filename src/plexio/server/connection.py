@@ -35,7 +35,7 @@ from plexio.socketio.events import (
 )
 from plexio.typing import JSONValue
 
-__all__ = ["ConnectRequestHandler", "Connection", "JoinedSocket"]
+__all__ = ["ConnectRequestHandler", "Connection", "JoinDeadlines", "JoinedSocket"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,71 @@ class JoinedSocket(Protocol):
 ConnectRequestHandler = Callable[["Connection", str, dict[str, JSONValue]], Awaitable[None] | None]
 
 
+class JoinDeadlines:
+    """The connect timeout of every connection of a server, on one loop timer.
+
+    A connection that joins no namespace within ``timeout`` seconds is closed
+    (:meth:`Connection.join_timed_out`). The timeout is the same for all, so the
+    connections waiting are in deadline order as they come: a dict holds them
+    (watched and forgotten in O(1), no timer object per connection) and one loop
+    timer is armed for the oldest.
+
+    Args:
+        loop: the event loop.
+        timeout: seconds a connection may take to join its first namespace.
+    """
+
+    __slots__ = ("_loop", "_timeout", "_waiting", "_handle")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._waiting: dict[Connection, float] = {}
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a connection may take to join its first namespace."""
+        return self._timeout
+
+    def __len__(self) -> int:
+        """Connections waiting to join."""
+        return len(self._waiting)
+
+    def watch(self, conn: Connection) -> None:
+        """Starts ``conn``'s deadline."""
+        when = self._loop.time() + self._timeout
+        self._waiting[conn] = when
+        if self._handle is None:
+            self._handle = self._loop.call_at(when, self._sweep)
+
+    def forget(self, conn: Connection) -> None:
+        """``conn`` joined a namespace (or ended): no deadline any more."""
+        waiting = self._waiting
+        waiting.pop(conn, None)
+        if not waiting and self._handle is not None:  # nothing left to watch: no timer
+            self._handle.cancel()
+            self._handle = None
+
+    def _sweep(self) -> None:
+        self._handle = None
+        waiting = self._waiting
+        now = self._loop.time()
+        expired: list[Connection] = []
+        for conn, when in waiting.items():
+            if when > now:
+                break
+            expired.append(conn)
+        for conn in expired:
+            del waiting[conn]
+            try:
+                conn.join_timed_out()
+            except Exception:
+                logger.exception("closing connection %s failed", conn.engine.sid)
+        if waiting:
+            self._handle = self._loop.call_at(next(iter(waiting.values())), self._sweep)
+
+
 def _awaited(awaitable: Awaitable[None]) -> Awaitable[None]:
     # call_handler's handler for an awaitable made already: it runs it as a handler's
     # coroutine (a coroutine does nothing until its first step, so it runs in the
@@ -127,7 +192,7 @@ class Connection:
         "closed",
         "_on_connect",
         "_close_grace",
-        "_connect_timer",
+        "_join_deadlines",
         "_max_in_flight",
         "_cancel_on_close",
     )
@@ -138,7 +203,7 @@ class Connection:
         core: ServerConnection,
         on_connect: ConnectRequestHandler,
         *,
-        connect_timeout: float,
+        join_deadlines: JoinDeadlines,
         close_grace: float,
         max_handlers_in_flight: int = 100,
         cancel_handlers_on_disconnect: bool = True,
@@ -148,7 +213,8 @@ class Connection:
             engine: the Engine.IO socket of the session.
             core: the session's sans-I/O Socket.IO state.
             on_connect: decides each CONNECT the client sends.
-            connect_timeout: seconds the client may take to join a namespace.
+            join_deadlines: closes the connection if it joins no namespace in time
+                (the server's ``connect_timeout``).
             close_grace: most seconds :meth:`disconnect_all` waits for its
                 DISCONNECT packets to leave before closing.
             max_handlers_in_flight: handlers of this connection that may be
@@ -171,12 +237,12 @@ class Connection:
         self._close_grace = close_grace
         self._max_in_flight = max_handlers_in_flight
         self._cancel_on_close = cancel_handlers_on_disconnect
-        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            connect_timeout, self._on_connect_timeout
-        )
+        self._join_deadlines: JoinDeadlines | None = join_deadlines
+        join_deadlines.watch(self)
 
-    def _on_connect_timeout(self) -> None:
-        self._connect_timer = None
+    def join_timed_out(self) -> None:
+        """Its :class:`JoinDeadlines` came: closes it unless it joined a namespace."""
+        self._join_deadlines = None
         if not self.sockets and not self.closed:
             logger.info("connection %s joined no namespace in time, closing", self.engine.sid)
             self.engine.close(DisconnectReason.FORCED_CLOSE)
@@ -275,9 +341,9 @@ class Connection:
         # with connection state recovery, the reply also carries the private session id
         self.write(self.core.accept(name, socket.id, pid=socket.pid))
         self.sockets[name] = socket
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+        if self._join_deadlines is not None:
+            self._join_deadlines.forget(self)
+            self._join_deadlines = None
 
     def leave(self, socket: JoinedSocket) -> None:
         """Server-side disconnect of one namespace: sends DISCONNECT."""
@@ -330,9 +396,9 @@ class Connection:
         if self._cancel_on_close:
             self.tasks.cancel_all()  # handlers still waiting for something, not the
             # disconnect handlers that run next
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+        if self._join_deadlines is not None:
+            self._join_deadlines.forget(self)
+            self._join_deadlines = None
         for socket in list(self.sockets.values()):
             socket.end(reason)
         self.core.close()

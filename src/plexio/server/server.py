@@ -23,7 +23,7 @@ from plexio.exceptions import ConnectRefusedError, NamespaceError
 from plexio.server.adapters.base import Adapter, AdapterFactory
 from plexio.server.adapters.memory import InMemoryAdapter
 from plexio.server.broadcast import BroadcastOperator
-from plexio.server.connection import Connection
+from plexio.server.connection import Connection, JoinDeadlines
 from plexio.server.engine import AllowRequest, CorsOrigins, EngineServer, EngineSocket
 from plexio.server.fetched import FetchedSocket
 from plexio.server.namespace import (
@@ -192,6 +192,7 @@ class Server:
         self._background = TaskOwner()  # closing adapters of dropped child namespaces
         # one bound method shared by every connection (not one object per connection)
         self._connect_handler = self._decide_connect
+        self._join_deadlines: JoinDeadlines | None = None  # made on the loop, when first needed
         self.sockets = self.of("/")
         #: Registers a handler on the main namespace ``/``: :meth:`Namespace.on` itself.
         self.on = self.sockets.on
@@ -341,11 +342,14 @@ class Server:
         """A new Engine.IO session: attach its Socket.IO state."""
         options = self.engine.options
         core = ServerConnection(self.parser, options.limits, max_namespaces=self.max_namespaces)
+        joins = self._join_deadlines
+        if joins is None or joins.timeout != self.connect_timeout:
+            joins = self._join_deadlines = JoinDeadlines(self.engine.loop, self.connect_timeout)
         socket.state = Connection(
             socket,
             core,
             self._connect_handler,
-            connect_timeout=self.connect_timeout,
+            join_deadlines=joins,
             close_grace=options.ping_timeout,
             max_handlers_in_flight=self.max_handlers_in_flight,
             cancel_handlers_on_disconnect=self.cancel_handlers_on_disconnect,
