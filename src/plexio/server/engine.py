@@ -277,7 +277,11 @@ class EngineSocket(Generic[StateT]):
         if ok:
             if session.timers_changed:
                 self._arm_timer()  # the client fell behind: start its grace period
-            self._wake()
+            if self._sink is None:
+                self._wake()
+            elif not self._flush_pending:  # what _wake does for a WebSocket, inline:
+                self._flush_pending = True  # once per recipient on the fan-out path
+                self._server.schedule_flush(self)
         elif session.closed and not self._closed:
             # Over max_buffered_bytes_hard: the session ended. Its disconnect runs on
             # the next loop step, not inside the broadcast that is sending right now
