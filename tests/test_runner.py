@@ -190,6 +190,30 @@ def test_uvicorn_gets_plexio_limits() -> None:
     assert uvicorn_limits(app) == {"ws_max_size": 50_000, "timeout_keep_alive": 7.0}
 
 
+def test_uvicorn_settings_choose_the_cheapest_websocket_and_no_second_heartbeat() -> None:
+    from plexio.runner import _uvicorn_settings
+
+    sio = plexio.Server()
+    _, settings = _uvicorn_settings(
+        sio, "127.0.0.1", 0, "asyncio", "auto", 100, (None, None, None), "warning", {}
+    )
+    assert settings["ws"] == "websockets-sansio"
+    assert settings["ws_ping_interval"] is None  # Engine.IO's heartbeat is enough
+    assert settings["ws_per_message_deflate"] is False  # as the server's option says
+    _, overridden = _uvicorn_settings(
+        sio,
+        "127.0.0.1",
+        0,
+        "asyncio",
+        "auto",
+        100,
+        (None, None, None),
+        "warning",
+        {"ws_ping_interval": 5.0},
+    )
+    assert overridden["ws_ping_interval"] == 5.0  # uvicorn_options win
+
+
 def test_workers_must_be_a_positive_integer() -> None:
     sio = plexio.Server()
     for bad in (0, -1, True, 1.5):

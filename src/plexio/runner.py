@@ -344,8 +344,13 @@ def _uvicorn_settings(
         "log_level": log_level,
         "loop": loop_name,
         "http": "auto" if http == "auto" else http,
-        # uvicorn's "websockets" implementation is deprecated; its sans-I/O one is not
+        # uvicorn's "websockets" implementation is deprecated; its sans-I/O one is not,
+        # and costs the least per message of the three (bench/README.md)
         "ws": "websockets-sansio",
+        # Engine.IO's heartbeat (ping_interval, ping_timeout) already finds dead peers:
+        # no WebSocket-level ping of uvicorn's own (a timer per connection, a ping
+        # frame every 20 s)
+        "ws_ping_interval": None,
         # WebSocket compression as the server's options say (off by default, as
         # Node's perMessageDeflate; uvicorn's own default is on)
         "ws_per_message_deflate": app.engine.options.per_message_deflate,
