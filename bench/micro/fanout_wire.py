@@ -16,6 +16,11 @@ CPU time (user + system, the kernel's ``send`` included) per delivery::
     python -m bench.micro.fanout_wire 2000 --members 1000
     python -m bench.micro.fanout_wire 200 --members 1000 --report --low 50
 
+``--floor`` measures what the same loop costs when the handler writes the frame's bytes
+straight to every member's transport (``transport.write`` in a Python loop, as the
+bare-WebSocket ceiling does): the least any server written in Python pays per delivery
+on this listener; the difference to a normal run is plexio's own per-delivery work.
+
 The members' kernel buffers hold what they are sent: keep ``count`` × frame size
 under ~100 KB (count ≤ 2,000 here).
 """
@@ -32,9 +37,12 @@ import tempfile
 import time
 from typing import Any
 
+import orjson
+
 import plexio
 from bench.micro.hot_path import _malloc_calls, _total
 from plexio.native import serve
+from plexio.native.listener import encode_data_frame
 
 _UPGRADE = (
     b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -70,7 +78,7 @@ async def _join(loop: asyncio.AbstractEventLoop, port: int) -> socket.socket:
     return sock
 
 
-async def run(count: int, members: int) -> None:
+async def run(count: int, members: int, floor: bool = False) -> None:
     loop = asyncio.get_running_loop()
     sio = plexio.Server(ping_interval=3600, ping_timeout=3600)
     joined = 0
@@ -81,9 +89,16 @@ async def run(count: int, members: int) -> None:
         socket.join("room")
         joined += 1
 
+    transports: list[Any] = []
+
     @sio.on("fanout")
     def fanout(socket: Any, data: Any) -> None:
-        sio.to("room").emit("msg", data)
+        if floor:
+            payload = encode_data_frame('42["msg",' + orjson.dumps(data).decode() + "]")
+            for transport in transports:
+                transport.write(payload)
+        else:
+            sio.to("room").emit("msg", data)
 
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
@@ -96,6 +111,8 @@ async def run(count: int, members: int) -> None:
         clients += await asyncio.gather(*(_join(loop, port) for _ in batch))
     while joined < members + 1:
         await asyncio.sleep(0.01)
+    if floor:  # the members' transports, reached through the listener's objects
+        transports += [s._sink._conn.transport for s in sio.engine.sockets.values()]
     sender = clients[-1]
     frame = _masked('42["fanout",{"text":"hello"}]')
     marker = b'42["msg"'
@@ -116,10 +133,11 @@ async def run(count: int, members: int) -> None:
     server.cancel()
 
 
-def _callgrind(count: int, members: int, keep: str) -> tuple[int, int]:
+def _callgrind(count: int, members: int, keep: str, floor: bool) -> tuple[int, int]:
     """Instructions and _PyObject_Malloc calls of one run under callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(keep or tmp, f"callgrind.wire.{count}.out")
+        name = "floor" if floor else "wire"
+        out = os.path.join(keep or tmp, f"callgrind.{name}.{count}.out")
         env = dict(os.environ, PYTHONHASHSEED="0")
         subprocess.run(
             [
@@ -132,6 +150,7 @@ def _callgrind(count: int, members: int, keep: str) -> tuple[int, int]:
                 str(count),
                 "--members",
                 str(members),
+                *(["--floor"] if floor else []),
             ],
             check=True,
             env=env,
@@ -150,13 +169,16 @@ def main() -> None:
     parser.add_argument(
         "--report", action="store_true", help="run twice under callgrind, print per-delivery counts"
     )
+    parser.add_argument(
+        "--floor", action="store_true", help="write the bytes to every transport directly"
+    )
     parser.add_argument("--low", type=int, default=0, help="--report: the smaller count")
     parser.add_argument("--keep", default="", help="--report: keep the profiles in this folder")
     args = parser.parse_args()
     if args.report:
         low = args.low or args.count // 5
-        a = _callgrind(low, args.members, args.keep)
-        b = _callgrind(args.count, args.members, args.keep)
+        a = _callgrind(low, args.members, args.keep, args.floor)
+        b = _callgrind(args.count, args.members, args.keep, args.floor)
         ops = (args.count - low) * (args.members + 1)
         print(
             f"fan-out over the wire: {(b[0] - a[0]) / ops:,.0f} instructions, "
@@ -167,7 +189,7 @@ def main() -> None:
         import uvloop
 
         uvloop.install()
-    asyncio.run(run(args.count, args.members))
+    asyncio.run(run(args.count, args.members, args.floor))
 
 
 if __name__ == "__main__":
