@@ -315,8 +315,8 @@ class EngineSocket(Generic[StateT]):
                 continue
             session = socket.session
             if session.queue_frames(frames, size):
-                if session.timers_changed:
-                    socket._arm_timer()  # the client fell behind: start its grace period
+                # A client that fell behind (timers changed) gets its timer re-armed by
+                # the flush at the end of this tick, which every socket here gets.
                 if not socket._flush_pending:
                     socket._flush_pending = True
                     dirty.append(socket)
