@@ -305,6 +305,9 @@ class EngineSocket(Generic[StateT]):
         for the end-of-tick flush is appended to ``dirty`` (the caller schedules it);
         everything else (polling, a closing session) takes :meth:`send_frames`.
         """
+        # The function taken once: a method looked up on each (mypyc-compiled) session
+        # from this interpreted loop goes through CPython's generic attribute lookup.
+        queue_frames = ServerSession.queue_frames
         for socket in sockets:
             sink = socket._sink
             if sink is None or socket._closed or volatile:
@@ -314,7 +317,7 @@ class EngineSocket(Generic[StateT]):
                 )
                 continue
             session = socket.session
-            if session.queue_frames(frames, size):
+            if queue_frames(session, frames, size):
                 # A client that fell behind (timers changed) gets its timer re-armed by
                 # the flush at the end of this tick, which every socket here gets.
                 if not socket._flush_pending:
@@ -445,6 +448,7 @@ class EngineSocket(Generic[StateT]):
         """:meth:`flush` for each of ``sockets`` in one loop (the end-of-tick flush of
         a broadcast's recipients: no call per socket but the session's drain and the
         sink's write). A socket whose flush fails is logged and the others go on."""
+        data_to_send = ServerSession.data_to_send  # taken once, as in queue_on_all
         for socket in sockets:
             try:
                 socket._flush_pending = False
@@ -455,7 +459,7 @@ class EngineSocket(Generic[StateT]):
                 if sink.paused:
                     session.set_transport_backlog(sink.buffered_size)
                 else:
-                    frames = session.data_to_send()
+                    frames = data_to_send(session)
                     if frames:
                         sink.write(frames)
                     size = sink.buffered_size
