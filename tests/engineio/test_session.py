@@ -353,6 +353,21 @@ def test_a_transport_that_drains_stops_the_slow_client_clock() -> None:
     assert not session.closed
 
 
+def test_drained_to_transport_reports_the_backlog_and_whether_timers_changed() -> None:
+    options = EngineOptions(ping_interval=100, ping_timeout=100, max_buffered_bytes=10)
+    session = new("websocket", options)
+    session.timers_changed = False
+    session.send_message("x" * 5)
+    session.data_to_send()
+    assert not session.drained_to_transport(0)  # nothing held, nothing changed
+    assert session.drained_to_transport(20)  # over the limit: the slow-client clock
+    assert session.backlog == 20 and session.next_deadline() == 0.0
+    session.handle_timeout(1.0)
+    session.timers_changed = False
+    assert session.drained_to_transport(0)  # drained: the clock stops
+    assert session.backlog == 0 and session.transport_backlog == 0
+
+
 def test_hard_limit_below_the_soft_one_uses_the_soft_one() -> None:
     options = EngineOptions(
         ping_interval=100, ping_timeout=100, max_buffered_bytes=50, max_buffered_bytes_hard=10

@@ -169,6 +169,18 @@ class ServerSession(BaseSession[Event]):
             self._over_pending = False
             self.timers_changed = True
 
+    def drained_to_transport(self, size: int) -> bool:
+        """After writing what :meth:`data_to_send` drained: the transport now holds
+        ``size`` bytes unsent (:meth:`set_transport_backlog`, skipped while it holds
+        nothing before and after).
+
+        Returns:
+            :attr:`timers_changed` (the I/O layer re-arms its timer).
+        """
+        if size or self.transport_backlog:
+            self.set_transport_backlog(size)
+        return self.timers_changed
+
     # ------------------------------------------------------------------ incoming
 
     def receive_frame(self, frame: str | bytes, now: float) -> None:

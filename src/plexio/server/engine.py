@@ -449,6 +449,7 @@ class EngineSocket(Generic[StateT]):
         a broadcast's recipients: no call per socket but the session's drain and the
         sink's write). A socket whose flush fails is logged and the others go on."""
         data_to_send = ServerSession.data_to_send  # taken once, as in queue_on_all
+        drained = ServerSession.drained_to_transport
         for socket in sockets:
             try:
                 socket._flush_pending = False
@@ -458,15 +459,13 @@ class EngineSocket(Generic[StateT]):
                 session = socket.session
                 if sink.paused:
                     session.set_transport_backlog(sink.buffered_size)
+                    timers_changed = session.timers_changed
                 else:
                     frames = data_to_send(session)
                     if frames:
                         sink.write(frames)
-                    size = sink.buffered_size
-                    # drained: the backlog changes only if the transport holds bytes
-                    if size or session.transport_backlog:
-                        session.set_transport_backlog(size)
-                if socket._closed or socket._close_after is not None or session.timers_changed:
+                    timers_changed = drained(session, sink.buffered_size)
+                if timers_changed or socket._closed or socket._close_after is not None:
                     socket._after_flush(sink)
             except Exception:
                 logger.exception("websocket write failed (sid %s)", socket.sid)
