@@ -47,12 +47,18 @@ from setuptools import setup
 from mypyc.build import mypycify
 
 temp, lib, inplace, group, *paths = sys.argv[1:]
+# The cores import plexio modules above them (typing, enums, exceptions, and the package
+# __init__), whose optional third-party imports (uvloop, httptools, redis, ...) are not in
+# the isolated build environment: mypy follows them silently, checking only the cores.
+MYPY_FLAGS = ["--follow-imports=silent"]
 args = ["build_ext", "--build-temp", temp, "--build-lib", lib]
 args += ["--inplace"] if inplace == "1" else []
 setup(
     name="plexio-cores",
     package_dir={"": "src"},
-    ext_modules=mypycify(paths, opt_level="3", group_name=group, target_dir=temp + "/c"),
+    ext_modules=mypycify(
+        [*MYPY_FLAGS, *paths], opt_level="3", group_name=group, target_dir=temp + "/c"
+    ),
     script_args=args,
 )
 """

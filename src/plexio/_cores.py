@@ -121,7 +121,9 @@ def describe() -> str:
     if compiled():
         return "plexio: sans-I/O cores compiled with mypyc"
     reason = _state[0] if _state else "not selected"
-    return f"plexio: sans-I/O cores run as pure Python ({reason.splitlines()[-1]})"
+    lines = reason.strip().splitlines()
+    last = lines[-1] if lines else "the build says compiled, but no extension module was found"
+    return f"plexio: sans-I/O cores run as pure Python ({last})"
 
 
 select()
