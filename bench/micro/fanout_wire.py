@@ -29,18 +29,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from typing import Any
 
 import orjson
 
 import plexio
-from bench.micro.hot_path import _malloc_calls, _total
+from bench.micro import callgrind
 from plexio.native import serve
 from plexio.native.listener import encode_data_frame
 
@@ -135,30 +131,9 @@ async def run(count: int, members: int, floor: bool = False) -> None:
 
 def _callgrind(count: int, members: int, keep: str, floor: bool) -> tuple[int, int]:
     """Instructions and _PyObject_Malloc calls of one run under callgrind."""
-    with tempfile.TemporaryDirectory() as tmp:
-        name = "floor" if floor else "wire"
-        out = os.path.join(keep or tmp, f"callgrind.{name}.{count}.out")
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                "bench.micro.fanout_wire",
-                str(count),
-                "--members",
-                str(members),
-                *(["--floor"] if floor else []),
-            ],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-        with open(out) as f:
-            profile = f.read()
-    return _total(profile), _malloc_calls(profile)
+    args = [str(count), "--members", str(members), *(["--floor"] if floor else [])]
+    label = f"{'floor' if floor else 'wire'}.{count}"
+    return callgrind.measure("bench.micro.fanout_wire", args, label, keep)
 
 
 def main() -> None:

@@ -31,46 +31,19 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import os
 import pstats
-import re
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import plexio
+from bench.micro import callgrind
+from bench.micro.server_echo import NullSink
 from plexio.native.listener import _FrameCache
 from plexio.server.engine import EngineSocket
 from plexio.transports.base import HttpRequest
 
 SCENARIOS = ("echo", "echo-sync", "emit", "fanout")
-
-
-class NullSink:
-    """A FrameSink that encodes frames like the native listener and drops them."""
-
-    def __init__(self, cache: _FrameCache) -> None:
-        self.on_drain: Callable[[], None] | None = None
-        self.paused = False
-        self.buffered_size = 0
-        self.written = 0
-        self._cache = cache
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def write(self, frames: list[str | bytes]) -> None:
-        data = b"".join([self._cache.encode(f) for f in frames])
-        self.written += len(data)
-
-    def close(self, code: int = 1000) -> None:
-        pass
 
 
 async def _setup(members: int) -> tuple[plexio.Server, list[EngineSocket], list[NullSink]]:
@@ -168,58 +141,8 @@ def _print_calls(profiler: cProfile.Profile, ops: int) -> None:
 
 def _callgrind(scenario: str, count: int, members: int, keep: str) -> tuple[int, int]:
     """Instructions and _PyObject_Malloc calls of one run under callgrind."""
-    if keep:
-        os.makedirs(keep, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(keep or tmp, f"callgrind.{scenario}.{count}.out")
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                "bench.micro.hot_path",
-                scenario,
-                str(count),
-                "--members",
-                str(members),
-            ],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-        with open(out) as f:
-            profile = f.read()
-    return _total(profile), _malloc_calls(profile)
-
-
-def _total(profile: str) -> int:
-    match = re.search(r"^(?:summary|totals): (\d+)", profile, re.M)
-    if match is None:
-        raise RuntimeError("no totals in the callgrind profile")
-    return int(match.group(1))
-
-
-def _malloc_calls(profile: str) -> int:
-    # callgrind's format: "cfn=(id) name" (name given the first time only), then
-    # "calls=N target" for the call. Names are compressed to ids, defined once by
-    # whichever "fn=" or "cfn=" line comes first.
-    names: dict[str, str] = {}
-    calls = 0
-    current: str | None = None
-    for line in profile.splitlines():
-        if line.startswith(("fn=", "cfn=")):
-            m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line)
-            if m:
-                if m.group(2):
-                    names[m.group(1)] = m.group(2)
-                if line[0] == "c":
-                    current = names.get(m.group(1))
-        elif line.startswith("calls=") and current == "_PyObject_Malloc":
-            calls += int(line[6:].split()[0])
-    return calls
+    args = [scenario, str(count), "--members", str(members)]
+    return callgrind.measure("bench.micro.hot_path", args, f"{scenario}.{count}", keep)
 
 
 def report(scenario: str, low: int, high: int, members: int, keep: str) -> None:
