@@ -94,7 +94,8 @@ fuzz: install
 # Hostile clients against a server with default settings (slow consumer, slowloris,
 # oversized POST, runaway handlers): prints one JSON line of figures per scenario.
 hostile: install
-	$(PY) -m bench.hostile
+	$(PY) -m bench.hostile --nice -15
+	$(PY) -m bench.hostile --nice -15 --server uvicorn slow-consumer oversized-post runaway-handlers
 
 # Soak: 10,000 connections with heartbeats and light traffic (about 5 minutes); RSS and
 # CPU per idle connection on two plateaus, fails on growth between them or lost pings.

@@ -37,8 +37,10 @@ class LoopWatch:
 
     def __init__(self) -> None:
         self.ticks: list[float] = []
+        self.walls: list[float] = []
         self.full_gcs: list[float] = []
         self._last = 0.0
+        self._last_wall = 0.0
         self._gc_started = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -46,13 +48,15 @@ class LoopWatch:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._last = time.thread_time()
+            self._last_wall = time.perf_counter()
             self._loop.call_later(0.001, self._tick)
             gc.callbacks.append(self._gc)
 
     def _tick(self) -> None:
-        now = time.thread_time()
+        now, wall = time.thread_time(), time.perf_counter()
         self.ticks.append(now - self._last)
-        self._last = now
+        self.walls.append(wall - self._last_wall)
+        self._last, self._last_wall = now, wall
         assert self._loop is not None
         self._loop.call_later(0.001, self._tick)
 
@@ -66,14 +70,19 @@ class LoopWatch:
 
     def report(self) -> dict[str, Any]:
         """The figures since the last report (in ms), then starts again."""
-        ticks, gcs = self.ticks, self.full_gcs
-        self.ticks, self.full_gcs = [], []
+        ticks, walls, gcs = self.ticks, self.walls, self.full_gcs
+        self.ticks, self.walls, self.full_gcs = [], [], []
         # inclusive: a window with few ticks (a saturated loop) never reports a p99
         # above its maximum
         p99 = statistics.quantiles(ticks, n=100, method="inclusive")[98] if len(ticks) >= 2 else 0.0
         return {
             "tick_cpu_p99_ms": round(p99 * 1000, 2),
             "tick_cpu_max_ms": round(max(ticks, default=0.0) * 1000, 2),
+            # wall-clock gaps between the 1 ms ticks: the CPU above plus the time the
+            # process waited for a CPU (the machine's load, not the server's work)
+            "tick_wall_max_ms": round(max(walls, default=0.0) * 1000, 2),
+            "ticks_over_3ms_wall": sum(w > 0.003 for w in walls),
+            "ticks_over_3ms_cpu": sum(t > 0.003 for t in ticks),
             "full_gcs": len(gcs),
             "full_gc_max_ms": round(max(gcs, default=0.0) * 1000, 2),
         }
