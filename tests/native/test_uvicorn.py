@@ -1,0 +1,433 @@
+"""plexio's WebSocket protocol for uvicorn: ASGI to any app, RFC 6455 on the wire.
+
+A small ASGI app runs under uvicorn (in the test's loop) with ``ws=WebSocketProtocol``;
+raw TCP clients send hand-built frames, so framing edge cases, the close handshake,
+flow control and the handshake's refusals are seen byte for byte. The official
+socket.io-client then runs the Socket.IO interop tests against plexio on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from tests.helpers.node import node_process
+from tests.helpers.servers import RunningServer, running_uvicorn
+from tests.interop import test_socketio_client as sio_interop
+from tests.interop.test_socketio_client import (  # noqa: F401  (run here on this protocol)
+    JsClient,
+    test_binary_payloads_nested_both_ways,
+    test_disconnect_reasons_on_both_sides,
+    test_events_and_acks_both_ways,
+    test_upgrade_keeps_every_event_in_order,
+)
+from tests.server.raw import eventually
+
+import plexio
+from plexio.native.uvicorn import WebSocketProtocol
+
+Message = dict[str, Any]
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class EchoApp:
+    """Accepts (with the first offered subprotocol and a header), echoes every message;
+    ``"close"`` makes it close with 4000; ``"deny"``/``"respond"`` paths refuse."""
+
+    def __init__(self) -> None:
+        self.disconnects: list[Message] = []
+        self.received: list[str | bytes] = []
+        self.reading = asyncio.Event()
+        self.reading.set()
+        self.sent_bytes = 0
+        self.flood: int = 0  # bytes to send at once after accepting
+
+    async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        assert (await receive())["type"] == "websocket.connect"
+        path = scope["path"]
+        if path == "/deny":
+            await send({"type": "websocket.close"})
+            return
+        if path == "/respond":
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 401,
+                    "headers": [(b"x-why", b"token")],
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": b"no ", "more_body": True})
+            await send({"type": "websocket.http.response.body", "body": b"entry"})
+            return
+        if path == "/crash":
+            raise RuntimeError("the app fails before accepting")
+        offered = scope["subprotocols"]
+        await send(
+            {
+                "type": "websocket.accept",
+                "subprotocol": offered[0] if offered else None,
+                "headers": [(b"x-app", b"yes")],
+            }
+        )
+        if self.flood:
+            chunk = b"z" * 65536
+            while self.sent_bytes < self.flood:
+                await send({"type": "websocket.send", "bytes": chunk})
+                self.sent_bytes += len(chunk)
+        while True:
+            await self.reading.wait()
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                self.disconnects.append(message)
+                return
+            data = message.get("text")
+            if data is None:
+                data = message["bytes"]
+            self.received.append(data)
+            if data == "close":
+                await send({"type": "websocket.close", "code": 4000, "reason": "bye"})
+                self.disconnects.append(await receive())
+                return
+            if isinstance(data, str):
+                await send({"type": "websocket.send", "text": data})
+            else:
+                await send({"type": "websocket.send", "bytes": data})
+
+
+def frame(
+    opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True, rsv1: bool = False
+) -> bytes:
+    """A client frame (masked unless told otherwise)."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    size = len(payload)
+    if size < 126:
+        head = bytes((first, (0x80 if mask else 0) | size))
+    elif size < 65536:
+        head = struct.pack("!BBH", first, (0x80 if mask else 0) | 126, size)
+    else:
+        head = struct.pack("!BBQ", first, (0x80 if mask else 0) | 127, size)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+#: Connections the raw clients opened, closed after each test.
+_OPENED: list[asyncio.StreamWriter] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_raw_clients() -> AsyncIterator[None]:
+    yield
+    while _OPENED:
+        writer = _OPENED.pop()
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def connect(running: RunningServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(running.host, running.port)
+    _OPENED.append(writer)
+    return reader, writer
+
+
+class Raw:
+    """A raw WebSocket client over asyncio streams."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def read_frame(self, timeout: float = 5.0) -> tuple[int, bytes, int]:
+        """(opcode, payload, first byte) of the next server frame."""
+        async with asyncio.timeout(timeout):
+            b0, b1 = await self.reader.readexactly(2)
+            assert b1 & 0x80 == 0, "server frames are not masked"
+            size = b1 & 0x7F
+            if size == 126:
+                size = struct.unpack("!H", await self.reader.readexactly(2))[0]
+            elif size == 127:
+                size = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+            return b0 & 0x0F, await self.reader.readexactly(size), b0
+
+    async def read_close(self) -> tuple[int, str]:
+        opcode, payload, _ = await self.read_frame()
+        assert opcode == 8
+        if not payload:
+            return 1005, ""
+        return int.from_bytes(payload[:2], "big"), payload[2:].decode()
+
+    async def at_eof(self, timeout: float = 5.0) -> bool:
+        async with asyncio.timeout(timeout):
+            return await self.reader.read(65536) == b""
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+
+
+async def handshake(
+    running: RunningServer, path: str = "/", extra: str = "", version: str = "13"
+) -> tuple[Raw, bytes, bytes]:
+    """Opens a connection and sends an upgrade request; returns the response head."""
+    reader, writer = await connect(running)
+    key = base64.b64encode(os.urandom(16))
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key.decode()}\r\nSec-WebSocket-Version: {version}\r\n"
+            f"{extra}\r\n"
+        ).encode()
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    return Raw(reader, writer), head, key
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, **config: Any) -> AsyncIterator[RunningServer]:
+    config.setdefault("ws_ping_interval", None)
+    async with running_uvicorn(app, ws=WebSocketProtocol, lifespan="off", **config) as running:
+        yield running
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[tuple[RunningServer, EchoApp]]:
+    app = EchoApp()
+    async with serving(app, ws_max_size=1000) as running:
+        yield running, app
+
+
+async def opened(running: RunningServer, extra: str = "") -> tuple[Raw, bytes]:
+    raw, head, key = await handshake(running, "/chat", extra)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    fields = dict(
+        (name.strip().lower(), value.strip())
+        for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)
+    )
+    assert fields[b"sec-websocket-accept"] == base64.b64encode(hashlib.sha1(key + GUID).digest())
+    assert fields[b"upgrade"].lower() == b"websocket"
+    return raw, head
+
+
+async def test_handshake_subprotocol_headers_and_echo(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = echo_server
+    raw, head = await opened(running, "Sec-WebSocket-Protocol: chat.v2, chat.v1\r\n")
+    lowered = head.lower()
+    assert b"sec-websocket-protocol: chat.v2\r\n" in lowered
+    assert b"x-app: yes\r\n" in lowered and b"server: uvicorn\r\n" in lowered
+    raw.send(frame(1, "héllo".encode()) + frame(2, b"\x00\x01"))
+    assert (await raw.read_frame())[:2] == (1, "héllo".encode())
+    assert (await raw.read_frame())[:2] == (2, b"\x00\x01")
+    assert app.received == ["héllo", b"\x00\x01"]
+
+
+async def test_fragments_with_a_ping_between_and_the_peers_close(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    raw.send(frame(1, b"ab", fin=False) + frame(9, b"p!") + frame(0, b"cd", fin=False))
+    raw.send(frame(0, b"ef"))
+    assert (await raw.read_frame())[:2] == (10, b"p!")  # the pong, payload echoed
+    assert (await raw.read_frame())[:2] == (1, b"abcdef")
+    raw.send(frame(8, struct.pack("!H", 1000) + b"done"))
+    assert await raw.read_close() == (1000, "")  # answered with its code
+    assert await raw.at_eof()
+    await eventually(
+        lambda: (
+            app.disconnects == [{"type": "websocket.disconnect", "code": 1000, "reason": "done"}]
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (frame(2, b"x" * 1001), 1009),  # over ws_max_size
+        (frame(1, b"x" * 600, fin=False) + frame(0, b"y" * 600), 1009),  # the message is
+        (frame(1, b"hi", mask=False), 1002),  # client frames must be masked
+        (frame(1, b"\xff\xfe"), 1007),  # not UTF-8
+        (frame(9, b"p" * 126), 1002),  # control frame over 125 bytes
+        (frame(0, b"orphan"), 1002),  # continuation without a message
+        (frame(2, b"x", rsv1=True), 1002),  # no extension negotiated
+        (frame(3, b""), 1002),  # reserved opcode
+    ],
+    ids=[
+        "too-big",
+        "too-big-fragmented",
+        "unmasked",
+        "not-utf8",
+        "long-ping",
+        "orphan-continuation",
+        "rsv1",
+        "reserved-opcode",
+    ],
+)
+async def test_bad_input_closes_with_its_code(
+    echo_server: tuple[RunningServer, EchoApp], data: bytes, code: int
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    raw.send(data)
+    assert (await raw.read_close())[0] == code
+    assert await raw.at_eof()
+    await eventually(lambda: [d["code"] for d in app.disconnects] == [code])
+
+
+async def test_the_apps_close_waits_for_the_peers_answer(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    raw.send(frame(1, b"close"))
+    assert await raw.read_close() == (4000, "bye")
+    await asyncio.sleep(0.1)
+    assert not raw.reader.at_eof()  # still open: the server waits for our close
+    raw.send(frame(8, struct.pack("!H", 4000)))
+    assert await raw.at_eof()
+    assert app.disconnects == [{"type": "websocket.disconnect", "code": 4000, "reason": "bye"}]
+
+
+async def test_refusals_before_accepting() -> None:
+    app = EchoApp()
+    async with serving(app) as running:
+        _, head, _ = await handshake(running, "/deny")
+        assert head.startswith(b"HTTP/1.1 403 ")
+        raw, head, _ = await handshake(running, "/respond")
+        assert head.startswith(b"HTTP/1.1 401 ")
+        assert b"x-why: token\r\n" in head.lower() and b"content-length: 8\r\n" in head.lower()
+        assert await raw.reader.readexactly(8) == b"no entry"
+        _, head, _ = await handshake(running, "/crash")
+        assert head.startswith(b"HTTP/1.1 500 ")
+        _, head, _ = await handshake(running, "/chat", version="8")
+        assert head.startswith(b"HTTP/1.1 426 ") and b"sec-websocket-version: 13" in head.lower()
+        reader, writer = await connect(running)
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(
+            b"HTTP/1.1 400 "
+        )
+
+
+async def test_reading_pauses_while_the_app_does_not_receive(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    app.reading.clear()
+    sock = raw.writer.get_extra_info("socket")
+    message = frame(2, b"m" * 900)
+    written = 0
+    stalled_since: float | None = None
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 20
+    # Bounded: at most 64 MB, 20 s; stops once the server has not read for 0.5 s.
+    while written < 64 * 2**20 and loop.time() < end:
+        if raw.writer.transport.get_write_buffer_size() > 2**20:
+            if stalled_since is None:
+                stalled_since = loop.time()
+            elif loop.time() - stalled_since > 0.5:
+                break
+            await asyncio.sleep(0.02)
+            continue
+        stalled_since = None
+        raw.send(message)
+        written += 1
+    assert stalled_since is not None, "the server kept reading for an app that did not"
+    assert written * len(message) < 32 * 2**20
+    assert sock is not None
+    app.reading.set()  # the app reads again: every message arrives, in order
+    for _ in range(written):
+        assert (await raw.read_frame(10))[:2] == (2, b"m" * 900)
+    assert len(app.received) == written
+
+
+async def test_send_waits_while_the_client_does_not_read() -> None:
+    app = EchoApp()
+    app.flood = 64 * 2**20
+    async with serving(app) as running:
+        raw, _ = await opened(running)
+        await asyncio.sleep(0.5)
+        held = app.sent_bytes
+        assert held < 32 * 2**20, "send did not wait for the write buffer to drain"
+        got = 0
+        while got < app.flood:
+            opcode, payload, _ = await raw.read_frame(10)
+            assert opcode == 2
+            got += len(payload)
+        assert got == app.sent_bytes == app.flood
+
+
+async def test_permessage_deflate_both_ways() -> None:
+    app = EchoApp()
+    async with serving(app) as running:
+        raw, head = await opened(
+            running, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        )
+        assert b"sec-websocket-extensions: permessage-deflate" in head.lower()
+        text = ("compress me " * 100).encode()
+        encoder = zlib.compressobj(wbits=-15)
+        body = encoder.compress(text) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        raw.send(frame(1, body[:-4], rsv1=True))
+        opcode, payload, first = await raw.read_frame()
+        assert opcode == 1 and first & 0x40  # compressed
+        assert len(payload) < len(text)
+        assert zlib.decompressobj(wbits=-15).decompress(payload + b"\x00\x00\xff\xff") == text
+        assert app.received == [text.decode()]
+
+
+async def test_keepalive_closes_a_silent_peer_and_keeps_one_that_answers() -> None:
+    app = EchoApp()
+    async with serving(app, ws_ping_interval=0.1, ws_ping_timeout=0.2) as running:
+        silent, _ = await opened(running)
+        alive, _ = await opened(running)
+        for _ in range(3):
+            opcode, payload, _ = await alive.read_frame()
+            assert opcode == 9 and len(payload) == 4
+            alive.send(frame(10, payload))
+        assert (await silent.read_frame())[0] == 9
+        assert (await silent.read_close())[0] == 1011
+        alive.send(frame(1, b"still here"))
+        while (got := await alive.read_frame())[0] == 9:
+            alive.send(frame(10, got[1]))
+        assert got[:2] == (1, b"still here")
+
+
+async def test_server_shutdown_closes_with_1012() -> None:
+    app = EchoApp()
+    async with serving(app) as running:
+        raw, _ = await opened(running)
+    assert await raw.read_close() == (1012, "")
+    await eventually(lambda: [d["code"] for d in app.disconnects] == [1012])
+
+
+# The official socket.io-client against plexio on this protocol: the interop tests of
+# tests/interop/test_socketio_client.py imported above run with this fixture.
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Any]:
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def run(server: plexio.Server) -> tuple[plexio.Server, JsClient]:
+            running = await stack.enter_async_context(serving(plexio.ASGIApp(server)))
+            proc = await stack.enter_async_context(
+                node_process(sio_interop.SCRIPT, env={"SERVER_URL": running.http_url}, timeout=90)
+            )
+            return server, JsClient(proc)
+
+        yield run
