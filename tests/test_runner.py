@@ -191,13 +191,14 @@ def test_uvicorn_gets_plexio_limits() -> None:
 
 
 def test_uvicorn_settings_choose_the_cheapest_websocket_and_no_second_heartbeat() -> None:
+    from plexio.native.uvicorn import WebSocketProtocol
     from plexio.runner import _uvicorn_settings
 
     sio = plexio.Server()
     _, settings = _uvicorn_settings(
         sio, "127.0.0.1", 0, "asyncio", "auto", 100, (None, None, None), "warning", {}
     )
-    assert settings["ws"] == "websockets-sansio"
+    assert settings["ws"] is WebSocketProtocol  # plexio's own protocol for uvicorn
     assert settings["ws_ping_interval"] is None  # Engine.IO's heartbeat is enough
     assert settings["ws_per_message_deflate"] is False  # as the server's option says
     _, overridden = _uvicorn_settings(
@@ -209,9 +210,10 @@ def test_uvicorn_settings_choose_the_cheapest_websocket_and_no_second_heartbeat(
         100,
         (None, None, None),
         "warning",
-        {"ws_ping_interval": 5.0},
+        {"ws_ping_interval": 5.0, "ws": "websockets-sansio"},
     )
     assert overridden["ws_ping_interval"] == 5.0  # uvicorn_options win
+    assert overridden["ws"] == "websockets-sansio"
 
 
 def test_workers_must_be_a_positive_integer() -> None:

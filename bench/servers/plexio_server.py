@@ -1,7 +1,8 @@
 """plexio benchmark server: the same handlers as the peers, on plexio's Socket.IO server.
 
-Modes: `uvicorn` (plexio's ASGI app on uvicorn with uvloop + httptools, the same set-up as the
-python-socketio server) and `native` (plexio's own listener, through `plexio.run`).
+Modes: `uvicorn` (plexio's ASGI app on uvicorn with uvloop + httptools, as the python-socketio
+server, and plexio's WebSocket protocol for uvicorn, as `plexio.run(server="uvicorn")` sets it
+up) and `native` (plexio's own listener, through `plexio.run`).
 
 Run: `python -m bench.servers.plexio_server --port P [--mode uvicorn|native]`;
 `python -m bench.servers.plexio_server --check [--mode M]` prints `ok` or why it cannot run.
@@ -103,7 +104,9 @@ def _serve(
     if mode == "native":
         plexio.run(app, host=host, port=port, server="native", workers=workers)
         return
-    # The same uvicorn set-up as bench.servers.psio_server, so the two ASGI servers compare.
+    # The uvicorn set-up of bench.servers.psio_server (uvloop, httptools), with the
+    # WebSocket protocol plexio.run(server="uvicorn") uses: plexio's own
+    # (plexio.native.uvicorn); BENCH_UVICORN_WS=websockets-sansio gives psio's.
     import uvicorn
 
     config = uvicorn.Config(
@@ -112,7 +115,7 @@ def _serve(
         port=port,
         loop="uvloop",
         http="httptools",
-        ws=os.environ.get("BENCH_UVICORN_WS", "websockets-sansio"),
+        ws=os.environ.get("BENCH_UVICORN_WS", "plexio.native.uvicorn:WebSocketProtocol"),
         ws_per_message_deflate=True,  # uvicorn's default, said here: only when offered
         lifespan="off",
         access_log=False,

@@ -336,6 +336,8 @@ def _uvicorn_settings(
 ) -> tuple[ASGIApp, UvicornConfig]:
     if http == "httptools" and not _installed("httptools"):
         raise _missing("http='httptools' needs httptools, which", "fast", "http='auto'")
+    from plexio.native.uvicorn import WebSocketProtocol
+
     app = target if isinstance(target, ASGIApp) else ASGIApp(target)
     certfile, keyfile, password = tls
     settings: UvicornConfig = {
@@ -344,9 +346,10 @@ def _uvicorn_settings(
         "log_level": log_level,
         "loop": loop_name,
         "http": "auto" if http == "auto" else http,
-        # uvicorn's "websockets" implementation is deprecated; its sans-I/O one is not,
-        # and costs the least per message of the three (bench/README.md)
-        "ws": "websockets-sansio",
+        # plexio's own WebSocket protocol for uvicorn (ASGI to the app, plexio's frame
+        # reader on the wire): about a third fewer instructions per echo than uvicorn's
+        # cheapest, websockets-sansio (bench/README.md); uvicorn_options may set another
+        "ws": WebSocketProtocol,
         # Engine.IO's heartbeat (ping_interval, ping_timeout) already finds dead peers:
         # no WebSocket-level ping of uvicorn's own (a timer per connection, a ping
         # frame every 20 s)
