@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tests.helpers.node import node_process
+from tests.helpers.node import node_process, run_node_script
 from tests.helpers.servers import RunningServer, running_uvicorn
 from tests.interop import test_socketio_client as sio_interop
 from tests.interop.test_socketio_client import (  # noqa: F401  (run here on this protocol)
@@ -413,6 +413,27 @@ async def test_server_shutdown_closes_with_1012() -> None:
         raw, _ = await opened(running)
     assert await raw.read_close() == (1012, "")
     await eventually(lambda: [d["code"] for d in app.disconnects] == [1012])
+
+
+async def test_permessage_deflate_with_the_official_client() -> None:
+    sio = plexio.Server(per_message_deflate=True)
+
+    @sio.on("data")
+    def data(socket: plexio.ServerSocket, size: int) -> None:
+        socket.emit("data", "x" * size)
+
+    @sio.on("plain")
+    def plain(socket: plexio.ServerSocket, size: int) -> None:
+        socket.compress(False).emit("data", "x" * size)  # no such flag in ASGI
+
+    async with serving(plexio.ASGIApp(sio), ws_per_message_deflate=True) as running:
+        env = {"SERVER_URL": running.http_url, "TRANSPORT": "websocket"}
+        lines = await run_node_script("compression_client.js", env=env, timeout=60)
+    assert "permessage-deflate" in lines[0]["extensions"]
+    got = {line["name"]: line for line in lines if line.get("event") == "got"}
+    assert got["data"]["intact"] and got["plain"]["intact"]
+    assert got["data"]["bytes_read"] < 500  # 5,000 characters arrived compressed
+    assert got["plain"]["bytes_read"] < 500  # under ASGI the server compresses every message
 
 
 # The official socket.io-client against plexio on this protocol: the interop tests of

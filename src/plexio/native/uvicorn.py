@@ -191,6 +191,36 @@ class WebSocketProtocol(asyncio.Protocol):
         app_state: the lifespan state, copied into each scope.
     """
 
+    __slots__ = (
+        "config",
+        "app",
+        "loop",
+        "app_state",
+        "connections",
+        "tasks",
+        "default_headers",
+        "transport",
+        "scope",
+        "_state",
+        "_head",
+        "_reader",
+        "_deflate",
+        "_extension_header",
+        "_accept_key",
+        "_queue",
+        "_waiter",
+        "_disconnect",
+        "_read_paused",
+        "_writable",
+        "_drain",
+        "_lost",
+        "_response",
+        "_close_timer",
+        "_ping_timer",
+        "_heard",
+        "_accepted",
+    )
+
     #: Seconds the app's close waits for the peer's answer before the TCP connection ends.
     close_timeout = 10.0
 
