@@ -33,9 +33,10 @@ class NullSink:
     def resume_reading(self) -> None:
         pass
 
-    def write(self, frames: list[str | bytes]) -> None:
+    def write(self, frames: list[str | bytes]) -> int:
         data = b"".join([self._cache.encode(f) for f in frames])
         self.written += len(data)
+        return 0  # what it holds unsent (as the native listener's sink answers)
 
     def close(self, code: int = 1000) -> None:
         pass

@@ -15,7 +15,7 @@ from tests.helpers.servers import running_native
 
 import plexio
 from plexio.config import EngineOptions, Limits
-from plexio.native.listener import encode_data_frame
+from plexio.native.listener import NativeWebSocket, encode_data_frame
 from plexio.server.engine import EngineServer
 
 
@@ -317,4 +317,30 @@ async def test_close_handshake_and_protocol_errors_over_raw_tcp() -> None:
         writer.write(b"\x81\x024a")
         opcode, data = await _read_frame(reader)
         assert opcode == 8 and int.from_bytes(data[:2], "big") == 1002
+        writer.close()
+
+
+async def test_websocket_write_reports_the_transport_backlog_and_paused_follows_it() -> None:
+    """``NativeWebSocket.write`` answers with the transport's unsent bytes (the server's
+    flush then asks nothing more), and ``paused`` follows the transport's high-water
+    mark through the connection's ``pause_writing``/``resume_writing``."""
+    engine = EngineServer(RecordingEcho(), EngineOptions())
+    async with running_native(engine) as running:
+        reader, writer = await _raw_ws(running.port)
+        assert (await _read_frame(reader))[0] == 1  # the OPEN packet
+        (socket,) = engine.sockets.values()
+        sink = socket._sink  # white box: the listener's sink of this session
+        assert isinstance(sink, NativeWebSocket)
+        assert sink.paused is False
+        assert sink.write(["4hello"]) == sink.buffered_size == 0
+        assert await _read_frame(reader) == (1, b"4hello")
+        conn = sink._conn
+        drained: list[bool] = []
+        sink.on_drain = lambda: drained.append(True)
+        conn.pause_writing()
+        assert sink.paused is True
+        assert socket.writable is False
+        conn.resume_writing()
+        assert sink.paused is False
+        assert drained == [True]
         writer.close()

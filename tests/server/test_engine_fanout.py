@@ -112,3 +112,44 @@ async def test_a_socket_over_the_hard_limit_is_dropped_after_the_broadcast() -> 
     await asyncio.sleep(0)
     assert recorder.closed == [(slow.sid, "slow client")]
     assert healthy.frames[1:] == ["4" + "z" * 99] and stuck.frames[1:] == []
+
+
+class ReportingSink(RecordingSink):
+    """A sink whose ``write`` reports what it still holds (as the native listener's)."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__()
+        self.held = held
+        self.asked = 0
+
+    @property  # type: ignore[override]
+    def buffered_size(self) -> int:
+        self.asked += 1
+        return self.held
+
+    @buffered_size.setter
+    def buffered_size(self, value: int) -> None:
+        pass  # RecordingSink's __init__ sets it
+
+    def write(self, frames: list[str | bytes]) -> int:  # type: ignore[override]
+        super().write(frames)
+        return self.held
+
+
+async def test_a_sink_that_reports_its_backlog_from_write_is_not_asked_again() -> None:
+    engine = EngineServer(Recorder(), EngineOptions(max_buffered_bytes=100))
+    reporting = ReportingSink(held=150)
+    plain = RecordingSink()
+    plain.buffered_size = 150
+    sockets = [
+        await engine.open_websocket(request(transport="websocket"), s) for s in (reporting, plain)
+    ]
+    await asyncio.sleep(0)  # the open packets leave
+    reporting.asked = 0
+    engine.send_frames_to(sockets, ["4news"])
+    await asyncio.sleep(0)  # the end-of-tick flush
+    assert reporting.frames[-1] == plain.frames[-1] == "4news"
+    assert reporting.asked == 0  # one call per delivery: write's answer was used
+    # both backlogs were recorded, from write's answer and from buffered_size
+    assert [s.session.transport_backlog for s in sockets] == [150, 150]
+    assert [s.session.backlog for s in sockets] == [150, 150]

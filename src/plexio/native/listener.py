@@ -155,7 +155,9 @@ class NativeWebSocket(FrameReader):
 
     __slots__ = (
         "on_drain",
+        "paused",
         "_conn",
+        "_transport",
         "_cache",
         "socket",
         "_closing",
@@ -172,16 +174,18 @@ class NativeWebSocket(FrameReader):
     ) -> None:
         super().__init__(max_size, inflate)
         self.on_drain: Callable[[], None] | None = None
+        #: True while the transport's write buffer is over its high-water mark (set by
+        #: the connection's ``pause_writing``/``resume_writing``: a plain attribute, read
+        #: once per delivery by the server's flush).
+        self.paused = conn.write_paused
         self._conn = conn
+        # the connection's transport, kept here until it is lost: a delivery's write
+        # reads one object less
+        self._transport = conn.transport
         self._cache = cache
         self.socket: WebSocketTarget | None = None
         self._closing = False
         self._close_timeout = close_timeout
-
-    @property
-    def paused(self) -> bool:
-        """True while the transport's write buffer is over its high-water mark."""
-        return self._conn.write_paused
 
     @property
     def buffered_size(self) -> int:
@@ -201,16 +205,24 @@ class NativeWebSocket(FrameReader):
         if transport is not None and not transport.is_closing():
             transport.resume_reading()
 
-    def write(self, frames: list[str | bytes]) -> None:
-        """Writes frames in one transport write."""
-        transport = self._conn.transport
+    def write(self, frames: list[str | bytes]) -> int:
+        """Writes frames in one transport write.
+
+        Returns:
+            The bytes the transport holds unsent after it (:attr:`buffered_size`).
+        """
+        transport = self._transport
         if self._closing or transport is None or transport.is_closing():
-            return
-        encode = self._cache.encode
+            return self.buffered_size
+        cache = self._cache
         if len(frames) == 1:
-            transport.write(encode(frames[0]))
+            frame = frames[0]
+            # the frame cache's hit inline: a broadcast's recipients after the first
+            transport.write(cache.data if frame is cache.frame else cache.encode(frame))
         else:
+            encode = cache.encode
             transport.write(b"".join([encode(f) for f in frames]))
+        return transport.get_write_buffer_size()
 
     def close(self, code: int = 1000) -> None:
         """Starts the close handshake (the peer's answer, or EOF, ends the connection)."""
@@ -267,6 +279,7 @@ class NativeWebSocket(FrameReader):
     def connection_lost(self) -> None:
         """The TCP connection is gone."""
         self._closing = True
+        self._transport = None
         if self.socket is not None:
             self.socket.ws_closed(self)
 
@@ -384,12 +397,16 @@ class HttpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        if self._ws is not None:
+            self._ws.paused = True
 
     def resume_writing(self) -> None:
         self.write_paused = False
         ws = self._ws
-        if ws is not None and ws.on_drain is not None:
-            ws.on_drain()
+        if ws is not None:
+            ws.paused = False
+            if ws.on_drain is not None:
+                ws.on_drain()
 
     def data_received(self, data: bytes) -> None:
         if self._ws is not None:

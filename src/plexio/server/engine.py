@@ -462,9 +462,10 @@ class EngineSocket(Generic[StateT]):
                     timers_changed = session.timers_changed
                 else:
                     frames = data_to_send(session)
-                    if frames:
-                        sink.write(frames)
-                    timers_changed = drained(session, sink.buffered_size)
+                    size = sink.write(frames) if frames else None
+                    if size is None:
+                        size = sink.buffered_size
+                    timers_changed = drained(session, size)
                 if timers_changed or socket._closed or socket._close_after is not None:
                     socket._after_flush(sink)
             except Exception:

@@ -112,8 +112,14 @@ class FrameSink(Protocol):
         """Takes frames from the peer again."""
         ...
 
-    def write(self, frames: list[str | bytes]) -> None:
-        """Sends frames, in order, without blocking."""
+    def write(self, frames: list[str | bytes]) -> int | None:
+        """Sends frames, in order, without blocking.
+
+        Returns:
+            :attr:`buffered_size` right after the write, when the sink has it at hand
+            (the server then does not ask for it: one call less per delivery of a
+            broadcast), or ``None``.
+        """
         ...
 
     def close(self, code: int = 1000) -> None:
