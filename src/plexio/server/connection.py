@@ -23,6 +23,7 @@ from typing import Protocol
 
 from plexio.aio.handlers import TaskOwner, call_handler, report_failure
 from plexio.engineio.events import DisconnectReason
+from plexio.engineio.packets import frame_messages
 from plexio.exceptions import LocalProtocolError
 from plexio.server.engine import EngineSocket
 from plexio.socketio.connection import ServerConnection
@@ -318,7 +319,9 @@ class Connection:
         Returns:
             False if they were dropped (closed session, or volatile and the client is behind).
         """
-        return self.engine.send_messages(messages, volatile=volatile, compress=compress)
+        return self.engine.send_frames(
+            frame_messages(messages), volatile=volatile, compress=compress
+        )
 
     def send_ack(self, namespace: str, ack_id: int, data: list[JSONValue]) -> None:
         """Answers the client's event ``ack_id`` in a joined namespace.
@@ -326,7 +329,8 @@ class Connection:
         Raises:
             LocalProtocolError: the namespace is not joined, or the data is invalid.
         """
-        self.engine.send_messages(self.core.send_ack(namespace, ack_id, data))
+        # framed here, not by EngineSocket.send_messages: one call less per ack
+        self.engine.send_frames(frame_messages(self.core.send_ack(namespace, ack_id, data)))
 
     def connect_refused(self, namespace: str, message: str, data: JSONValue) -> None:
         """Answers a pending CONNECT with CONNECT_ERROR (the connection stays open)."""

@@ -884,7 +884,10 @@ class EngineServer(Generic[StateT]):
         """``socket`` queued frames: flush it once at the end of this loop tick."""
         self._dirty.append(socket)
         if self._flush_handle is None:
-            self._flush_handle = self.loop.call_soon(self._flush_dirty)
+            loop = self._loop
+            if loop is None:
+                loop = self.loop
+            self._flush_handle = loop.call_soon(self._flush_dirty)
 
     def send_frames_to(
         self,
