@@ -376,3 +376,30 @@ def test_hard_limit_below_the_soft_one_uses_the_soft_one() -> None:
     assert session.send_message("x" * 45)
     assert session.send_message("y")  # 46 unsent: under 50
     assert not session.closed
+
+
+def test_a_broadcast_list_queued_on_many_sessions_is_shared_never_changed() -> None:
+    """The frames of one broadcast are queued without a copy per session; what a
+    session adds afterwards (a ping, a pong, its close packet, more frames) goes to a
+    list of its own, and the drained queues stay apart."""
+    shared = ["4news"]
+    first, second, third = new("websocket"), new("websocket"), new("websocket")
+    for session in (first, second, third):
+        assert session.queue_frames(shared, 5)
+    first.handle_timeout(0.3)  # its ping comes due
+    second.receive_frame("2probe", 0.0)  # a client's ping: the pong is queued
+    assert second.queue_frames(["4more"], 5)
+    third.close()
+    assert shared == ["4news"]
+    assert first.data_to_send() == ["4news", "2"]
+    assert second.data_to_send() == ["4news", "3probe", "4more"]
+    assert third.data_to_send() == ["4news"]  # its close packet leaves on its own
+    assert third.data_to_send() == ["1"]
+    assert shared == ["4news"]
+    # drained: the next frames start a queue of their own again
+    assert first.data_to_send() == []
+    first.receive_frame("2again", 0.0)
+    assert first.data_to_send() == ["3again"]
+    assert first.queue_frames(shared, 5) and first.queue_frames(shared, 5)
+    assert first.data_to_send() == ["4news", "4news"]
+    assert shared == ["4news"]

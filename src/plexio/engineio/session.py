@@ -39,6 +39,7 @@ beside it never wait for it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from plexio.config import EngineOptions, Limits
 from plexio.engineio.base import BaseSession, SessionState
@@ -68,6 +69,10 @@ from plexio.exceptions import LocalProtocolError
 
 __all__ = ["ServerSession", "SessionState"]
 
+#: The queue of a session with nothing queued after a drain: shared, never changed
+#: (a session copies it before adding to it, as any list it does not own).
+_NOTHING: Final[list[Frame]] = []
+
 
 class ServerSession(BaseSession[Event]):
     """One Engine.IO session, server side.
@@ -82,7 +87,9 @@ class ServerSession(BaseSession[Event]):
     __slots__ = (
         "sid",
         "_options",
+        "_max_buffered",
         "_out",
+        "_out_owned",
         "_out_size",
         "transport_backlog",
         "_next_ping",
@@ -105,6 +112,9 @@ class ServerSession(BaseSession[Event]):
         super().__init__(transport, opened=True)
         self.sid = sid
         self._options = options
+        # read on every send and drain: kept as a native int (the options are frozen;
+        # reading them from a compiled module is a generic attribute lookup)
+        self._max_buffered = options.max_buffered_bytes
         limit = options.rate_limit
         self._packet_budget: TokenBucket | None = None
         self._byte_budget: TokenBucket | None = None
@@ -127,6 +137,10 @@ class ServerSession(BaseSession[Event]):
                 options.limits.max_http_buffer_size,
             )
         ]
+        # False while ``_out`` is a list the session does not own (the frames of the
+        # one send queued since the last drain, often a broadcast's list shared by
+        # every recipient, or ``_NOTHING``): it is copied before anything is added.
+        self._out_owned = True
         self._out_size = 0
         #: Bytes the transport holds unsent, as last reported with
         #: :meth:`set_transport_backlog` (read it; set it only through that method).
@@ -162,7 +176,7 @@ class ServerSession(BaseSession[Event]):
     def set_transport_backlog(self, size: int) -> None:
         """The I/O layer reports how many bytes its transport holds unsent."""
         self.transport_backlog = size
-        if self._out_size + size > self._options.max_buffered_bytes:
+        if self._out_size + size > self._max_buffered:
             self._note_over_limit()
         elif self._over_since is not None or self._over_pending:
             self._over_since = None
@@ -247,11 +261,11 @@ class ServerSession(BaseSession[Event]):
         elif ptype is PacketType.CLOSE:
             # A GET pending at that time is completed with a noop (Engine.IO v4 "Close").
             if self.transport is Transport.POLLING:
-                self._out.append(NOOP_FRAME)
+                self._append(NOOP_FRAME)
             self._close(DisconnectReason.TRANSPORT_CLOSE, send_close=False, keep_output=True)
         elif ptype is PacketType.PING:
             # v4 clients do not ping, but answering costs nothing and helps old tools.
-            self._out.append("3" + str(packet.data))
+            self._append("3" + str(packet.data))
         elif ptype is PacketType.NOOP:
             pass
         else:  # OPEN or UPGRADE on the active transport
@@ -358,8 +372,9 @@ class ServerSession(BaseSession[Event]):
 
         A send that finds the backlog over ``max_buffered_bytes_hard`` closes the
         session (``slow client``) instead: check :attr:`closed` and :meth:`events`.
+        ``frames`` is queued as it is (see :meth:`queue_frames`): do not change it after.
         """
-        if volatile and self._out_size + self.transport_backlog >= self._options.max_buffered_bytes:
+        if volatile and self._out_size + self.transport_backlog >= self._max_buffered:
             return False
         return self.queue_frames(
             frames, len(frames[0]) if len(frames) == 1 else sum(map(len, frames))
@@ -367,20 +382,33 @@ class ServerSession(BaseSession[Event]):
 
     def queue_frames(self, frames: list[Frame], size: int) -> bool:
         """:meth:`send_frames` (not volatile) with the frames' size in bytes given: the
-        fan-out path calls it for every recipient of one broadcast's frames."""
+        fan-out path calls it for every recipient of one broadcast's frames.
+
+        ``frames`` is queued as it is, not copied (:meth:`data_to_send` may return it):
+        the caller must not change the list afterwards."""
         if self._closed:
             return False
-        options = self._options
         backlog = self._out_size + self.transport_backlog
-        if backlog >= options.max_buffered_bytes:
+        if backlog >= self._max_buffered:
+            options = self._options
             hard = max(options.max_buffered_bytes_hard, options.max_buffered_bytes)
             if backlog > hard:
                 self.close_detail = f"{backlog} bytes unsent, over max_buffered_bytes_hard={hard}"
                 self._close(DisconnectReason.SLOW_CLIENT, send_close=False)
                 return False
-        self._out += frames
+        out = self._out
+        if not out:
+            # Nothing queued: the list itself is kept (no copy per recipient of a
+            # broadcast); it is copied if more comes before the next drain.
+            self._out = frames
+            self._out_owned = False
+        elif self._out_owned:
+            out += frames
+        else:
+            self._out = out + frames
+            self._out_owned = True
         self._out_size += size
-        if backlog + size > options.max_buffered_bytes:
+        if backlog + size > self._max_buffered:
             self._note_over_limit()
         return True
 
@@ -401,7 +429,8 @@ class ServerSession(BaseSession[Event]):
         return bool(self._out) or self._noop_due
 
     def data_to_send(self) -> list[Frame]:
-        """Drains the queue as WebSocket frames, one frame each, in order.
+        """Drains the queue as WebSocket frames, one frame each, in order (a list the
+        caller must not change: it may be the one a broadcast queued on every session).
 
         A closed session's close packet is never drained together with frames before
         it: those leave first, the close packet at the next drain (its own polling
@@ -414,13 +443,15 @@ class ServerSession(BaseSession[Event]):
             return out
         if self._closed and len(out) > 1 and out[-1] == CLOSE_FRAME:
             self._out = [CLOSE_FRAME]
-            out.pop()
+            self._out_owned = True
+            out = out[:-1]
         else:
-            self._out = []
+            self._out = _NOTHING
+            self._out_owned = False
         self._out_size = 0
-        if self.transport_backlog <= self._options.max_buffered_bytes and (
+        if (
             self._over_since is not None or self._over_pending
-        ):
+        ) and self.transport_backlog <= self._max_buffered:
             self._over_since = None
             self._over_pending = False
             self.timers_changed = True
@@ -475,7 +506,7 @@ class ServerSession(BaseSession[Event]):
             self._close(DisconnectReason.PING_TIMEOUT, send_close=False)
             return
         self._over_pending = False
-        if self._out_size + self.transport_backlog > self._options.max_buffered_bytes:
+        if self._out_size + self.transport_backlog > self._max_buffered:
             if self._over_since is None:
                 self._over_since = now
             elif now >= self._over_since + self._options.slow_client_grace:
@@ -495,16 +526,25 @@ class ServerSession(BaseSession[Event]):
         if self._next_ping is not None and now >= self._next_ping:
             self._next_ping = None
             self._pong_deadline = now + self._options.ping_timeout
-            self._out.append(PING_FRAME)
+            self._append(PING_FRAME)
             self._out_size += 1
+
+    def _append(self, frame: Frame) -> None:
+        # adds one frame to the queue, copying it first if it is not the session's own
+        if self._out_owned:
+            self._out.append(frame)
+        else:
+            self._out = [*self._out, frame]
+            self._out_owned = True
 
     def _close(
         self, reason: DisconnectReason, *, send_close: bool, keep_output: bool = False
     ) -> None:
         if send_close:
-            self._out.append(CLOSE_FRAME)
+            self._append(CLOSE_FRAME)
         elif not keep_output:
-            self._out = []
+            self._out = _NOTHING
+            self._out_owned = False
         self._out_size = 0
         self._closed = True
         self.close_reason = reason
