@@ -212,6 +212,13 @@ def test_garbage_that_does_not_inflate_is_a_protocol_error() -> None:
 def test_server_frames() -> None:
     assert encode_data_frame("4hi") == b"\x81\x034hi"
     assert encode_data_frame(b"\x01") == b"\x82\x01\x01"
+    # the short-frame headers made once, at their bounds
+    assert encode_data_frame("") == b"\x81\x00"
+    assert encode_data_frame(b"") == b"\x82\x00"
+    assert encode_data_frame("é" * 62 + "x") == b"\x81\x7d" + ("é" * 62 + "x").encode()
+    assert encode_data_frame(b"y" * 125) == b"\x82\x7d" + b"y" * 125
+    assert encode_data_frame("é" * 63) == b"\x81\x7e\x00\x7e" + ("é" * 63).encode()
+    assert encode_data_frame(b"y" * 126) == b"\x82\x7e\x00\x7e" + b"y" * 126
     assert encode_control_frame(10, b"hb") == b"\x8a\x02hb"
     assert encode_close_frame(1000) == b"\x88\x02\x03\xe8"
     with pytest.raises(ValueError):

@@ -336,17 +336,26 @@ class FrameReader:
             self.replies = []
 
 
+#: The two header bytes of every short (< 126 bytes) text and binary frame, made once:
+#: a short frame is then one concatenation (no tuple, no ``bytes`` of it per frame).
+_SHORT_TEXT = tuple(bytes((0x81, size)) for size in range(126))
+_SHORT_BINARY = tuple(bytes((0x82, size)) for size in range(126))
+
+
 def encode_data_frame(frame: str | bytes) -> bytes:
     """One unmasked, unfragmented server data frame: text for ``str``, binary for ``bytes``."""
     if isinstance(frame, str):
         payload = frame.encode()
+        size = len(payload)
+        if size < 126:
+            return _SHORT_TEXT[size] + payload
         first = 0x81
     else:
         payload = frame
+        size = len(payload)
+        if size < 126:
+            return _SHORT_BINARY[size] + payload
         first = 0x82
-    size = len(payload)
-    if size < 126:
-        return bytes((first, size)) + payload
     if size < 65536:
         return struct.pack("!BBH", first, 126, size) + payload
     return struct.pack("!BBQ", first, 127, size) + payload
