@@ -163,6 +163,18 @@ def test_a_frame_too_big_is_refused_from_its_header() -> None:
     assert reader.error is FrameError.TOO_BIG
 
 
+def test_a_control_frame_over_125_bytes_is_refused_from_its_header() -> None:
+    reader = FrameReader(2**20)
+    assert reader.feed(struct.pack("!BBH", 0x89, 0x80 | 126, 500) + b"mask") == []
+    assert reader.error is FrameError.PROTOCOL  # not waiting for the 500 bytes
+
+
+def test_a_64_bit_length_with_its_top_bit_set_is_a_protocol_error() -> None:
+    reader = FrameReader(1000)
+    assert reader.feed(struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 63) + b"mask") == []
+    assert reader.error is FrameError.PROTOCOL
+
+
 def test_error_close_codes() -> None:
     assert FrameError.PROTOCOL.close_code == CloseCode.PROTOCOL_ERROR == 1002
     assert FrameError.NOT_UTF8.close_code == 1007

@@ -210,12 +210,17 @@ class FrameReader:
             if size > max_size:
                 if b0 & 0x08:  # a control frame: over 125 bytes, it breaks the protocol
                     self._fail(FrameError.PROTOCOL, "control frame over 125 bytes")
+                elif size >> 63:  # RFC 6455 section 5.2: the top bit of a 64-bit length is 0
+                    self._fail(FrameError.PROTOCOL, "64-bit length with its top bit set")
                 else:
                     self._fail(FrameError.TOO_BIG, f"{size}-byte frame over {max_size}")
                 return messages
             start = head + 4
             stop = start + size
             if stop > end:
+                if size > _MAX_CONTROL and b0 & 0x08:  # refused without waiting for it
+                    self._fail(FrameError.PROTOCOL, "control frame over 125 bytes")
+                    return messages
                 break
             payload = apply_mask(data[start:stop], data[head:start])
             pos = stop
