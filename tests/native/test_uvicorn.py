@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import hashlib
 import os
 import struct
+import weakref
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -49,8 +51,17 @@ class EchoApp:
         self.reading.set()
         self.sent_bytes = 0
         self.flood: int = 0  # bytes to send at once after accepting
+        self.go = asyncio.Event()
+        self.errors: list[BaseException | None] = []
+        self.finished = asyncio.Event()
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
+        try:
+            await self.serve(scope, receive, send)
+        finally:
+            self.finished.set()
+
+    async def serve(self, scope: Message, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             return
         assert (await receive())["type"] == "websocket.connect"
@@ -71,6 +82,13 @@ class EchoApp:
             return
         if path == "/crash":
             raise RuntimeError("the app fails before accepting")
+        if path == "/late":  # accepts only when told to (after a shutdown, say)
+            await self.go.wait()
+            try:
+                await send({"type": "websocket.accept"})
+            except Exception as exc:
+                self.errors.append(exc)
+            return
         offered = scope["subprotocols"]
         await send(
             {
@@ -79,6 +97,10 @@ class EchoApp:
                 "headers": [(b"x-app", b"yes")],
             }
         )
+        if path == "/fail":
+            raise RuntimeError("the app fails after accepting")
+        if path == "/return":
+            return
         if self.flood:
             chunk = b"z" * 65536
             while self.sent_bytes < self.flood:
@@ -94,6 +116,18 @@ class EchoApp:
             if data is None:
                 data = message["bytes"]
             self.received.append(data)
+            if data == "wait":  # until the peer has closed, then send anyway
+                self.disconnects.append(await receive())
+                for late in (
+                    {"type": "websocket.send", "text": "late"},
+                    {"type": "websocket.close"},
+                ):
+                    try:
+                        await send(late)
+                        self.errors.append(None)
+                    except Exception as exc:
+                        self.errors.append(exc)
+                return
             if data == "close":
                 await send({"type": "websocket.close", "code": 4000, "reason": "bye"})
                 self.disconnects.append(await receive())
@@ -207,8 +241,8 @@ async def echo_server() -> AsyncIterator[tuple[RunningServer, EchoApp]]:
         yield running, app
 
 
-async def opened(running: RunningServer, extra: str = "") -> tuple[Raw, bytes]:
-    raw, head, key = await handshake(running, "/chat", extra)
+async def opened(running: RunningServer, extra: str = "", path: str = "/chat") -> tuple[Raw, bytes]:
+    raw, head, key = await handshake(running, path, extra)
     assert head.startswith(b"HTTP/1.1 101 ")
     fields = dict(
         (name.strip().lower(), value.strip())
@@ -263,6 +297,25 @@ async def test_fragments_with_a_ping_between_and_the_peers_close(
         (frame(0, b"orphan"), 1002),  # continuation without a message
         (frame(2, b"x", rsv1=True), 1002),  # no extension negotiated
         (frame(3, b""), 1002),  # reserved opcode
+        (frame(11, b""), 1002),  # reserved control opcode
+        (bytes((0xA2,)) + frame(2, b"x")[1:], 1002),  # RSV2
+        (bytes((0x92,)) + frame(2, b"x")[1:], 1002),  # RSV3
+        (frame(9, b"p", fin=False), 1002),  # fragmented control frame
+        (frame(1, b"a", fin=False) + frame(1, b"b"), 1002),  # new message mid-message
+        (frame(1, b"a", fin=False) + frame(0, b"b", rsv1=True), 1002),  # RSV1, continuation
+        (frame(1, "é".encode()[:1], fin=False) + frame(0, b"\xff"), 1007),  # split, bad
+        (frame(8, b"\x03"), 1002),  # a close frame's 1-byte payload
+        (frame(8, struct.pack("!H", 1005)), 1002),  # codes never sent on the wire
+        (frame(8, struct.pack("!H", 1006)), 1002),
+        (frame(8, struct.pack("!H", 1015)), 1002),
+        (frame(8, struct.pack("!H", 999)), 1002),
+        (frame(8, struct.pack("!H", 2999)), 1002),  # reserved range
+        (frame(8, struct.pack("!H", 5000)), 1002),
+        (frame(8, struct.pack("!H", 1000) + b"\xc3"), 1007),  # reason not UTF-8
+        # a ping whose header says 500 bytes: refused from the header, not after them
+        (bytes((0x89, 0xFE)) + struct.pack("!H", 500) + b"mask", 1002),
+        # a 64-bit length with its top bit set (RFC 6455 section 5.2)
+        (bytes((0x82, 0xFF)) + struct.pack("!Q", 1 << 63) + b"mask", 1002),
     ],
     ids=[
         "too-big",
@@ -273,6 +326,23 @@ async def test_fragments_with_a_ping_between_and_the_peers_close(
         "orphan-continuation",
         "rsv1",
         "reserved-opcode",
+        "reserved-control-opcode",
+        "rsv2",
+        "rsv3",
+        "fragmented-ping",
+        "new-message-mid-message",
+        "rsv1-continuation",
+        "not-utf8-split",
+        "close-1-byte",
+        "close-1005",
+        "close-1006",
+        "close-1015",
+        "close-999",
+        "close-2999",
+        "close-5000",
+        "close-reason-not-utf8",
+        "ping-header-over-125",
+        "length-top-bit",
     ],
 )
 async def test_bad_input_closes_with_its_code(
@@ -452,3 +522,255 @@ async def start() -> AsyncIterator[Any]:
             return server, JsClient(proc)
 
         yield run
+
+
+# A hostile review: lifecycle, flow control and resources at the edge.
+
+
+class Tracked(WebSocketProtocol):
+    """The protocol, remembering its instances (weakly) for the test to reach."""
+
+    made: list[weakref.ref[WebSocketProtocol]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        Tracked.made.append(weakref.ref(self))
+        super().connection_made(transport)
+
+
+@pytest.fixture
+async def tracked_server() -> AsyncIterator[tuple[RunningServer, EchoApp]]:
+    Tracked.made.clear()
+    app = EchoApp()
+    async with running_uvicorn(
+        app, ws=Tracked, lifespan="off", ws_ping_interval=None, ws_max_size=1000
+    ) as running:
+        yield running, app
+
+
+@pytest.mark.parametrize(("path", "code"), [("/fail", 1011), ("/return", 1000)])
+async def test_an_app_that_ends_after_accepting_closes_the_websocket(
+    echo_server: tuple[RunningServer, EchoApp], path: str, code: int
+) -> None:
+    running, _ = echo_server
+    raw, _ = await opened(running, path=path)
+    assert (await raw.read_close())[0] == code  # not a bare TCP close (1006 to the peer)
+    assert await raw.at_eof()
+
+
+async def test_a_client_lost_mid_message_is_one_disconnect_with_1006(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    raw.send(frame(2, b"x" * 100)[:50])  # half a frame, then the TCP connection goes
+    await asyncio.sleep(0.05)
+    raw.writer.transport.abort()
+    await asyncio.wait_for(app.finished.wait(), 5)
+    await asyncio.sleep(0.05)
+    assert app.disconnects == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+
+
+async def test_sending_after_the_peers_close_is_a_closed_connection(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    raw.send(frame(1, b"wait"))
+    await asyncio.sleep(0.05)
+    raw.send(frame(8, struct.pack("!H", 1001)))
+    assert await raw.read_close() == (1001, "")
+    await asyncio.wait_for(app.finished.wait(), 5)
+    assert [d["code"] for d in app.disconnects] == [1001]
+    sent, closed = app.errors
+    assert isinstance(sent, OSError), sent  # ASGI: an OSError, not "after websocket.close"
+    assert closed is None  # closing what the peer closed is no error
+
+
+async def test_shutdown_while_the_app_decides_answers_500_and_its_accept_fails_quietly(
+    tracked_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, app = tracked_server
+    raw, head, _ = await handshake_after(running, "/late")
+    assert head.startswith(b"HTTP/1.1 500 ")
+    app.go.set()
+    await asyncio.wait_for(app.finished.wait(), 5)
+    assert len(app.errors) == 1 and isinstance(app.errors[0], OSError), app.errors
+
+
+async def handshake_after(running: RunningServer, path: str) -> tuple[Raw, bytes, bytes]:
+    """A handshake during which the server shuts the (only) connection down."""
+    reader, writer = await connect(running)
+    key = base64.b64encode(os.urandom(16))
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key.decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await eventually(lambda: bool(Tracked.made))
+    protocol = Tracked.made[0]()
+    assert protocol is not None
+    await eventually(lambda: protocol.scope.get("path") == path)
+    protocol.shutdown()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    return Raw(reader, writer), head, key
+
+
+async def test_a_pending_send_ends_when_the_connection_is_lost() -> None:
+    app = EchoApp()
+    app.flood = 256 * 2**20
+    async with serving(app) as running:
+        raw, _ = await opened(running)
+        await asyncio.sleep(0.3)  # the app's send waits for the buffer to drain
+        assert not app.finished.is_set()
+        raw.writer.transport.abort()
+        await asyncio.wait_for(app.finished.wait(), 5)  # ClientDisconnected, not a hang
+        assert app.sent_bytes < app.flood
+
+
+async def test_reading_pauses_while_the_peer_pings_and_reads_no_pong(
+    echo_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, _ = echo_server
+    raw, _ = await opened(running)
+    ping = frame(9, b"p" * 125)
+    written = 0
+    stalled_since: float | None = None
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 20
+    # Bounded: at most 64 MB, 20 s; stops once the server has not read for 0.5 s.
+    while written * len(ping) < 64 * 2**20 and loop.time() < end:
+        if raw.writer.transport.get_write_buffer_size() > 2**20:
+            if stalled_since is None:
+                stalled_since = loop.time()
+            elif loop.time() - stalled_since > 0.5:
+                break
+            await asyncio.sleep(0.02)
+            continue
+        stalled_since = None
+        raw.send(ping * 64)
+        written += 64
+    assert stalled_since is not None, "the server kept buffering pongs nobody read"
+    assert written * len(ping) < 32 * 2**20
+    for _ in range(written):  # every ping is answered once the client reads
+        opcode, payload, _ = await raw.read_frame(10)
+        assert (opcode, payload) == (10, b"p" * 125)
+
+
+async def test_many_connections_leave_no_task_or_protocol_behind(
+    tracked_server: tuple[RunningServer, EchoApp],
+) -> None:
+    running, _ = tracked_server
+
+    async def once(i: int) -> None:
+        raw, _ = await opened(running)
+        raw.send(frame(1, b"hi"))
+        assert (await raw.read_frame())[:2] == (1, b"hi")
+        if i % 2:
+            raw.send(frame(8, struct.pack("!H", 1000)))
+            assert await raw.read_close() == (1000, "")
+            assert await raw.at_eof()
+        raw.writer.close()
+        _OPENED.remove(raw.writer)
+
+    await once(0)
+    await asyncio.sleep(0.2)
+    tasks = len(asyncio.all_tasks())
+    for i in range(200):
+        await once(i)
+    await eventually(lambda: len(asyncio.all_tasks()) <= tasks)
+    await asyncio.sleep(0.2)
+    gc.collect()
+    assert len(Tracked.made) == 201
+    assert [ref for ref in Tracked.made if ref() is not None] == []
+
+
+async def test_a_small_deflated_message_that_inflates_past_the_limit_is_refused() -> None:
+    app = EchoApp()
+    async with serving(app, ws_max_size=1000) as running:
+        raw, _ = await opened(running, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        encoder = zlib.compressobj(9, zlib.DEFLATED, -12)
+        body = encoder.compress(b"\0" * 2**19) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        assert len(body) < 1000  # the frame itself is under ws_max_size
+        raw.send(frame(2, body[:-4], rsv1=True))
+        assert (await raw.read_close())[0] == 1009
+        await eventually(lambda: [d["code"] for d in app.disconnects] == [1009])
+
+
+class ScopeApp:
+    """Keeps the scope of each WebSocket; sets lifespan state."""
+
+    def __init__(self) -> None:
+        self.scopes: list[Message] = []
+
+    async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    scope["state"]["db"] = "ready"
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        self.scopes.append(scope)
+        await receive()
+        await send({"type": "websocket.close"})
+
+
+async def test_the_scope_the_app_sees() -> None:
+    app = ScopeApp()
+    async with running_uvicorn(
+        app, ws=WebSocketProtocol, lifespan="on", root_path="/api", ws_ping_interval=None
+    ) as running:
+        _, head, _ = await handshake(
+            running,
+            "/a%20b/c?x=1&y=%20",
+            "Sec-WebSocket-Protocol: one, two\r\nSec-WebSocket-Protocol: three\r\n"
+            "X-Mixed-Case: V\r\n",
+        )
+        assert head.startswith(b"HTTP/1.1 403 ")
+        # header names in any case, Connection with several tokens
+        reader, writer = await connect(running)
+        writer.write(
+            b"GET /x HTTP/1.1\r\nHOST: x\r\nUPGRADE: WebSocket\r\n"
+            b"CONNECTION: keep-alive, Upgrade\r\n"
+            b"SEC-WEBSOCKET-KEY: " + base64.b64encode(os.urandom(16)) + b"\r\n"
+            b"SEC-WEBSOCKET-VERSION: 13\r\n\r\n"
+        )
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(
+            b"HTTP/1.1 403 "
+        )
+    scope = app.scopes[0]
+    assert scope["type"] == "websocket" and scope["scheme"] == "ws"
+    assert scope["root_path"] == "/api"
+    assert scope["path"] == "/api/a b/c"
+    assert scope["raw_path"] == b"/api/a%20b/c"
+    assert scope["query_string"] == b"x=1&y=%20"
+    assert scope["subprotocols"] == ["one", "two", "three"]
+    assert (b"x-mixed-case", b"V") in scope["headers"]
+    assert scope["client"][0] == "127.0.0.1" and scope["server"] == ("127.0.0.1", running.port)
+    assert scope["state"] == {"db": "ready"}
+    assert scope["extensions"] == {"websocket.http.response": {}}
+    assert app.scopes[1]["path"] == "/api/x"
+
+
+async def test_handshakes_that_are_not_websocket_handshakes() -> None:
+    app = EchoApp()
+    async with serving(app) as running:
+        for request in (
+            b"POST /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)) + b"\r\n"
+            b"Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+            b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n",  # no key
+            b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)) + b"\r\n"
+            b"Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)) + b"\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n",  # two keys
+        ):
+            reader, writer = await connect(running)
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 400 "), (request, head)
+    assert app.received == [] and app.disconnects == []

@@ -24,6 +24,13 @@ What it does as uvicorn's protocols do:
   uvicorn's default headers (``server``, ``date``); a ``websocket.close`` before
   accepting answers 403; a ``websocket.http.response.start`` and its body answer with
   that response; an app that fails or returns before accepting gets a 500;
+- an app that fails after accepting closes the WebSocket with 1011, one that returns
+  without closing it with 1000 (uvicorn's protocols drop the TCP connection there,
+  which the peer sees as 1006); a connection lost without a close frame is reported
+  as ``websocket.disconnect`` with 1006 (RFC 6455 section 7.1.5; uvicorn's say 1005);
+  once the connection ends without the app's close (the peer's close, an error, a
+  timeout, shutdown), ``websocket.send`` raises ``ClientDisconnected`` (an ``OSError``,
+  as ASGI asks) and ``websocket.close`` does nothing;
 - pings are answered with pongs; the peer's close is answered with its code and ends
   the connection; a protocol error, a text message that is not UTF-8 or a message over
   ``ws_max_size`` closes with 1002, 1007 or 1009 (reported to the app as
@@ -38,7 +45,9 @@ What it does as uvicorn's protocols do:
   mark (uvicorn's ``pause_writing``), and reading from the socket is paused when the app
   has not taken the messages of the previous read by the time the next read arrives,
   until it takes them all: what waits for an app that does not call ``receive`` is at
-  most two reads' worth of messages, then the client's TCP window fills.
+  most two reads' worth of messages, then the client's TCP window fills. Reading is
+  also paused while the pongs the peer asks for are over the write buffer's high-water
+  mark (a peer that pings and never reads cannot grow the buffer).
   (``websockets-sansio`` pauses after every message; pausing and resuming the socket per
   message is a cost this protocol avoids while the app keeps up);
 - server shutdown closes an open WebSocket with 1012.
@@ -218,7 +227,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_close_timer",
         "_ping_timer",
         "_heard",
-        "_accepted",
+        "_app_closed",
     )
 
     #: Seconds the app's close waits for the peer's answer before the TCP connection ends.
@@ -259,7 +268,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._heard = False
-        self._accepted = False
+        self._app_closed = False  # the app sent websocket.close or a denial response
 
     # asyncio.Protocol
 
@@ -269,10 +278,15 @@ class WebSocketProtocol(asyncio.Protocol):
         self.connections.add(self)  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """The TCP connection is gone: the app gets ``websocket.disconnect``."""
+        """The TCP connection is gone: the app gets ``websocket.disconnect``.
+
+        Its code is 1006 when no close frame came first (RFC 6455 section 7.1.5: the
+        connection was lost; uvicorn's protocols say 1005 once accepted, the code of a
+        close frame that came without one).
+        """
         self._lost = True
         self._state = _State.CLOSING
-        self._queue_disconnect(1005 if self._accepted else 1006)
+        self._queue_disconnect(1006)
         self.connections.discard(self)
         for timer in (self._close_timer, self._ping_timer):
             if timer is not None:
@@ -293,6 +307,8 @@ class WebSocketProtocol(asyncio.Protocol):
         """The write buffer drained under its low-water mark."""
         self._writable = True
         self._wake_writers()
+        if self._read_paused and not self._queue:
+            self._resume_reading()  # paused for pongs the peer did not read
 
     def data_received(self, data: bytes) -> None:
         """The request head first, then frames: messages go to the app's queue."""
@@ -348,7 +364,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 waiter = self._waiter = self.loop.create_future()
             await waiter
         message = queue.popleft()
-        if self._read_paused and not queue:
+        if self._read_paused and not queue and self._writable:
             self._resume_reading()
         return message
 
@@ -356,10 +372,14 @@ class WebSocketProtocol(asyncio.Protocol):
         """Handles one ASGI message from the app (see the module docstring)."""
         if not self._writable:
             await self._writable_again()
-        if self._lost:
-            raise ClientDisconnected
         kind = message["type"]
         state = self._state
+        if self._lost or (state is _State.CLOSING and not self._app_closed):
+            # the connection ended without the app's close (the peer's close, an error,
+            # the server's shutdown): a closed connection, not a misuse (ASGI: an OSError)
+            if kind == "websocket.close" and not self._lost:
+                return
+            raise ClientDisconnected
         if state is _State.OPEN:
             transport = self.transport
             assert transport is not None
@@ -377,6 +397,7 @@ class WebSocketProtocol(asyncio.Protocol):
             elif kind == "websocket.close":
                 code: int = message.get("code") or 1000
                 reason: str = message.get("reason") or ""
+                self._app_closed = True
                 self._queue_disconnect(code, reason)
                 self._close(code, reason)
             else:
@@ -388,6 +409,7 @@ class WebSocketProtocol(asyncio.Protocol):
             if kind == "websocket.accept":
                 self._accept(message)
             elif kind == "websocket.close":
+                self._app_closed = True
                 self._queue_disconnect(1006)
                 self._log_response(403)
                 self._respond(403, [], b"")
@@ -412,6 +434,7 @@ class WebSocketProtocol(asyncio.Protocol):
             status, headers, body = self._response
             body.append(message.get("body", b""))
             if not message.get("more_body", False):
+                self._app_closed = True
                 self._queue_disconnect(1006)
                 self._respond(status, headers, b"".join(body))
         else:
@@ -427,13 +450,13 @@ class WebSocketProtocol(asyncio.Protocol):
             pass
         except BaseException:
             logger.exception("Exception in ASGI application\n")
-            self._fail_handshake()
+            self._end_for_app(1011)
         else:
             if self._state in (_State.CONNECTING, _State.RESPONDING):
                 logger.error("ASGI callable returned without completing handshake.")
-                self._fail_handshake()
             elif result is not None:
                 logger.error("ASGI callable should return None, but returned '%s'.", result)
+            self._end_for_app(1000)
         if self._close_timer is None and self.transport is not None:
             self.transport.close()
 
@@ -570,7 +593,6 @@ class WebSocketProtocol(asyncio.Protocol):
         headers += self.default_headers
         headers += [(bytes(n).lower(), bytes(v)) for n, v in message.get("headers", [])]
         head = b"HTTP/1.1 101 Switching Protocols\r\n" + _header_lines(headers) + b"\r\n"
-        self._accepted = True
         if transport.is_closing():
             return
         transport.write(head)
@@ -599,9 +621,16 @@ class WebSocketProtocol(asyncio.Protocol):
         transport.write(status_line + _header_lines(given + extra) + b"\r\n" + body)
         transport.close()
 
-    def _fail_handshake(self) -> None:
-        if self._state in (_State.REQUEST, _State.CONNECTING):
+    def _end_for_app(self, code: int) -> None:
+        """The app is done: a 500 before accepting, a close frame with ``code`` if open."""
+        state = self._state
+        if state in (_State.REQUEST, _State.CONNECTING, _State.RESPONDING):
             self._respond(500, [], b"Internal Server Error")
+        elif state is _State.OPEN:
+            self._state = _State.CLOSING
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(encode_close_frame(code))
 
     # the open connection
 
@@ -615,6 +644,10 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         if replies and self._state is _State.OPEN:
             transport.write(b"".join(replies))
+            if not self._writable and not self._read_paused:
+                # the peer pings and does not read the pongs: read no more until it does
+                self._read_paused = True
+                transport.pause_reading()
         error = reader.error
         if error is not None:
             code = int(error.close_code)
