@@ -175,6 +175,18 @@ def test_a_64_bit_length_with_its_top_bit_set_is_a_protocol_error() -> None:
     assert reader.error is FrameError.PROTOCOL
 
 
+def test_a_large_frame_over_many_reads_is_held_in_pieces_and_read_whole() -> None:
+    reader = FrameReader(2**20)
+    payload = os.urandom(300_000)
+    data = client_frame(2, payload) + client_frame(9, b"after") + client_frame(1, b"x")
+    cut = len(data) - 20
+    for i in range(0, cut, 1000):
+        assert reader.feed(data[i : min(i + 1000, cut)]) == []
+        assert reader.buffered == min(i + 1000, cut)
+    assert reader.feed(data[cut:]) == [payload, "x"]
+    assert reader.buffered == 0 and reader.replies is not None
+
+
 def test_error_close_codes() -> None:
     assert FrameError.PROTOCOL.close_code == CloseCode.PROTOCOL_ERROR == 1002
     assert FrameError.NOT_UTF8.close_code == 1007

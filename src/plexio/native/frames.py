@@ -49,6 +49,8 @@ __all__ = [
 
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 section 7.2.2
 _MAX_CONTROL = 125
+#: A frame larger than this arriving over several reads is held as pieces.
+_HOLD_OVER = 65536
 
 
 class CloseCode(enum.IntEnum):
@@ -149,6 +151,8 @@ class FrameReader:
 
     __slots__ = (
         "_buffer",
+        "_held",
+        "_short",
         "_partial",
         "_max_size",
         "_inflate",
@@ -160,6 +164,9 @@ class FrameReader:
 
     def __init__(self, max_size: int, inflate: Inflate | None = None) -> None:
         self._buffer = b""
+        # a large frame's pieces, joined once it is complete (not on every read)
+        self._held: list[bytes] | None = None
+        self._short = 0  # bytes the held frame still lacks
         self._partial: _Fragmented | None = None
         self._max_size = max_size
         self._inflate = inflate
@@ -176,14 +183,23 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Bytes of an unfinished frame held until the rest arrives."""
-        return len(self._buffer)
+        held = self._held
+        return len(self._buffer) if held is None else sum(map(len, held))
 
     def feed(self, data: bytes) -> list[str | bytes]:
         """The messages completed by ``data``, in order (text as ``str``)."""
         messages: list[str | bytes] = []
         if self.closed is not None or self.error is not None:
             return messages
-        if self._buffer:
+        held = self._held
+        if held is not None:
+            held.append(data)
+            self._short -= len(data)
+            if self._short > 0:
+                return messages
+            self._held = None
+            data = b"".join(held)
+        elif self._buffer:
             data = self._buffer + data
             self._buffer = b""
         pos = 0
@@ -220,6 +236,10 @@ class FrameReader:
             if stop > end:
                 if size > _MAX_CONTROL and b0 & 0x08:  # refused without waiting for it
                     self._fail(FrameError.PROTOCOL, "control frame over 125 bytes")
+                    return messages
+                if size > _HOLD_OVER:  # copying the frame on every read is quadratic
+                    self._held = [data[pos:]]
+                    self._short = stop - end
                     return messages
                 break
             payload = apply_mask(data[start:stop], data[head:start])
@@ -336,6 +356,7 @@ class FrameReader:
 
     def _end(self) -> None:
         self._buffer = b""
+        self._held = None
         self._partial = None
         if self.replies is None:
             self.replies = []
