@@ -23,7 +23,7 @@ from plexio.exceptions import ConnectRefusedError
 from plexio.server.adapters.base import Adapter, ServerSideAck, SocketDetails
 from plexio.server.broadcast import BroadcastOperator
 from plexio.server.connection import Connection
-from plexio.server.engine import EngineServer
+from plexio.server.engine import EngineServer, EngineSocket
 from plexio.server.fetched import FetchedSocket
 from plexio.server.recovery import RecoveryOptions, SavedSession
 from plexio.server.signatures import (
@@ -329,6 +329,9 @@ class Namespace(_Registry):
             # before one of its own clients joins
             self._tasks.spawn(self._ensure_ready(), name=f"adapter init {name}")
         self.sockets: dict[str, ServerSocket] = {}
+        # each socket's Engine.IO socket, beside ``sockets`` (same keys): a broadcast
+        # looks its recipients up in C (map over the ids), no Python per member
+        self._engines: dict[str, EngineSocket[Connection]] = {}
         self.adapter: Adapter = server.make_adapter(self)
         if server.recovery is not None:
             self.adapter.enable_recovery(server.recovery)
@@ -359,8 +362,8 @@ class Namespace(_Registry):
         self, sids: Iterable[str], frames: list[Frame], volatile: bool, compress: bool = True
     ) -> None:
         """Queues the same frames for many local sockets (one broadcast)."""
-        get = self.sockets.get
-        engines = [socket.conn.engine for sid in sids if (socket := get(sid)) is not None]
+        # ids of sockets gone meanwhile give None, dropped by filter
+        engines = list(filter(None, map(self._engines.get, sids)))
         self.server.engine.send_frames_to(engines, frames, volatile=volatile, compress=compress)
 
     def reserve_ack_id(self, sids: Sequence[str]) -> int:
@@ -632,6 +635,7 @@ class Namespace(_Registry):
     def _join(self, conn: Connection, socket: ServerSocket, session: SavedSession | None) -> None:
         # The CONNECT is accepted: the socket is in, its reply goes before any event.
         self.sockets[socket.id] = socket
+        self._engines[socket.id] = conn.engine
         self._keep = True
         self.adapter.add_all(socket.id, (socket.id,))  # admit added it already: no-op
         socket.connected = True
@@ -695,6 +699,7 @@ class Namespace(_Registry):
     def remove_socket(self, socket: ServerSocket) -> None:
         """The socket ended: forgets it (and drops an empty dynamic child when asked to)."""
         self.sockets.pop(socket.id, None)
+        self._engines.pop(socket.id, None)
         if not self.sockets and self.parent is not None and self.server.cleanup_empty_children:
             self.server.drop_child(self)
 
