@@ -343,4 +343,10 @@ async def test_websocket_write_reports_the_transport_backlog_and_paused_follows_
         conn.resume_writing()
         assert sink.paused is False
         assert drained == [True]
+        # once closing, nothing more is written after the close frame
+        sink.close(1000)
+        assert sink.write(["4late"]) == sink.buffered_size
+        assert (await _read_frame(reader))[0] == 8
+        writer.write(_client_frame(8, (1000).to_bytes(2, "big")))
+        assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()

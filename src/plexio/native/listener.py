@@ -179,8 +179,8 @@ class NativeWebSocket(FrameReader):
         #: once per delivery by the server's flush).
         self.paused = conn.write_paused
         self._conn = conn
-        # the connection's transport, kept here until it is lost: a delivery's write
-        # reads one object less
+        # the connection's transport while frames may be written (None once closing
+        # or lost): a delivery's write reads one object and one flag less
         self._transport = conn.transport
         self._cache = cache
         self.socket: WebSocketTarget | None = None
@@ -212,7 +212,7 @@ class NativeWebSocket(FrameReader):
             The bytes the transport holds unsent after it (:attr:`buffered_size`).
         """
         transport = self._transport
-        if self._closing or transport is None or transport.is_closing():
+        if transport is None or transport.is_closing():
             return self.buffered_size
         cache = self._cache
         if len(frames) == 1:
@@ -229,6 +229,7 @@ class NativeWebSocket(FrameReader):
         if self._closing:
             return
         self._closing = True
+        self._transport = None
         transport = self._conn.transport
         if transport is not None and not transport.is_closing():
             transport.write(encode_close_frame(code))
@@ -270,6 +271,7 @@ class NativeWebSocket(FrameReader):
             # connection ends (the server closes it first: RFC 6455 section 7.1.1).
             if not self._closing:
                 self._closing = True
+                self._transport = None
                 if transport is not None and not transport.is_closing():
                     transport.write(
                         encode_control_frame(8) if code == 1005 else encode_close_frame(code)
