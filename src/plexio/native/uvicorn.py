@@ -372,14 +372,10 @@ class WebSocketProtocol(asyncio.Protocol):
         """Handles one ASGI message from the app (see the module docstring)."""
         if not self._writable:
             await self._writable_again()
+        if self._lost:
+            raise ClientDisconnected
         kind = message["type"]
         state = self._state
-        if self._lost or (state is _State.CLOSING and not self._app_closed):
-            # the connection ended without the app's close (the peer's close, an error,
-            # the server's shutdown): a closed connection, not a misuse (ASGI: an OSError)
-            if kind == "websocket.close" and not self._lost:
-                return
-            raise ClientDisconnected
         if state is _State.OPEN:
             transport = self.transport
             assert transport is not None
@@ -437,10 +433,14 @@ class WebSocketProtocol(asyncio.Protocol):
                 self._app_closed = True
                 self._queue_disconnect(1006)
                 self._respond(status, headers, b"".join(body))
-        else:
+        elif self._app_closed:
             raise RuntimeError(
                 f"Unexpected ASGI message {kind!r}, after sending 'websocket.close'."
             )
+        elif kind != "websocket.close":
+            # the connection ended without the app's close (the peer's close, an error,
+            # a timeout, shutdown): a closed connection, not a misuse (ASGI: an OSError)
+            raise ClientDisconnected
 
     async def run_asgi(self) -> None:
         """Runs the app for this connection."""
