@@ -14,10 +14,13 @@ import contextlib
 import gc
 import hashlib
 import os
+import ssl
 import struct
+import subprocess
 import weakref
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +57,7 @@ class EchoApp:
         self.go = asyncio.Event()
         self.errors: list[BaseException | None] = []
         self.finished = asyncio.Event()
+        self.again: list[Message] = []
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
         try:
@@ -111,6 +115,8 @@ class EchoApp:
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 self.disconnects.append(message)
+                # asking again answers at once, with the same message (no hang)
+                self.again.append(await asyncio.wait_for(receive(), 1))
                 return
             data = message.get("text")
             if data is None:
@@ -128,6 +134,9 @@ class EchoApp:
                     except Exception as exc:
                         self.errors.append(exc)
                 return
+            if isinstance(data, str) and data.startswith("close:"):  # a code of the app's
+                await send({"type": "websocket.close", "code": int(data[6:])})
+                continue
             if data == "close":
                 await send({"type": "websocket.close", "code": 4000, "reason": "bye"})
                 self.disconnects.append(await receive())
@@ -568,6 +577,34 @@ async def test_a_client_lost_mid_message_is_one_disconnect_with_1006(
     await asyncio.wait_for(app.finished.wait(), 5)
     await asyncio.sleep(0.05)
     assert app.disconnects == [{"type": "websocket.disconnect", "code": 1006, "reason": ""}]
+    assert app.again == app.disconnects
+
+
+@pytest.mark.parametrize("code", [1005, 1006, 1015, 999, 2999, 5000])
+async def test_an_invalid_close_code_from_the_app_never_reaches_the_wire(
+    echo_server: tuple[RunningServer, EchoApp], code: int
+) -> None:
+    running, app = echo_server
+    raw, _ = await opened(running)
+    raw.send(frame(1, f"close:{code}".encode()))
+    assert (await raw.read_close())[0] == 1011  # the app's error, not its bad code
+    await asyncio.wait_for(app.finished.wait(), 5)
+
+
+class ShortClose(WebSocketProtocol):
+    close_timeout = 0.3
+
+
+async def test_the_apps_close_gives_up_on_a_peer_that_does_not_answer() -> None:
+    app = EchoApp()
+    async with running_uvicorn(
+        app, ws=ShortClose, lifespan="off", ws_ping_interval=None
+    ) as running:
+        raw, _ = await opened(running)
+        raw.send(frame(1, b"close"))
+        assert await raw.read_close() == (4000, "bye")
+        assert await raw.at_eof(timeout=3)  # after close_timeout, without the answer
+        await asyncio.wait_for(app.finished.wait(), 5)
 
 
 async def test_sending_after_the_peers_close_is_a_closed_connection(
@@ -715,7 +752,12 @@ class ScopeApp:
                     return
         self.scopes.append(scope)
         await receive()
-        await send({"type": "websocket.close"})
+        if scope["path"] != "/tls":
+            await send({"type": "websocket.close"})
+            return
+        await send({"type": "websocket.accept"})  # echoes until the peer closes
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
 
 
 async def test_the_scope_the_app_sees() -> None:
@@ -726,7 +768,8 @@ async def test_the_scope_the_app_sees() -> None:
         _, head, _ = await handshake(
             running,
             "/a%20b/c?x=1&y=%20",
-            "Sec-WebSocket-Protocol: one, two\r\nSec-WebSocket-Protocol: three\r\n"
+            "Sec-WebSocket-Protocol: one, two,\r\nSec-WebSocket-Protocol: three\r\n"
+            "Sec-WebSocket-Protocol:\r\n"
             "X-Mixed-Case: V\r\n",
         )
         assert head.startswith(b"HTTP/1.1 403 ")
@@ -774,3 +817,42 @@ async def test_handshakes_that_are_not_websocket_handshakes() -> None:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
             assert head.startswith(b"HTTP/1.1 400 "), (request, head)
     assert app.received == [] and app.disconnects == []
+
+
+async def test_tls_is_wss_in_the_scope_and_frames_go_through(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    app = ScopeApp()
+    trust = ssl.create_default_context(cafile=str(cert))
+    async with running_uvicorn(
+        app,
+        ws=WebSocketProtocol,
+        lifespan="off",
+        ws_ping_interval=None,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+    ) as running:
+        reader, writer = await asyncio.open_connection(running.host, running.port, ssl=trust)
+        _OPENED.append(writer)
+        writer.write(
+            b"GET /tls HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)) + b"\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        raw = Raw(reader, writer)
+        raw.send(frame(1, "über TLS".encode()))
+        assert (await raw.read_frame())[:2] == (1, "über TLS".encode())
+        raw.send(frame(8, struct.pack("!H", 1000)))
+        assert await raw.read_close() == (1000, "")
+    assert app.scopes[0]["scheme"] == "wss"

@@ -45,6 +45,7 @@ __all__ = [
     "encode_close_frame",
     "encode_control_frame",
     "encode_data_frame",
+    "valid_close_code",
 ]
 
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 section 7.2.2
@@ -113,7 +114,8 @@ class Inflate:
         return out
 
 
-def _valid_close_code(code: int) -> bool:
+def valid_close_code(code: int) -> bool:
+    """Whether ``code`` may be sent in a close frame."""
     # RFC 6455 section 7.4: 1004-1006 and 1015 are never sent; 1016-2999 are reserved.
     if 3000 <= code <= 4999:
         return True
@@ -338,7 +340,7 @@ class FrameReader:
         if len(payload) == 1:
             return self._fail(FrameError.PROTOCOL, "close frame with a 1-byte payload")
         code = (payload[0] << 8) | payload[1]
-        if not _valid_close_code(code):
+        if not valid_close_code(code):
             return self._fail(FrameError.PROTOCOL, f"invalid close code {code}")
         try:
             self.detail = payload[2:].decode()

@@ -90,6 +90,7 @@ from plexio.native.frames import (
     encode_close_frame,
     encode_control_frame,
     encode_data_frame,
+    valid_close_code,
 )
 
 if TYPE_CHECKING:
@@ -393,6 +394,8 @@ class WebSocketProtocol(asyncio.Protocol):
             elif kind == "websocket.close":
                 code: int = message.get("code") or 1000
                 reason: str = message.get("reason") or ""
+                if not valid_close_code(code):  # 1005, 1006, 1015 and others never go out
+                    raise RuntimeError(f"Invalid WebSocket close code {code}.")
                 self._app_closed = True
                 self._queue_disconnect(code, reason)
                 self._close(code, reason)
@@ -493,7 +496,8 @@ class WebSocketProtocol(asyncio.Protocol):
         subprotocols: list[str] = []
         for name, value in headers:
             if name == b"sec-websocket-protocol":
-                subprotocols.extend(t.strip() for t in value.decode("latin-1").split(","))
+                tokens = (t.strip() for t in value.decode("latin-1").split(","))
+                subprotocols.extend(t for t in tokens if t)
         transport = self.transport
         assert transport is not None
         root_path: str = self.config.root_path
