@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tracemalloc
 import zlib
 
 import pytest
@@ -185,6 +186,25 @@ def test_a_large_frame_over_many_reads_is_held_in_pieces_and_read_whole() -> Non
         assert reader.buffered == min(i + 1000, cut)
     assert reader.feed(data[cut:]) == [payload, "x"]
     assert reader.buffered == 0 and reader.replies is not None
+
+
+def test_tiny_fragments_hold_their_bytes_not_an_object_each() -> None:
+    reader = FrameReader(2**20)
+    assert reader.feed(client_frame(1, b"", fin=False)) == []
+    empty = client_frame(0, b"", fin=False, mask=b"\0\0\0\0")
+    one = client_frame(0, b"a", fin=False, mask=b"\0\0\0\0")
+    chunk = (empty + one) * 10_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(10):
+            assert reader.feed(chunk) == []
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # 100,000 payload bytes in 200,000 frames: about their bytes, not an object each
+    assert held < 400_000, held
+    assert reader.feed(client_frame(0, b"!")) == ["a" * 100_000 + "!"]
 
 
 def test_error_close_codes() -> None:

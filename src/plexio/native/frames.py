@@ -123,12 +123,17 @@ def valid_close_code(code: int) -> bool:
 
 
 class _Fragmented:
-    """A message arriving in fragments."""
+    """A message arriving in fragments.
 
-    __slots__ = ("parts", "size", "text", "compressed")
+    Its payload so far is one growing buffer, not a list of the fragments: what a
+    fragment costs to hold is its bytes, so tiny or empty fragments cannot make the
+    message take many times ``max_size`` (or grow without end) in memory.
+    """
+
+    __slots__ = ("data", "size", "text", "compressed")
 
     def __init__(self, text: bool, compressed: bool) -> None:
-        self.parts: list[bytes] = []
+        self.data = bytearray()
         self.size = 0
         self.text = text
         self.compressed = compressed
@@ -308,12 +313,15 @@ class FrameReader:
                 FrameError.TOO_BIG, f"message of {partial.size}+ bytes over {self._max_size}"
             )
         if not fin:
-            partial.parts.append(payload)
+            partial.data += payload
             self._partial = partial
             return True
         self._partial = None
-        parts = partial.parts
-        data = b"".join(parts) + payload if parts else payload
+        if partial.data:
+            partial.data += payload
+            data = bytes(partial.data)
+        else:
+            data = payload
         if partial.compressed:
             assert self._inflate is not None
             try:
