@@ -856,3 +856,23 @@ async def test_tls_is_wss_in_the_scope_and_frames_go_through(tmp_path: Path) -> 
         raw.send(frame(8, struct.pack("!H", 1000)))
         assert await raw.read_close() == (1000, "")
     assert app.scopes[0]["scheme"] == "wss"
+
+
+@pytest.mark.parametrize("how", ["peer-close", "keepalive-timeout"])
+async def test_a_connection_ends_even_when_the_peer_reads_nothing(how: str) -> None:
+    # The app's send waits for a write buffer the peer never drains; the connection is
+    # ending (the peer's close, or no pong): closing the transport would wait for the
+    # buffer forever, so it is aborted after close_timeout and the send fails.
+    app = EchoApp()
+    app.flood = 64 * 2**20
+    config: dict[str, Any] = {"ws_ping_interval": None}
+    if how == "keepalive-timeout":
+        config = {"ws_ping_interval": 0.2, "ws_ping_timeout": 0.2}
+    async with running_uvicorn(app, ws=ShortClose, lifespan="off", **config) as running:
+        raw, _ = await opened(running)
+        await asyncio.sleep(0.3)
+        assert not app.finished.is_set()  # waiting to send
+        if how == "peer-close":
+            raw.send(frame(8, struct.pack("!H", 1000)))
+        await asyncio.wait_for(app.finished.wait(), 5)
+        assert app.sent_bytes < app.flood

@@ -35,7 +35,9 @@ What it does as uvicorn's protocols do:
   the connection; a protocol error, a text message that is not UTF-8 or a message over
   ``ws_max_size`` closes with 1002, 1007 or 1009 (reported to the app as
   ``websocket.disconnect`` with that code); the app's ``websocket.close`` waits up to
-  ``close_timeout`` (10 s, uvicorn's) for the peer's answer;
+  ``close_timeout`` (10 s, uvicorn's) for the peer's answer; a connection that ends
+  with bytes still buffered for a peer that does not read them is aborted after
+  ``close_timeout`` (not left to wait for the peer forever, with the app's send);
 - permessage-deflate (RFC 7692) when ``ws_per_message_deflate`` is on (uvicorn's
   default), negotiated with the same parameters (12-bit windows, ``memLevel`` 5);
 - keepalive pings every ``ws_ping_interval`` seconds when set; a peer that sends nothing
@@ -350,7 +352,7 @@ class WebSocketProtocol(asyncio.Protocol):
         elif self._state in (_State.REQUEST, _State.CONNECTING):
             self._respond(500, [], b"Internal Server Error")
         self._state = _State.CLOSING
-        transport.close()
+        self._finish()
 
     # the ASGI side
 
@@ -461,7 +463,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 logger.error("ASGI callable should return None, but returned '%s'.", result)
             self._end_for_app(1000)
         if self._close_timer is None and self.transport is not None:
-            self.transport.close()
+            self._finish()
 
     # the handshake
 
@@ -623,7 +625,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 extra.append((name, value))
         status_line = f"HTTP/1.1 {status} {_phrase(status)}\r\n".encode()
         transport.write(status_line + _header_lines(given + extra) + b"\r\n" + body)
-        transport.close()
+        self._finish()
 
     def _end_for_app(self, code: int) -> None:
         """The app is done: a 500 before accepting, a close frame with ``code`` if open."""
@@ -660,7 +662,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 self._queue_disconnect(code, reason)
                 transport.write(encode_close_frame(code, reason))
             self._state = _State.CLOSING
-            transport.close()
+            self._finish()
             return
         closed = reader.closed
         if closed is None:
@@ -675,7 +677,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
-        transport.close()
+        self._finish()
 
     def _close(self, code: int, reason: str) -> None:
         """The app's close: our close frame, then the peer's answer (or the timeout)."""
@@ -686,7 +688,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         transport.write(encode_close_frame(code, reason))
         self._resume_reading()  # to see the answer
-        self._close_timer = self.loop.call_later(self.close_timeout, transport.close)
+        self._close_timer = self.loop.call_later(self.close_timeout, self._give_up)
 
     def _ping(self) -> None:
         self._ping_timer = None
@@ -713,9 +715,25 @@ class WebSocketProtocol(asyncio.Protocol):
         self._queue_disconnect(1011, "keepalive ping timeout")
         transport.write(encode_close_frame(1011, "keepalive ping timeout"))
         self._state = _State.CLOSING
-        transport.close()
+        self._finish()
 
     # helpers
+
+    def _finish(self) -> None:
+        """Ends the TCP connection once what is buffered is written, or after
+        ``close_timeout`` if the peer does not read it (``transport.close`` alone
+        would wait for that forever, and so would an app's pending send)."""
+        transport = self.transport
+        if transport is None:
+            return
+        transport.close()
+        if self._close_timer is None and transport.get_write_buffer_size():
+            self._close_timer = self.loop.call_later(self.close_timeout, transport.abort)
+
+    def _give_up(self) -> None:
+        """The peer did not answer the app's close in time."""
+        self._close_timer = None
+        self._finish()
 
     def _queue_disconnect(self, code: int, reason: str = "") -> None:
         if self._disconnect is not None:
