@@ -115,6 +115,9 @@ class FrameSink(Protocol):
     def write(self, frames: list[str | bytes]) -> int | None:
         """Sends frames, in order, without blocking.
 
+        ``frames`` is read, never changed nor kept past the call: it may be a
+        broadcast's one list, shared by every recipient's session.
+
         Returns:
             :attr:`buffered_size` right after the write, when the sink has it at hand
             (the server then does not ask for it: one call less per delivery of a
