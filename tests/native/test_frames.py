@@ -247,6 +247,28 @@ def test_a_compressed_bomb_is_refused() -> None:
     assert reader.error is FrameError.TOO_BIG
 
 
+def test_an_inflate_budget_holds_the_rest_of_a_read_of_compressed_bombs() -> None:
+    reader = FrameReader(10_000, Inflate(15, True), inflate_budget=10_000)
+    bomb = client_frame(2, _deflate(b"\0" * 10_000), rsv=0x40)
+    data = bomb * 7 + client_frame(9, b"p") + client_frame(1, b"end")
+    got = reader.feed(data)
+    assert len(got) == 2 and reader.held  # 20,000 bytes inflated: the rest waits
+    assert reader.replies == []  # the one check after a feed says to look
+    reader.replies = None
+    while reader.held:
+        more = reader.feed(b"")
+        assert len(more) <= 2
+        got += more
+    assert got == [b"\0" * 10_000] * 7 + ["end"]
+    assert reader.replies and reader.buffered == 0
+
+
+def test_without_a_budget_a_read_is_inflated_whole() -> None:
+    reader = FrameReader(10_000, Inflate(15, True))
+    bomb = client_frame(2, _deflate(b"\0" * 10_000), rsv=0x40)
+    assert reader.feed(bomb * 7) == [b"\0" * 10_000] * 7 and not reader.held
+
+
 def test_garbage_that_does_not_inflate_is_a_protocol_error() -> None:
     reader = FrameReader(1000, Inflate(15, no_context_takeover=True))
     assert reader.feed(client_frame(2, b"\xff\xff\xff\xff", rsv=0x40)) == []

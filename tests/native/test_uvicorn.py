@@ -17,6 +17,7 @@ import os
 import ssl
 import struct
 import subprocess
+import tracemalloc
 import weakref
 import zlib
 from collections.abc import AsyncIterator
@@ -876,3 +877,32 @@ async def test_a_connection_ends_even_when_the_peer_reads_nothing(how: str) -> N
             raw.send(frame(8, struct.pack("!H", 1000)))
         await asyncio.wait_for(app.finished.wait(), 5)
         assert app.sent_bytes < app.flood
+
+
+async def test_a_read_of_deflate_bombs_is_not_inflated_whole_for_an_app_that_waits() -> None:
+    # 1 MiB of zeros deflates to ~1 KB: one 256 KiB read of such frames would be
+    # ~250 MiB of messages at once; it is inflated ws_max_size at a time, as the app
+    # takes them, and every message still arrives, in order.
+    app = EchoApp()
+    app.reading.clear()
+    size = 2**20
+    async with serving(app, ws_max_size=size) as running:
+        raw, _ = await opened(running, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+        encoder = zlib.compressobj(9, zlib.DEFLATED, -12)
+        body = encoder.compress(b"\0" * size) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        bomb = frame(2, body[:-4], rsv1=True)
+        count = 200
+        tracemalloc.start()
+        try:
+            raw.send(bomb * count)
+            await asyncio.sleep(1.0)
+            held = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert held < 32 * size, f"{held >> 20} MiB held for an app that does not receive"
+        app.reading.set()
+        for _ in range(count):
+            opcode, payload, _ = await raw.read_frame(20)
+            assert opcode == 2
+        await eventually(lambda: len(app.received) == count, timeout=20)
+        assert all(message == b"\0" * size for message in app.received)

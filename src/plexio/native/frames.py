@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import enum
 import struct
+import sys
 import zlib
 
 try:  # websockets' C helper; its pure-Python twin when the wheel has no speedups
@@ -154,10 +155,18 @@ class FrameReader:
     Args:
         max_size: the largest message (and frame) accepted, in bytes.
         inflate: the permessage-deflate decoder, when it was negotiated.
+        inflate_budget: when given, a feed stops once the messages it inflated since
+            the last stop exceed this many bytes, holding the rest of its data
+            (``held`` is then true, and ``feed(b"")`` goes on from there): a read of
+            small compressed frames cannot become many times its size in memory
+            before the caller has handed the first messages on.
     """
 
     __slots__ = (
         "_buffer",
+        "_budget",
+        "_spent",
+        "held",
         "_held",
         "_short",
         "_partial",
@@ -169,8 +178,13 @@ class FrameReader:
         "detail",
     )
 
-    def __init__(self, max_size: int, inflate: Inflate | None = None) -> None:
+    def __init__(
+        self, max_size: int, inflate: Inflate | None = None, inflate_budget: int | None = None
+    ) -> None:
         self._buffer = b""
+        self._budget = sys.maxsize if inflate_budget is None else inflate_budget
+        self._spent = 0  # bytes inflated since the last stop
+        self.held = False  # whether the last feed stopped with data left over
         # a large frame's pieces, joined once it is complete (not on every read)
         self._held: list[bytes] | None = None
         self._short = 0  # bytes the held frame still lacks
@@ -209,6 +223,7 @@ class FrameReader:
         elif self._buffer:
             data = self._buffer + data
             self._buffer = b""
+            self.held = False
         pos = 0
         end = len(data)
         max_size = self._max_size
@@ -260,6 +275,14 @@ class FrameReader:
             elif b0 == 0x82 and self._partial is None:
                 messages.append(payload)
             elif not self._frame(b0, payload, messages):
+                return messages
+            elif self._spent > self._budget:  # inflated enough for one feed: hold the rest
+                self._spent = 0
+                if pos < end:
+                    self._buffer = data[pos:]
+                    self.held = True
+                    if self.replies is None:
+                        self.replies = []  # something beside messages: see held
                 return messages
         if pos < end:
             self._buffer = data[pos:]
@@ -331,6 +354,7 @@ class FrameReader:
             if inflated is None:
                 return self._fail(FrameError.TOO_BIG, f"message inflates over {self._max_size}")
             data = inflated
+            self._spent += len(data)
         if not partial.text:
             messages.append(data)
             return True
@@ -366,6 +390,7 @@ class FrameReader:
 
     def _end(self) -> None:
         self._buffer = b""
+        self.held = False
         self._held = None
         self._partial = None
         if self.replies is None:

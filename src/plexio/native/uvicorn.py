@@ -49,7 +49,10 @@ What it does as uvicorn's protocols do:
   until it takes them all: what waits for an app that does not call ``receive`` is at
   most two reads' worth of messages, then the client's TCP window fills. Reading is
   also paused while the pongs the peer asks for are over the write buffer's high-water
-  mark (a peer that pings and never reads cannot grow the buffer).
+  mark (a peer that pings and never reads cannot grow the buffer), and a read of
+  compressed messages is inflated at most ``ws_max_size`` bytes at a time, the rest
+  of it held until the app has taken those (a read of small deflate bombs does not
+  become hundreds of MiB at once)
   (``websockets-sansio`` pauses after every message; pausing and resuming the socket per
   message is a cost this protocol avoids while the app keeps up);
 - server shutdown closes an open WebSocket with 1012.
@@ -576,6 +579,7 @@ class WebSocketProtocol(asyncio.Protocol):
                                 extension.remote_max_window_bits,
                                 extension.remote_no_context_takeover,
                             ),
+                            inflate_budget=self.config.ws_max_size,
                         )
         if problem is not None:
             self._respond(400, [], f"Failed to open a WebSocket connection: {problem}.".encode())
@@ -648,6 +652,11 @@ class WebSocketProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        if reader.held and not self._read_paused:
+            # a read of compressed messages inflated past ws_max_size: the rest of it
+            # waits (in the reader) until the app has taken these, and so does the socket
+            self._read_paused = True
+            transport.pause_reading()
         if replies and self._state is _State.OPEN:
             transport.write(b"".join(replies))
             if not self._writable and not self._read_paused:
@@ -747,6 +756,10 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _resume_reading(self) -> None:
         if self._read_paused:
+            while self._reader.held:  # what the last read held back comes first
+                self.data_received(b"")
+                if self._queue and self._state in (_State.OPEN, _State.CONNECTING):
+                    return  # the app has messages again: its receive comes back here
             self._read_paused = False
             transport = self.transport
             if transport is not None and not transport.is_closing():
