@@ -10,6 +10,7 @@ import zlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers.wsframes import client_frame
 
 from plexio.native.frames import (
     CloseCode,
@@ -20,22 +21,6 @@ from plexio.native.frames import (
     encode_control_frame,
     encode_data_frame,
 )
-
-
-def client_frame(
-    opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bytes | None = None
-) -> bytes:
-    """A masked client frame, as a browser sends it."""
-    key = os.urandom(4) if mask is None else mask
-    size = len(payload)
-    first = (0x80 if fin else 0) | rsv | opcode
-    if size < 126:
-        head = struct.pack("!BB", first, 0x80 | size)
-    elif size < 65536:
-        head = struct.pack("!BBH", first, 0x80 | 126, size)
-    else:
-        head = struct.pack("!BBQ", first, 0x80 | 127, size)
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 def read_server_frame(data: bytes) -> tuple[int, bytes, bytes]:

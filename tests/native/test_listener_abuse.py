@@ -6,14 +6,18 @@ import asyncio
 import contextlib
 import logging
 import socket
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 import pytest
 from tests.helpers.apps import RecordingEcho
 from tests.helpers.eio import RawEngineIO
 from tests.helpers.servers import running_native
+from tests.helpers.wsframes import client_frame
+from tests.server.raw import eventually
 
 from plexio.config import EngineOptions, Limits
 from plexio.native import serve
@@ -290,3 +294,76 @@ async def test_handlers_in_flight_limit_stops_reading_that_client_only() -> None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class _Sizes:
+    """An EngineHandler that keeps only the length of each message it gets; with
+    ``pause_at``, it pauses the socket's input at that message for ``pause_for`` s,
+    counting what arrives meanwhile."""
+
+    def __init__(self, pause_at: int | None = None, pause_for: float = 0.3) -> None:
+        self.sizes: list[int] = []
+        self.pause_at = pause_at
+        self.pause_for = pause_for
+        self.paused = False
+        self.while_paused = 0
+
+    async def on_connect(self, socket: object) -> None:
+        pass
+
+    def on_message(self, socket: Any, data: str | bytes) -> None:
+        self.sizes.append(len(data))
+        if self.paused:
+            self.while_paused += 1
+        if len(self.sizes) == self.pause_at:
+            self.paused = True
+            socket.pause_input()
+            asyncio.get_running_loop().call_later(self.pause_for, self._resume, socket)
+
+    def _resume(self, socket: Any) -> None:
+        self.paused = False
+        socket.resume_input()
+
+    def on_disconnect(self, socket: object, reason: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("pause_at", [None, 10])
+async def test_a_read_of_deflate_bombs_is_inflated_max_size_at_a_time(
+    pause_at: int | None,
+) -> None:
+    # 1 MiB of one letter deflates to ~1 KB: one read of 200 such frames would be 200 MiB
+    # of messages at once. The listener inflates max_http_buffer_size of a read at a
+    # time, hands those on, and reads the rest in a later pass; every message arrives.
+    # While the Engine.IO socket pauses its input (backpressure), the rest waits.
+    size = 2**20
+    handler = _Sizes(pause_at)
+    engine = EngineServer(
+        handler,  # type: ignore[arg-type]
+        EngineOptions(limits=Limits(max_http_buffer_size=size), per_message_deflate=True),
+    )
+    async with running_native(engine, http=_PARSER[0]) as running:
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+        writer.write(
+            b"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b"101" in head and b"permessage-deflate" in head
+        encoder = zlib.compressobj(9, zlib.DEFLATED, -15)
+        body = encoder.compress(b"4" + b"a" * (size - 1)) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        bomb = client_frame(1, body[:-4], rsv=0x40)  # RFC 7692: without the 00 00 ff ff
+        count = 200
+        tracemalloc.start()
+        try:
+            writer.write(bomb * count)
+            await eventually(lambda: len(handler.sizes) == count, timeout=60)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        writer.close()
+    assert handler.sizes == [size - 1] * count
+    assert handler.while_paused == 0
+    assert peak < 16 * size, f"{peak >> 20} MiB at the peak for {count} bombs of {len(bomb)} B"

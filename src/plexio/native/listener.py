@@ -144,6 +144,10 @@ class _DeflateFrameCache:
         return data
 
 
+_BY_SOCKET = 1  # NativeWebSocket._stops: the Engine.IO socket paused reading
+_HELD = 2  # ... the rest of a read waits to be inflated
+
+
 class NativeWebSocket(FrameReader):
     """An accepted WebSocket on an asyncio transport; a :class:`FrameSink`.
 
@@ -162,6 +166,7 @@ class NativeWebSocket(FrameReader):
         "socket",
         "_closing",
         "_close_timeout",
+        "_stops",
     )
 
     def __init__(
@@ -172,7 +177,12 @@ class NativeWebSocket(FrameReader):
         close_timeout: float,
         inflate: Inflate | None = None,
     ) -> None:
-        super().__init__(max_size, inflate)
+        # With permessage-deflate, a read is inflated at most max_size at a time: one
+        # read of small compressed frames cannot become hundreds of MB of messages at once.
+        super().__init__(max_size, inflate, None if inflate is None else max_size)
+        #: Why reading is stopped: _BY_SOCKET (the Engine.IO socket's backpressure),
+        #: _HELD (the rest of a read waits to be inflated, see :meth:`_read_held`).
+        self._stops = 0
         self.on_drain: Callable[[], None] | None = None
         #: True while the transport's write buffer is over its high-water mark (set by
         #: the connection's ``pause_writing``/``resume_writing``: a plain attribute, read
@@ -195,15 +205,50 @@ class NativeWebSocket(FrameReader):
 
     def pause_reading(self) -> None:
         """Stops reading from the socket (the kernel's buffers then push back)."""
+        self._stops |= _BY_SOCKET
         transport = self._conn.transport
         if transport is not None and not transport.is_closing():
             transport.pause_reading()
 
     def resume_reading(self) -> None:
-        """Reads from the socket again."""
+        """Reads from the socket again (what a read held back first)."""
+        self._stops &= ~_BY_SOCKET
+        if self.held:
+            self._hold()
+            return
+        if self._stops:
+            return
         transport = self._conn.transport
         if transport is not None and not transport.is_closing():
             transport.resume_reading()
+
+    def _hold(self) -> None:
+        # The rest of a read is inflated in a later pass (other connections get theirs
+        # meanwhile), and nothing more is read until it is.
+        if self._stops & _HELD:
+            return
+        self._stops |= _HELD
+        transport = self._conn.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._read_held)
+
+    def _read_held(self) -> None:
+        self._stops &= ~_HELD
+        if self._stops or self._closing:
+            return  # the socket's resume_reading (or nothing, once closing) goes on
+        messages = self.feed(b"")
+        if messages and self.socket is not None and not self._closing:
+            self.socket.ws_received(self, messages)
+        if self.replies is not None:
+            self._control()
+        if self.held:
+            self._hold()
+        elif not self._stops:
+            transport = self._conn.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
 
     def write(self, frames: list[str | bytes]) -> int:
         """Writes frames in one transport write.
@@ -242,6 +287,8 @@ class NativeWebSocket(FrameReader):
             self.socket.ws_received(self, messages)
         if self.replies is not None:
             self._control()
+            if self.held:  # inflated max_size of this read: the rest in a later pass
+                self._hold()
 
     def _control(self) -> None:
         # Pongs to send, the peer's close, or bad input (rare: off the hot path).
