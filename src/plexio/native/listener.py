@@ -28,15 +28,14 @@ from collections.abc import Callable
 from typing import Literal, cast
 from urllib.parse import parse_qsl
 
-from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
-from websockets.headers import build_extension, parse_extension
 
 from plexio.engineio.events import DisconnectReason
 from plexio.exceptions import HandshakeError
+from plexio.native.deflate import negotiate_deflate
 from plexio.native.frames import (
     FrameError,
     FrameReader,
@@ -143,6 +142,10 @@ class _DeflateFrameCache:
         self.data = data
         return data
 
+
+#: The listener's permessage-deflate parameters: no compression context kept between
+#: the messages it sends (each can be compressed once for every recipient of a broadcast).
+_DEFLATE = ServerPerMessageDeflateFactory(server_no_context_takeover=True)
 
 _BY_SOCKET = 1  # NativeWebSocket._stops: the Engine.IO socket paused reading
 _HELD = 2  # ... the rest of a read waits to be inflated
@@ -735,7 +738,7 @@ class HttpConnection(asyncio.Protocol):
         extension_header = ""
         offer = self._headers.get("sec-websocket-extensions")
         if options.per_message_deflate and offer:
-            deflate, response = _negotiate_deflate(offer)
+            deflate, response = negotiate_deflate(offer, _DEFLATE)
             if deflate is not None:
                 extension_header = f"Sec-WebSocket-Extensions: {response}\r\n"
         transport.write(
@@ -985,28 +988,6 @@ async def serve(
         listener.close()
         for conn in list(listener.connections):
             conn.abort()
-
-
-def _negotiate_deflate(offer: str) -> tuple[PerMessageDeflate | None, str]:
-    """Accepts the client's first workable permessage-deflate offer (RFC 7692).
-
-    Returns:
-        The extension and the ``Sec-WebSocket-Extensions`` value, or ``(None, "")``.
-    """
-    factory = ServerPerMessageDeflateFactory(server_no_context_takeover=True)
-    try:
-        offers = parse_extension(offer)
-    except InvalidHeader:
-        return None, ""
-    for name, params in offers:
-        if name != factory.name:
-            continue
-        try:
-            response, extension = factory.process_request_params(params, [])
-        except NegotiationError:
-            continue
-        return extension, build_extension([(factory.name, response)])
-    return None, ""
 
 
 def servable(target: object) -> tuple[EngineEndpoint, str]:

@@ -81,13 +81,11 @@ from uvicorn.protocols.utils import (
     get_remote_addr,
     is_ssl,
 )
-from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.permessage_deflate import (
-    PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
-from websockets.headers import build_extension, parse_extension
 
+from plexio.native.deflate import negotiate_deflate
 from plexio.native.frames import (
     FrameError,
     FrameReader,
@@ -176,24 +174,10 @@ class _Deflate:
         return struct.pack("!BBQ", first, 127, size) + body
 
 
-def _negotiate_deflate(offer: str) -> tuple[PerMessageDeflate | None, bytes]:
-    """The client's first workable permessage-deflate offer, with uvicorn's parameters."""
-    factory = ServerPerMessageDeflateFactory(
-        server_max_window_bits=12, client_max_window_bits=12, compress_settings={"memLevel": 5}
-    )
-    try:
-        offers = parse_extension(offer)
-    except InvalidHeader:
-        return None, b""
-    for name, params in offers:
-        if name != factory.name:
-            continue
-        try:
-            response, extension = factory.process_request_params(params, [])
-        except NegotiationError:
-            continue
-        return extension, build_extension([(factory.name, response)]).encode()
-    return None, b""
+#: uvicorn's own permessage-deflate parameters (as its websockets protocols)
+_DEFLATE = ServerPerMessageDeflateFactory(
+    server_max_window_bits=12, client_max_window_bits=12, compress_settings={"memLevel": 5}
+)
 
 
 class WebSocketProtocol(asyncio.Protocol):
@@ -566,9 +550,9 @@ class WebSocketProtocol(asyncio.Protocol):
                 offers = values.get(b"sec-websocket-extensions")
                 if offers and self.config.ws_per_message_deflate:
                     offer = ", ".join(v.decode("latin-1") for v in offers)
-                    extension, header = _negotiate_deflate(offer)
+                    extension, header = negotiate_deflate(offer, _DEFLATE)
                     if extension is not None:
-                        self._extension_header = header
+                        self._extension_header = header.encode()
                         self._deflate = _Deflate(
                             extension.local_max_window_bits,
                             extension.local_no_context_takeover,
