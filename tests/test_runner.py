@@ -155,22 +155,6 @@ def test_native_refuses_an_asgi_app_with_other_app() -> None:
         plexio.run(app, port=0)
 
 
-@pytest.fixture
-def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_native_listener_serves_tls(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     cert, key = certificate
     options = f"ssl_certfile={str(cert)!r}, ssl_keyfile={str(key)!r}"

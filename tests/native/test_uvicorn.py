@@ -16,7 +16,6 @@ import hashlib
 import os
 import ssl
 import struct
-import subprocess
 import tracemalloc
 import weakref
 import zlib
@@ -820,18 +819,10 @@ async def test_handshakes_that_are_not_websocket_handshakes() -> None:
     assert app.received == [] and app.disconnects == []
 
 
-async def test_tls_is_wss_in_the_scope_and_frames_go_through(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
+async def test_tls_is_wss_in_the_scope_and_frames_go_through(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
     app = ScopeApp()
     trust = ssl.create_default_context(cafile=str(cert))
     async with running_uvicorn(
