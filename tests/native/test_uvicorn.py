@@ -402,6 +402,28 @@ async def test_refusals_before_accepting() -> None:
         )
 
 
+async def send_until_stalled(raw: Raw, data: bytes) -> int | None:
+    """Sends ``data`` again and again until the server stops reading (nothing taken
+    from a 1 MiB client buffer for 0.5 s): how many times it was sent, or ``None`` if the
+    server kept reading. Bounded: at most 64 MB, 20 s."""
+    written = 0
+    stalled_since: float | None = None
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 20
+    while written * len(data) < 64 * 2**20 and loop.time() < end:
+        if raw.writer.transport.get_write_buffer_size() > 2**20:
+            if stalled_since is None:
+                stalled_since = loop.time()
+            elif loop.time() - stalled_since > 0.5:
+                return written
+            await asyncio.sleep(0.02)
+            continue
+        stalled_since = None
+        raw.send(data)
+        written += 1
+    return None
+
+
 async def test_reading_pauses_while_the_app_does_not_receive(
     echo_server: tuple[RunningServer, EchoApp],
 ) -> None:
@@ -410,23 +432,8 @@ async def test_reading_pauses_while_the_app_does_not_receive(
     app.reading.clear()
     sock = raw.writer.get_extra_info("socket")
     message = frame(2, b"m" * 900)
-    written = 0
-    stalled_since: float | None = None
-    loop = asyncio.get_running_loop()
-    end = loop.time() + 20
-    # Bounded: at most 64 MB, 20 s; stops once the server has not read for 0.5 s.
-    while written < 64 * 2**20 and loop.time() < end:
-        if raw.writer.transport.get_write_buffer_size() > 2**20:
-            if stalled_since is None:
-                stalled_since = loop.time()
-            elif loop.time() - stalled_since > 0.5:
-                break
-            await asyncio.sleep(0.02)
-            continue
-        stalled_since = None
-        raw.send(message)
-        written += 1
-    assert stalled_since is not None, "the server kept reading for an app that did not"
+    written = await send_until_stalled(raw, message)
+    assert written is not None, "the server kept reading for an app that did not"
     assert written * len(message) < 32 * 2**20
     assert sock is not None
     app.reading.set()  # the app reads again: every message arrives, in order
@@ -671,23 +678,9 @@ async def test_reading_pauses_while_the_peer_pings_and_reads_no_pong(
     running, _ = echo_server
     raw, _ = await opened(running)
     ping = frame(9, b"p" * 125)
-    written = 0
-    stalled_since: float | None = None
-    loop = asyncio.get_running_loop()
-    end = loop.time() + 20
-    # Bounded: at most 64 MB, 20 s; stops once the server has not read for 0.5 s.
-    while written * len(ping) < 64 * 2**20 and loop.time() < end:
-        if raw.writer.transport.get_write_buffer_size() > 2**20:
-            if stalled_since is None:
-                stalled_since = loop.time()
-            elif loop.time() - stalled_since > 0.5:
-                break
-            await asyncio.sleep(0.02)
-            continue
-        stalled_since = None
-        raw.send(ping * 64)
-        written += 64
-    assert stalled_since is not None, "the server kept buffering pongs nobody read"
+    sent = await send_until_stalled(raw, ping * 64)
+    assert sent is not None, "the server kept buffering pongs nobody read"
+    written = sent * 64
     assert written * len(ping) < 32 * 2**20
     for _ in range(written):  # every ping is answered once the client reads
         opcode, payload, _ = await raw.read_frame(10)
