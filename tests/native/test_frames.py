@@ -17,9 +17,12 @@ from plexio.native.frames import (
     FrameError,
     FrameReader,
     Inflate,
+    accept_key,
+    deflate_payload,
     encode_close_frame,
     encode_control_frame,
     encode_data_frame,
+    encode_frame,
 )
 
 
@@ -351,3 +354,22 @@ def test_garbage_never_raises_and_stops_or_waits(garbage: bytes, cut: int) -> No
         assert reader.feed(client_frame(1, b"4a")) == []
     else:
         assert reader.buffered <= len(garbage)
+
+
+def test_accept_key_is_rfc_6455s_example() -> None:
+    assert accept_key(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_encode_frame_picks_the_length_form(size: int) -> None:
+    data = encode_frame(0xC2, b"x" * size)
+    first, payload, rest = read_server_frame(data)
+    assert first == 0xC2 and payload == b"x" * size and rest == b""
+    assert len(data) - size == (2 if size < 126 else 4 if size < 65536 else 10)
+
+
+def test_deflate_payload_is_one_message_without_the_tail() -> None:
+    message = b"abc" * 1000
+    body = deflate_payload(zlib.compressobj(9, zlib.DEFLATED, -15), message)
+    assert not body.endswith(b"\x00\x00\xff\xff")
+    assert zlib.decompressobj(-15).decompress(body + b"\x00\x00\xff\xff") == message

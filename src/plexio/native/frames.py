@@ -28,7 +28,9 @@ path: its payload is unmasked and decoded straight from the read, without buffer
 
 from __future__ import annotations
 
+import base64
 import enum
+import hashlib
 import struct
 import sys
 import zlib
@@ -43,13 +45,17 @@ __all__ = [
     "FrameError",
     "FrameReader",
     "Inflate",
+    "accept_key",
+    "deflate_payload",
     "encode_close_frame",
     "encode_control_frame",
     "encode_data_frame",
+    "encode_frame",
     "valid_close_code",
 ]
 
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 section 7.2.2
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 _MAX_CONTROL = 125
 #: A frame larger than this arriving over several reads is held as pieces.
 _HOLD_OVER = 65536
@@ -417,9 +423,30 @@ def encode_data_frame(frame: str | bytes) -> bytes:
         if size < 126:
             return _SHORT_BINARY[size] + payload
         first = 0x82
+    return encode_frame(first, payload)
+
+
+def encode_frame(first: int, payload: bytes) -> bytes:
+    """One unmasked server frame: its first byte (FIN, RSV bits, opcode), the length and
+    ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
     if size < 65536:
         return struct.pack("!BBH", first, 126, size) + payload
     return struct.pack("!BBQ", first, 127, size) + payload
+
+
+def deflate_payload(compressor: zlib._Compress, payload: bytes) -> bytes:
+    """``payload`` compressed as one permessage-deflate message (RFC 7692 section 7.2.1:
+    flushed, without the empty block's last four bytes)."""
+    body = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return body[:-4] if body.endswith(_DEFLATE_TAIL) else body
+
+
+def accept_key(key: bytes) -> bytes:
+    """``Sec-WebSocket-Accept`` for a request's ``Sec-WebSocket-Key`` (RFC 6455 section 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key + _WS_GUID).digest())
 
 
 def encode_control_frame(opcode: int, payload: bytes = b"") -> bytes:

@@ -16,9 +16,7 @@ is refused: put it behind an ASGI server when other routes share the port.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import logging
 import socket
 import ssl as ssl_module
@@ -40,9 +38,12 @@ from plexio.native.frames import (
     FrameError,
     FrameReader,
     Inflate,
+    accept_key,
+    deflate_payload,
     encode_close_frame,
     encode_control_frame,
     encode_data_frame,
+    encode_frame,
 )
 from plexio.native.http import (
     BadRequest,
@@ -59,7 +60,6 @@ __all__ = ["HttpConnection", "NativeWebSocket", "encode_data_frame", "servable",
 
 logger = logging.getLogger(__name__)
 
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: How long a connection closed after a refused request may take to read the response.
 _LINGER_SECONDS = 2.0
 #: SO_LINGER on, 0 s: closing the socket sends a reset and frees its kernel buffers.
@@ -128,16 +128,7 @@ class _DeflateFrameCache:
         if len(payload) < self._threshold:
             return self._plain.encode(frame)
         compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, self._wbits)
-        body = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        if body.endswith(b"\x00\x00\xff\xff"):
-            body = body[:-4]  # RFC 7692 section 7.2.1
-        size = len(body)
-        if size < 126:
-            data = bytes((first, size)) + body
-        elif size < 65536:
-            data = struct.pack("!BBH", first, 126, size) + body
-        else:
-            data = struct.pack("!BBQ", first, 127, size) + body
+        data = encode_frame(first, deflate_payload(compressor, payload))
         self.frame = frame
         self.data = data
         return data
@@ -241,14 +232,8 @@ class NativeWebSocket(FrameReader):
         self._stops &= ~_HELD
         if self._stops or self._closing:
             return  # the socket's resume_reading (or nothing, once closing) goes on
-        messages = self.feed(b"")
-        if messages and self.socket is not None and not self._closing:
-            self.socket.ws_received(self, messages)
-        if self.replies is not None:
-            self._control()
-        if self.held:
-            self._hold()
-        elif not self._stops:
+        self.data_received(b"")  # the next max_size of the held rest (holds again if more)
+        if not self._stops:
             transport = self._conn.transport
             if transport is not None and not transport.is_closing():
                 transport.resume_reading()
@@ -732,7 +717,7 @@ class HttpConnection(asyncio.Protocol):
             if target is not None and target is not WebSocketVerdict.DUPLICATE:
                 target.abort_upgrade()
             return
-        accept = base64.b64encode(hashlib.sha1(key.encode() + _WS_GUID).digest()).decode()
+        accept = accept_key(key.encode()).decode()
         options = engine.options
         deflate: PerMessageDeflate | None = None
         extension_header = ""

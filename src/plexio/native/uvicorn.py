@@ -64,10 +64,8 @@ import asyncio
 import base64
 import binascii
 import enum
-import hashlib
 import logging
 import os
-import struct
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -90,9 +88,12 @@ from plexio.native.frames import (
     FrameError,
     FrameReader,
     Inflate,
+    accept_key,
+    deflate_payload,
     encode_close_frame,
     encode_control_frame,
     encode_data_frame,
+    encode_frame,
     valid_close_code,
 )
 
@@ -104,10 +105,8 @@ __all__ = ["WebSocketProtocol"]
 
 logger = logging.getLogger("uvicorn.error")
 
-_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #: The largest request head accepted (uvicorn's HTTP protocol hands over a parsed one).
 _MAX_HEAD = 65536
-_DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 Message = dict[str, Any]
 _App = Callable[
@@ -163,15 +162,7 @@ class _Deflate:
             encoder = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, self._wbits, 5)
             if self._keep:
                 self._encoder = encoder
-        body = encoder.compress(payload) + encoder.flush(zlib.Z_SYNC_FLUSH)
-        if body.endswith(_DEFLATE_TAIL):
-            body = body[:-4]
-        size = len(body)
-        if size < 126:
-            return bytes((first, size)) + body
-        if size < 65536:
-            return struct.pack("!BBH", first, 126, size) + body
-        return struct.pack("!BBQ", first, 127, size) + body
+        return encode_frame(first, deflate_payload(encoder, payload))
 
 
 #: uvicorn's own permessage-deflate parameters (as its websockets protocols)
@@ -546,7 +537,7 @@ class WebSocketProtocol(asyncio.Protocol):
             if not valid:
                 problem = "invalid Sec-WebSocket-Key"
             else:
-                self._accept_key = base64.b64encode(hashlib.sha1(keys[0] + _WS_GUID).digest())
+                self._accept_key = accept_key(keys[0])
                 offers = values.get(b"sec-websocket-extensions")
                 if offers and self.config.ws_per_message_deflate:
                     offer = ", ".join(v.decode("latin-1") for v in offers)
