@@ -423,7 +423,11 @@ def encode_data_frame(frame: str | bytes) -> bytes:
         if size < 126:
             return _SHORT_BINARY[size] + payload
         first = 0x82
-    return encode_frame(first, payload)
+    # encode_frame's long forms written out here: on the hot path a call more costs
+    # ~100 ns per frame of 126 bytes or more (timeit, 200 B and 10 KB frames)
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
 
 
 def encode_frame(first: int, payload: bytes) -> bytes:
